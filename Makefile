@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both build .venv when it is
+# missing or older than requirements.txt / pyproject.toml.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench clean-venv
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	$(VENV)/bin/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/harp demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/hprm_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,332 @@
+"""Validated configs for SFT and GRPO: the guide's YAML files, key for key.
+
+Every field has a comment saying what it does. `load_sft_config` / `load_grpo_config` turn a YAML
+file into these dataclasses and fail fast, before any model loads, with one line naming the file
+and the key: an unknown or misspelt key (with the close match), a wrong type, a value out of range
+or a data file that does not exist.
+
+Values may be overridden from the command line as `section.key=value` (parsed as YAML), e.g.
+`--set training.num_epochs=1`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+from harp.errors import ConfigError
+
+REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
+
+
+# ----------------------------------------------------------------------------------------- SFT
+
+
+@dataclass
+class LoraConfig:
+    rank: int = 64  # LoRA rank r
+    alpha: int = 128  # LoRA scaling numerator (scale = alpha / rank)
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])  # language-model linear layers that get adapters
+    dropout: float = 0.05  # dropout on the adapter input
+
+
+@dataclass
+class SFTModelConfig:
+    name: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # hub id or local directory (e.g. models/tiny-qwen2.5-vl)
+    freeze_vision_encoder: bool = True  # keep the vision tower and its merger frozen
+    use_lora: bool = True  # LoRA adapters (merged into final/); false = full fine-tuning
+    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains or a YAML path
+    max_pixels: int | None = None  # cap on image pixels for the processor (None = the processor's own)
+
+
+@dataclass
+class SFTDataConfig:
+    train_path: str = "data/sft_train.jsonl"  # training records (jsonl: image, task, plan)
+    val_path: str | None = "data/sft_val.jsonl"  # validation records; null = no evaluation
+    on_overlong: str = "skip"  # a sample longer than max_length: "skip" (reported by index) or "error"
+
+
+@dataclass
+class SFTTrainingConfig:
+    output_dir: str = "outputs/sft"  # checkpoint-{step}/, final/, runs/ go here
+    num_epochs: float = 3  # passes over the training set
+    per_device_train_batch_size: int = 2  # samples per device per step
+    per_device_eval_batch_size: int = 2  # samples per device per evaluation step
+    gradient_accumulation_steps: int = 8  # steps accumulated per optimiser update
+    learning_rate: float = 2e-5  # peak learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_steps: int = 100  # linear warm-up, in optimiser updates
+    max_length: int = 512  # tokens per sample, image tokens included; longer samples: data.on_overlong
+    logging_steps: int = 10  # log every N updates
+    save_steps: int = 500  # checkpoint every N updates
+    eval_steps: int = 500  # evaluate on the val split every N updates
+    bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU (with a note in the log)
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb (offline fallback), or none
+    run_name: str = "sft_qwen2.5vl"  # run name for the loggers
+    gradient_checkpointing: bool = False  # trade compute for memory (the guide's OOM advice)
+    deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
+    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
+    seed: int = 42  # seeds data order and initialisation
+    max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
+    save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
+
+
+@dataclass
+class SFTConfig:
+    model: SFTModelConfig = field(default_factory=SFTModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    data: SFTDataConfig = field(default_factory=SFTDataConfig)
+    training: SFTTrainingConfig = field(default_factory=SFTTrainingConfig)
+    source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
+
+
+# ---------------------------------------------------------------------------------------- GRPO
+
+
+@dataclass
+class GRPOModelConfig:
+    base_model_name: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # the base model (processor fallback, report label)
+    sft_model_path: str = "outputs/sft/final"  # the policy starts here; it is also the KL reference
+    freeze_vision_encoder: bool = True  # keep the vision tower frozen
+    use_lora: bool = False  # train LoRA adapters on the SFT model instead of all weights
+    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains or a YAML path
+
+
+@dataclass
+class GRPODataConfig:
+    train_path: str = "data/sft_train.jsonl"  # prompts (records: image, task, plan[, scene])
+    negative_path: str | None = "data/negative_samples.jsonl"  # verified negatives; null = none
+    val_path: str | None = None  # records for best/ selection and val metrics; null = sft_val.jsonl beside train_path if it exists
+
+
+@dataclass
+class RewardConfig:
+    w_format: float = 0.1  # H-PRM level 1: the plan parses
+    w_action: float = 0.25  # level 2: domain actions on entities of the scene
+    w_transition: float = 0.25  # level 3: preconditions hold step after step
+    w_task: float = 0.25  # level 4: the simulated end state satisfies the goal
+    w_efficiency: float = 0.15  # level 5: length against the optimal plan
+    use_ftca: bool = True  # token-level credit assignment; false = exactly TRL's GRPO
+    ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (DESIGN.md §3)
+
+
+@dataclass
+class GRPOTrainingConfig:
+    output_dir: str = "outputs/grpo"  # checkpoint-{step}/, best/, final/, runs/ go here
+    num_epochs: float = 2  # passes over the prompts
+    per_device_train_batch_size: int = 1  # prompts per device per step (each with num_candidates completions)
+    num_candidates: int = 4  # completions sampled per prompt (TRL's num_generations)
+    temperature: float = 0.8  # sampling temperature
+    top_p: float = 1.0  # nucleus sampling
+    max_new_tokens: int = 128  # completion length cap
+    learning_rate: float = 1e-6  # peak learning rate
+    kl_coef: float = 0.1  # KL penalty against the SFT model (TRL's beta)
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_steps: int = 50  # linear warm-up, in optimiser updates
+    logging_steps: int = 5  # log every N updates
+    save_steps: int = 200  # checkpoint every N updates
+    eval_steps: int | None = None  # evaluate on the val split every N updates (None = save_steps)
+    max_grad_norm: float = 1.0  # gradient clipping
+    bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb, or none
+    run_name: str = "grpo_qwen2.5vl"  # run name for the loggers
+    negatives_per_group: int = 1  # verified negatives mixed into each prompt's group; 0 = off
+    gradient_accumulation_steps: int = 1  # steps accumulated per optimiser update
+    gradient_checkpointing: bool = False  # trade compute for memory
+    deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
+    use_vllm: bool = False  # generate with vLLM (GPU, when installed)
+    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
+    seed: int = 42  # seeds sampling and data order
+    max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
+    max_eval_samples: int | None = 64  # cap on val records per evaluation (None = all)
+
+
+@dataclass
+class GRPOConfig:
+    model: GRPOModelConfig = field(default_factory=GRPOModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    data: GRPODataConfig = field(default_factory=GRPODataConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    training: GRPOTrainingConfig = field(default_factory=GRPOTrainingConfig)
+    source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
+
+
+# ------------------------------------------------------------------------------------- loading
+
+
+def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> SFTConfig:
+    """Load and validate an SFT config; raise ConfigError naming the file and key."""
+    config = _load(SFTConfig, path, overrides)
+    t = config.training
+    _check_common(config.source, t.report_to, t.deepspeed, check_files)
+    _positive(config.source, "training", t, ["per_device_train_batch_size", "per_device_eval_batch_size",
+                                             "gradient_accumulation_steps", "max_length", "logging_steps",
+                                             "save_steps", "eval_steps"])
+    _choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
+    if check_files:
+        _exists(config.source, "data.train_path", config.data.train_path)
+        _exists(config.source, "data.val_path", config.data.val_path)
+    return config
+
+
+def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> GRPOConfig:
+    """Load and validate a GRPO config; raise ConfigError naming the file and key."""
+    config = _load(GRPOConfig, path, overrides)
+    t, r = config.training, config.reward
+    _check_common(config.source, t.report_to, t.deepspeed, check_files)
+    _positive(config.source, "training", t, ["per_device_train_batch_size", "num_candidates", "max_new_tokens",
+                                             "logging_steps", "save_steps", "gradient_accumulation_steps"])
+    if t.num_candidates < 2:
+        raise ConfigError(f"{config.source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}")
+    if t.temperature <= 0:
+        raise ConfigError(f"{config.source}: training.temperature: must be > 0, got {t.temperature}")
+    if not 0 < t.top_p <= 1:
+        raise ConfigError(f"{config.source}: training.top_p: must be in (0, 1], got {t.top_p}")
+    if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
+        raise ConfigError(f"{config.source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
+    weights = {k: getattr(r, k) for k in ("w_format", "w_action", "w_transition", "w_task", "w_efficiency")}
+    for key, value in weights.items():
+        if value < 0:
+            raise ConfigError(f"{config.source}: reward.{key}: weights must be >= 0, got {value}")
+    if sum(weights.values()) <= 0:
+        raise ConfigError(f"{config.source}: reward: at least one weight must be > 0")
+    if check_files:
+        _exists(config.source, "data.train_path", config.data.train_path)
+        _exists(config.source, "data.val_path", config.data.val_path)
+        if t.negatives_per_group > 0:
+            _exists(config.source, "data.negative_path", config.data.negative_path)
+        _exists(config.source, "model.sft_model_path", config.model.sft_model_path)
+    return config
+
+
+def _load(cls: type, path: str | Path, overrides: list[str]) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}:{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    for override in overrides or ():
+        _apply_override(path, data, override)
+    config = _build(cls, data, str(path), "")
+    config.source = str(path)
+    return config
+
+
+def _apply_override(path: Path, data: dict, override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{path}: override {override!r}: expected section.key=value")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{path}: override {override!r}: {part} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known keys: {', '.join(fields)})"
+            raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
+    values = {}
+    for name in fields:
+        if name not in data:
+            continue
+        values[name] = _coerce(hints[name], data[name], source, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, key + ".")
+    origin = typing.get_origin(hint)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(option, value, source, key)
+            except ConfigError as error:
+                errors.append(error)
+        raise errors[0]
+    if origin is list:
+        (item_type,) = typing.get_args(hint)
+        if isinstance(value, str):  # `report_to: tensorboard` means a list of one
+            value = [value]
+        if not isinstance(value, list):
+            raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+        return [_coerce(item_type, item, source, key) for item in value]
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key}: expected true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
+    if hint is float:
+        # PyYAML reads `2e-5` (no dot) as a string; accept numeric strings.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
+    raise TypeError(f"config field {key} has an unsupported type {hint}")  # a bug in this module
+
+
+def _check_common(source: str, report_to: list[str], deepspeed: str | None, check_files: bool) -> None:
+    for item in report_to:
+        _choice(source, "training.report_to", item, REPORT_TO_CHOICES)
+    if check_files:
+        _exists(source, "training.deepspeed", deepspeed)
+
+
+def _positive(source: str, section: str, obj: Any, names: list[str]) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{source}: {section}.{name}: must be > 0, got {value}")
+
+
+def _choice(source: str, key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{source}: {key}: must be one of {', '.join(choices)}, got {value!r}")
+
+
+def _exists(source: str, key: str, path: str | None) -> None:
+    if path and not Path(path).exists():
+        raise ConfigError(f"{source}: {key}: {path} does not exist")

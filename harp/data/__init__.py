@@ -1,0 +1,1 @@
+"""Data: records on disk, the synthetic tabletop world, the teacher VLM client, the split."""

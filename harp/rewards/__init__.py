@@ -1,0 +1,1 @@
+"""Rewards, pure Python with no ML imports: H-PRM (hierarchical process reward) and FTCA (token credit)."""
