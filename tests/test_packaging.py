@@ -1,0 +1,20 @@
+"""requirements.txt (what `make` installs) and pyproject.toml pin the same versions."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(lines):
+    return dict(re.match(r"^([A-Za-z0-9_.\-]+)==(\S+)$", line.strip()).groups() for line in lines)
+
+
+def test_requirements_and_pyproject_agree():
+    requirements = pins(l for l in (ROOT / "requirements.txt").read_text().splitlines()
+                        if l.strip() and not l.startswith("#"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    assert declared == requirements
+    assert requirements["torch"] == "2.14.1" and requirements["torchvision"] == "0.29.1"
