@@ -1,0 +1,274 @@
+"""The embedded tiny Qwen2.5-VL: the same classes as the real model, small enough for a 2-core CPU.
+
+`build_tiny_model(out_dir)` writes an ordinary checkpoint directory that `AutoProcessor` and
+`AutoModelForImageTextToText.from_pretrained` load like `Qwen/Qwen2.5-VL-7B-Instruct`, with no
+network. Every stage therefore runs the real code paths (chat template, image placeholder
+expansion, M-RoPE, the vision tower and its merger) on a laptop.
+
+How it differs from the real model, and why:
+- The tokenizer is a byte-level BPE (Qwen2's pre-tokenizer and `Qwen2Tokenizer` class) trained on
+  this project's own text only: the domains' action names, the synthetic world's vocabulary and
+  the system prompt. So a plan like `Navigate(White Table)` is ~5 tokens, not 20 bytes, and the
+  embedding matrix stays tiny. Qwen2.5-VL's special tokens are appended with their usual names
+  (their ids differ: the model config carries the ids, so nothing hard-codes 151655).
+- The image processor caps images at `max_pixels` (112x112 by default: 8x8 patches of 14 px,
+  merged 2x2 into 16 image tokens), so an image costs 16 tokens instead of hundreds.
+- The weights are random (seeded); the demo's SFT teaches it the task.
+
+Same seed, same files: BPE training and weight initialisation are deterministic, and the JSON
+files are written with sorted keys.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+# Qwen2.5-VL's special tokens, in the real model's order (ids follow the BPE vocabulary here).
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+
+# Qwen2-VL's chat template (an image content item becomes <|vision_start|><|image_pad|><|vision_end|>,
+# which the processor expands to one pad per image token), with `{% generation %}` markers around
+# the assistant's answer so `return_assistant_tokens_mask` works too.
+CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}"
+    "{% if loop.first and message['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['role'] == 'assistant' %}{% generation %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}{% if 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>{% endgeneration %}\n"
+    "{% else %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+DEFAULT_MAX_PIXELS = 112 * 112  # 16 image tokens per image
+DEFAULT_MIN_PIXELS = 56 * 56
+
+# Sizes of the embedded model. A few million parameters: the demo trains it in minutes on 2 CPU cores.
+TINY_SIZES = {
+    "hidden_size": 128,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 384,
+    "vision_hidden_size": 64,
+    "vision_depth": 2,
+    "vision_heads": 2,
+    "vision_intermediate_size": 128,
+}
+
+# Words used until (and beside) the synthetic world's own vocabulary: the guide's examples and the
+# usual phrasing of a tabletop task.
+FALLBACK_WORDS = """
+put place move bring take carry pick navigate go to into onto on in the a an from of and then
+please robot could you can would it that which is are with near next at left right top
+apple banana orange cup mug bowl plate bottle can spoon fork knife book phone toy ball block
+sponge towel pen marker box lemon pear carrot bread cube
+table desk shelf counter cabinet drawer basket bin tray box sink stove fridge chair sofa bed
+white red green blue yellow black brown gray grey purple orange pink wooden metal small large
+""".split()
+
+
+def tiny_vocabulary() -> list[str]:
+    """The words the tokenizer is trained on: the synthetic world's vocabulary, else a fallback list."""
+    words = list(FALLBACK_WORDS)
+    try:
+        from harp.data.world import vocabulary  # the synthetic world's names and phrasing
+    except ImportError:
+        return words
+    return words + [w for w in vocabulary() if w not in set(words)]
+
+
+def _domain_texts() -> list[str]:
+    """Action names and the system prompt of every shipped domain (falls back to the guide's three)."""
+    texts = ["Navigate", "Pick", "Place", "Open", "Close"]
+    try:
+        from harp.models.prompt import system_prompt
+        from harp.plan.domain import Domain, available_domains
+    except ImportError:
+        return texts
+    for name in available_domains():
+        domain = Domain.load(name)
+        texts.extend(domain.action_names)
+        texts.append(system_prompt(domain))
+    return texts
+
+
+def _corpus(words: list[str], domain_texts: list[str]) -> list[str]:
+    """Lines the BPE learns from: every word as written, capitalised and in plan steps."""
+    lines = list(domain_texts)
+    for word in words:
+        title = word[:1].upper() + word[1:]
+        lines.append(f"{word} {title} {word.lower()}")
+        lines.append(f"Navigate({title}), Pick({title}), Place({title})")
+    return lines
+
+
+def build_tokenizer(words: list[str] | None = None, vocab_size: int = 2048):
+    """A Qwen2Tokenizer whose BPE is trained on the domain's text (deterministic)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+    from tokenizers import Regex
+
+    words = tiny_vocabulary() if words is None else words
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=1,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte stays encodable
+        special_tokens=[],
+    )
+    # Repeat the corpus so frequent pieces merge first; order is fixed, so merges are deterministic.
+    bpe.train_from_iterator(_corpus(words, _domain_texts()) * 4, trainer=trainer)
+    state = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
+    vocab = dict(state["vocab"])
+    for token in SPECIAL_TOKENS:
+        vocab.setdefault(token, len(vocab))
+    tokenizer = Qwen2Tokenizer(
+        vocab=vocab,
+        merges=merges,
+        unk_token=None,
+        eos_token="<|im_end|>",  # an instruct model stops at the end of its turn
+        pad_token="<|endoftext|>",
+        model_max_length=4096,
+        extra_special_tokens={},
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS})
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_processor(tokenizer, max_pixels: int = DEFAULT_MAX_PIXELS, min_pixels: int = DEFAULT_MIN_PIXELS):
+    """Qwen2_5_VLProcessor = image processor + tokenizer + video processor, with a small max_pixels."""
+    from transformers import Qwen2_5_VLProcessor, Qwen2VLImageProcessor, Qwen2VLVideoProcessor
+
+    size = {"shortest_edge": min_pixels, "longest_edge": max_pixels}
+    return Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(size=size),
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(size=size),
+        chat_template=CHAT_TEMPLATE,
+    )
+
+
+def tiny_config(tokenizer, sizes: dict | None = None):
+    """A Qwen2_5_VLConfig of the given sizes whose token ids match `tokenizer`."""
+    from transformers import Qwen2_5_VLConfig
+
+    s = {**TINY_SIZES, **(sizes or {})}
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    vocab_size = -(-len(tokenizer) // 64) * 64  # padded like Qwen's, to a multiple of 64
+    head_dim = s["hidden_size"] // s["num_attention_heads"]
+    # M-RoPE sections (time, height, width) sum to head_dim / 2, in the real model's 2:3:3 ratio ([16, 24, 24] for 128)
+    mrope_section = [head_dim // 8, 3 * head_dim // 16, 3 * head_dim // 16]
+    text_config = {
+        "vocab_size": vocab_size,
+        "hidden_size": s["hidden_size"],
+        "intermediate_size": s["intermediate_size"],
+        "num_hidden_layers": s["num_hidden_layers"],
+        "num_attention_heads": s["num_attention_heads"],
+        "num_key_value_heads": s["num_key_value_heads"],
+        "max_position_embeddings": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope_section},
+        "bos_token_id": ids["<|endoftext|>"],
+        "eos_token_id": ids["<|im_end|>"],
+        "pad_token_id": ids["<|endoftext|>"],
+        "tie_word_embeddings": False,
+    }
+    vision_config = {
+        "depth": s["vision_depth"],
+        "hidden_size": s["vision_hidden_size"],
+        "intermediate_size": s["vision_intermediate_size"],
+        "num_heads": s["vision_heads"],
+        "out_hidden_size": s["hidden_size"],
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 112,
+        "fullatt_block_indexes": [s["vision_depth"] - 1],
+    }
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+        tie_word_embeddings=False,
+    )
+
+
+def build_tiny_model(out_dir: str | Path, seed: int = 0, sizes: dict | None = None,
+                     max_pixels: int = DEFAULT_MAX_PIXELS, words: list[str] | None = None) -> Path:
+    """Build the tokenizer, processor and a randomly initialised model; save them to `out_dir`."""
+    import torch
+    from transformers import Qwen2_5_VLForConditionalGeneration, GenerationConfig
+
+    out_dir = Path(out_dir)
+    tokenizer = build_tokenizer(words)
+    processor = build_processor(tokenizer, max_pixels=max_pixels)
+    config = tiny_config(tokenizer, sizes)
+    torch.manual_seed(seed)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=config.text_config.bos_token_id,
+        eos_token_id=[tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")],
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=False,
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+def describe(model_dir: str | Path) -> str:
+    """One line about a saved tiny model: parameters, vocabulary, sizes."""
+    from safetensors import safe_open
+
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as handle:
+        params = sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())
+    text, vision = config["text_config"], config["vision_config"]
+    return (f"wrote {model_dir}: Qwen2_5_VLForConditionalGeneration, {params / 1e6:.2f}M parameters, "
+            f"vocabulary {text['vocab_size']}, text {text['num_hidden_layers']}x{text['hidden_size']}, "
+            f"vision {vision['depth']}x{vision['hidden_size']}; images up to {DEFAULT_MAX_PIXELS} pixels "
+            f"= {DEFAULT_MAX_PIXELS // (28 * 28)} image tokens")
