@@ -1,0 +1,88 @@
+"""`harp predict`, `harp evaluate` and `harp report` (heavy imports stay inside the handlers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """The guide's flags (shared by `harp evaluate` and scripts/evaluate.py) plus a few of ours."""
+    parser.add_argument("--model_path", nargs="+", required=True,
+                        help="model directory or hub id; several evaluate side by side (e.g. base, SFT, GRPO)")
+    parser.add_argument("--test_data", required=True, help="test records (jsonl), e.g. data/sft_test.jsonl")
+    parser.add_argument("--output_path", default="results/evaluation.json",
+                        help="metrics JSON (the guide's keys, last model); other files go beside it")
+    parser.add_argument("--batch_size", type=int, default=4, help="samples per generation batch")
+    parser.add_argument("--constrained", action="store_true",
+                        help="also evaluate each model with the plan grammar enforced (shown side by side)")
+    parser.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
+    parser.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
+    parser.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the report's curves")
+    parser.add_argument("--no_report", action="store_true", help="skip report.md and the plots")
+
+
+def run_evaluate(args) -> int:
+    from harp.eval.evaluate import evaluate, format_table
+
+    results = evaluate(args.model_path, args.test_data, args.output_path, args.batch_size,
+                       constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
+                       limit=args.limit, report=not args.no_report, runs=args.runs)
+    print(format_table(results))
+    print(f"wrote {args.output_path}")
+    return 0
+
+
+def run_predict(args) -> int:
+    from harp.eval.predict import Planner, format_result
+
+    scene = None
+    if args.scene:
+        from harp.errors import DataError
+
+        try:
+            with open(args.scene, encoding="utf-8") as handle:
+                scene = json.load(handle)
+        except (OSError, json.JSONDecodeError) as error:
+            raise DataError(f"{args.scene}: cannot read the scene JSON: {error}") from None
+        scene = scene.get("scene", scene)  # a whole record works too
+    reference = [s.strip() for s in args.reference.split(",")] if args.reference else None
+    planner = Planner.from_pretrained(args.model_path, args.domain, constrained=args.constrained,
+                                      max_new_tokens=args.max_new_tokens)
+    result = planner.plan(args.image, args.task, scene=scene, reference=reference)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def run_report(args) -> int:
+    from harp.eval.report import write_report
+
+    print(write_report(args.details, runs=args.runs))
+    return 0
+
+
+def register(subparsers) -> None:
+    evaluate = subparsers.add_parser("evaluate", help="evaluate models on test records (metrics, predictions, report)")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+    predict = subparsers.add_parser("predict", help="plan one task for one image and score the plan")
+    predict.add_argument("--model_path", required=True, help="model directory or hub id")
+    predict.add_argument("--image", required=True, help="scene image")
+    predict.add_argument("--task", required=True, help='task sentence, e.g. "Put the apple into the basket"')
+    predict.add_argument("--scene", help="scene JSON (or a record) to check the plan against")
+    predict.add_argument("--reference", help='reference plan to infer the scene from: "Navigate(Table), Pick(Apple), ..."')
+    predict.add_argument("--constrained", action="store_true", help="enforce the plan grammar while decoding")
+    predict.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
+    predict.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
+    predict.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    predict.set_defaults(func=run_predict)
+
+    report = subparsers.add_parser("report", help="rewrite report.md and plots from evaluation_details.json")
+    report.add_argument("--details", default="results/evaluation_details.json", help="written by evaluate")
+    report.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the curves")
+    report.set_defaults(func=run_report)

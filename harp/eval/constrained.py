@@ -1,0 +1,240 @@
+"""Constrained decoding: a logits processor that only lets the model write well-formed plans.
+
+The plan grammar is `Action(Argument)` steps joined by `,` or `, `, then end of sequence, where
+Action is one of the domain's action names exactly as written and Argument is a non-empty run of
+name characters (letters, digits, spaces, `-'_/.&`). Which entities exist is left to the model:
+the grammar guarantees the format, not the plan, so H-PRM's higher levels still measure the model.
+
+How it works: a character-level automaton with a handful of states (a prefix of an action name,
+inside an argument, after a step, after a comma) is lifted to the tokenizer's vocabulary once per
+state — each token's text is walked through the automaton from that state, giving the token's
+destination state or a rejection. Those per-state masks are cached, so a decoding step costs one
+tensor `masked_fill` per row. A shortest-path pass over the lifted automaton gives, per state, the
+fewest tokens that can still finish a plan; with `max_new_tokens` known, a token is only allowed
+when the plan can still be closed within the budget, so a constrained plan is never cut off.
+
+Unlike vLLM/TRL structured outputs (regex-guided decoding), this works with plain
+`model.generate` on any device, which is what the CPU demo and tests use.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+NAME_PUNCTUATION = set(" -'_/.&")
+
+START = ("act", "")
+ARG_EMPTY = ("arg0",)
+ARG = ("arg",)
+CLOSED = ("closed",)
+COMMA = ("comma",)
+DONE = ("done",)
+
+
+def _name_char(char: str) -> bool:
+    return char.isalnum() or char in NAME_PUNCTUATION
+
+
+class PlanGrammar:
+    """The character automaton over plans for a list of action names."""
+
+    def __init__(self, action_names: list[str]):
+        if not action_names:
+            raise ValueError("the domain has no actions")
+        self.action_names = list(action_names)
+        self._actions = set(action_names)
+        self._prefixes = {name[:i] for name in action_names for i in range(len(name) + 1)}
+
+    def step(self, state: tuple, char: str) -> tuple | None:
+        """The state after reading `char`, or None when the grammar forbids it."""
+        kind = state[0]
+        if kind == "act":
+            prefix = state[1]
+            if char == "(":
+                return ARG_EMPTY if prefix in self._actions else None
+            extended = prefix + char
+            return ("act", extended) if extended in self._prefixes else None
+        if kind == "arg0":
+            # An argument starts with a visible name character, never a space or `)`.
+            return ARG if _name_char(char) and not char.isspace() else None
+        if kind == "arg":
+            if char == ")":
+                return CLOSED
+            return ARG if _name_char(char) else None
+        if kind == "closed":
+            return COMMA if char == "," else None
+        if kind == "comma":
+            if char == " ":
+                return START
+            return self.step(START, char)
+        return None
+
+    def walk(self, state: tuple, text: str) -> tuple | None:
+        """The state after reading `text`, or None."""
+        for char in text:
+            state = self.step(state, char)
+            if state is None:
+                return None
+        return state
+
+    def accepts(self, text: str) -> bool:
+        """Whether `text` is a complete plan under this grammar."""
+        return self.walk(START, text) == CLOSED
+
+
+class PlanLogitsProcessor:
+    """A transformers `LogitsProcessor` that masks every token that would break the plan grammar.
+
+    Args:
+        tokenizer: the model's tokenizer (its vocabulary is lifted onto the grammar once).
+        action_names: the domain's action names, exactly as they must be written.
+        eos_token_ids: tokens that end a plan (the chat template's end-of-turn and end-of-text).
+        max_new_tokens: the generation budget; when given, plans are always closed within it.
+
+    It follows each row of `input_ids` across decoding steps (a new `generate` call is detected
+    when the rows no longer extend the previous ones), so one instance can serve many calls.
+    """
+
+    def __init__(self, tokenizer, action_names: list[str], eos_token_ids, max_new_tokens: int | None = None):
+        if isinstance(eos_token_ids, int):
+            eos_token_ids = [eos_token_ids]
+        self.eos_token_ids = sorted({int(i) for i in eos_token_ids if i is not None})
+        if not self.eos_token_ids:
+            raise ValueError("constrained decoding needs at least one end-of-sequence token id")
+        self.grammar = PlanGrammar(action_names)
+        self.max_new_tokens = max_new_tokens
+        self.vocab_size = len(tokenizer)
+        self._texts = self._token_texts(tokenizer)
+        self._by_first_char: dict[str, list[int]] = {}
+        for token_id, text in enumerate(self._texts):
+            if text and token_id not in self.eos_token_ids:
+                self._by_first_char.setdefault(text[0], []).append(token_id)
+        self._edges: dict[tuple, dict[int, tuple]] = {}
+        self._build()
+        self._masks: dict[tuple, tuple] = {}  # state -> (allowed ids tensor, min finish per id tensor)
+        self._previous = None
+        self._states: list[tuple] = []
+        self._generated = 0
+
+    @staticmethod
+    def _token_texts(tokenizer) -> list[str]:
+        """Each token id's text on its own ('' for ids the tokenizer cannot decode alone)."""
+        ids = list(range(len(tokenizer)))
+        special = set(getattr(tokenizer, "all_special_ids", []) or [])
+        texts = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False,
+                                       clean_up_tokenization_spaces=False)
+        # Special tokens never appear inside a plan; a lone byte of a multi-byte character decodes
+        # to U+FFFD and is rejected by the grammar anyway.
+        return ["" if i in special else text for i, text in zip(ids, texts)]
+
+    def _transitions(self, state: tuple) -> dict[int, tuple]:
+        """token id -> destination state, for every token allowed in `state` (EOS -> DONE)."""
+        edges: dict[int, tuple] = {}
+        candidates = self._candidate_first_chars(state)
+        for char in candidates:
+            for token_id in self._by_first_char.get(char, ()):
+                target = self.grammar.walk(state, self._texts[token_id])
+                if target is not None:
+                    edges[token_id] = target
+        if state == CLOSED:
+            for token_id in self.eos_token_ids:
+                edges[token_id] = DONE
+        return edges
+
+    def _candidate_first_chars(self, state: tuple) -> list[str]:
+        return [char for char in self._by_first_char if self.grammar.step(state, char) is not None]
+
+    def _build(self) -> None:
+        """Lift the automaton onto the vocabulary; then fewest tokens from each state to DONE."""
+        queue = deque([START])
+        while queue:
+            state = queue.popleft()
+            if state in self._edges or state == DONE:
+                continue
+            self._edges[state] = self._transitions(state)
+            queue.extend(t for t in self._edges[state].values() if t not in self._edges)
+        # Backwards BFS from DONE over the lifted edges: finish[state] = fewest tokens to end.
+        reverse: dict[tuple, set] = {}
+        for state, edges in self._edges.items():
+            for target in edges.values():
+                reverse.setdefault(target, set()).add(state)
+        self._finish = {DONE: 0}
+        queue = deque([DONE])
+        while queue:
+            state = queue.popleft()
+            for previous in reverse.get(state, ()):
+                if previous not in self._finish:
+                    self._finish[previous] = self._finish[state] + 1
+                    queue.append(previous)
+        if START not in self._finish:
+            raise ValueError("the tokenizer cannot write a complete plan for these action names")
+
+    def _state_tensors(self, state: tuple, device):
+        import torch
+
+        key = (state, str(device))
+        if key not in self._masks:
+            edges = self._edges.get(state, {})
+            ids, cost = [], []
+            for token_id, target in edges.items():
+                if target in self._finish:  # a token into a dead end could never finish a plan
+                    ids.append(token_id)
+                    cost.append(1 + self._finish[target])
+            self._masks[key] = (torch.tensor(ids, dtype=torch.long, device=device),
+                                torch.tensor(cost, dtype=torch.long, device=device))
+        return self._masks[key]
+
+    def _advance(self, state: tuple, token_id: int) -> tuple:
+        if state == DONE:
+            return DONE
+        return self._edges.get(state, {}).get(token_id, DONE)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        rows, length = input_ids.shape
+        previous = self._previous
+        continues = (
+            previous is not None
+            and previous.shape[0] == rows
+            and previous.shape[1] + 1 == length
+            and torch.equal(previous.to(input_ids.device), input_ids[:, :-1])
+        )
+        if continues:
+            last = input_ids[:, -1].tolist()
+            self._states = [self._advance(s, t) for s, t in zip(self._states, last)]
+            self._generated += 1
+        else:  # a new generate call: every row starts a plan
+            self._states = [START] * rows
+            self._generated = 0
+        self._previous = input_ids.detach().clone()
+
+        budget = None if self.max_new_tokens is None else self.max_new_tokens - self._generated
+        masked = torch.full_like(scores, float("-inf"))
+        for row, state in enumerate(self._states):
+            if state == DONE:  # the row has ended: only end tokens (generate pads finished rows anyway)
+                masked[row, self.eos_token_ids] = scores[row, self.eos_token_ids]
+                continue
+            ids, cost = self._state_tensors(state, scores.device)
+            if budget is not None:
+                keep = ids[cost <= budget]
+                if keep.numel() == 0:  # cannot happen when the budget allows a plan; end cleanly
+                    keep = ids[cost == cost.min()]
+                ids = keep
+            ids = ids[ids < scores.shape[1]]
+            masked[row, ids] = scores[row, ids]
+        return masked
+
+
+def plan_logits_processor(processor, domain, max_new_tokens: int | None = None):
+    """A LogitsProcessorList holding a PlanLogitsProcessor, for a processor (or tokenizer) and a Domain.
+
+    A plan ends at the chat turn's end (`<|im_end|>`) or the tokenizer's EOS: the same ids
+    harp.models.generate stops at, so an ended plan is never continued.
+    """
+    from transformers import LogitsProcessorList
+
+    tokenizer = getattr(processor, "tokenizer", processor)
+    eos = {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
+    eos = [i for i in eos if isinstance(i, int) and i != tokenizer.unk_token_id]
+    return LogitsProcessorList([PlanLogitsProcessor(tokenizer, domain.action_names, eos, max_new_tokens)])

@@ -1,0 +1,201 @@
+"""Evaluate one or more models on a test file: generate plans, score them with H-PRM, write results.
+
+`evaluate(model_paths, test_data, output_path)` is what `python scripts/evaluate.py` and
+`harp evaluate` run. Generation is batched and greedy (deterministic), so two runs of the same model
+give the same figures. Files written beside `output_path` (default `results/evaluation.json`):
+
+- `evaluation.json`: exactly the guide's six keys, for the last model given (the primary one; with
+  `--constrained`, its constrained run), so the guide's single-model command reads as documented.
+- `evaluation_side_by_side.json`: `{label: {the six keys}}` for every model, in the order given.
+- `evaluation_details.json`: per model: the six keys, exact match, step F1, breakdowns by error
+  type and by task kind, the model path and the settings used.
+- `predictions/<label>.jsonl`: one row per test sample (task, reference, prediction, H-PRM
+  breakdown, failure reason).
+- `report.md` and `plots/*.png` (see harp.eval.report) unless `report=False`.
+
+A model's label is its path's last two parts for checkpoint folders (`sft/final`, `grpo/best`),
+else its folder name; `+constrained` marks a constrained run.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import re
+from pathlib import Path
+
+from harp.data.records import load_image, read_records, where
+from harp.errors import DataError
+from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
+
+CHECKPOINT_DIR = re.compile(r"^(final|best|checkpoint-\d+)$")
+
+
+def model_label(path: str | Path) -> str:
+    """A short, readable name for a model path: `sft/final`, `grpo/checkpoint-40`, `tiny-qwen2.5-vl`."""
+    path = Path(str(path).rstrip("/"))
+    if CHECKPOINT_DIR.match(path.name) and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return path.name or str(path)
+
+
+def file_label(label: str) -> str:
+    """A label made safe for a file name."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", label).strip("-") or "model"
+
+
+def load_test_records(test_data: str | Path, domain, limit: int | None = None) -> list[dict]:
+    """Test records with their scenes attached (`_scene`), images checked before any model loads."""
+    from harp.plan.scene import Scene, infer_scene
+
+    records = read_records(test_data)
+    if limit is not None:
+        records = records[:limit]
+    if not records:
+        raise DataError(f"{test_data}: no records to evaluate")
+    for record in records:
+        try:
+            if record.get("scene"):
+                record["_scene"] = Scene.from_dict(record["scene"])
+            else:
+                record["_scene"] = infer_scene(record["plan"], domain)
+        except (KeyError, ValueError, TypeError) as error:
+            raise DataError(f"{where(record)}: cannot build the scene: {error}") from None
+        load_image(record)  # a missing or corrupt image fails now, naming its line, not mid-run
+    return records
+
+
+def generate_for_records(model, processor, records: list[dict], domain, *, batch_size: int,
+                         max_new_tokens: int, logits_processor=None, desc: str = "evaluate") -> list[str]:
+    """Greedy plans for records, in order, batch by batch (images are loaded per batch)."""
+    from tqdm import tqdm
+
+    from harp.models.generate import generate_plans
+
+    predictions: list[str] = []
+    with tqdm(total=len(records), desc=desc, unit="sample", leave=False) as bar:
+        for start in range(0, len(records), batch_size):
+            batch = records[start:start + batch_size]
+            images = [load_image(record) for record in batch]
+            outputs = generate_plans(
+                model, processor, images, [record["task"] for record in batch], domain,
+                max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0, top_p=1.0,
+                num_return_sequences=1, logits_processor=logits_processor, batch_size=batch_size,
+            )
+            predictions.extend(candidates[0] for candidates in outputs)
+            bar.update(len(batch))
+    return predictions
+
+
+def score_predictions(records: list[dict], predictions: list[str], domain, hprm) -> list[dict]:
+    """Per-sample rows (harp.eval.metrics.sample_row) for predictions aligned with records."""
+    from harp.data.records import clean
+
+    return [
+        sample_row(record, prediction, hprm.score(prediction, clean(record)), domain, record["_scene"])
+        for record, prediction in zip(records, predictions)
+    ]
+
+
+def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: str | Path = "results/evaluation.json",
+             batch_size: int = 4, *, constrained: bool = False, max_new_tokens: int = 128,
+             domain: str = "navigate_pick_place", weights=None, limit: int | None = None,
+             report: bool = True, runs: str = "outputs/*/runs", quiet: bool = False) -> dict[str, dict]:
+    """Evaluate each model on `test_data`; write the files listed in the module docstring.
+
+    Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
+    is evaluated twice, free and with the plan grammar enforced, so the report shows both.
+    """
+    from harp.models.load import load_model_and_processor
+    from harp.plan.domain import Domain
+    from harp.rewards.hprm import HPRM, RewardWeights
+
+    if isinstance(model_paths, (str, Path)):
+        model_paths = [model_paths]
+    if batch_size < 1:
+        raise DataError(f"--batch_size must be at least 1, got {batch_size}")
+    domain_spec = Domain.load(domain)
+    hprm = HPRM(domain_spec, weights or RewardWeights())
+    records = load_test_records(test_data, domain_spec, limit)
+    output_path = Path(output_path)
+    out_dir = output_path.parent
+    (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
+
+    results: dict[str, dict] = {}
+    runs_detail: list[dict] = []
+    used: set[str] = set()
+    for path in model_paths:
+        model, processor = load_model_and_processor(path)
+        variants = [(False, model_label(path))]
+        if constrained:
+            variants.append((True, model_label(path) + "+constrained"))
+        for enforce, label in variants:
+            label = _unique(label, used)
+            logits_processor = None
+            if enforce:
+                from harp.eval.constrained import plan_logits_processor
+
+                logits_processor = plan_logits_processor(processor, domain_spec, max_new_tokens)
+            predictions = generate_for_records(model, processor, records, domain_spec, batch_size=batch_size,
+                                               max_new_tokens=max_new_tokens, logits_processor=logits_processor,
+                                               desc=label)
+            rows = score_predictions(records, predictions, domain_spec, hprm)
+            predictions_path = out_dir / "predictions" / f"{file_label(label)}.jsonl"
+            _write_jsonl(predictions_path, rows)
+            metrics = summarize(rows)
+            results[label] = metrics
+            runs_detail.append({
+                "label": label, "model_path": str(path), "constrained": enforce, "metrics": metrics,
+                **details(rows), "predictions": str(predictions_path),
+            })
+            if not quiet:
+                print(f"{label}: " + ", ".join(f"{k}={metrics[k]}" for k in GUIDE_KEYS), flush=True)
+        del model, processor
+        gc.collect()
+
+    primary = list(results)[-1]
+    _write_json(output_path, results[primary])
+    _write_json(out_dir / f"{output_path.stem}_side_by_side.json", results)
+    _write_json(out_dir / f"{output_path.stem}_details.json", {
+        "test_data": str(test_data), "domain": domain, "primary": primary,
+        "max_new_tokens": max_new_tokens, "batch_size": batch_size, "models": runs_detail,
+    })
+    if report:
+        from harp.eval.report import write_report
+
+        report_path = write_report(out_dir / f"{output_path.stem}_details.json", runs=runs)
+        if not quiet:
+            print(f"report: {report_path}")
+    return results
+
+
+def format_table(results: dict[str, dict]) -> str:
+    """The side-by-side metrics as an aligned plain-text table (one column per model)."""
+    labels = list(results)
+    width = max(len(key) for key in GUIDE_KEYS)
+    columns = [max(len(label), 8) for label in labels]
+    lines = [" " * width + "  " + "  ".join(label.rjust(w) for label, w in zip(labels, columns))]
+    for key in GUIDE_KEYS:
+        cells = [f"{results[label][key]:.4f}".rjust(w) for label, w in zip(labels, columns)]
+        lines.append(key.ljust(width) + "  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def _unique(label: str, used: set[str]) -> str:
+    candidate, n = label, 2
+    while candidate in used:
+        candidate, n = f"{label}#{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def _write_json(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -1,0 +1,185 @@
+"""Evaluation metrics, defined over H-PRM breakdowns so evaluation and the GRPO reward agree.
+
+Each test sample is scored once by `HPRM.score` (the same code GRPO rewards with); the guide's six
+metrics are then shares and means over those per-sample rows:
+
+- format_accuracy: share of samples whose generated plan parses with no format error.
+- action_accuracy: share of samples whose plan also uses only domain actions, each with an argument
+  of the right kind that exists in the scene.
+- transition_accuracy: share of samples whose plan also respects every step's preconditions when
+  simulated from the scene's initial state.
+- task_completion: share of samples whose plan also ends in a state that satisfies the task's goal.
+- avg_steps: mean number of steps in the generated plans (steps the parser recovers; 0 when none).
+- avg_reward: mean H-PRM total reward, in [-1, 1].
+
+The four accuracies are nested on purpose (H-PRM's hierarchy, DESIGN.md §2): a sample counts at a
+level only when every level below it holds, so they read as a funnel and are read off
+`RewardBreakdown.error_type`, the first level that failed. The guide's own example lists a
+transition accuracy above the action accuracy; independent per-level shares would allow that, but a
+plan whose actions are invalid has no meaningful transitions, so we do not report them that way.
+
+Beyond the guide: exact match and step-level F1 against the reference plan (steps compared after
+normalising action and entity names), and the same metrics broken down by error type and by task
+kind (one or two objects; whether the task names where the object is).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Iterable
+
+from harp.plan.names import normalize_entity
+from harp.plan.parser import parse_plan
+
+GUIDE_KEYS = ("format_accuracy", "action_accuracy", "transition_accuracy", "task_completion", "avg_steps", "avg_reward")
+
+# H-PRM's error types, lowest level first; None means an optimal, complete plan.
+ERROR_LADDER = ("format", "action", "state_transition", "task", "inefficient")
+_LEVEL_OF_METRIC = {
+    "format_accuracy": "format",
+    "action_accuracy": "action",
+    "transition_accuracy": "state_transition",
+    "task_completion": "task",
+}
+
+
+def passes(error_type: str | None, level: str) -> bool:
+    """Whether a sample whose first failed H-PRM level is `error_type` holds at `level`."""
+    if error_type is None:
+        return True
+    if error_type not in ERROR_LADDER:
+        raise ValueError(f"unknown H-PRM error type {error_type!r}")
+    return ERROR_LADDER.index(error_type) > ERROR_LADDER.index(level)
+
+
+def normalized_steps(plan, domain) -> list[tuple[str, str]]:
+    """(action, entity) pairs of a plan (text or list of steps), in the domain's canonical spelling."""
+    return [
+        (domain.canonical_action(step.action) or step.action, normalize_entity(step.argument))
+        for step in parse_plan(plan).steps
+    ]
+
+
+def step_f1(predicted: list, reference: list) -> float:
+    """F1 of the multiset of predicted steps against the reference steps (order ignored).
+
+    Two empty plans agree (1.0); one empty plan against a non-empty one scores 0.
+    """
+    if not predicted and not reference:
+        return 1.0
+    overlap = sum((Counter(predicted) & Counter(reference)).values())
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(predicted), overlap / len(reference)
+    return 2 * precision * recall / (precision + recall)
+
+
+def failure_reason(breakdown, parsed=None) -> str | None:
+    """One line saying why a plan fell short, or None for an optimal, complete plan."""
+    kind = breakdown.error_type
+    if kind is None:
+        return None
+    if kind == "format":
+        errors = parsed.errors if parsed is not None else ()
+        detail = errors[0].message if errors else "plan does not parse"
+        return f"format: {detail}"
+    if kind in ("action", "state_transition"):
+        for index, reason in enumerate(breakdown.step_reasons):
+            if reason:
+                step = breakdown.steps[index] if index < len(breakdown.steps) else None
+                written = f" {step.action}({step.argument})" if step is not None else ""
+                return f"{kind}: step {index + 1}{written}: {reason}"
+        return f"{kind}: a step is invalid"
+    if kind == "task":
+        return "task: the plan ends before the goal is reached"
+    return f"inefficient: {breakdown.plan_length} steps where {breakdown.optimal_length} suffice"
+
+
+def task_kind(record: dict, scene=None) -> tuple[int | None, bool | None]:
+    """(number of objects to move, whether the task names where they start) for the by-kind tables.
+
+    Synthetic records carry both in `meta`; for others the count comes from the scene's goal and
+    "source named" from whether the task sentence mentions an object's starting location.
+    """
+    meta = record.get("meta") or {}
+    num_objects = meta.get("num_objects")
+    source_named = meta.get("source_named")
+    if scene is not None:
+        if num_objects is None:
+            num_objects = len(scene.goal)
+        if source_named is None:
+            task = f" {normalize_entity(record['task'])} "
+            starts = dict(scene.initial.objects)
+            source_named = any(
+                f" {starts[obj]} " in task for obj in scene.goal if starts.get(obj)
+            )
+    return num_objects, source_named
+
+
+def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> dict:
+    """The per-sample predictions-file row: task, reference, prediction, H-PRM breakdown, failure."""
+    parsed = parse_plan(prediction)
+    reference = record["plan"] if isinstance(record["plan"], list) else [record["plan"]]
+    predicted_steps = normalized_steps(prediction, domain)
+    reference_steps = normalized_steps(reference, domain)
+    num_objects, source_named = task_kind(record, scene)
+    return {
+        "id": record.get("id"),
+        "image": record["image"],
+        "task": record["task"],
+        "reference": reference,
+        "prediction": prediction,
+        "error_type": breakdown.error_type,
+        "failure": failure_reason(breakdown, parsed),
+        "completed": passes(breakdown.error_type, "task"),
+        "plan_length": breakdown.plan_length,
+        "total": breakdown.total,
+        "exact_match": predicted_steps == reference_steps,
+        "step_f1": step_f1(predicted_steps, reference_steps),
+        "num_objects": num_objects,
+        "source_named": source_named,
+        "hprm": breakdown.to_dict(),
+    }
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def summarize(rows: list[dict]) -> dict:
+    """The guide's six metrics over per-sample rows, in the guide's order, rounded to 4 places."""
+    metrics = {
+        key: _mean(1.0 if passes(row["error_type"], level) else 0.0 for row in rows)
+        for key, level in _LEVEL_OF_METRIC.items()
+    }
+    metrics["avg_steps"] = _mean(row["plan_length"] for row in rows)
+    metrics["avg_reward"] = _mean(row["total"] for row in rows)
+    return {key: round(metrics[key], 4) for key in GUIDE_KEYS}
+
+
+def kind_label(num_objects, source_named) -> str:
+    """'1 object, source named' / '2 objects, source not named' / '... unknown'."""
+    objects = "? objects" if num_objects is None else f"{num_objects} object{'s' if num_objects != 1 else ''}"
+    named = {True: "source named", False: "source not named", None: "source unknown"}[source_named]
+    return f"{objects}, {named}"
+
+
+def details(rows: list[dict]) -> dict:
+    """Everything beyond the guide's keys: exact match, step F1, by error type, by task kind."""
+    errors = Counter(row["error_type"] or "none" for row in rows)
+    by_kind: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: (r["num_objects"] or 0, r["source_named"] is not True)):
+        by_kind.setdefault(kind_label(row["num_objects"], row["source_named"]), []).append(row)
+    return {
+        "num_samples": len(rows),
+        "exact_match": round(_mean(1.0 if row["exact_match"] else 0.0 for row in rows), 4),
+        "step_f1": round(_mean(row["step_f1"] for row in rows), 4),
+        "by_error_type": {
+            kind: {"count": errors[kind], "share": round(errors[kind] / len(rows), 4)}
+            for kind in ("none", *ERROR_LADDER) if errors[kind]
+        },
+        "by_task_kind": {
+            label: {"num_samples": len(group), **summarize(group)} for label, group in by_kind.items()
+        },
+    }

@@ -1,0 +1,324 @@
+"""The evaluation report a person reads: `results/report.md` with PNG plots beside it.
+
+`write_report(details_path)` reads `evaluation_details.json` (written by harp.eval.evaluate), the
+per-sample predictions it points to, and the training runs' TensorBoard event files
+(`outputs/*/runs` by default), and writes:
+
+- `report.md`: the side-by-side table (the guide's six metrics, exact match, step F1), the model's
+  own format accuracy beside the enforced one when constrained runs exist, failures by error type,
+  metrics by task kind, the plots, and a few example scenes with their predicted plans;
+- `plots/metrics.png` (metric bars per model), `plots/failures.png` (error types per model),
+  `plots/training_curves.png` (loss, reward, KL per run), `plots/examples.png` (scenes + plans).
+
+Plots use matplotlib's Agg backend, so no display is needed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import textwrap
+from pathlib import Path
+
+from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS
+
+METRIC_SENTENCES = {
+    "format_accuracy": "share of samples whose generated plan parses with no format error",
+    "action_accuracy": "share whose plan also uses only domain actions on entities of the right kind in the scene",
+    "transition_accuracy": "share whose plan also respects every step's preconditions in simulation",
+    "task_completion": "share whose plan also ends in a state that satisfies the goal",
+    "avg_steps": "mean number of steps in the generated plans",
+    "avg_reward": "mean H-PRM total reward, in [-1, 1]",
+    "exact_match": "share of plans equal to the reference after normalising names",
+    "step_f1": "mean F1 of predicted steps against reference steps (order ignored)",
+}
+EXTRA_KEYS = ("exact_match", "step_f1")
+
+# Tags tried in order for each training curve; the guide's names first, then TRL's / Trainer's.
+CURVE_TAGS = {
+    "loss": ("train/loss", "loss"),
+    "reward": ("train/reward", "reward"),
+    "KL": ("train/kl_div", "train/kl", "kl"),
+}
+EVAL_LOSS_TAGS = ("eval/loss", "eval_loss")
+
+
+def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_examples: int = 6) -> Path:
+    """Write report.md and plots/ beside `details_path`; return the report's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    details_path = Path(details_path)
+    data = json.loads(details_path.read_text(encoding="utf-8"))
+    out_dir = details_path.parent
+    plots = out_dir / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    models = data["models"]
+
+    curves = read_training_curves(runs)
+    plot_metrics(models, plots / "metrics.png")
+    plot_failures(models, plots / "failures.png")
+    has_curves = plot_training_curves(curves, plots / "training_curves.png")
+    primary = next((m for m in models if m["label"] == data.get("primary")), models[-1])
+    examples = _example_rows(primary, num_examples)
+    has_examples = plot_examples(examples, plots / "examples.png")
+
+    lines = [
+        "# HARP evaluation report",
+        "",
+        f"Test data: `{data['test_data']}` ({models[0]['num_samples']} samples), domain `{data['domain']}`, "
+        f"greedy decoding, at most {data['max_new_tokens']} new tokens. Primary model: `{data.get('primary')}` "
+        "(its figures are in `evaluation.json`).",
+        "",
+        "## Metrics side by side",
+        "",
+        *_metrics_table(models),
+        "",
+        *[f"- **{key}**: {sentence}." for key, sentence in METRIC_SENTENCES.items()],
+        "",
+        "The four accuracies are nested: a sample counts at a level only when every level below it holds.",
+        "",
+        "![metrics per model](plots/metrics.png)",
+        "",
+    ]
+    lines += _constrained_section(models)
+    lines += [
+        "## Failures by error type",
+        "",
+        "The first H-PRM level each plan failed (`none`: complete and optimal).",
+        "",
+        *_failure_table(models),
+        "",
+        "![failure breakdown](plots/failures.png)",
+        "",
+        "## By task kind",
+        "",
+        *_kind_tables(models),
+        "## Training curves",
+        "",
+    ]
+    if has_curves:
+        lines += [f"Read from TensorBoard event files under `{runs}`: " + ", ".join(f"`{run}`" for run in curves) + ".",
+                  "", "![training curves](plots/training_curves.png)", ""]
+    else:
+        lines += [f"No TensorBoard scalars found under `{runs}`.", ""]
+    lines += [f"## Example scenes ({primary['label']})", ""]
+    if has_examples:
+        lines += ["![example scenes](plots/examples.png)", ""]
+    for row in examples:
+        verdict = "complete" if row["completed"] else f"✗ {row['failure']}"
+        lines += [f"- `{row['image']}` — *{row['task']}*  ",
+                  f"  predicted: `{row['prediction']}` ({verdict})  ",
+                  f"  reference: `{', '.join(row['reference'])}`"]
+    report_path = out_dir / "report.md"
+    report_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return report_path
+
+
+# ------------------------------------------------------------------------------------- tables
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _metrics_table(models: list[dict]) -> list[str]:
+    lines = [_row(["metric", *[f"`{m['label']}`" for m in models]]), _row(["---"] * (len(models) + 1))]
+    for key in GUIDE_KEYS:
+        lines.append(_row([key, *[f"{m['metrics'][key]:.4f}" for m in models]]))
+    for key in EXTRA_KEYS:
+        lines.append(_row([key, *[f"{m[key]:.4f}" for m in models]]))
+    return lines
+
+
+def _constrained_section(models: list[dict]) -> list[str]:
+    pairs = []
+    for model in models:
+        if not model.get("constrained"):
+            continue
+        free = next((m for m in models if m["model_path"] == model["model_path"] and not m.get("constrained")), None)
+        pairs.append((free, model))
+    if not pairs:
+        return []
+    lines = ["## Constrained decoding", "",
+             "The model's own format accuracy beside the one enforced by the plan grammar "
+             "(`--constrained`); the higher levels still measure the model.", "",
+             _row(["model", "own format_accuracy", "enforced format_accuracy", "own task_completion",
+                   "enforced task_completion"]), _row(["---"] * 5)]
+    for free, enforced in pairs:
+        own = free["metrics"] if free else {}
+        lines.append(_row([f"`{enforced['model_path']}`",
+                           f"{own['format_accuracy']:.4f}" if own else "—",
+                           f"{enforced['metrics']['format_accuracy']:.4f}",
+                           f"{own['task_completion']:.4f}" if own else "—",
+                           f"{enforced['metrics']['task_completion']:.4f}"]))
+    return lines + [""]
+
+
+def _failure_table(models: list[dict]) -> list[str]:
+    kinds = ["none", *ERROR_LADDER]
+    lines = [_row(["model", *kinds]), _row(["---"] * (len(kinds) + 1))]
+    for model in models:
+        counts = model["by_error_type"]
+        lines.append(_row([f"`{model['label']}`", *[counts.get(kind, {}).get("count", 0) for kind in kinds]]))
+    return lines
+
+
+def _kind_tables(models: list[dict]) -> list[str]:
+    lines = []
+    for model in models:
+        lines += [f"`{model['label']}`:", "",
+                  _row(["task kind", "n", *GUIDE_KEYS]), _row(["---"] * (len(GUIDE_KEYS) + 2))]
+        for label, group in model["by_task_kind"].items():
+            lines.append(_row([label, group["num_samples"], *[f"{group[key]:.4f}" for key in GUIDE_KEYS]]))
+        lines.append("")
+    return lines
+
+
+def _example_rows(model: dict, count: int) -> list[dict]:
+    """A few rows of the model's predictions: failures and successes both, in file order."""
+    path = Path(model["predictions"])
+    if not path.is_file():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    good = [r for r in rows if r["completed"]]
+    bad = [r for r in rows if not r["completed"]]
+    half = count // 2
+    picked = good[:half] + bad[:count - half]
+    if len(picked) < count:  # fill from whichever side has more
+        rest = [r for r in rows if r not in picked]
+        picked += rest[:count - len(picked)]
+    return picked
+
+
+# -------------------------------------------------------------------------------------- plots
+
+
+def plot_metrics(models: list[dict], path: Path) -> None:
+    """Grouped bars: one group per rate metric, one bar per model."""
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in GUIDE_KEYS if k != "avg_steps"] + list(EXTRA_KEYS)
+    width = 0.8 / len(models)
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(keys)), 4.5))
+    for index, model in enumerate(models):
+        values = [model["metrics"][k] if k in model["metrics"] else model[k] for k in keys]
+        ax.bar([i + index * width for i in range(len(keys))], values, width, label=model["label"])
+    ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(keys))])
+    ax.set_xticklabels([k.replace("_", "\n") for k in keys], fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylim(min(-0.05, min(min(m["metrics"]["avg_reward"] for m in models) - 0.05, 0)), 1.05)
+    ax.set_title("Metrics per model (avg_reward is in [-1, 1])")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_failures(models: list[dict], path: Path) -> None:
+    """Stacked horizontal bars: the share of samples per first-failed H-PRM level, per model."""
+    import matplotlib.pyplot as plt
+
+    kinds = ["none", *ERROR_LADDER]
+    colours = ["#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#bcbd22"]
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.6))
+    for row, model in enumerate(models):
+        left = 0.0
+        for kind, colour in zip(kinds, colours):
+            share = model["by_error_type"].get(kind, {}).get("share", 0.0)
+            ax.barh(row, share, left=left, color=colour, label=kind if row == 0 else None)
+            left += share
+    ax.set_yticks(range(len(models)))
+    ax.set_yticklabels([m["label"] for m in models], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of test samples")
+    ax.set_title("First failed H-PRM level")
+    ax.legend(fontsize=7, ncol=len(kinds), loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def read_training_curves(runs: str = "outputs/*/runs") -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """{run name: {tag: [(step, value), ...]}} from the TensorBoard event files under a glob."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    curves: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for runs_dir in sorted(glob.glob(runs)):
+        runs_dir = Path(runs_dir)
+        name = runs_dir.parent.name if runs_dir.name == "runs" else runs_dir.name
+        scalars: dict[str, dict[int, float]] = {}
+        folders = sorted({p.parent for p in runs_dir.rglob("events.out.tfevents.*")})
+        for folder in folders:
+            accumulator = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+            accumulator.Reload()
+            for tag in accumulator.Tags().get("scalars", []):
+                for event in accumulator.Scalars(tag):
+                    scalars.setdefault(tag, {})[event.step] = event.value
+        if scalars:
+            curves[name] = {tag: sorted(points.items()) for tag, points in scalars.items()}
+    return curves
+
+
+def plot_training_curves(curves: dict, path: Path) -> bool:
+    """Loss, reward and KL panels, one line per run; False (no file) when there is nothing to plot."""
+    import matplotlib.pyplot as plt
+
+    panels = [(title, tags) for title, tags in CURVE_TAGS.items()
+              if any(_first_tag(run, tags) for run in curves.values())]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (title, tags) in zip(axes[0], panels):
+        for name, run in curves.items():
+            tag = _first_tag(run, tags)
+            if tag:
+                steps, values = zip(*run[tag])
+                ax.plot(steps, values, label=f"{name} ({tag})")
+            eval_tag = _first_tag(run, EVAL_LOSS_TAGS) if title == "loss" else None
+            if eval_tag:
+                steps, values = zip(*run[eval_tag])
+                ax.plot(steps, values, linestyle="--", marker=".", label=f"{name} ({eval_tag})")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _first_tag(run: dict, tags) -> str | None:
+    return next((tag for tag in tags if tag in run), None)
+
+
+def plot_examples(rows: list[dict], path: Path) -> bool:
+    """A grid of scenes, each titled with its task, predicted plan and verdict."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    if not rows:
+        return False
+    columns = min(3, len(rows))
+    lines_per_title = 7
+    fig, axes = plt.subplots((len(rows) + columns - 1) // columns, columns,
+                             figsize=(4.2 * columns, 4.6 * ((len(rows) + columns - 1) // columns)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, row in zip(axes.flat, rows):
+        try:
+            with Image.open(row["image"]) as image:
+                ax.imshow(image.convert("RGB"))
+        except OSError:
+            ax.text(0.5, 0.5, "image not found", ha="center", va="center", transform=ax.transAxes)
+        verdict = "✓ complete" if row["completed"] else f"✗ {row['failure']}"
+        text = "\n".join([
+            *textwrap.wrap(f"task: {row['task']}", 48)[:2],
+            *textwrap.wrap(f"plan: {row['prediction']}", 48)[:3],
+            *textwrap.wrap(verdict, 48)[:2],
+        ][:lines_per_title])
+        ax.set_title(text, fontsize=7, loc="left", color="green" if row["completed"] else "darkred")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
