@@ -1,0 +1,139 @@
+"""`harp demo` (and `make demo`): the whole pipeline on the embedded defaults, no network.
+
+Stages, each the command a user would type (run in `.demo/`, so the demo never touches a user's
+own `data/`, `outputs/` or `results/`): synthetic data (500 scenes), split, the tiny model, SFT
+(configs/demo/sft.yaml), negatives, GRPO (configs/demo/grpo.yaml), evaluation of SFT and GRPO side
+by side, report. It prints one line per stage with its time and ends with the metrics table and
+the report's path.
+
+Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
+log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time); running
+the demo again skips stamped stages whose command is unchanged and whose outputs still exist; once one stage runs again every later stage does too
+(its inputs changed). `--force` redoes everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harp.errors import HarpError
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKDIR = ROOT / ".demo"
+NUM_SCENES = 500
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
+    command: list[str]
+    outputs: list[str]  # paths (relative to the work dir) that must exist for the stage to count as done
+
+
+def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
+    """The demo's stages in order, with the exact commands (relative to the work dir)."""
+    harp = [sys.executable, "-m", "harp.cli"]
+    python = [sys.executable]
+    sft_config = str(ROOT / "configs" / "demo" / "sft.yaml")
+    grpo_config = str(ROOT / "configs" / "demo" / "grpo.yaml")
+    return [
+        Stage("data", f"synthetic data ({num_scenes} scenes)",
+              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed)],
+              ["actions.jsonl"]),
+        Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
+              ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
+        Stage("model", "embedded tiny Qwen2.5-VL", harp + ["model", "init-tiny", "--out", "models/tiny-qwen2.5-vl"],
+              ["models/tiny-qwen2.5-vl/config.json"]),
+        Stage("sft", "SFT (LoRA)", python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
+              ["outputs/sft/final"]),
+        Stage("negatives", "verified negatives",
+              python + [str(ROOT / "scripts" / "generate_negatives.py"), "--model_path", "outputs/sft/final",
+                        "--data_path", "data/sft_train.jsonl", "--output_path", "data/negative_samples.jsonl",
+                        "--num_samples_per_image", "3", "--batch_size", "16"],
+              ["data/negative_samples.jsonl"]),
+        Stage("grpo", "GRPO (H-PRM + FTCA)", python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
+              ["outputs/grpo/final"]),
+        Stage("evaluate", "evaluation, SFT and GRPO side by side",
+              python + [str(ROOT / "scripts" / "evaluate.py"), "--model_path", "outputs/sft/final", "outputs/grpo/final",
+                        "--test_data", "data/sft_test.jsonl", "--output_path", "results/evaluation.json",
+                        "--batch_size", "16", "--constrained", "--no_report"],
+              ["results/evaluation.json", "results/evaluation_details.json"]),
+        Stage("report", "report (markdown + plots)",
+              harp + ["report", "--details", "results/evaluation_details.json", "--runs", "outputs/*/runs"],
+              ["results/report.md"]),
+    ]
+
+
+def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED) -> int:
+    """Run (or skip) every stage; print one line per stage, then the table and the report path."""
+    workdir = Path(workdir)
+    if force and workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    (workdir / "stages").mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", WANDB_MODE="disabled")
+    all_stages = stages(num_scenes, seed)
+    print(f"HARP demo in {workdir} (logs in {workdir / 'logs'}; `harp demo --force` redoes every stage)", flush=True)
+    started = time.monotonic()
+    rerun = False
+    for index, stage in enumerate(all_stages, start=1):
+        prefix = f"[{index}/{len(all_stages)}] {stage.name:<10}"
+        stamp = workdir / "stages" / f"{stage.name}.json"
+        done = json.loads(stamp.read_text()) if stamp.is_file() else {}
+        if not rerun and done.get("command") == stage.command and all((workdir / p).exists() for p in stage.outputs):
+            seconds = done.get("seconds", 0.0)
+            print(f"{prefix} skipped (done in {seconds:.0f}s earlier)  {stage.description}", flush=True)
+            continue
+        rerun = True
+        stamp.unlink(missing_ok=True)
+        log = workdir / "logs" / f"{stage.name}.log"
+        t0 = time.monotonic()
+        with log.open("w", encoding="utf-8") as handle:
+            handle.write("$ " + " ".join(stage.command) + "\n")
+            handle.flush()
+            code = subprocess.call(stage.command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        seconds = time.monotonic() - t0
+        if code != 0 or not all((workdir / p).exists() for p in stage.outputs):
+            print(f"{prefix} FAILED after {seconds:.0f}s (exit {code})  {stage.description}", flush=True)
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            print("\n".join("    " + line for line in tail), file=sys.stderr)
+            print(f"full log: {log}", file=sys.stderr)
+            return 1
+        stamp.write_text(json.dumps({"seconds": round(seconds, 1), "command": stage.command}) + "\n")
+        print(f"{prefix} {seconds:6.1f}s  {stage.description}", flush=True)
+    print(f"total {time.monotonic() - started:.0f}s", flush=True)
+    side_by_side = workdir / "results" / "evaluation_side_by_side.json"
+    if side_by_side.is_file():
+        from harp.eval.evaluate import format_table
+
+        print()
+        print(format_table(json.loads(side_by_side.read_text(encoding="utf-8"))))
+    report = workdir / "results" / "report.md"
+    if report.is_file():
+        print(f"\nreport: {report}")
+    return 0
+
+
+def _run(args) -> int:
+    if not (ROOT / "configs" / "demo").is_dir():
+        raise HarpError(f"{ROOT / 'configs' / 'demo'}: demo configs not found (run from a HARP checkout)")
+    return run_demo(force=args.force, workdir=Path(args.workdir), num_scenes=args.num_scenes, seed=args.seed)
+
+
+def register(subparsers) -> None:
+    demo = subparsers.add_parser("demo", help="run the whole pipeline on the embedded defaults (skips finished stages)")
+    demo.add_argument("--force", action="store_true", help="redo every stage from scratch")
+    demo.add_argument("--workdir", default=str(WORKDIR), help=f"where the demo writes everything (default {WORKDIR})")
+    demo.add_argument("--num-scenes", type=int, default=NUM_SCENES, help="synthetic scenes to build")
+    demo.add_argument("--seed", type=int, default=SEED, help="seed of the synthetic world")
+    demo.set_defaults(func=_run)
