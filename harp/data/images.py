@@ -1,0 +1,74 @@
+"""Finding and checking the user's scene images (read only: nothing here moves or deletes a file).
+
+The guide's convention: images live under `./bdv2/` (any depth) and their stem ends in `_0`
+(`scene_001_0.png`). An image is usable when it is non-empty, decodes completely and is not a
+decompression bomb; otherwise `check_image` says why in a few words, for rejected.jsonl.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs claim far more
+
+
+def find_images(images_dir: str | Path) -> list[Path]:
+    """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted."""
+    images_dir = Path(images_dir)
+    found = [
+        path
+        for path in images_dir.rglob("*")
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.endswith("_0") and path.is_file()
+    ]
+    return sorted(found)
+
+
+def record_path(path: Path) -> str:
+    """The path as records store it: `./bdv2/x_0.png` under the working directory, else absolute."""
+    try:
+        return "./" + path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+@dataclass
+class CheckedImage:
+    data: bytes  # the file's bytes
+    format: str  # "PNG", "JPEG", ...
+    image: object  # the decoded PIL image
+
+
+class BadImage(Exception):
+    """Why an image cannot be used (a short sentence)."""
+
+
+def check_image(path: Path, max_pixels: int = MAX_PIXELS) -> CheckedImage:
+    """Read and fully decode an image; raise BadImage with the reason when it is unusable."""
+    from PIL import Image
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise BadImage(f"cannot read file ({error.strerror or error})") from None
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that; we want a hard limit.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise BadImage(f"too large: {width}x{height} pixels (limit {max_pixels:,})")
+            image.load()  # decodes everything: a truncated file fails here
+    except BadImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImage(f"too large (decompression bomb, limit {max_pixels:,} pixels)") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise BadImage(f"not a readable image ({error})") from None
+    return CheckedImage(data, image.format or "", image)
