@@ -1,0 +1,79 @@
+"""`harp demo`'s orchestration: one line per stage, finished stages skipped, --force redoes them.
+
+The real stages train models (that is `make demo`, ~minutes); here they are replaced by tiny
+commands that write their outputs, so the skipping logic is tested in a second.
+"""
+
+import sys
+
+import pytest
+
+from harp import demo
+from harp.demo import Stage
+
+
+def fake_stages(fail=None):
+    def stage(name, outputs):
+        code = "import pathlib, sys\n" + "".join(
+            f"pathlib.Path({out!r}).parent.mkdir(parents=True, exist_ok=True); pathlib.Path({out!r}).write_text('x')\n"
+            for out in outputs)
+        if name == fail:
+            code = "import sys; print('boom: something broke'); sys.exit(3)"
+        return Stage(name, f"the {name} stage", [sys.executable, "-c", code], outputs)
+
+    return [stage("data", ["actions.jsonl"]), stage("sft", ["outputs/sft/final/x"]), stage("report", ["results/report.md"])]
+
+
+def run(tmp_path, capsys, monkeypatch, force=False, fail=None):
+    monkeypatch.setattr(demo, "stages", lambda *args: fake_stages(fail))
+    code = demo.run_demo(force=force, workdir=tmp_path / "demo")
+    out = capsys.readouterr()
+    return code, out.out.splitlines(), out.err
+
+
+def stage_lines(lines):
+    return [line for line in lines if line.startswith("[")]
+
+
+def test_first_run_runs_every_stage_then_skips_them(tmp_path, capsys, monkeypatch):
+    code, lines, _ = run(tmp_path, capsys, monkeypatch)
+    assert code == 0
+    assert [line.split()[1] for line in stage_lines(lines)] == ["data", "sft", "report"]
+    assert all("skipped" not in line and line.split()[2].endswith("s") for line in stage_lines(lines))
+    assert any(line.startswith("total ") for line in lines) and lines[-1] == f"report: {tmp_path / 'demo' / 'results' / 'report.md'}"
+
+    code, lines, _ = run(tmp_path, capsys, monkeypatch)
+    assert code == 0 and all("skipped" in line for line in stage_lines(lines))
+
+
+def test_a_missing_output_reruns_that_stage_and_every_later_one(tmp_path, capsys, monkeypatch):
+    run(tmp_path, capsys, monkeypatch)
+    (tmp_path / "demo" / "outputs" / "sft" / "final" / "x").unlink()
+    _, lines, _ = run(tmp_path, capsys, monkeypatch)
+    skipped = ["skipped" in line for line in stage_lines(lines)]
+    assert skipped == [True, False, False]
+
+
+def test_force_redoes_everything(tmp_path, capsys, monkeypatch):
+    run(tmp_path, capsys, monkeypatch)
+    (tmp_path / "demo" / "stale.txt").write_text("old")
+    _, lines, _ = run(tmp_path, capsys, monkeypatch, force=True)
+    assert not any("skipped" in line for line in stage_lines(lines))
+    assert not (tmp_path / "demo" / "stale.txt").exists()
+
+
+def test_a_failing_stage_stops_the_demo_and_shows_its_log(tmp_path, capsys, monkeypatch):
+    code, lines, err = run(tmp_path, capsys, monkeypatch, fail="sft")
+    assert code == 1
+    assert "FAILED" in stage_lines(lines)[-1] and "sft" in stage_lines(lines)[-1]
+    assert len(stage_lines(lines)) == 2  # report never started
+    assert "boom: something broke" in err and "logs/sft.log" in err
+
+
+def test_real_stages_use_the_guides_commands():
+    names = [stage.name for stage in demo.stages()]
+    assert names == ["data", "split", "model", "sft", "negatives", "grpo", "evaluate", "report"]
+    commands = {stage.name: " ".join(stage.command) for stage in demo.stages()}
+    assert "--num-scenes 500" in commands["data"]
+    assert "scripts/train_sft.py --config" in commands["sft"] and "configs/demo/sft.yaml" in commands["sft"]
+    assert "--model_path outputs/sft/final outputs/grpo/final" in commands["evaluate"]
