@@ -46,7 +46,7 @@ def file_label(label: str) -> str:
 
 def load_test_records(test_data: str | Path, domain, limit: int | None = None) -> list[dict]:
     """Test records with their scenes attached (`_scene`), images checked before any model loads."""
-    from harp.plan.scene import Scene, infer_scene
+    from harp.plan.scene import scene_for
 
     records = read_records(test_data)
     if limit is not None:
@@ -54,13 +54,7 @@ def load_test_records(test_data: str | Path, domain, limit: int | None = None) -
     if not records:
         raise DataError(f"{test_data}: no records to evaluate")
     for record in records:
-        try:
-            if record.get("scene"):
-                record["_scene"] = Scene.from_dict(record["scene"])
-            else:
-                record["_scene"] = infer_scene(record["plan"], domain)
-        except (KeyError, ValueError, TypeError) as error:
-            raise DataError(f"{where(record)}: cannot build the scene: {error}") from None
+        record["_scene"] = scene_for(record, domain)
         load_image(record)  # a missing or corrupt image fails now, naming its line, not mid-run
     return records
 
@@ -90,11 +84,13 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
 def score_predictions(records: list[dict], predictions: list[str], domain, hprm) -> list[dict]:
     """Per-sample rows (harp.eval.metrics.sample_row) for predictions aligned with records."""
     from harp.data.records import clean
+    from harp.plan.scene import scene_for
 
-    return [
-        sample_row(record, prediction, hprm.score(prediction, clean(record)), domain, record["_scene"])
-        for record, prediction in zip(records, predictions)
-    ]
+    rows = []
+    for record, prediction in zip(records, predictions):
+        scene = record.get("_scene") or scene_for(record, domain)
+        rows.append(sample_row(record, prediction, hprm.score(prediction, clean(record)), domain, scene))
+    return rows
 
 
 def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: str | Path = "results/evaluation.json",

@@ -8,7 +8,7 @@ per-sample predictions it points to, and the training runs' TensorBoard event fi
   own format accuracy beside the enforced one when constrained runs exist, failures by error type,
   metrics by task kind, the plots, and a few example scenes with their predicted plans;
 - `plots/metrics.png` (metric bars per model), `plots/failures.png` (error types per model),
-  `plots/training_curves.png` (loss, reward, KL per run), `plots/examples.png` (scenes + plans).
+  `plots/training_curves.png` (loss, reward, KL, val task completion per run), `plots/examples.png` (scenes + plans).
 
 Plots use matplotlib's Agg backend, so no display is needed.
 """
@@ -39,6 +39,7 @@ CURVE_TAGS = {
     "loss": ("train/loss", "loss"),
     "reward": ("train/reward", "reward"),
     "KL": ("train/kl_div", "train/kl", "kl"),
+    "val task completion": ("eval/task_completion",),  # GRPO's periodic val evaluation (harp.train.grpo_eval)
 }
 EVAL_LOSS_TAGS = ("eval/loss", "eval_loss")
 
