@@ -1,0 +1,202 @@
+"""Scenes: the symbolic world a plan runs in (initial state, entities, goal), and how to infer one.
+
+Synthetic records carry a `scene` (docs/internals.md, "Scene JSON"); `Scene.from_dict` reads it.
+Records labelled by a teacher VLM have none, so `infer_scene` reconstructs the smallest scene the
+reference plan implies (DESIGN.md §1): the robot starts at "start", each picked object starts where
+the robot was when it picked it, every navigated or placed-into place is a location, every
+opened/closed place is openable (closed at first if the reference opens it first), and the goal is
+the final placement of every object the reference puts down — plus "closed" for every drawer the
+reference leaves closed after touching it (`goal_open`, an addition to the scene JSON).
+
+All names are canonical (`normalize_entity`). Scenes are immutable and hashable, so the planner
+can cache its search per scene.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, NamedTuple, Optional, Union
+
+from harp.errors import DataError
+from harp.plan.names import normalize_entity
+from harp.plan.parser import ParsedPlan, parse_plan
+
+START = "start"  # the robot's initial location when a scene does not say
+
+
+class State(NamedTuple):
+    """The symbolic state: frozen and hashable. A held object is in no location."""
+
+    robot: str  # the robot's location
+    holding: Optional[str]  # the held object, or None
+    objects: tuple[tuple[str, str], ...]  # (object, location) pairs, sorted by object
+    open: frozenset  # openable locations that are open
+
+    def location_of(self, obj: str) -> Optional[str]:
+        """Where an object lies, or None (held, or not in the scene)."""
+        for name, location in self.objects:
+            if name == obj:
+                return location
+        return None
+
+    def to_dict(self) -> dict:
+        return {"robot": self.robot, "holding": self.holding, "objects": dict(self.objects), "open": sorted(self.open)}
+
+
+class Scene:
+    """Initial state + entities + goal. Treat as immutable: the planner caches by it."""
+
+    __slots__ = ("robot", "locations", "objects", "openable", "goal", "goal_open", "initial", "_key", "_hash")
+
+    def __init__(self, robot: str, locations: Iterable[str], objects: dict[str, str],
+                 goal: dict[str, str], openable: Optional[dict[str, bool]] = None,
+                 goal_open: Optional[dict[str, bool]] = None):
+        norm = normalize_entity
+        self.robot = norm(robot)
+        self.openable = {norm(k): bool(v) for k, v in (openable or {}).items()}
+        locations = [norm(x) for x in locations]
+        # Openable places are locations too (the robot goes there, things are placed in them).
+        locations += [x for x in self.openable if x not in locations]
+        self.locations = tuple(dict.fromkeys(locations))
+        self.objects = {norm(k): norm(v) for k, v in objects.items()}
+        self.goal = {norm(k): norm(v) for k, v in goal.items()}
+        self.goal_open = {norm(k): bool(v) for k, v in (goal_open or {}).items()}
+        self.initial = State(self.robot, None, tuple(sorted(self.objects.items())),
+                             frozenset(k for k, v in self.openable.items() if v))
+        self._key = (self.robot, self.locations, tuple(self.objects.items()), tuple(self.openable.items()),
+                     tuple(self.goal.items()), tuple(self.goal_open.items()))
+        self._hash = hash(self._key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Scene) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Scene({self.to_dict()!r})"
+
+    def entities(self, kind: str) -> tuple[str, ...]:
+        """Entities an argument of this kind may name: location, object or openable."""
+        if kind == "location":
+            return self.locations
+        if kind == "object":
+            return tuple(self.objects)
+        if kind == "openable":
+            return tuple(self.openable)
+        raise ValueError(f"unknown argument kind {kind!r}")
+
+    def satisfied(self, state: State) -> bool:
+        """Whether a state satisfies the goal."""
+        objects = state.objects
+        for obj, target in self.goal.items():
+            if (obj, target) not in objects:
+                return False
+        for place, is_open in self.goal_open.items():
+            if (place in state.open) != is_open:
+                return False
+        return True
+
+    def goal_facts_met(self, state: State) -> tuple[int, int]:
+        """(goal facts the state satisfies, all goal facts)."""
+        met = sum((obj, target) in state.objects for obj, target in self.goal.items())
+        met += sum((place in state.open) == is_open for place, is_open in self.goal_open.items())
+        return met, len(self.goal) + len(self.goal_open)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "scene") -> "Scene":
+        """Read the record's `scene` field; a malformed one is a DataError naming `where` and the key."""
+        if isinstance(data, Scene):
+            return data
+        if not isinstance(data, dict):
+            raise DataError(f"{where}: expected an object, got {type(data).__name__}")
+        unknown = set(data) - {"robot", "locations", "objects", "openable", "goal", "goal_open"}
+        if unknown:
+            raise DataError(f"{where}: unknown key '{sorted(unknown)[0]}'")
+        for key, kind in (("locations", list), ("objects", dict), ("goal", dict)):
+            if not isinstance(data.get(key), kind):
+                raise DataError(f"{where}.{key}: expected a {'list' if kind is list else 'mapping'}")
+        for key in ("openable", "goal_open"):
+            if not isinstance(data.get(key) or {}, dict):
+                raise DataError(f"{where}.{key}: expected a mapping")
+        scene = cls(str(data.get("robot") or START), [str(x) for x in data["locations"]],
+                    {str(k): str(v) for k, v in data["objects"].items()},
+                    {str(k): str(v) for k, v in data["goal"].items()},
+                    data.get("openable"), data.get("goal_open"))
+        for obj, target in scene.goal.items():
+            if obj not in scene.objects:
+                raise DataError(f"{where}.goal: '{obj}' is not in {where}.objects")
+            if target not in scene.locations:
+                raise DataError(f"{where}.goal: '{obj}' -> '{target}', which is not in {where}.locations")
+        for place in scene.goal_open:
+            if place not in scene.openable:
+                raise DataError(f"{where}.goal_open: '{place}' is not in {where}.openable")
+        return scene
+
+    def to_dict(self) -> dict:
+        """The scene JSON (docs/internals.md); `openable` / `goal_open` only when non-empty."""
+        data = {"robot": self.robot, "locations": list(self.locations), "objects": dict(self.objects)}
+        if self.openable:
+            data["openable"] = dict(self.openable)
+        data["goal"] = dict(self.goal)
+        if self.goal_open:
+            data["goal_open"] = dict(self.goal_open)
+        return data
+
+
+def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> Scene:
+    """The scene a reference plan implies (see the module docstring). Never raises.
+
+    Reads effects, not action names, so a renamed or added action in a domain YAML still works.
+    """
+    parsed = plan if isinstance(plan, ParsedPlan) else parse_plan(plan)
+    robot = START
+    locations: list[str] = []
+    objects: dict[str, str] = {}
+    openable: dict[str, bool] = {}  # initial open state
+    is_open: dict[str, bool] = {}  # current open state while walking the plan
+    holding: Optional[str] = None
+    where: dict[str, str] = {}  # current placement of every object seen
+    placed: list[str] = []
+    for step in parsed.steps:
+        name = domain.canonical_action(step.action)
+        if name is None:
+            continue
+        spec = domain.actions[name]
+        arg = normalize_entity(step.argument)
+        if not arg:
+            continue
+        if spec.argument_kind in ("location", "openable") and arg not in locations:
+            locations.append(arg)
+        for effect in spec.effects:
+            if effect == "robot_to_argument":
+                robot = arg
+            elif effect == "hold_argument":
+                if arg not in objects:
+                    objects[arg] = robot
+                where.pop(arg, None)
+                holding = arg
+            elif effect == "place_held_at_argument" and holding is not None:
+                where[holding] = arg
+                if holding not in placed:
+                    placed.append(holding)
+                holding = None
+            elif effect in ("open_argument", "close_argument"):
+                opening = effect == "open_argument"
+                if arg not in openable:
+                    openable[arg] = not opening
+                is_open[arg] = opening
+    goal = {obj: where[obj] for obj in placed if obj in where}
+    goal_open = {place: False for place, state in is_open.items() if not state}
+    # Objects that start at "start" (picked before any Navigate) need no location entry: only
+    # Place targets and Navigate targets are locations.
+    return Scene(START, locations, objects, goal, openable, goal_open)
+
+
+def scene_for(record: dict, domain) -> Scene:
+    """The record's scene: its `scene` field when present, else inferred from its `plan`."""
+    data = record.get("scene")
+    if data:
+        where = f"{record['_source']}:{record['_line']}: scene" if "_source" in record and "_line" in record else "scene"
+        return Scene.from_dict(data, where)
+    return infer_scene(record.get("plan") or [], domain)
+

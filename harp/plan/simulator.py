@@ -1,0 +1,71 @@
+"""Simulation: run a plan's steps from a scene's initial state and say, per step, what happened.
+
+A step is checked in two layers, matching H-PRM's levels 2 and 3:
+- `error="action"`: not a domain action, or its argument is not an entity of the right kind in
+  the scene (`Grab(Apple)`, `Pick(Basket)`, `Navigate(Moon)`);
+- `error="transition"`: a real action whose preconditions do not hold (`Place` with an empty hand).
+An invalid step changes nothing and the simulation goes on, so every violation is counted. A valid
+step that leaves the state unchanged (`Navigate` to where the robot already is) is `wasted`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from harp.plan.domain import Domain
+from harp.plan.parser import ParsedPlan, Step, parse_plan
+from harp.plan.scene import Scene, State
+
+
+@dataclass(frozen=True)
+class StepResult:
+    valid: bool
+    reason: Optional[str]  # why the step is invalid (None when valid)
+    state: State  # the state after the step (unchanged when invalid)
+    wasted: bool  # valid but changed nothing
+    error: Optional[str] = None  # None | "action" | "transition"
+    action: Optional[str] = None  # canonical action name, None when unknown
+    argument: str = ""  # canonical argument
+
+
+@dataclass(frozen=True)
+class Trace:
+    initial: State
+    steps: list[StepResult]
+    first_invalid: Optional[int]  # index of the first invalid step, None when all are valid
+    final_state: State
+    completed: bool  # all steps valid and the goal holds at the end
+
+
+def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: Domain) -> Trace:
+    """Run steps (a list of Step, a list of step strings, plan text or a ParsedPlan) from scene.initial."""
+    state = scene.initial
+    results = []
+    first_invalid = None
+    for index, step in enumerate(as_steps(steps)):
+        action, arg, reason = domain.resolve(step.action, step.argument, scene)
+        if reason is None:
+            reason = domain.check(action, arg, state, scene)
+            if reason is None:
+                after = domain.apply(action, arg, state)
+                results.append(StepResult(True, None, after, after == state, None, action, arg))
+                state = after
+                continue
+            error = "transition"
+        else:
+            error = "action"
+        results.append(StepResult(False, reason, state, False, error, action, arg))
+        if first_invalid is None:
+            first_invalid = index
+    completed = first_invalid is None and scene.satisfied(state)
+    return Trace(scene.initial, results, first_invalid, state, completed)
+
+
+def as_steps(steps: Union[str, list, tuple, ParsedPlan]) -> tuple[Step, ...]:
+    """Steps from plan text, a list of step strings, a list of Steps or a ParsedPlan."""
+    if isinstance(steps, ParsedPlan):
+        return steps.steps
+    if isinstance(steps, (list, tuple)) and steps and all(isinstance(s, Step) for s in steps):
+        return tuple(steps)
+    return parse_plan(steps).steps

@@ -1,0 +1,49 @@
+"""The exact planner: optimal plans, optimal lengths and cost-to-go, checked by hand."""
+
+from harp.plan import Scene, cost_to_go, optimal_length, optimal_plan, simulate
+
+
+def test_one_object(npp, two_tables):
+    assert optimal_plan(two_tables, npp) == ["Navigate(White Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+    assert optimal_length(two_tables, npp) == 4
+
+
+def test_cost_to_go_along_the_optimal_plan_counts_down(npp, two_tables):
+    trace = simulate(optimal_plan(two_tables, npp), two_tables, npp)
+    assert cost_to_go(two_tables.initial, two_tables, npp) == 4
+    assert [cost_to_go(r.state, two_tables, npp) for r in trace.steps] == [3, 2, 1, 0]
+
+
+def test_holding_a_distractor_costs_extra_steps(npp, two_tables):
+    # The robot holds the cup (not in the goal) at the red table: put it down, then the usual 4 steps.
+    trace = simulate("Navigate(Red Table), Pick(Cup)", two_tables, npp)
+    assert cost_to_go(trace.final_state, two_tables, npp) == 5
+
+
+def test_two_objects(npp):
+    scene = Scene.from_dict({"robot": "start", "locations": ["table", "shelf", "box"],
+                             "objects": {"apple": "table", "pear": "shelf", "ball": "box"},
+                             "goal": {"apple": "box", "pear": "box"}})
+    plan = optimal_plan(scene, npp)
+    assert len(plan) == 8 and optimal_length(scene, npp) == 8
+    assert simulate(plan, scene, npp).completed
+
+
+def test_goal_already_met_and_unreachable_goal(npp):
+    done = Scene.from_dict({"locations": ["box"], "objects": {"apple": "box"}, "goal": {"apple": "box"}})
+    assert optimal_plan(done, npp) == [] and optimal_length(done, npp) == 0
+    # The apple starts at "start", where the robot can never return: no plan exists.
+    stuck = Scene("start", ["box"], {"apple": "box"}, {"apple": "box"}, {"box": False}, {"box": True})
+    assert optimal_length(stuck, npp) is None and optimal_plan(stuck, npp) is None
+
+
+def test_drawer_task(drawers, drawer_scene):
+    plan = optimal_plan(drawer_scene, drawers)
+    assert plan == ["Navigate(Drawer)", "Open(Drawer)", "Pick(Spoon)", "Close(Drawer)", "Navigate(Table)", "Place(Table)"]
+    assert simulate(plan, drawer_scene, drawers).completed
+
+
+def test_put_into_a_closed_drawer(drawers):
+    scene = Scene.from_dict({"locations": ["table"], "objects": {"apple": "table"},
+                             "openable": {"drawer": False}, "goal": {"apple": "drawer"}})
+    assert optimal_plan(scene, drawers) == ["Navigate(Table)", "Pick(Apple)", "Navigate(Drawer)", "Open(Drawer)", "Place(Drawer)"]
