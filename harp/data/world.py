@@ -150,13 +150,13 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
     task_objects = kinds[:num_objects]
     locations = [t.name for t in tables] + [r.name for r in receptacles]
     goal = {}
-    shared_destination = None
+    sources = {where[kind] for kind in task_objects}
     for kind in task_objects:
-        # Mostly receptacles; sometimes another table ("Move the cup to the red table").
-        options = [r.name for r in receptacles] if rng.random() < 0.8 else []
-        options = options or [t.name for t in tables if t.name != where[kind]]
+        # Mostly receptacles; sometimes a table no task object starts on ("Move the cup to the
+        # red table"), so a destination never gives away where a task object is.
+        options = [t.name for t in tables if t.name not in sources] if rng.random() < 0.2 else []
+        options = options or [r.name for r in receptacles]
         goal[kind] = rng.choice(sorted(options))
-        shared_destination = shared_destination or goal[kind]
 
     source_named = rng.random() < 0.5
     if num_objects == 1:
@@ -166,8 +166,7 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
         task = PHRASINGS_ONE[phrasing][0].format(o=o, s=where[o], d=goal[o], p=preposition(goal[o]))
     else:
         o1, o2 = task_objects
-        # Half the two-object tasks share one destination; it must not be where either starts.
-        if rng.random() < 0.5 and shared_destination not in (where[o1], where[o2]):
+        if rng.random() < 0.5:  # half the two-object tasks share one destination
             goal[o2] = goal[o1]
         same = goal[o1] == goal[o2]
         names = [

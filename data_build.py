@@ -1,0 +1,9 @@
+"""The guide's `python data_build.py`: label ./bdv2/*_0.png with the teacher VLM (OPENROUTER_API_KEY),
+or render synthetic scenes with `--source synthetic`. Flags: `python data_build.py --help`."""
+
+import sys
+
+from harp.data.cli import data_build_main
+
+if __name__ == "__main__":
+    sys.exit(data_build_main())

@@ -1,0 +1,119 @@
+"""`harp data build` and `harp data split`, and the guide's `python data_build.py` (same flags).
+
+    harp data build --source synthetic --num-scenes 500 --seed 0   # no network, no key
+    harp data build                                                 # OpenRouter teacher over ./bdv2/
+    harp data split                                                 # data/sft_{train,val,test}.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from harp.errors import HarpError
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    from harp.data.build import TeacherOptions
+
+    defaults = TeacherOptions()
+    parser.add_argument("--source", choices=("teacher", "synthetic"), default="teacher",
+                        help="teacher: label ./bdv2 images with a VLM (needs OPENROUTER_API_KEY); "
+                        "synthetic: render tabletop scenes with ground truth (default: teacher)")
+    parser.add_argument("--images-dir", default=defaults.images_dir,
+                        help="scene images (teacher: read *_0.png/jpg/jpeg; synthetic: written to "
+                        "IMAGES_DIR/synthetic/) (default: %(default)s)")
+    parser.add_argument("--output-dir", default=defaults.output_dir,
+                        help="where tasks.jsonl, actions.jsonl, rejected.jsonl, processed/ go (default: %(default)s)")
+    parser.add_argument("--domain", default=defaults.domain, help="planning domain (default: %(default)s)")
+    synthetic = parser.add_argument_group("synthetic source")
+    synthetic.add_argument("--num-scenes", type=int, default=500, help="scenes to render (default: %(default)s)")
+    synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
+    synthetic.add_argument("--image-size", type=int, default=224, help="image side in pixels (default: %(default)s)")
+    teacher = parser.add_argument_group("teacher source")
+    teacher.add_argument("--base-url", default=defaults.base_url,
+                         help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)")
+    teacher.add_argument("--model", default=None, help="teacher model for both calls (overrides the two below)")
+    teacher.add_argument("--task-model", default=defaults.task_model, help="model proposing tasks (default: %(default)s)")
+    teacher.add_argument("--plan-model", default=defaults.plan_model, help="model planning tasks (default: %(default)s)")
+    teacher.add_argument("--prompts-dir", default=defaults.prompts_dir,
+                         help="folder with propose_task.txt and plan_task.txt (default: %(default)s)")
+    teacher.add_argument("--concurrency", type=int, default=defaults.concurrency, help="images at once (default: %(default)s)")
+    teacher.add_argument("--max-retries", type=int, default=defaults.max_retries,
+                         help="retries per request on 429/5xx/time-outs (default: %(default)s)")
+    teacher.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds per request (default: %(default)s)")
+    teacher.add_argument("--backoff", type=float, default=defaults.backoff,
+                         help="first retry delay in seconds, doubled each time (default: %(default)s)")
+    teacher.add_argument("--limit", type=int, default=None, help="label at most N new images this run")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run_build(args: argparse.Namespace) -> int:
+    if args.source == "synthetic":
+        from harp.data.synthetic import build_synthetic
+
+        counts = build_synthetic(
+            num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / "synthetic",
+            output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
+        )
+        n = counts["scenes"]
+        print(f"scenes: {n} (images in {counts['images_dir']})")
+        print(f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
+              f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
+              f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}")
+        print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
+        return 0
+
+    from harp.data.build import TeacherOptions, build_from_teacher
+
+    options = TeacherOptions(
+        images_dir=args.images_dir, output_dir=args.output_dir, base_url=args.base_url,
+        task_model=args.model or args.task_model, plan_model=args.model or args.plan_model,
+        concurrency=args.concurrency, max_retries=args.max_retries, timeout=args.timeout, backoff=args.backoff,
+        prompts_dir=args.prompts_dir, domain=args.domain, limit=args.limit,
+    )
+    summary = build_from_teacher(options, progress=not args.quiet)
+    for line in summary.lines():
+        print(line)
+    print(f"wrote {Path(args.output_dir) / 'actions.jsonl'} (rejected.jsonl says why an image was rejected)")
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from harp.data.split import split_records
+
+    counts = split_records(args.input, args.output_dir, args.seed)
+    print(f"Train: {counts['train']}, Val: {counts['val']}, Test: {counts['test']}")
+    return 0
+
+
+def register(subparsers) -> None:
+    data = subparsers.add_parser("data", help="build the training data and split it")
+    commands = data.add_subparsers(dest="data_command", metavar="{build,split}")
+    data.set_defaults(func=lambda args: data.print_help() or 2)
+
+    build = commands.add_parser("build", help="label ./bdv2 images with a teacher VLM, or render synthetic scenes")
+    add_build_arguments(build)
+    build.set_defaults(func=run_build)
+
+    split = commands.add_parser("split", help="80/10/10 split (seed 42), exactly as the guide's script")
+    split.add_argument("--input", default="actions.jsonl", help="records to split (default: %(default)s)")
+    split.add_argument("--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)")
+    split.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
+    split.set_defaults(func=run_split)
+
+
+def data_build_main(argv: list[str] | None = None) -> int:
+    """Entry point of the guide's `python data_build.py`: the flags of `harp data build`."""
+    parser = argparse.ArgumentParser(prog="data_build.py", description="Build tasks.jsonl and actions.jsonl.")
+    add_build_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_build(args)
+    except HarpError as error:
+        print(f"data_build.py: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

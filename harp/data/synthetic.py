@@ -1,0 +1,98 @@
+"""Synthetic data: N rendered tabletop scenes with their tasks, ground-truth scenes and optimal plans.
+
+Scene i is drawn from `random.Random(f"{seed}:{i}")`, so every scene depends only on (seed, i):
+the same seed gives the same bytes, and a larger N extends a smaller one. Images go to
+`bdv2/synthetic/scene_00000_0.png` (a sub-folder, so they never overwrite a user's
+`bdv2/scene_001_0.png`); the records to tasks.jsonl / actions.jsonl / processed/processed_images.txt
+in the guide's format, each with its `scene` and the planner's optimal plan (docs/internals.md).
+
+Unlike the teacher build this is not incremental: the output files are rewritten whole
+(atomically). It refuses to overwrite an actions.jsonl holding teacher-labelled records.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+from harp.data import world
+from harp.data.images import record_path
+from harp.data.ledger import ACTIONS, PROCESSED, TASKS
+from harp.data.records import iter_records, write_records
+from harp.errors import DataError
+
+
+def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, object]:
+    """The record of scene `index` (its image path given) and the sampled scene to draw."""
+    from harp.plan import Scene, optimal_plan
+
+    sample = world.sample_scene(random.Random(f"{seed}:{index}"))
+    plan = optimal_plan(Scene.from_dict(sample.scene), domain)
+    record = {
+        "image": image,
+        "task": sample.task,
+        "plan": list(plan),
+        "scene": sample.scene,
+        "id": f"scene_{index:05d}",
+        "meta": sample.meta,
+    }
+    return record, sample
+
+
+def build_synthetic(
+    num_scenes: int = 500,
+    seed: int = 0,
+    images_dir: str | Path = "bdv2/synthetic",
+    output_dir: str | Path = ".",
+    image_size: int = world.IMAGE_SIZE,
+    domain: str = "navigate_pick_place",
+    progress: bool = True,
+) -> dict:
+    """Render the scenes and write the records; return counts for the summary."""
+    from tqdm import tqdm
+
+    from harp.plan import Domain
+
+    if num_scenes < 1:
+        raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
+    output_dir, images_dir = Path(output_dir), Path(images_dir)
+    _refuse_teacher_records(output_dir / ACTIONS)
+    domain_spec = Domain.load(domain)
+    images_dir.mkdir(parents=True, exist_ok=True)
+
+    records = []
+    for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
+        path = images_dir / f"scene_{index:05d}_0.png"
+        record, sample = synthetic_record(index, seed, domain_spec, record_path(path))
+        path.write_bytes(world.png_bytes(world.render(sample, image_size)))
+        records.append(record)
+
+    write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
+    write_records(output_dir / ACTIONS, records)
+    processed = output_dir / PROCESSED
+    processed.parent.mkdir(parents=True, exist_ok=True)
+    processed.write_text("".join(r["image"] + "\n" for r in records), encoding="utf-8")
+
+    phrasings = Counter(r["meta"]["phrasing"] for r in records)
+    return {
+        "scenes": len(records),
+        "two_object": sum(r["meta"]["num_objects"] == 2 for r in records),
+        "source_unnamed": sum(not r["meta"]["source_named"] for r in records),
+        "phrasings": len(phrasings),
+        "mean_plan_length": sum(len(r["plan"]) for r in records) / len(records),
+        "images_dir": str(images_dir),
+    }
+
+
+def _refuse_teacher_records(actions: Path) -> None:
+    """Teacher labels cost money: never overwrite them with synthetic ones."""
+    if not actions.is_file():
+        return
+    for number, record in iter_records(actions, required=()):
+        if "scene" not in record:
+            raise DataError(
+                f"{actions}:{number}: holds teacher-labelled records; move it away or pass "
+                "--output-dir to write the synthetic data elsewhere"
+            )

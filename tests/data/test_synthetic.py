@@ -1,0 +1,120 @@
+"""The synthetic world: determinism, ground truth that checks out, and the variety the issue asks for."""
+
+import hashlib
+import random
+from collections import Counter
+
+import pytest
+
+from harp.data import world
+from harp.data.records import read_records
+from harp.data.synthetic import build_synthetic
+from harp.errors import DataError
+from harp.plan import Domain, Scene, optimal_length, simulate
+
+DOMAIN = Domain.load("navigate_pick_place")
+
+
+def build(tmp_path, name, n=40, seed=0):
+    out = tmp_path / name
+    counts = build_synthetic(n, seed, images_dir=out / "bdv2" / "synthetic", output_dir=out, progress=False)
+    return out, counts
+
+
+def digest(folder):
+    """One hash over every file's relative path and bytes."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def test_same_seed_same_bytes_other_seed_other_scenes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # record paths are relative to the working directory
+    a, _ = build(tmp_path, "a", n=20, seed=3)
+    b, _ = build(tmp_path, "b", n=20, seed=3)
+    c, _ = build(tmp_path, "c", n=20, seed=4)
+    # Same bytes, images and jsonl alike (the jsonl differ only in the a/ vs b/ folder of image paths).
+    assert digest(a / "bdv2") == digest(b / "bdv2")
+    assert (a / "actions.jsonl").read_text().replace("./a/", "./b/") == (b / "actions.jsonl").read_text()
+    assert digest(a / "bdv2") != digest(c / "bdv2")
+
+
+def test_records_are_the_guide_format_with_ground_truth(tmp_path):
+    out, counts = build(tmp_path, "out", n=60)
+    records = read_records(out / "actions.jsonl")
+    tasks = read_records(out / "tasks.jsonl", required=("image", "task"))
+    processed = (out / "processed" / "processed_images.txt").read_text().splitlines()
+    assert len(records) == len(tasks) == len(processed) == counts["scenes"] == 60
+    assert [r["image"] for r in records] == processed == [t["image"] for t in tasks]
+    for record in records:
+        assert list(record)[:3] == ["image", "task", "plan"]
+        assert record["image"].endswith("_0.png")
+        scene = Scene.from_dict(record["scene"])
+        trace = simulate(record["plan"], scene, DOMAIN)
+        # every plan is valid, reaches its goal, and is as short as the planner says is possible
+        assert trace.completed, record
+        assert len(record["plan"]) == optimal_length(scene, DOMAIN)
+        assert record["meta"]["num_objects"] == len(scene.goal)
+        assert record["scene"]["objects"].keys() >= record["scene"]["goal"].keys()
+
+
+def test_source_unnamed_share_and_variety():
+    samples = [world.sample_scene(random.Random(f"0:{i}")) for i in range(400)]
+    unnamed = [s for s in samples if not s.meta["source_named"]]
+    assert len(unnamed) / len(samples) >= 0.30
+    for sample in unnamed:  # "not named" means it: no table colour of the object's table in the task
+        for obj in sample.scene["goal"]:
+            assert sample.scene["objects"][obj] not in sample.task
+    for sample in samples:
+        if sample.meta["source_named"]:
+            for obj in sample.scene["goal"]:
+                assert sample.scene["objects"][obj] in sample.task
+
+    kinds = {obj for s in samples for obj in s.scene["objects"]}
+    places = {loc for s in samples for loc in s.scene["locations"]}
+    phrasings = Counter(s.meta["phrasing"] for s in samples)
+    assert len(kinds) >= 8
+    assert len(places) >= 5
+    assert len(phrasings) >= 6
+    assert {s.meta["num_objects"] for s in samples} == {1, 2}
+    # two tables of different colours in one scene, and distractors (objects not in the goal)
+    assert all(sum(loc.endswith("table") for loc in s.scene["locations"]) >= 2 for s in samples)
+    assert sum(len(s.scene["objects"]) > len(s.scene["goal"]) for s in samples) > 100
+
+
+def test_objects_lie_on_their_table_in_the_picture():
+    for i in range(100):
+        sample = world.sample_scene(random.Random(f"7:{i}"))
+        tables = {t.name: t.box for t in sample.tables}
+        for obj in sample.objects:
+            x0, y0, x1, y1 = tables[sample.scene["objects"][obj.name]]
+            assert x0 <= obj.box[0] and y0 <= obj.box[1] and obj.box[2] <= x1 and obj.box[3] <= y1
+        image = world.render(sample)
+        for table in sample.tables:  # a table's corner area shows its colour
+            colour = world.TABLE_COLOURS[table.name.split()[0]]
+            assert image.getpixel((table.box[0] + 6, table.box[1] + 6)) == colour
+
+
+def test_every_kind_can_be_drawn_and_images_are_small(tmp_path):
+    image = world.render(world.sample_scene(random.Random("0:0")))
+    assert image.size == (world.IMAGE_SIZE, world.IMAGE_SIZE)
+    assert set(world.OBJECT_DRAWERS) == set(world.OBJECTS)
+    assert set(world.RECEPTACLE_DRAWERS) == set(world.RECEPTACLES)
+    assert len(world.png_bytes(image)) < 20_000
+
+
+def test_vocabulary_covers_tasks_and_plan_arguments():
+    vocabulary = set(world.vocabulary())
+    for i in range(200):
+        sample = world.sample_scene(random.Random(f"1:{i}"))
+        for word in sample.task.replace("?", " ?").split():
+            assert word in vocabulary, word
+        for name in sample.scene["locations"] + list(sample.scene["objects"]):
+            assert world.display(name) in vocabulary
+
+
+def test_refuses_to_overwrite_teacher_records(tmp_path):
+    (tmp_path / "actions.jsonl").write_text('{"image": "./bdv2/x_0.png", "task": "t", "plan": ["Pick(Apple)"]}\n')
+    with pytest.raises(DataError, match=r"actions.jsonl:1: holds teacher-labelled records"):
+        build_synthetic(3, 0, images_dir=tmp_path / "img", output_dir=tmp_path, progress=False)
