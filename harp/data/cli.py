@@ -3,6 +3,7 @@
     harp data build --source synthetic --num-scenes 500 --seed 0   # no network, no key
     harp data build                                                 # OpenRouter teacher over ./bdv2/
     harp data split                                                 # data/sft_{train,val,test}.jsonl
+    harp data contact-sheet                                         # docs/contact_sheet.png
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def run_split(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="build the training data and split it")
-    commands = data.add_subparsers(dest="data_command", metavar="{build,split}")
+    commands = data.add_subparsers(dest="data_command", metavar="{build,split,contact-sheet}")
     data.set_defaults(func=lambda args: data.print_help() or 2)
 
     build = commands.add_parser("build", help="label ./bdv2 images with a teacher VLM, or render synthetic scenes")
@@ -102,6 +103,23 @@ def register(subparsers) -> None:
     split.add_argument("--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)")
     split.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
     split.set_defaults(func=run_split)
+
+    sheet = commands.add_parser("contact-sheet", help="a captioned grid of synthetic scenes (docs/contact_sheet.png)")
+    sheet.add_argument("--out", default="docs/contact_sheet.png", help="PNG to write (default: %(default)s)")
+    sheet.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+    sheet.add_argument("--count", type=int, default=16, help="scenes in the grid (default: %(default)s)")
+    sheet.set_defaults(func=run_contact_sheet)
+
+
+def run_contact_sheet(args: argparse.Namespace) -> int:
+    from harp.data import world
+    from harp.data.synthetic import contact_sheet
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(world.png_bytes(contact_sheet(args.seed, args.count)))
+    print(f"wrote {out} ({args.count} scenes, seed {args.seed})")
+    return 0
 
 
 def data_build_main(argv: list[str] | None = None) -> int:

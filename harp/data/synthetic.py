@@ -96,3 +96,24 @@ def _refuse_teacher_records(actions: Path) -> None:
                 f"{actions}:{number}: holds teacher-labelled records; move it away or pass "
                 "--output-dir to write the synthetic data elsewhere"
             )
+
+
+def contact_sheet(seed: int = 0, count: int = 16, columns: int = 4):
+    """A grid of the first `count` scenes of `seed`, each captioned with its task (for the README)."""
+    import textwrap
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    size, caption, pad = world.IMAGE_SIZE, 44, 6
+    rows = -(-count // columns)
+    sheet = Image.new("RGB", (columns * (size + pad) + pad, rows * (size + caption + pad) + pad), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=12)
+    for index in range(count):
+        sample = world.sample_scene(random.Random(f"{seed}:{index}"))
+        x = pad + (index % columns) * (size + pad)
+        y = pad + (index // columns) * (size + caption + pad)
+        sheet.paste(world.render(sample), (x, y))
+        text = "\n".join(textwrap.wrap(sample.task, 36)[:3])
+        draw.multiline_text((x + 2, y + size + 2), text, fill=(0, 0, 0), font=font, spacing=1)
+    return sheet
