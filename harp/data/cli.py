@@ -24,7 +24,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                         "synthetic: render tabletop scenes with ground truth (default: teacher)")
     parser.add_argument("--images-dir", default=defaults.images_dir,
                         help="scene images (teacher: read *_0.png/jpg/jpeg; synthetic: written to "
-                        "IMAGES_DIR/synthetic/) (default: %(default)s)")
+                        "IMAGES_DIR/synthetic/, which the teacher skips) (default: %(default)s)")
     parser.add_argument("--output-dir", default=defaults.output_dir,
                         help="where tasks.jsonl, actions.jsonl, rejected.jsonl, processed/ go (default: %(default)s)")
     parser.add_argument("--domain", default=defaults.domain, help="planning domain (default: %(default)s)")
@@ -52,10 +52,11 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     if args.source == "synthetic":
+        from harp.data.images import SYNTHETIC_SUBDIR
         from harp.data.synthetic import build_synthetic
 
         counts = build_synthetic(
-            num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / "synthetic",
+            num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / SYNTHETIC_SUBDIR,
             output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
         )
         n = counts["scenes"]

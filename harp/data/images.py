@@ -16,13 +16,23 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs claim far more
 
 
+SYNTHETIC_SUBDIR = "synthetic"  # where `--source synthetic` renders; the teacher leaves it alone
+
+
 def find_images(images_dir: str | Path) -> list[Path]:
-    """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted."""
+    """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted.
+
+    Our own synthetic renders in `images_dir/synthetic/` are left out: they have ground truth
+    already, and labelling them would spend teacher calls for nothing. Point `--images-dir` at
+    that folder to label them anyway.
+    """
     images_dir = Path(images_dir)
+    synthetic = images_dir / SYNTHETIC_SUBDIR
     found = [
         path
         for path in images_dir.rglob("*")
         if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.endswith("_0") and path.is_file()
+        and synthetic not in path.parents
     ]
     return sorted(found)
 

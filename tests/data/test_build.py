@@ -46,6 +46,7 @@ def test_scripted_answers_are_accepted_or_rejected_with_reasons(tmp_path, fake_t
     fakes.write_bomb_png(bdv2 / "img_8_0.png")
     fakes.write_test_image(bdv2 / "sub" / "deep_9_0.jpg", 9)  # sub-folders and JPEG count too
     fakes.write_test_image(bdv2 / "img_10_1.png", 10)  # not *_0: ignored
+    fakes.write_test_image(bdv2 / "synthetic" / "scene_00000_0.png", 11)  # our own renders: ignored
     before = tree_digest(bdv2)
 
     server = fake_teacher(fakes.scripted([
