@@ -306,10 +306,12 @@ class _Labeller:
         return None
 
     def _id(self, path: Path) -> str:
+        """`bdv2/kitchen/scene_001_0.png` -> `kitchen/scene_001` (unique, like the synthetic ids)."""
         try:
-            return path.relative_to(self.images_dir).with_suffix("").as_posix()
+            stem = path.relative_to(self.images_dir).with_suffix("").as_posix()
         except ValueError:
-            return path.stem
+            stem = path.stem
+        return stem[: -len("_0")] if stem.endswith("_0") else stem
 
     def _reject(self, name, reason, detail, task=None, answer=None, retryable=False) -> str:
         record = {"image": name, "reason": reason, "detail": detail}

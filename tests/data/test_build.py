@@ -77,7 +77,7 @@ def test_scripted_answers_are_accepted_or_rejected_with_reasons(tmp_path, fake_t
     assert [Path(r["image"]).name for r in accepted] == ["img_0_0.png", "img_3_0.png"]
     assert accepted[0]["plan"] == fakes.GOOD_PLAN and accepted[0]["task"] == "Put the apple into the basket"
     assert accepted[0]["meta"]["num_objects"] == 1 and accepted[0]["meta"]["source_named"] is False
-    assert "reasoning" in accepted[0]["meta"] and accepted[0]["id"] == "img_0_0"
+    assert "reasoning" in accepted[0]["meta"] and accepted[0]["id"] == "img_0"
     assert {name: r["reason"] for name, r in rejected.items()} == {
         "img_1_0.png": "malformed_answer", "img_2_0.png": "invalid_transition", "img_4_0.png": "unknown_action",
         "img_5_0.png": "malformed_answer", "img_6_0.png": "bad_image", "img_7_0.png": "bad_image",
