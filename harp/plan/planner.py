@@ -24,8 +24,8 @@ from harp.plan.names import display_name
 from harp.plan.scene import Scene, State
 
 
-class _Search:
-    """The explored state graph of one scene and V(s) on it."""
+class Search:
+    """The explored state graph of one scene and V(s) on it; get one with `search(scene, domain)`."""
 
     def __init__(self, scene: Scene, domain: Domain):
         self.scene = scene
@@ -91,19 +91,20 @@ class _Search:
 
 
 @lru_cache(maxsize=4096)
-def _search(scene: Scene, domain: Domain) -> _Search:
-    return _Search(scene, domain)
+def search(scene: Scene, domain: Domain) -> "Search":
+    """The explored graph of a scene with V(s) (cached per scene): `.cost_to_go(state)`, `.dist`, `.start`."""
+    return Search(scene, domain)
 
 
 def cost_to_go(state: State, scene: Scene, domain: Domain) -> Optional[int]:
     """V(s): the fewest steps from `state` to the goal; None when the goal cannot be reached."""
-    return _search(scene, domain).cost_to_go(state)
+    return search(scene, domain).cost_to_go(state)
 
 
 def optimal_length(scene: Scene, domain: Domain) -> Optional[int]:
     """Length of an optimal plan; None when the goal cannot be reached."""
-    search = _search(scene, domain)
-    return search.dist.get(search.start)
+    graph = search(scene, domain)
+    return graph.dist.get(graph.start)
 
 
 def optimal_plan(scene: Scene, domain: Domain) -> Optional[list[str]]:
@@ -111,15 +112,15 @@ def optimal_plan(scene: Scene, domain: Domain) -> Optional[list[str]]:
 
     Ties break by the domain's action order, then the scene's entity order, so it is deterministic.
     """
-    search = _search(scene, domain)
-    state = search.start
-    remaining = search.dist.get(state)
+    graph = search(scene, domain)
+    state = graph.start
+    remaining = graph.dist.get(state)
     if remaining is None:
         return None
     plan = []
     while remaining > 0:
-        for name, arg, after in search.edges[state]:
-            if search.dist.get(after) == remaining - 1:
+        for name, arg, after in graph.edges[state]:
+            if graph.dist.get(after) == remaining - 1:
                 plan.append(f"{name}({display_name(arg)})")
                 state, remaining = after, remaining - 1
                 break

@@ -1,0 +1,220 @@
+"""H-PRM: the hierarchical process reward. One score per plan, and one score per step.
+
+Five components, each in [-1, 1] (DESIGN.md §2):
+
+| level | component  | credit when the level holds | partial credit when it is the first level to fail |
+|-------|------------|-----------------------------|---------------------------------------------------|
+| 1     | format     | 1: parses cleanly            | 1 - 2e/(e+n) for e errors, n repaired steps; -1 when no step |
+| 2     | action     | 1: every step is a domain action on an entity of the right kind | 2*(valid share) - 1 |
+| 3     | transition | 1: every precondition holds  | 2*(share of steps before the first violation)/violations - 1 |
+| 4     | task       | 1: the end state meets the goal | 2*progress - 1, progress = (V(s0) - V(end)) / V(s0) clipped to [0, 1) |
+| 5     | efficiency | 1: as long as an optimal plan | 2*optimal/length - 1 |
+
+Hierarchy: the levels below the first failing one get 1, the failing one its partial credit
+(always < 1), the levels above it -1. Because the partial credit is < 1 and the upper levels sit
+at -1, a plan that fails higher always totals at least as much as one that fails lower, for any
+non-negative weights (strictly more when the lower level's weight is > 0): unparseable (-1
+everywhere) < format errors < invalid actions < invalid transitions < incomplete < complete but
+long < optimal (1 everywhere). `total` is the weighted mean, in [-1, 1].
+
+Step scores (the "process" part): p_i = progress_i - 2·[step i invalid], with
+progress_i = V(s_{i-1}) - V(s_i) - 1 clipped to [-2, 0]. So an optimal step scores 0, a wasted
+one -1 (no progress), a harmful one -2 (moves away from the goal), an invalid one -3 (it changes
+nothing, so its progress is -1). V is the exact cost-to-go from harp/plan/planner.py.
+
+`error_type` names the first failing level for the negatives miner and the evaluator: None,
+"format", "action", "state_transition", "task" or "inefficient".
+
+Speed: GRPO and evaluation call `score` for every completion. Parsing is cached per text, scenes
+per record (by the scene's content or the reference plan), the planner's V per scene.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from harp.plan.domain import Domain
+from harp.plan.parser import FormatError, Step, parse_plan
+from harp.plan.planner import search
+from harp.plan.scene import Scene, infer_scene
+from harp.plan.simulator import simulate
+
+COMPONENTS = ("format", "action", "transition", "task", "efficiency")
+ERROR_TYPES = ("format", "action", "state_transition", "task", "inefficient")  # lowest level first
+INVALID_STEP_PENALTY = 2.0  # added to an invalid step's (-1) progress: -3, below any valid step
+_SCENE_CACHE_SIZE = 50_000
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    w_format: float = 0.1  # level 1: the plan parses
+    w_action: float = 0.25  # level 2: domain actions on entities of the scene
+    w_transition: float = 0.25  # level 3: preconditions hold step after step
+    w_task: float = 0.25  # level 4: the end state satisfies the goal
+    w_efficiency: float = 0.15  # level 5: length against the optimal plan
+
+    def __post_init__(self):
+        values = self.as_tuple()
+        if any(w < 0 for w in values) or sum(values) <= 0:
+            raise ValueError(f"reward weights must be >= 0 with a positive sum, got {values}")
+
+    def as_tuple(self) -> tuple[float, float, float, float, float]:
+        return (self.w_format, self.w_action, self.w_transition, self.w_task, self.w_efficiency)
+
+    @classmethod
+    def from_config(cls, reward_config: Any) -> "RewardWeights":
+        """From the GRPO config's `reward` section (harp.config.RewardConfig) or any object with the keys."""
+        return cls(*(float(getattr(reward_config, f"w_{name}")) for name in COMPONENTS))
+
+
+@dataclass(frozen=True)
+class RewardBreakdown:
+    format: float
+    action: float
+    transition: float
+    task: float
+    efficiency: float
+    total: float  # weighted mean of the five, in [-1, 1]
+    steps: tuple[Step, ...]  # parsed steps with their character spans in the completion
+    step_scores: list[float]  # one per step: 0 optimal, -1 wasted, -2 harmful, -3 invalid
+    step_reasons: list[Optional[str]]  # why each step is invalid, None when valid
+    completed: bool  # the task level holds: parses cleanly, every step valid, the goal reached
+    plan_length: int  # number of parsed steps
+    optimal_length: Optional[int]  # None when the scene's goal is unreachable
+    error_type: Optional[str]  # None | format | action | state_transition | task | inefficient
+    format_errors: tuple[FormatError, ...] = field(default=())
+
+    def components(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in COMPONENTS}
+
+    def to_dict(self) -> dict:
+        """JSON-ready: components, total, error type, and each step with its span, score and reason."""
+        return {
+            **self.components(),
+            "total": self.total,
+            "error_type": self.error_type,
+            "completed": self.completed,
+            "plan_length": self.plan_length,
+            "optimal_length": self.optimal_length,
+            "steps": [
+                {"step": f"{s.action}({s.argument})", "span": list(s.span), "score": score, "valid": reason is None,
+                 "reason": reason}
+                for s, score, reason in zip(self.steps, self.step_scores, self.step_reasons)
+            ],
+            "format_errors": [{"kind": e.kind, "position": e.position, "message": e.message} for e in self.format_errors],
+        }
+
+
+class HPRM:
+    """`HPRM(domain, weights).score(completion, example)`; see the module docstring."""
+
+    def __init__(self, domain: Union[Domain, str] = "navigate_pick_place", weights: Optional[RewardWeights] = None):
+        self.domain = Domain.load(domain)
+        self.weights = weights or RewardWeights()
+        self._w = self.weights.as_tuple()
+        self._w_sum = sum(self._w)
+        self._scenes: dict[Any, Scene] = {}
+
+    def scene(self, example: dict) -> Scene:
+        """The example's scene: `_scene` (a Scene), its `scene` JSON, or inferred from its `plan`."""
+        cached = example.get("_scene")
+        if isinstance(cached, Scene):
+            return cached
+        data = example.get("scene")
+        key = _scene_key(data) if data else ("plan", _plan_key(example.get("plan")))
+        scene = self._scenes.get(key)
+        if scene is None:
+            if len(self._scenes) >= _SCENE_CACHE_SIZE:
+                self._scenes.clear()
+            if data:
+                scene = Scene.from_dict(data)
+            else:
+                scene = infer_scene(example.get("plan") or [], self.domain)
+            self._scenes[key] = scene
+        return scene
+
+    def score(self, completion: Union[str, list], example: dict) -> RewardBreakdown:
+        """Score one completion (text, or a list of step strings) against a record."""
+        parsed = parse_plan(completion)
+        scene = self.scene(example)
+        graph = search(scene, self.domain)
+        optimal = graph.dist.get(graph.start)
+        steps = parsed.steps
+        n = len(steps)
+        if n == 0:
+            return RewardBreakdown(-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, (), [], [], False, 0, optimal, "format",
+                                   parsed.errors)
+
+        trace = simulate(steps, scene, self.domain)
+        v_initial = graph.cost_to_go(scene.initial)
+        step_scores, step_reasons = [], []
+        action_errors = transition_errors = 0
+        first_transition = None
+        v_prev = v_initial
+        for index, result in enumerate(trace.steps):
+            v = graph.cost_to_go(result.state) if result.valid else v_prev
+            progress = _progress(v_prev, v)
+            if result.valid:
+                step_scores.append(progress)
+            else:
+                step_scores.append(progress - INVALID_STEP_PENALTY)
+                if result.error == "action":
+                    action_errors += 1
+                else:
+                    transition_errors += 1
+                    if first_transition is None:
+                        first_transition = index
+            step_reasons.append(result.reason)
+            v_prev = v
+
+        # The first failing level gets partial credit (< 1), those below 1, those above -1.
+        if not parsed.ok:
+            level, partial = 0, 1.0 - 2.0 * len(parsed.errors) / (len(parsed.errors) + n)
+        elif action_errors:
+            level, partial = 1, 2.0 * (n - action_errors) / n - 1.0
+        elif transition_errors:
+            level, partial = 2, 2.0 * (first_transition / n) / transition_errors - 1.0
+        elif not trace.completed:
+            v_end = v_prev
+            progress = (v_initial - v_end) / v_initial if v_initial and v_end is not None else 0.0
+            level, partial = 3, 2.0 * min(max(progress, 0.0), 1.0) - 1.0
+        elif optimal is not None and n > optimal:
+            level, partial = 4, 2.0 * optimal / n - 1.0
+        else:
+            level, partial = 5, 1.0
+        values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
+        total = sum(w * x for w, x in zip(self._w, values)) / self._w_sum
+        total = min(1.0, max(-1.0, total))
+        return RewardBreakdown(*values, total, steps, step_scores, step_reasons, level >= 4, n, optimal,
+                               ERROR_TYPES[level] if level < 5 else None, parsed.errors)
+
+
+def _progress(v_prev: Optional[int], v: Optional[int]) -> float:
+    """V(s_{i-1}) - V(s_i) - 1 clipped to [-2, 0]; an unreachable goal counts as infinitely far."""
+    if v_prev is None:
+        return -1.0 if v is None else 0.0
+    if v is None:
+        return -2.0
+    return float(max(-2, min(0, v_prev - v - 1)))
+
+
+def _plan_key(plan: Any) -> Any:
+    if isinstance(plan, list):
+        return tuple(str(s) for s in plan)
+    return str(plan)
+
+
+def _scene_key(data: Any) -> Any:
+    """A hashable key for a scene dict, cheaper than building the Scene."""
+    if isinstance(data, Scene):
+        return data
+    try:
+        key = ("scene", data.get("robot"), tuple(data.get("locations") or ()),
+               tuple((data.get("objects") or {}).items()), tuple((data.get("goal") or {}).items()),
+               tuple((data.get("openable") or {}).items()), tuple((data.get("goal_open") or {}).items()),
+               len(data))
+        hash(key)
+        return key
+    except (AttributeError, TypeError):  # malformed: Scene.from_dict will say why
+        return ("bad", repr(data))
