@@ -1,0 +1,165 @@
+"""`harp score`: score plans with H-PRM from the command line and print JSON.
+
+One plan against a reference plan (the scene is inferred from it) or a scene file:
+
+    harp score --task "Put the apple into the basket" \\
+        --plan "Navigate(Table), Pick(Apple), Navigate(Basket), Place(Basket)" \\
+        --reference '["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]'
+    harp score --task "…" --plan "…" --scene scene.json      # a scene JSON, or a record holding one
+
+A predictions file (jsonl rows with `prediction`, `completion` or `plan`, as `harp predict` /
+`scripts/evaluate.py` write them) against the records it predicted (matched by `id`, else
+`image`, else line by line):
+
+    harp score --predictions results/predictions/final.jsonl --records data/sft_test.jsonl [--summary]
+
+The five components, the total, the error type and every step with its score and, for a failing
+step, the reason are printed. Weights: the guide's defaults, or `--config configs/grpo_config.yaml`'s
+`reward` section. Pure Python: no torch import, starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+from harp.errors import DataError, HarpError
+
+PREDICTION_KEYS = ("prediction", "completion", "plan")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("score", help="score plans with H-PRM and print JSON",
+                                   description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plan", help="the plan to score: text, or a JSON list of step strings")
+    parser.add_argument("--task", default="", help="the task sentence (reported; the goal comes from the reference or scene)")
+    parser.add_argument("--reference", help="reference plan (JSON list or text); its scene is inferred from it")
+    parser.add_argument("--scene", help="scene JSON file (or inline JSON): a scene, or a record with a 'scene' key")
+    parser.add_argument("--predictions", help="jsonl of predictions to score against --records")
+    parser.add_argument("--records", help="jsonl records (image, task, plan[, scene]) the predictions are for")
+    parser.add_argument("--summary", action="store_true", help="with --predictions: print only the summary")
+    parser.add_argument("--domain", default=None, help="domain name or YAML path (default: the config's, else navigate_pick_place)")
+    parser.add_argument("--config", help="GRPO config whose reward weights (and model.domain) to use")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from harp.rewards.hprm import HPRM, RewardWeights
+
+    weights, domain = RewardWeights(), "navigate_pick_place"
+    if args.config:
+        from harp.config import load_grpo_config
+
+        config = load_grpo_config(args.config, check_files=False)
+        weights, domain = RewardWeights.from_config(config.reward), config.model.domain
+    hprm = HPRM(args.domain or domain, weights)
+    if args.predictions or args.records:
+        if not (args.predictions and args.records):
+            raise HarpError("--predictions and --records go together")
+        if args.plan or args.reference or args.scene:
+            raise HarpError("give either --plan (one plan) or --predictions with --records (a file), not both")
+        result = score_file(hprm, args.predictions, args.records)
+        print(_dumps(result["summary"] if args.summary else result))
+        return 0
+    if args.plan is None:
+        raise HarpError("give --plan (with --reference or --scene), or --predictions with --records")
+    example = {"task": args.task, "plan": _plan_arg(args.reference) if args.reference else []}
+    if args.scene:
+        example["scene"] = _load_scene(args.scene)
+    elif not args.reference:
+        raise HarpError("give --reference (a plan that completes the task) or --scene (a scene JSON file)")
+    breakdown = hprm.score(_plan_arg(args.plan), example)
+    print(_dumps({"input": {"task": args.task, "plan": args.plan}, **breakdown.to_dict()}))
+    return 0
+
+
+def score_file(hprm, predictions_path: str, records_path: str) -> dict:
+    """Score every prediction against its record: {"summary": {...}, "samples": [...]}."""
+    from harp.data.records import read_records, where
+
+    records = read_records(records_path)
+    predictions = read_records(predictions_path, required=())
+    pairs = _match(predictions, records, predictions_path, records_path)
+    samples = []
+    for prediction, record in pairs:
+        text = next((prediction[k] for k in PREDICTION_KEYS if k in prediction), None)
+        if not isinstance(text, (str, list)):
+            raise DataError(f"{where(prediction)}: expected a '{PREDICTION_KEYS[0]}' string (or 'completion' / 'plan')")
+        try:
+            breakdown = hprm.score(text, record)
+        except DataError as error:
+            raise DataError(f"{where(record)}: {error}") from None
+        prediction_text = text if isinstance(text, str) else ", ".join(map(str, text))
+        samples.append({"id": record.get("id"), "input": {"task": record["task"], "plan": prediction_text},
+                        **breakdown.to_dict()})
+    return {"summary": summarize(samples), "samples": samples}
+
+
+def summarize(samples: list[dict]) -> dict:
+    """Means of the components and total, completion rate and counts of error types."""
+    from harp.rewards.hprm import COMPONENTS
+
+    n = len(samples)
+    mean = {key: (sum(s[key] for s in samples) / n if n else 0.0) for key in (*COMPONENTS, "total")}
+    errors = Counter(s["error_type"] or "none" for s in samples)
+    return {"count": n, "mean": mean, "task_completion": (sum(s["completed"] for s in samples) / n if n else 0.0),
+            "error_types": dict(sorted(errors.items()))}
+
+
+def _match(predictions: list[dict], records: list[dict], predictions_path: str, records_path: str) -> list[tuple[dict, dict]]:
+    """Pair predictions with records by id, else by image, else by line order."""
+    for key in ("id", "image"):
+        index = {r.get(key): r for r in records if r.get(key) is not None}
+        if len(index) == len(records) and all(p.get(key) in index for p in predictions):
+            return [(p, index[p[key]]) for p in predictions]
+    if len(predictions) != len(records):
+        raise DataError(f"{predictions_path}: {len(predictions)} predictions but {records_path} has {len(records)} "
+                        "records, and they share no 'id' or 'image' to match them by")
+    return list(zip(predictions, records))
+
+
+def _dumps(data) -> str:
+    """Indented JSON with each [start, end] span on one line."""
+    return re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _plan_arg(text: str):
+    """A plan given on the command line: a JSON list of step strings, or plain plan text."""
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, list) and all(isinstance(s, str) for s in value):
+            return value
+    return text
+
+
+def _load_scene(value: str) -> dict:
+    if value.lstrip().startswith("{"):
+        source, text = "--scene", value
+    else:
+        path = Path(value)
+        if not path.is_file():
+            raise DataError(f"{value}: scene file not found")
+        source, text = value, path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataError(f"{source}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    if isinstance(data, dict) and isinstance(data.get("scene"), dict):
+        data = data["scene"]  # a whole record
+    from harp.plan.scene import Scene
+
+    Scene.from_dict(data, where=source)  # validate now, naming the file
+    return data
+
+
+if __name__ == "__main__":  # pragma: no cover
+    from harp.cli import main
+
+    sys.exit(main(["score", *sys.argv[1:]]))
