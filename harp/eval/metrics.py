@@ -18,8 +18,9 @@ level only when every level below it holds, so they read as a funnel and are rea
 transition accuracy above the action accuracy; independent per-level shares would allow that, but a
 plan whose actions are invalid has no meaningful transitions, so we do not report them that way.
 
-Beyond the guide: exact match and step-level F1 against the reference plan (steps compared after
-normalising action and entity names), and the same metrics broken down by error type and by task
+Beyond the guide: exact match (a clean parse whose steps equal the reference's) and step-level F1
+against the reference plan (steps compared after normalising action and entity names; repaired
+steps of a malformed plan still earn F1), and the same metrics broken down by error type and by task
 kind (one or two objects; whether the task names where the object is).
 """
 
@@ -30,11 +31,12 @@ from typing import Iterable
 
 from harp.plan.names import normalize_entity
 from harp.plan.parser import parse_plan
+from harp.rewards.hprm import ERROR_TYPES
 
 GUIDE_KEYS = ("format_accuracy", "action_accuracy", "transition_accuracy", "task_completion", "avg_steps", "avg_reward")
 
 # H-PRM's error types, lowest level first; None means an optimal, complete plan.
-ERROR_LADDER = ("format", "action", "state_transition", "task", "inefficient")
+ERROR_LADDER = ERROR_TYPES
 _LEVEL_OF_METRIC = {
     "format_accuracy": "format",
     "action_accuracy": "action",
@@ -134,7 +136,7 @@ def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> 
         "completed": passes(breakdown.error_type, "task"),
         "plan_length": breakdown.plan_length,
         "total": breakdown.total,
-        "exact_match": predicted_steps == reference_steps,
+        "exact_match": parsed.ok and predicted_steps == reference_steps,
         "step_f1": step_f1(predicted_steps, reference_steps),
         "num_objects": num_objects,
         "source_named": source_named,

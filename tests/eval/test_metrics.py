@@ -76,3 +76,78 @@ def test_details_break_down_by_error_type_and_task_kind():
     assert kinds["2 objects, source named"]["task_completion"] == 0.0
     assert kinds["2 objects, source named"]["transition_accuracy"] == 1.0
     assert kinds["2 objects, source not named"]["format_accuracy"] == 0.0
+
+
+# --------------------------------------------------------------- hand-made predictions through H-PRM
+
+RECORD = {
+    "image": "scene_0.png", "task": "Put the apple into the basket",
+    "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
+    "scene": {"robot": "start", "locations": ["white table", "red table", "basket"],
+              "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "basket"}},
+}
+
+# (prediction, first failed level, exact match, steps)
+HAND_CASES = [
+    ("Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)", None, True, 4),  # the reference
+    ("navigate(white table), pick(the apple), Navigate( Basket ), Place(Basket)", None, True, 4),  # same after normalising
+    ("Navigate(White Table) Pick(Apple), Navigate(Basket), Place(Basket)", "format", False, 4),  # missing comma
+    ("", "format", False, 0),  # nothing at all
+    ("Navigate(White Table), Grab(Apple), Navigate(Basket), Place(Basket)", "action", False, 4),  # not a domain action
+    ("Navigate(White Table), Pick(Banana), Navigate(Basket), Place(Basket)", "action", False, 4),  # not in the scene
+    ("Navigate(Basket), Place(Basket)", "state_transition", False, 2),  # places with an empty hand
+    ("Navigate(White Table), Pick(Apple)", "task", False, 2),  # stops holding the apple
+    ("Navigate(White Table), Pick(Apple), Navigate(Red Table), Place(Red Table)", "task", False, 4),  # wrong place
+    ("Navigate(Red Table), Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)", "inefficient", False, 5),
+]
+
+
+@pytest.fixture(scope="module")
+def scored_rows():
+    from harp.plan.domain import Domain
+    from harp.plan.scene import scene_for
+    from harp.rewards.hprm import HPRM
+
+    from harp.eval.metrics import sample_row
+
+    domain = Domain.load("navigate_pick_place")
+    hprm = HPRM(domain)
+    scene = scene_for(RECORD, domain)
+    return [sample_row(RECORD, prediction, hprm.score(prediction, RECORD), domain, scene)
+            for prediction, *_ in HAND_CASES]
+
+
+def test_rows_carry_what_the_predictions_file_needs(scored_rows):
+    for row, (prediction, error_type, exact, steps) in zip(scored_rows, HAND_CASES):
+        assert row["prediction"] == prediction and row["task"] == RECORD["task"]
+        assert row["reference"] == RECORD["plan"]
+        assert row["error_type"] == error_type, prediction
+        assert row["exact_match"] is exact, prediction
+        assert row["plan_length"] == steps
+        assert (row["failure"] is None) == (error_type is None)
+        assert row["failure"] is None or row["failure"].startswith(error_type)
+        assert row["hprm"]["total"] == row["total"]
+        assert (row["num_objects"], row["source_named"]) == (1, False)  # the task does not say "white table"
+    assert "step 2 Place(Basket)" in scored_rows[6]["failure"]  # names the step that broke the plan
+
+
+def test_guide_metrics_on_hand_made_predictions(scored_rows):
+    metrics = summarize(scored_rows)
+    assert metrics["format_accuracy"] == 0.8  # all but the missing comma and the empty answer
+    assert metrics["action_accuracy"] == 0.6  # minus Grab and Banana
+    assert metrics["transition_accuracy"] == 0.5  # minus the empty-hand Place
+    assert metrics["task_completion"] == 0.3  # the two optimal plans and the long one
+    assert metrics["avg_steps"] == 3.3
+    optimal = scored_rows[0]["total"]
+    assert optimal == 1.0 and metrics["avg_reward"] < optimal
+    # H-PRM orders failures: lower levels total less
+    totals = {row["error_type"]: row["total"] for row in scored_rows}
+    assert totals["format"] < totals["action"] < totals["state_transition"] < totals["task"] < totals["inefficient"] < 1.0
+
+
+def test_exact_match_and_step_f1_on_hand_made_predictions(scored_rows):
+    extra = details(scored_rows)
+    assert extra["exact_match"] == 0.2
+    assert scored_rows[2]["step_f1"] == 1.0  # repaired steps of a malformed plan still match
+    assert scored_rows[6]["step_f1"] == pytest.approx(2 / 3)  # both steps in the reference: P = 1, R = 1/2
+    assert scored_rows[3]["step_f1"] == 0.0  # nothing predicted
