@@ -57,12 +57,15 @@ class ParsedPlan:
 
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
-_STEP = rf"({_IDENT})[ \t]*\(([^(),\n]*)\)"
+# A clean step: the argument is words separated by spaces or tabs, so the groups are already
+# stripped and the pattern cannot backtrack quadratically on long runs of spaces.
+_STEP = rf"({_IDENT})[ \t]*\([ \t]*([^(),\s]+(?:[ \t]+[^(),\s]+)*)[ \t]*\)"
 _STEP_RE = re.compile(_STEP)
 _CLEAN_RE = re.compile(rf"\s*{_STEP}(?:\s*,\s*{_STEP})*\s*")
-_HEAD_RE = re.compile(rf"({_IDENT})[ \t]*\(")
-_IDENT_RE = re.compile(_IDENT)
-_ARG_STOP = frozenset("(),\n")
+# The repairing scanner's tokens, tried in this order at each position.
+_TOKEN_RE = re.compile(rf"(?P<space>\s+)|(?P<comma>,)|(?P<close>\))|(?P<head>{_IDENT})[ \t]*\(|(?P<open>\()"
+                       rf"|(?P<junk>{_IDENT}|[^\s,()A-Za-z_]+)")
+_ARG_RE = re.compile(r"[^(),\n]*")
 
 
 def parse_plan(plan: Union[str, Iterable[str]]) -> ParsedPlan:
@@ -93,14 +96,8 @@ def format_plan(steps: Iterable[Union[Step, str, tuple[str, str]]]) -> str:
 @lru_cache(maxsize=65536)
 def _parse_text(text: str) -> ParsedPlan:
     if _CLEAN_RE.fullmatch(text):
-        steps = []
-        for match in _STEP_RE.finditer(text):
-            step = _make_step(text, match.start(1), match.end(1), match.start(2), match.end(2), match.end())
-            if not step.argument:  # `Pick()` is well-formed for the regex but an error: slow path
-                break
-            steps.append(step)
-        else:
-            return ParsedPlan(text, tuple(steps), ())
+        steps = tuple(Step(m[1], m[2], m.span(), m.span(1), m.span(2)) for m in _STEP_RE.finditer(text))
+        return ParsedPlan(text, steps, ())
     return _scan(text)
 
 
@@ -124,32 +121,30 @@ def _scan(text: str) -> ParsedPlan:
     pending_comma = None  # a comma that still waits for its step
     i = 0
     while i < n:
-        char = text[i]
-        if char.isspace():
-            i += 1
+        token = _TOKEN_RE.match(text, i)
+        kind, end = token.lastgroup, token.end()
+        if kind == "space":
+            i = end
             continue
-        if char == ",":
+        if kind == "comma":
             if after_step:
                 after_step, pending_comma = False, i
             else:
-                _add_junk(junk, i, i + 1, len(steps))  # leading or doubled comma
-            i += 1
+                _add_junk(junk, i, end, len(steps))  # leading or doubled comma
+            i = end
             continue
-        if char == ")":
+        if kind == "close":
             errors.append(FormatError("unbalanced_parenthesis", i, f"')' at {i} closes nothing"))
-            i += 1
+            i = end
             continue
-        head = _HEAD_RE.match(text, i)
-        if head is None and char != "(":
-            word = _IDENT_RE.match(text, i)
-            end = word.end() if word else i + 1
+        if kind == "junk":
             _add_junk(junk, i, end, len(steps))
             i = end
             continue
         if after_step:
             errors.append(FormatError("missing_comma", i, f"missing comma before the step at {i}"))
-        if head is not None:
-            a0, a1, paren = head.start(1), head.end(1), head.end() - 1
+        if kind == "head":
+            a0, a1, paren = token.start("head"), token.end("head"), end - 1
         else:
             a0 = a1 = paren = i
             errors.append(FormatError("empty_action", i, f"step at {i} has no action name"))
@@ -176,9 +171,7 @@ def _scan(text: str) -> ParsedPlan:
 def _scan_argument(text: str, a0: int, a1: int, paren: int, errors: list[FormatError]) -> tuple[Step, int]:
     """Read the argument after the '(' at `paren`; return the step and where scanning resumes."""
     n = len(text)
-    k = paren + 1
-    while k < n and text[k] not in _ARG_STOP:
-        k += 1
+    k = _ARG_RE.match(text, paren + 1).end()
     if k < n and text[k] == ")":
         return _make_step(text, a0, a1, paren + 1, k, k + 1), k + 1
     if k < n and text[k] == "(":

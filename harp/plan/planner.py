@@ -33,6 +33,7 @@ class Search:
         self.relevant = frozenset(scene.goal)
         self.edges: dict[State, list[tuple[str, str, State]]] = {}  # state -> (action, arg, next state)
         self.dist: dict[State, int] = {}  # V(s); states absent from it cannot reach the goal
+        self._values: dict[State, Optional[int]] = {}  # V by unprojected state: one look-up per query
         self.start = self.project(scene.initial)
         self.extend(self.start)
 
@@ -82,12 +83,18 @@ class Search:
                     dist[before] = dist[state] + 1
                     queue.append(before)
         self.dist = dist
+        self._values = {}  # V may only have changed for the new states, but keep it simple
 
     def cost_to_go(self, state: State) -> Optional[int]:
-        state = self.project(state)
-        if state not in self.edges:
-            self.extend(state)
-        return self.dist.get(state)
+        try:
+            return self._values[state]
+        except KeyError:
+            pass
+        projected = self.project(state)
+        if projected not in self.edges:
+            self.extend(projected)
+        value = self._values[state] = self.dist.get(projected)
+        return value
 
 
 @lru_cache(maxsize=4096)

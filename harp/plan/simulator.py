@@ -11,6 +11,7 @@ step that leaves the state unchanged (`Navigate` to where the robot already is) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional, Union
 
 from harp.plan.domain import Domain
@@ -40,26 +41,46 @@ class Trace:
 
 def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: Domain) -> Trace:
     """Run steps (a list of Step, a list of step strings, plan text or a ParsedPlan) from scene.initial."""
+    memo = _memo(scene, domain)
     state = scene.initial
     results = []
     first_invalid = None
     for index, step in enumerate(as_steps(steps)):
-        action, arg, reason = domain.resolve(step.action, step.argument, scene)
-        if reason is None:
-            reason = domain.check(action, arg, state, scene)
-            if reason is None:
-                after = domain.apply(action, arg, state)
-                results.append(StepResult(True, None, after, after == state, None, action, arg))
-                state = after
-                continue
-            error = "transition"
-        else:
-            error = "action"
-        results.append(StepResult(False, reason, state, False, error, action, arg))
-        if first_invalid is None:
+        key = (state, step.action, step.argument)
+        result = memo.get(key)
+        if result is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            result = memo[key] = _step(step.action, step.argument, state, scene, domain)
+        results.append(result)
+        if result.valid:
+            state = result.state
+        elif first_invalid is None:
             first_invalid = index
     completed = first_invalid is None and scene.satisfied(state)
     return Trace(scene.initial, results, first_invalid, state, completed)
+
+
+def _step(action_text: str, argument_text: str, state: State, scene: Scene, domain: Domain) -> StepResult:
+    """One step from one state: the definition of a step's outcome."""
+    action, arg, reason = domain.resolve(action_text, argument_text, scene)
+    if reason is not None:
+        return StepResult(False, reason, state, False, "action", action, arg)
+    reason = domain.check(action, arg, state, scene)
+    if reason is not None:
+        return StepResult(False, reason, state, False, "transition", action, arg)
+    after = domain.apply(action, arg, state)
+    return StepResult(True, None, after, after == state, None, action, arg)
+
+
+# Step outcomes depend only on (scene, domain, state, step text), and GRPO scores many completions
+# of the same scene that share most (state, step) pairs, so outcomes are memoised per scene.
+_MEMO_SIZE = 200_000
+
+
+@lru_cache(maxsize=1024)
+def _memo(scene: Scene, domain: Domain) -> dict:
+    return {}
 
 
 def as_steps(steps: Union[str, list, tuple, ParsedPlan]) -> tuple[Step, ...]:

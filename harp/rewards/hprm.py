@@ -146,27 +146,28 @@ class HPRM:
             return RewardBreakdown(-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, (), [], [], False, 0, optimal, "format",
                                    parsed.errors)
 
-        trace = simulate(steps, scene, self.domain)
-        v_initial = graph.cost_to_go(scene.initial)
+        trace = simulate(parsed, scene, self.domain)
+        cost_to_go = graph.cost_to_go
+        v_initial = cost_to_go(scene.initial)
         step_scores, step_reasons = [], []
         action_errors = transition_errors = 0
         first_transition = None
         v_prev = v_initial
         for index, result in enumerate(trace.steps):
-            v = graph.cost_to_go(result.state) if result.valid else v_prev
-            progress = _progress(v_prev, v)
-            if result.valid:
-                step_scores.append(progress)
-            else:
-                step_scores.append(progress - INVALID_STEP_PENALTY)
-                if result.error == "action":
-                    action_errors += 1
-                else:
-                    transition_errors += 1
-                    if first_transition is None:
-                        first_transition = index
             step_reasons.append(result.reason)
-            v_prev = v
+            if result.valid:
+                v = cost_to_go(result.state)
+                step_scores.append(_progress(v_prev, v))
+                v_prev = v
+                continue
+            # An invalid step changes nothing: progress -1, minus the penalty.
+            step_scores.append(-1.0 - INVALID_STEP_PENALTY)
+            if result.error == "action":
+                action_errors += 1
+            else:
+                transition_errors += 1
+                if first_transition is None:
+                    first_transition = index
 
         # The first failing level gets partial credit (< 1), those below 1, those above -1.
         if not parsed.ok:
