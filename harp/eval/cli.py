@@ -35,8 +35,9 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from harp.eval.predict import Planner, format_result
+    from harp.eval.predict import Planner, format_result, open_image
 
+    image = open_image(args.image)  # a bad image fails before the model loads
     scene = None
     if args.scene:
         from harp.errors import DataError
@@ -50,7 +51,7 @@ def run_predict(args) -> int:
     reference = [s.strip() for s in args.reference.split(",")] if args.reference else None
     planner = Planner.from_pretrained(args.model_path, args.domain, constrained=args.constrained,
                                       max_new_tokens=args.max_new_tokens)
-    result = planner.plan(args.image, args.task, scene=scene, reference=reference)
+    result = planner.plan(image, args.task, scene=scene, reference=reference)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

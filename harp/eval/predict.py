@@ -70,7 +70,7 @@ class Planner:
         """Plans for several (image, task) pairs, generated in batches."""
         from harp.models.generate import generate_plans
 
-        images = [_open(image) for image in images]
+        images = [open_image(image) for image in images]
         outputs = generate_plans(self.model, self.processor, images, list(tasks), self.domain,
                                  max_new_tokens=self.max_new_tokens, do_sample=False, temperature=1.0,
                                  top_p=1.0, num_return_sequences=1, logits_processor=self.logits_processor,
@@ -105,13 +105,22 @@ def _step_text(step) -> str:
     return f"{step.action}({step.argument})"
 
 
-def _open(image):
-    """A PIL image from an image or a path (a missing/corrupt file is a one-line DataError)."""
-    if isinstance(image, (str, Path)):
-        from harp.data.records import load_image
+def open_image(image):
+    """A PIL image from an image or a path; a missing or unreadable file is a one-line DataError."""
+    if not isinstance(image, (str, Path)):
+        return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
+    from PIL import Image
 
-        return load_image({"image": str(image), "_source": "--image", "_line": 1})
-    return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
+    from harp.errors import DataError
+
+    path = Path(image)
+    if not path.is_file():
+        raise DataError(f"{path}: image not found")
+    try:
+        with Image.open(path) as opened:
+            return opened.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        raise DataError(f"{path}: cannot read image: {error}") from None
 
 
 def format_result(result: PlanResult) -> str:
