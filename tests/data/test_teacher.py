@@ -27,7 +27,8 @@ def test_answer_text_usage_and_auth_header(fake_teacher, fakes):
 
 
 def test_429_honours_retry_after_then_succeeds(fake_teacher, fakes):
-    server = fake_teacher(fakes.scripted([fakes.Reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "7"}), fakes.answer("ok")]))
+    rate_limited = fakes.Reply(429, {"error": {"message": "slow down"}}, {"Retry-After": "7"})
+    server = fake_teacher(fakes.scripted([rate_limited, fakes.answer("ok")]))
     sleeps = []
     with client_for(server, sleeps) as client:
         assert client.chat("m", MESSAGES) == "ok"
@@ -114,3 +115,16 @@ def test_key_from_dotenv(tmp_path, monkeypatch, line):
 def test_no_key_anywhere(tmp_path, monkeypatch):
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     assert load_api_key(tmp_path / ".env") is None
+
+
+def test_retry_after_forms():
+    import email.utils
+    import time
+
+    from harp.data.teacher import _retry_after
+
+    assert _retry_after("12", 1.0) == 12.0  # seconds
+    assert _retry_after(None, 1.5) == 1.5  # absent: our own backoff
+    assert _retry_after("soon", 1.5) == 1.5  # unreadable: our own backoff
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)  # an HTTP date
+    assert 50 <= _retry_after(in_a_minute, 1.0) <= 61
