@@ -1,6 +1,7 @@
 """The teacher build loop against the scripted fake server: what is accepted, what is rejected and why."""
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -133,7 +134,9 @@ def test_a_proposed_task_is_kept_when_planning_fails(tmp_path, fake_teacher, fak
         build_from_teacher(options(tmp_path), client=teacher, progress=False)
     # the resumed run asked only for the plan, of the task proposed before
     assert [r["payload"]["model"] for r in server2.requests] == ["fake/planner"]
-    assert "Put the cup into the box" in json.dumps(server2.requests[0]["payload"])
+    content = server2.requests[0]["payload"]["messages"][0]["content"]
+    assert content[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert "Put the cup into the box" in content[1]["text"] and "Navigate(location)" in content[1]["text"]
     assert [r["task"] for r in jsonl(tmp_path / "out" / "actions.jsonl")] == ["Put the cup into the box"]
     assert len(jsonl(tmp_path / "out" / "tasks.jsonl")) == 1
 
@@ -176,3 +179,21 @@ def test_without_key_one_line_says_what_to_do(tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "OPENROUTER_API_KEY" in lines[0] and "--source synthetic" in lines[0]
+
+
+def test_big_images_are_sent_downscaled_and_left_alone_on_disk(tmp_path):
+    from PIL import Image
+
+    from harp.data.images import check_image
+    from harp.data.teacher import encode_image
+
+    path = tmp_path / "big_0.jpg"
+    Image.new("RGB", (3000, 1500), (10, 200, 30)).save(path, format="JPEG")
+    before = path.read_bytes()
+    checked = check_image(path)
+    data, mime = encode_image(checked.image, checked.data, checked.format, max_side=1024)
+    with Image.open(io.BytesIO(data)) as sent:
+        assert sent.size == (1024, 512) and mime == "image/png"
+    small, small_mime = encode_image(checked.image, checked.data, checked.format, max_side=4096)
+    assert small == before and small_mime == "image/jpeg"  # small enough: the file as it is
+    assert path.read_bytes() == before
