@@ -1,0 +1,250 @@
+"""GRPO training (the guide's GRPO训练 step): the SFT policy, H-PRM rewards, FTCA, verified negatives.
+
+`train_grpo(config)` is what `python scripts/train_grpo.py --config configs/grpo_config.yaml`
+runs. It maps the guide's keys onto TRL's `GRPOConfig` and trains `HarpGRPOTrainer`
+(harp.train.grpo_trainer) from `model.sft_model_path`; the KL reference is that same SFT model
+(TRL loads a frozen copy, or disables the adapters with `use_lora`).
+
+Key mapping (guide -> TRL):
+- `per_device_train_batch_size` counts *prompts*; each prompt brings `num_candidates` sampled
+  completions plus `negatives_per_group` negatives, so TRL's `num_generations` is
+  `num_candidates + negatives_per_group` and its per-device (completion) batch is
+  `per_device_train_batch_size * num_generations`. The guide's 1 prompt x 4 candidates is TRL's
+  batch of 4 (5 with the default one negative).
+- `kl_coef` -> `beta`; `max_new_tokens` -> `max_completion_length`; `temperature`, `top_p`,
+  learning rate, weight decay, warm-up, `max_grad_norm`, logging/save steps, `run_name` as is.
+- `bf16` only where the hardware has it; `report_to` with W&B falling back to offline
+  (harp.train.report).
+- `reward.w_*` -> the five reward functions' `reward_weights`, normalised to sum 1.
+
+Outputs in `training.output_dir`: `checkpoint-{step}/` (TRL, resumable), `best/` (highest val
+reward, harp.train.grpo_eval), `final/`, `runs/` (TensorBoard), `eval_history.jsonl`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from harp.data.records import clean, read_records, where
+from harp.errors import DataError
+
+VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
+
+
+def val_path(config) -> Path | None:
+    """The val records: `data.val_path`, else `sft_val.jsonl` beside the training file if it exists."""
+    if config.data.val_path:
+        return Path(config.data.val_path)
+    candidate = Path(config.data.train_path).parent / VAL_FALLBACK
+    return candidate if candidate.is_file() else None
+
+
+def resolve_image(record: dict, base_dir: Path) -> str:
+    """The record's image path as it exists: as written, else relative to its data file's folder."""
+    path = Path(record["image"])
+    if path.exists():
+        return str(path)
+    if not path.is_absolute() and (base_dir / path).exists():
+        return str(base_dir / path)
+    raise DataError(f"{where(record)}: image not found: {record['image']}")
+
+
+def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: int, hprm, domain,
+                     seed: int) -> tuple[list[list[str]], int]:
+    """Each record's negatives for GRPO groups, and how many records were topped up.
+
+    A record with fewer than `k` negatives in the file gets verified rule-based perturbations of
+    its reference (the same ones generate_negatives tops up with), so every group has `k`.
+    """
+    from harp.negatives.mine import perturbation_negatives
+    from harp.negatives.store import record_key
+
+    rng = random.Random(seed)
+    out, topped = [], 0
+    for record in records:
+        texts = list(negatives.get(record_key(record), []))
+        if len(texts) < k:
+            extra = perturbation_negatives(clean(record), hprm, domain, k - len(texts), rng, set(texts))
+            texts += [text for text, _kind, _name in extra]
+            topped += 1
+        if not texts:
+            raise DataError(f"{where(record)}: no negative can be made for this record (plan {record['plan']!r})")
+        out.append(texts)
+    return out, topped
+
+
+def build_dataset(records: list[dict], domain, base_dir: Path, negatives: list[list[str]] | None = None):
+    """The prompt dataset TRL samples from: chat prompt, image, the record as JSON (for H-PRM), key, negatives."""
+    from datasets import Dataset, Image
+
+    from harp.models.prompt import build_messages
+    from harp.negatives.store import record_key
+
+    rows = []
+    for i, record in enumerate(records):
+        row = {
+            "prompt": build_messages(record["task"], domain),
+            "image": resolve_image(record, base_dir),
+            "example": json.dumps(clean(record), ensure_ascii=False, sort_keys=True),
+            "key": record_key(record),
+        }
+        if negatives is not None:
+            row["negatives"] = negatives[i]
+        rows.append(row)
+    return Dataset.from_list(rows).cast_column("image", Image())
+
+
+def trl_args(config, num_generations: int):
+    """TRL's GRPOConfig from the guide's keys (see the module docstring for the mapping)."""
+    from trl import GRPOConfig as TRLGRPOConfig
+
+    from harp.train.grpo_rewards import reward_weights
+    from harp.train.report import resolve_report_to, use_bf16
+
+    t = config.training
+    return TRLGRPOConfig(
+        output_dir=t.output_dir,
+        num_train_epochs=t.num_epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.per_device_train_batch_size * num_generations,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        num_generations=num_generations,
+        temperature=t.temperature,
+        top_p=t.top_p,
+        max_completion_length=t.max_new_tokens,
+        learning_rate=t.learning_rate,
+        beta=t.kl_coef,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_steps,
+        max_grad_norm=t.max_grad_norm,
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        eval_strategy="no",  # validation is ours (grpo_eval): generation + H-PRM metrics
+        bf16=use_bf16(t.bf16),
+        report_to=resolve_report_to(t.report_to),
+        run_name=t.run_name,
+        gradient_checkpointing=t.gradient_checkpointing,
+        deepspeed=t.deepspeed,
+        use_vllm=t.use_vllm,
+        seed=t.seed,
+        data_seed=t.seed,
+        reward_weights=reward_weights(config.reward),
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
+        log_completions=False,
+    )
+
+
+def save_policy(trainer, path: Path) -> None:
+    """The current policy as an ordinary model directory (LoRA merged into a copy), with its processor."""
+    import copy
+
+    from peft import PeftModel
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if isinstance(model, PeftModel):
+        if trainer.is_world_process_zero():
+            merged = copy.deepcopy(model).merge_and_unload()
+            merged.save_pretrained(path)
+            trainer.processing_class.save_pretrained(path)
+            del merged
+        return
+    trainer.save_model(str(path))
+
+
+def train_grpo(config, resume: bool | str | None = None, progress: bool = True) -> Path:
+    """Train GRPO as the config says; returns the `final/` model directory.
+
+    `resume`: True = the latest `checkpoint-*` in `output_dir`, or a checkpoint path; None = the
+    config's `training.resume_from_checkpoint`.
+    """
+    import torch
+
+    from harp.eval.evaluate import load_test_records
+    from harp.models.load import load_model_and_processor
+    from harp.negatives.store import negatives_by_record
+    from harp.rewards.hprm import HPRM, RewardWeights
+    from harp.train.grpo_eval import ValidationCallback
+    from harp.train.grpo_rewards import HPRMScorer
+    from harp.train.grpo_trainer import HarpGRPOTrainer
+    from harp.train.report import use_bf16, warn
+    from harp.train.sft import check_deepspeed, load_domain, prepare_trainable, resume_checkpoint
+
+    t = config.training
+    domain = load_domain(config.model.domain, config.source)
+    if t.deepspeed:
+        check_deepspeed(config)
+    resume = resume_checkpoint(t.resume_from_checkpoint if resume is None else resume, Path(t.output_dir))
+    hprm = HPRM(domain, RewardWeights.from_config(config.reward))
+
+    records = read_records(config.data.train_path)
+    if not records:
+        raise DataError(f"{config.data.train_path}: no training records")
+    k = t.negatives_per_group
+    negatives = None
+    if k > 0:
+        mined = negatives_by_record(config.data.negative_path) if config.data.negative_path else {}
+        negatives, topped = prompt_negatives(records, mined, k, hprm, domain, t.seed)
+        if topped:
+            warn(f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
+                 "topped up with verified rule-based perturbations")
+    dataset = build_dataset(records, domain, Path(config.data.train_path).parent, negatives)
+
+    val = val_path(config)
+    val_records = load_test_records(val, domain, t.max_eval_samples) if val else []
+    if not val_records:
+        warn("data.val_path: no val records; best/ is not written and no reward-hacking check runs")
+
+    bf16 = use_bf16(t.bf16)
+    model, processor = load_model_and_processor(config.model.sft_model_path, for_training=True,
+                                                 dtype=torch.bfloat16 if bf16 else torch.float32)
+    peft_config = prepare_trainable(model, config)  # the same vision freeze and LoRA targets as SFT
+    num_generations = t.num_candidates + k
+    args = trl_args(config, num_generations)
+    args.disable_tqdm = not progress
+
+    scorer = HPRMScorer(hprm)
+    callbacks = []
+    validation = None
+    if val_records:
+        validation = ValidationCallback(val_records, domain, hprm, t.output_dir, t.eval_steps or t.save_steps,
+                                        batch_size=max(4, t.per_device_train_batch_size * num_generations),
+                                        max_new_tokens=t.max_new_tokens)
+        callbacks.append(validation)
+    trainer = HarpGRPOTrainer(
+        model=model, reward_funcs=scorer.functions(), args=args, train_dataset=dataset, processing_class=processor,
+        callbacks=callbacks, peft_config=peft_config,
+        scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=k,
+        use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
+    if validation is not None:
+        validation.trainer = trainer
+        validation.save_best = lambda path: save_policy(trainer, path)
+
+    trainer.train(resume_from_checkpoint=resume)
+    final = Path(t.output_dir) / "final"
+    save_policy(trainer, final)
+    if validation is not None and trainer.is_world_process_zero():
+        print(summary(validation.history))
+    return final
+
+
+def summary(history: list[dict]) -> str:
+    """Val figures at the start (SFT), the end, and the best step, one line each."""
+    def line(name, row):
+        return (f"{name:<12} step {row['step']:>5}  task_completion {row['task_completion']:.4f}  "
+                f"avg_reward {row['avg_reward']:.4f}  format {row['format_accuracy']:.4f}")
+
+    lines = []
+    start = next((row for row in history if row["step"] == 0), None)
+    if start:
+        lines.append(line("val (SFT)", start))
+    if history:
+        lines.append(line("val (final)", history[-1]))
+    best = [row for row in history if row.get("best")]
+    if best:
+        lines.append(line("val (best/)", max(best, key=lambda row: (row["avg_reward"], -row["step"]))))
+    return "\n".join(lines)
+

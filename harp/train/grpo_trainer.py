@@ -1,0 +1,218 @@
+"""`HarpGRPOTrainer`: TRL's `GRPOTrainer` with FTCA token advantages and verified negatives in the groups.
+
+Everything else (sampling, the clipped objective, the KL to the reference, reward weighting,
+DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three methods, narrowly:
+
+- `_generate_and_score_completions`: after TRL has scored the batch and normalised the rewards
+  into one advantage `A` per completion (shape `(B,)`), FTCA (`reward.use_ftca`) replaces it with
+  per-token advantages `(B, T)` from `harp.rewards.ftca.token_advantages`, using each token's
+  character span in the decoded completion and H-PRM's step spans and step scores. TRL's
+  `_compute_loss` accepts `(B, T)` advantages as they are. With FTCA off the tensor is left
+  untouched: the run is exactly TRL's GRPO.
+- `_generate`: a group is `num_candidates` sampled completions plus `negatives_per_group` verified
+  negatives of the same prompt (TRL's `num_generations` = their sum). Only the sampled rows are
+  generated; the negative rows get their tokens from the negatives file. They are scored by the
+  same H-PRM reward functions and enter the group mean and std like any candidate.
+- `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
+  `rewards/format/mean` -> `reward/format`), and `reward` counts the sampled completions only, so
+  `train/reward` measures the policy, not the negatives (logged apart as `negatives/reward`).
+
+Importance ratio of a negative. A negative was not sampled from the policy, so it has no
+behaviour log-probability. We treat it like an on-policy sample: TRL's ratio
+`pi_theta / pi_old` uses the current policy's own (detached) log-probabilities as `pi_old`, so the
+ratio is 1 at the first update, clipping never acts on it, and its gradient is
+`A * grad log pi_theta(negative)` (with A < 0 for a below-average plan: push its likelihood down).
+We do not weight by `pi_theta(negative) / pi_behaviour`: there is no behaviour policy, and the
+true off-policy weight of a low-probability negative would be ~0, which would erase the signal we
+add negatives for. With vLLM's importance-sampling correction, a negative's sampling log-probs are
+NaN, which TRL reads as "no correction" (ratio 1). The KL term is computed on negatives too, as
+a penalty keeping the policy near the SFT model on those tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+from trl import GRPOTrainer
+
+from harp.rewards.ftca import group_mean_step_score, token_advantages
+from harp.train.grpo_rewards import COMPONENTS
+
+# TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
+RENAMES = {"kl": "kl_div", "learning_rate": "lr"}
+
+
+def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
+    """Character span of each token in `tokenizer.decode(ids, skip_special_tokens=True)`.
+
+    Special tokens (the closing `<|im_end|>`) get an empty span at their position. Decoding
+    token by token is exact for this byte-level BPE on ASCII plans; when a multi-byte character
+    is split across tokens, the piecewise text differs and we fall back to decoding prefixes.
+    """
+    pieces = [tokenizer.decode([i], skip_special_tokens=True) for i in ids]
+    full = tokenizer.decode(ids, skip_special_tokens=True)
+    if "".join(pieces) != full:
+        ends = [len(tokenizer.decode(ids[: n + 1], skip_special_tokens=True)) for n in range(len(ids))]
+        pieces_len = [end - start for start, end in zip([0] + ends[:-1], ends)]
+    else:
+        pieces_len = [len(p) for p in pieces]
+    offsets, start = [], 0
+    for length in pieces_len:
+        offsets.append((start, start + length))
+        start += length
+    return offsets
+
+
+class HarpGRPOTrainer(GRPOTrainer):
+    """GRPO with H-PRM rewards, FTCA token advantages and negatives mixed into each group.
+
+    Args:
+        scorer: the `HPRMScorer` whose five functions are the `reward_funcs` (its last batch's
+            breakdowns feed FTCA).
+        num_candidates: sampled completions per prompt; `args.num_generations` must be
+            `num_candidates + negatives_per_group`.
+        negatives_per_group: negative rows per group, taken from each dataset row's `negatives`.
+        use_ftca, ftca_alpha: FTCA on/off and its step-score weight (DESIGN.md §3).
+    """
+
+    def __init__(self, *args, scorer, num_candidates: int, negatives_per_group: int = 0,
+                 use_ftca: bool = True, ftca_alpha: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.num_generations != num_candidates + negatives_per_group:
+            raise ValueError(f"num_generations ({self.num_generations}) must be num_candidates ({num_candidates}) "
+                             f"+ negatives_per_group ({negatives_per_group})")
+        self.scorer = scorer
+        self.num_candidates = num_candidates
+        self.negatives_per_group = negatives_per_group
+        self.use_ftca = use_ftca
+        self.ftca_alpha = ftca_alpha
+        self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
+        self._negative_cursor: dict[str, int] = {}  # per prompt: which of its negatives comes next
+        tokenizer = self._tokenizer
+        end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self._end_of_turn = end if isinstance(end, int) and end != tokenizer.unk_token_id else self.eos_token_ids[0]
+
+    # ------------------------------------------------------------------------------ negatives
+
+    def _assign_negatives(self, inputs: list[dict]) -> list[str | None]:
+        """The negative text for each row that is a negative slot of its group, None for sampled rows."""
+        group = self.num_generations
+        slots: list[str | None] = []
+        for i, row in enumerate(inputs):
+            j = i % group
+            if j < self.num_candidates:
+                slots.append(None)
+                continue
+            if inputs[i - j]["key"] != row["key"]:  # RepeatSampler keeps a group's rows together
+                raise RuntimeError(f"GRPO group {i // group} mixes prompts; cannot place negatives")
+            negatives = row["negatives"]
+            cursor = self._negative_cursor.get(row["key"], 0)
+            self._negative_cursor[row["key"]] = cursor + 1
+            slots.append(negatives[cursor % len(negatives)])
+        return slots
+
+    def _generate(self, prompts: list):
+        slots = self._negative_slots
+        if not slots or all(slot is None for slot in slots):
+            return super()._generate(prompts)
+        sampled = [i for i, slot in enumerate(slots) if slot is None]
+        # vLLM's server mode generates `num_generations` completions per distinct prompt: only the sampled ones.
+        saved, self.num_generations = self.num_generations, self.num_candidates
+        try:
+            (prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, _images,
+             _tool_images) = super()._generate([prompts[i] for i in sampled])
+        finally:
+            self.num_generations = saved
+        if tool_mask is not None or extra_fields:
+            raise RuntimeError("negatives_per_group > 0 is not supported with tools or a rollout_func")
+        where = {row: n for n, row in enumerate(sampled)}
+        out_prompt_ids, out_completion_ids, out_completions = [], [], []
+        out_logprobs = [] if logprobs is not None else None
+        for i, slot in enumerate(slots):
+            if slot is None:
+                n = where[i]
+                out_prompt_ids.append(prompt_ids[n])
+                out_completion_ids.append(completion_ids[n])
+                out_completions.append(completions[n])
+                if out_logprobs is not None:
+                    out_logprobs.append(logprobs[n])
+                continue
+            first = where[i - i % self.num_generations]  # the group's first (sampled) row has the same prompt
+            ids = self._tokenizer.encode(slot, add_special_tokens=False) + [self._end_of_turn]
+            out_prompt_ids.append(prompt_ids[first])
+            out_completion_ids.append(ids)
+            out_completions.append([{"role": "assistant", "content": slot}] if isinstance(completions[0], list) else slot)
+            if out_logprobs is not None:
+                out_logprobs.append([float("nan")] * len(ids))  # no behaviour policy: TRL applies no correction
+        # images=None: TRL then uses the dataset's images for every row, negatives included.
+        return out_prompt_ids, out_completion_ids, None, out_completions, out_logprobs, {}, None, []
+
+    # ------------------------------------------------------------------------- scoring + FTCA
+
+    def _generate_and_score_completions(self, inputs):
+        mode = "train" if self.model.training else "eval"
+        negatives_on = mode == "train" and self.negatives_per_group > 0
+        self._negative_slots = self._assign_negatives(inputs) if negatives_on else None
+        try:
+            output = super()._generate_and_score_completions(inputs)
+        finally:
+            slots, self._negative_slots = self._negative_slots, None
+        breakdowns = self.scorer.last_breakdowns
+        if len(breakdowns) != len(inputs):  # the reward functions ran on this batch
+            raise RuntimeError("H-PRM scores do not match the batch")
+        is_negative = [slot is not None for slot in slots] if slots else [False] * len(inputs)
+        self._log_policy_rewards(mode, breakdowns, is_negative)
+        if self.use_ftca:
+            output["advantages"] = self._token_advantages(output, breakdowns, mode)
+        return output
+
+    def _token_advantages(self, output, breakdowns, mode) -> torch.Tensor:
+        """FTCA: per-token advantages (B, T) from each row's sequence advantage and H-PRM step scores."""
+        advantages = output["advantages"].tolist()
+        ids, mask = output["completion_ids"], output["completion_mask"]
+        group = self.num_generations if mode == "train" else self.num_generations_eval
+        result = torch.zeros(ids.shape, dtype=torch.float32)
+        for start in range(0, len(breakdowns), group):
+            group_mean = group_mean_step_score(b.step_scores for b in breakdowns[start:start + group])
+            for i in range(start, min(start + group, len(breakdowns))):
+                row = ids[i][mask[i].bool()].tolist()
+                b = breakdowns[i]
+                values = token_advantages(token_offsets(self._tokenizer, row), b.steps, b.step_scores,
+                                          advantages[i], group_mean, alpha=self.ftca_alpha, enabled=True)
+                result[i, : len(values)] = torch.tensor(values, dtype=torch.float32)
+        return result.to(output["advantages"].device)
+
+    def _log_policy_rewards(self, mode: str, breakdowns, is_negative: list[bool]) -> None:
+        """Reward metrics over the sampled completions only; negatives' mean reward apart."""
+        metrics = self._metrics[mode]
+        names = ["total", *COMPONENTS]
+        rows = [[float(getattr(b, n)) for n in names] + [float(b.completed), float(neg)]
+                for b, neg in zip(breakdowns, is_negative)]
+        table = self.accelerator.gather(torch.tensor(rows, dtype=torch.float32, device=self.accelerator.device))
+        sampled, negative = table[table[:, -1] == 0], table[table[:, -1] == 1]
+        if len(sampled):
+            metrics["task_completion"].append(sampled[:, -2].mean().item())
+        if len(negative) and len(sampled):
+            metrics["negatives/reward"].append(negative[:, 0].mean().item())
+            # TRL appended means over every row of the groups; keep the sampled rows' means instead.
+            means = sampled.mean(dim=0).tolist()
+            for column, name in enumerate(names):
+                key = "reward" if name == "total" else f"rewards/{name}/mean"
+                if metrics.get(key):
+                    metrics[key][-1] = means[column]
+
+    # ---------------------------------------------------------------------------------- logging
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "train" if self.model.training else "eval"
+        metrics = self._metrics[mode]
+        for key in list(metrics):
+            if key in RENAMES:
+                metrics[RENAMES[key]] = metrics.pop(key)
+            elif key.startswith("rewards/") and key.endswith("/mean"):
+                metrics["reward/" + key[len("rewards/"):-len("/mean")]] = metrics.pop(key)
+            elif key.startswith("rewards/") and key.endswith("/std"):
+                metrics["reward_std/" + key[len("rewards/"):-len("/std")]] = metrics.pop(key)
+        for key, new in RENAMES.items():
+            if key in logs:
+                logs[new] = logs.pop(key)
+        super().log(logs, start_time)

@@ -1,0 +1,115 @@
+"""HarpGRPOTrainer through TRL's own code path: FTCA token advantages, negatives in the groups, metric names."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from harp.config import GRPOConfig
+from harp.rewards.hprm import HPRM
+from harp.train.grpo import build_dataset, trl_args
+from harp.train.grpo_rewards import HPRMScorer
+from harp.train.grpo_trainer import HarpGRPOTrainer, token_offsets
+
+pytestmark = pytest.mark.slow
+
+SCENE = {"robot": "start", "locations": ["white table", "red table", "bin"],
+         "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}}
+RECORD = {"image": "scene.png", "task": "Put the apple into the bin", "id": "s1", "scene": SCENE,
+          "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]}
+# Steps 1-2 are right; step 3 places the apple while the robot is still at the white table.
+NEGATIVE = "Navigate(White Table), Pick(Apple), Place(Bin), Navigate(Bin)"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from harp.models.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    from PIL import Image
+
+    Image.new("RGB", (112, 112), (180, 40, 40)).save(tmp_path / "scene.png")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2):
+    from harp.models.load import load_model_and_processor
+    from harp.plan.domain import Domain
+
+    config = GRPOConfig()
+    t = config.training
+    t.output_dir, t.report_to, t.max_steps, t.max_new_tokens = "out", ["none"], 1, 8
+    t.num_candidates, t.negatives_per_group, t.bf16 = num_candidates, negatives_per_group, False
+    domain = Domain.load("navigate_pick_place")
+    hprm = HPRM(domain)
+    negatives = [[NEGATIVE]] if negatives_per_group else None
+    dataset = build_dataset([dict(RECORD)], domain, Path("."), negatives)
+    model, processor = load_model_and_processor(tiny, for_training=True, dtype=torch.float32)
+    scorer = HPRMScorer(hprm)
+    trainer = HarpGRPOTrainer(model=model, reward_funcs=scorer.functions(),
+                              args=trl_args(config, num_candidates + negatives_per_group),
+                              train_dataset=dataset, processing_class=processor, scorer=scorer,
+                              num_candidates=num_candidates, negatives_per_group=negatives_per_group,
+                              use_ftca=use_ftca, ftca_alpha=0.5)
+    return trainer, dataset, hprm
+
+
+def token_at(offsets, position):
+    """Index of the token whose span starts at `position` (a step's action name)."""
+    return next(i for i, (start, end) in enumerate(offsets) if start <= position < end)
+
+
+def test_ftca_pushes_the_failing_step_below_a_correct_step(tiny, workdir):
+    trainer, dataset, hprm = make_trainer(tiny, use_ftca=True)
+    torch.manual_seed(0)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    advantages = output["advantages"]
+    assert advantages.shape == output["completion_ids"].shape  # (B, T): per-token advantages
+
+    row = trainer.num_generations - 1  # the group's last row is the negative
+    ids = output["completion_ids"][row][output["completion_mask"][row].bool()].tolist()
+    assert trainer.processing_class.tokenizer.decode(ids, skip_special_tokens=True) == NEGATIVE
+    b = hprm.score(NEGATIVE, RECORD)
+    assert b.step_scores[1] > b.step_scores[2]  # H-PRM: step 2 fine, step 3 broken
+    offsets = token_offsets(trainer.processing_class.tokenizer, ids)
+    pick = token_at(offsets, b.steps[1].action_span[0])  # "Pick", a correct step's action
+    place = token_at(offsets, b.steps[2].action_span[0])  # "Place", the failing step's action
+    assert advantages[row, place] < advantages[row, pick]
+    # the token advantages keep the sequence's mass: their mean is the group-normalised A
+    # plus the step term, so they are not all equal
+    assert len(set(advantages[row, : len(ids)].tolist())) > 1
+
+
+def test_without_ftca_the_advantages_are_trl_s_own(tiny, workdir):
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False)
+    torch.manual_seed(0)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    assert output["advantages"].dim() == 1  # one advantage per completion: exactly TRL's GRPO
+
+
+def test_negatives_join_the_group_and_metrics_use_the_guide_s_names(tiny, workdir):
+    trainer, dataset, hprm = make_trainer(tiny, use_ftca=True)
+    trainer.args.logging_steps = 1
+    trainer.train()  # one step through TRL's loop: generation, scoring, FTCA, loss, KL, logging
+    first = trainer.state.log_history[0]
+    assert first["negatives/reward"] == pytest.approx(hprm.score(NEGATIVE, RECORD).total, abs=1e-6)
+    for key in ("loss", "lr", "reward", "kl_div", "reward/format", "reward/action", "reward/transition",
+                "reward/task", "reward/efficiency", "task_completion"):
+        assert key in first, key
+    assert "kl" not in first and "learning_rate" not in first and "rewards/format/mean" not in first
+
+
+def test_token_offsets_cover_the_decoded_text(tiny):
+    from harp.models.load import load_processor
+
+    tokenizer = load_processor(tiny).tokenizer
+    ids = tokenizer.encode(NEGATIVE, add_special_tokens=False) + [tokenizer.convert_tokens_to_ids("<|im_end|>")]
+    offsets = token_offsets(tokenizer, ids)
+    text = tokenizer.decode(ids, skip_special_tokens=True)
+    assert "".join(text[s:e] for s, e in offsets) == text == NEGATIVE
+    assert offsets[-1][0] == offsets[-1][1] == len(text)  # the end-of-turn token has an empty span
