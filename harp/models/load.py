@@ -79,7 +79,8 @@ def load_model_and_processor(name: str | Path, *, dtype=None, device: str | None
                              max_pixels: int | None = None, for_training: bool = False):
     """(model, processor) for a hub id or a local directory; `dtype` None = bf16 on a bf16 GPU, else fp32.
 
-    The model is in eval mode unless `for_training`; `device` None = CUDA when available, else CPU.
+    The model is in eval mode on `device` (None = CUDA when available, else CPU); with `for_training`
+    it is left in train mode where it was loaded, for the Trainer to place.
     """
     import torch
     from transformers import AutoModelForImageTextToText
@@ -92,10 +93,13 @@ def load_model_and_processor(name: str | Path, *, dtype=None, device: str | None
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(f"{name}: cannot load the model: {_first_line(error)}") from None
+    if for_training:
+        model.train()  # the Trainer (or accelerate/DeepSpeed) places it on the devices
+        return model, processor
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
-    model.train(for_training)
+    model.eval()
     return model, processor
 
 

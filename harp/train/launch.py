@@ -1,0 +1,39 @@
+"""Command-line flags the training scripts share: the config, overrides, resume, and the launchers' own.
+
+`deepspeed --num_gpus=4 scripts/train_sft.py --config ...` starts one process per GPU with
+`--local_rank=N` appended (older launchers) and LOCAL_RANK in the environment; `accelerate launch`
+and `torchrun` set only the environment. The Trainer reads the environment, so the flag is accepted
+and copied there when missing. `--deepspeed FILE` is the Hugging Face scripts' spelling of
+`training.deepspeed`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config (keys documented in harp/config.py)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
+                        help="override a config value, e.g. --set training.num_epochs=1 (repeatable)")
+    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                        help="continue from the last checkpoint in training.output_dir, or from CHECKPOINT")
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
+                        help="set by the deepspeed launcher; leave it alone")
+    parser.add_argument("--deepspeed", default=None, metavar="JSON",
+                        help="DeepSpeed config, same as --set training.deepspeed=JSON")
+
+
+def launch_overrides(args: argparse.Namespace) -> list[str]:
+    """Config overrides implied by the flags (appended after --set, so the flags win)."""
+    if args.local_rank is not None and args.local_rank >= 0 and "LOCAL_RANK" not in os.environ:
+        os.environ["LOCAL_RANK"] = str(args.local_rank)
+    overrides = list(args.overrides)
+    if args.deepspeed:
+        overrides.append(f"training.deepspeed={args.deepspeed}")
+    if args.resume is True:
+        overrides.append("training.resume_from_checkpoint=true")
+    elif args.resume:
+        overrides.append(f"training.resume_from_checkpoint={args.resume}")
+    return overrides
