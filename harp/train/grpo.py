@@ -126,7 +126,7 @@ def trl_args(config, num_generations: int):
         bf16=use_bf16(t.bf16),
         report_to=resolve_report_to(t.report_to),
         run_name=t.run_name,
-        gradient_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
         deepspeed=t.deepspeed,
         use_vllm=t.use_vllm,
         seed=t.seed,

@@ -1,0 +1,137 @@
+"""GRPO settings and helpers that need no model: the guide's keys mapped onto TRL, reward functions,
+negatives for every group, val file, reward-hacking alarm, config errors."""
+
+import json
+
+import pytest
+
+from harp.config import GRPOConfig, load_grpo_config
+from harp.errors import ConfigError, DataError
+from harp.plan.domain import Domain
+from harp.rewards.hprm import HPRM
+from harp.train.grpo import prompt_negatives, resolve_image, trl_args, val_path
+from harp.train.grpo_eval import reward_hacking
+from harp.train.grpo_rewards import COMPONENTS, HPRMScorer, reward_weights
+
+DOMAIN = Domain.load("navigate_pick_place")
+RECORD = {"image": "a.png", "task": "Put the apple into the bin", "id": "s1",
+          "scene": {"robot": "start", "locations": ["white table", "bin"], "objects": {"apple": "white table"},
+                    "goal": {"apple": "bin"}},
+          "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]}
+
+
+def test_guide_keys_map_onto_trl():
+    config = GRPOConfig()
+    t = config.training
+    t.report_to, t.per_device_train_batch_size, t.num_candidates, t.negatives_per_group = ["none"], 2, 4, 1
+    t.kl_coef, t.max_new_tokens, t.temperature, t.top_p = 0.2, 96, 0.7, 0.9
+    args = trl_args(config, num_generations=5)
+    # TRL counts completions: 2 prompts x (4 sampled + 1 negative)
+    assert args.per_device_train_batch_size == 10 and args.num_generations == 5
+    assert args.beta == 0.2 and args.max_completion_length == 96
+    assert (args.temperature, args.top_p) == (0.7, 0.9)
+    assert args.learning_rate == t.learning_rate and args.warmup_steps == t.warmup_steps
+    assert args.max_grad_norm == t.max_grad_norm and args.weight_decay == t.weight_decay
+    assert args.bf16 is False  # no bf16 GPU here: fp32, with a warning
+    assert sum(args.reward_weights) == pytest.approx(1.0)
+    assert args.reward_weights[3] == pytest.approx(0.25)  # w_task of the guide's weights
+
+
+def test_guide_config_runs_as_written_one_prompt_four_candidates():
+    config = load_grpo_config("configs/grpo_config.yaml", check_files=False)
+    config.training.report_to = ["none"]
+    k = config.training.negatives_per_group  # default 1: the guide's file mixes in one negative
+    args = trl_args(config, config.training.num_candidates + k)
+    assert args.per_device_train_batch_size == 4 + k and args.num_generations == 4 + k
+
+
+def test_weights_are_normalised_so_trl_s_sum_is_hprm_total():
+    config = GRPOConfig()
+    config.reward.w_task = 0.75  # weights summing to 1.5
+    weights = reward_weights(config.reward)
+    assert sum(weights) == pytest.approx(1.0)
+    hprm = HPRM(DOMAIN)
+    plan = "Navigate(White Table), Pick(Apple), Navigate(Bin)"
+    b = hprm.score(plan, RECORD)
+    from harp.rewards.hprm import RewardWeights
+
+    weighted = HPRM(DOMAIN, RewardWeights.from_config(config.reward)).score(plan, RECORD)
+    assert sum(w * getattr(b, c) for w, c in zip(weights, COMPONENTS)) == pytest.approx(weighted.total)
+
+
+def test_reward_functions_are_the_five_components_scored_once(monkeypatch):
+    hprm = HPRM(DOMAIN)
+    calls = []
+    original = hprm.score
+    monkeypatch.setattr(hprm, "score", lambda *a: calls.append(a) or original(*a))
+    scorer = HPRMScorer(hprm)
+    functions = scorer.functions()
+    assert [f.__name__ for f in functions] == ["format", "action", "transition", "task", "efficiency"]
+    completions = [[{"role": "assistant", "content": ", ".join(RECORD["plan"])}],
+                   [{"role": "assistant", "content": "Pick(Apple)"}]]
+    example = [json.dumps(RECORD)] * 2
+    values = [f(completions, example=example) for f in functions]
+    assert len(calls) == 2  # one H-PRM call per completion, shared by the five functions
+    assert [v[0] for v in values] == [1.0] * 5  # the reference is optimal at every level
+    assert values[3][1] < 1.0  # the one-step plan does not complete the task
+
+
+def test_every_prompt_gets_its_negatives_topped_up_when_missing():
+    hprm = HPRM(DOMAIN)
+    other = dict(RECORD, id="s2")
+    mined = {"s1": ["Navigate(White Table), Pick(Apple), Navigate(Bin)"]}
+    negatives, topped = prompt_negatives([RECORD, other], mined, 2, hprm, DOMAIN, seed=0)
+    assert topped == 2  # s1 had one of two; s2 had none
+    assert negatives[0][0] == mined["s1"][0] and len(negatives[0]) == 2
+    for texts in negatives:
+        assert len(texts) == 2 and len(set(texts)) == 2
+        assert all(hprm.score(text, RECORD).error_type is not None for text in texts)
+
+
+def test_val_file_defaults_to_sft_val_beside_the_train_file(tmp_path):
+    config = GRPOConfig()
+    config.data.train_path = str(tmp_path / "sft_train.jsonl")
+    assert val_path(config) is None
+    (tmp_path / "sft_val.jsonl").write_text("")
+    assert val_path(config) == tmp_path / "sft_val.jsonl"
+    config.data.val_path = "elsewhere.jsonl"
+    assert str(val_path(config)) == "elsewhere.jsonl"
+
+
+def test_missing_image_names_the_line(tmp_path):
+    record = dict(RECORD, _source="train.jsonl", _line=7)
+    with pytest.raises(DataError, match=r"train.jsonl:7: image not found: a.png"):
+        resolve_image(record, tmp_path)
+    (tmp_path / "a.png").write_bytes(b"")
+    assert resolve_image(record, tmp_path) == str(tmp_path / "a.png")  # relative to the data file
+
+
+def test_reward_hacking_needs_rising_reward_and_falling_completion():
+    def rows(rewards, completion):
+        return [{"step": i, "train_reward": r, "task_completion": c} for i, (r, c) in enumerate(zip(rewards, completion))]
+
+    assert reward_hacking(rows([0.1, 0.2, 0.3], [0.5, 0.4, 0.3])) is not None
+    assert reward_hacking(rows([0.1, 0.2, 0.3], [0.5, 0.5, 0.6])) is None  # both improve
+    assert reward_hacking(rows([0.3, 0.2, 0.1], [0.5, 0.4, 0.3])) is None  # reward falls too
+    assert reward_hacking(rows([0.1, 0.2], [0.5, 0.4])) is None  # too few evaluations
+    baseline = [{"step": 0, "train_reward": None, "task_completion": 0.9}]
+    assert reward_hacking(baseline + rows([0.1, 0.2], [0.5, 0.4])) is None  # step 0 has no train reward
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.negatives_per_group=4", r"training\.negatives_per_group: must be in \[0, num_candidates\)"),
+    ("training.num_candidates=1", r"training\.num_candidates: GRPO needs at least 2"),
+    ("reward.w_task=-1", r"reward\.w_task: weights must be >= 0"),
+    ("training.kl_coeff=0.1", r"training\.kl_coeff: unknown key \(did you mean 'training\.kl_coef'\?\)"),
+])
+def test_config_mistakes_are_one_line_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_grpo_config("configs/grpo_config.yaml", [override], check_files=False)
+
+
+def test_missing_sft_model_is_named_before_any_model_loads(tmp_path):
+    (tmp_path / "train.jsonl").write_text(json.dumps(RECORD) + "\n")
+    overrides = [f"data.train_path={tmp_path / 'train.jsonl'}", "data.negative_path=null",
+                 "training.negatives_per_group=0", f"model.sft_model_path={tmp_path / 'nope'}"]
+    with pytest.raises(ConfigError, match=r"model\.sft_model_path: .*nope does not exist"):
+        load_grpo_config("configs/grpo_config.yaml", overrides)
