@@ -183,6 +183,12 @@ def _scan_argument(text: str, a0: int, a1: int, paren: int, errors: list[FormatE
             if depth == 0:
                 return _make_step(text, a0, a1, paren + 1, j, j + 1), j + 1
             j += 1
+        # Never closed: the scanned region is part of this broken step. Resuming after it (not at
+        # the nested '(') keeps the scanner linear on inputs like "((((((...".
+        errors.append(FormatError("unbalanced_parenthesis", paren, f"'(' at {paren} is never closed"))
+        step = _make_step(text, a0, a1, paren + 1, k, k)
+        end = step.argument_span[1] if step.argument else paren + 1
+        return Step(step.action, step.argument, (a0, end), step.action_span, step.argument_span), j
     errors.append(FormatError("unbalanced_parenthesis", paren, f"'(' at {paren} is never closed"))
     step = _make_step(text, a0, a1, paren + 1, k, k)
     end = step.argument_span[1] if step.argument else paren + 1

@@ -104,3 +104,18 @@ def test_any_valid_plan_printed_and_parsed_again_is_the_same_plan(steps):
     assert parsed.ok
     assert [(s.action, s.argument) for s in parsed.steps] == steps
     assert format_plan(parsed.steps) == text
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 20000,  # each '(' would rescan the rest if the scanner were quadratic
+    ")" * 20000,
+    "Pick(" + "(a" * 10000,
+    "Pick(" + " " * 20000,
+    "A(b)" * 5000,  # missing commas throughout
+    "A(b), " * 5000 + "?",  # clean until the very end
+    "A(\n" * 5000,
+])
+def test_long_pathological_inputs_are_parsed_in_one_pass(text):
+    parsed = parse_plan(text)
+    assert not parsed.ok and parsed.errors
+    assert all(0 <= e.position <= len(text) for e in parsed.errors)
