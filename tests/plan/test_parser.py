@@ -114,7 +114,7 @@ def test_any_valid_plan_printed_and_parsed_again_is_the_same_plan(steps):
     "A(b)" * 5000,  # missing commas throughout
     "A(b), " * 5000 + "?",  # clean until the very end
     "A(\n" * 5000,
-])
+], ids=["opens", "closes", "nested", "spaces", "no_commas", "junk_at_end", "newlines"])
 def test_long_pathological_inputs_are_parsed_in_one_pass(text):
     parsed = parse_plan(text)
     assert not parsed.ok and parsed.errors
