@@ -20,6 +20,7 @@ step, the reason are printed. Weights: the guide's defaults, or `--config config
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -32,8 +33,8 @@ PREDICTION_KEYS = ("prediction", "completion", "plan")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("score", help="score plans with H-PRM and print JSON",
-                                   description=__doc__.split("\n\n")[0])
+    parser = subparsers.add_parser("score", help="score plans with H-PRM and print JSON", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", help="the plan to score: text, or a JSON list of step strings")
     parser.add_argument("--task", default="", help="the task sentence (reported; the goal comes from the reference or scene)")
     parser.add_argument("--reference", help="reference plan (JSON list or text); its scene is inferred from it")
