@@ -123,8 +123,19 @@ def _match(predictions: list[dict], records: list[dict], predictions_path: str, 
 
 
 def _dumps(data) -> str:
-    """Indented JSON with each [start, end] span on one line."""
-    return re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", json.dumps(data, indent=2, ensure_ascii=False))
+    """Indented JSON, floats rounded to 6 places (0.6, not 0.6000000000000001), spans on one line."""
+    text = json.dumps(_rounded(data), indent=2, ensure_ascii=False)
+    return re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", text)
+
+
+def _rounded(data):
+    if isinstance(data, float):
+        return round(data, 6)
+    if isinstance(data, dict):
+        return {k: _rounded(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_rounded(v) for v in data]
+    return data
 
 
 def _plan_arg(text: str):

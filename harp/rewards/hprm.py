@@ -89,11 +89,10 @@ class RewardBreakdown:
         return {name: getattr(self, name) for name in COMPONENTS}
 
     def to_dict(self) -> dict:
-        """JSON-ready: components and total (rounded to 6 places), error type, and each step with its
-        span, score and reason."""
+        """JSON-ready: components, total, error type, and each step with its span, score and reason."""
         return {
-            **{name: round(getattr(self, name), 6) for name in COMPONENTS},
-            "total": round(self.total, 6),
+            **self.components(),
+            "total": self.total,
             "error_type": self.error_type,
             "completed": self.completed,
             "plan_length": self.plan_length,
