@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Iterable, Union
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     action: str  # as written, stripped ("Navigate")
     argument: str  # as written, stripped ("White Table")
@@ -37,14 +37,14 @@ class Step:
         return f"{self.action}({self.argument})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FormatError:
     kind: str  # missing_comma | unbalanced_parenthesis | empty_argument | empty_action | stray_text | unknown_token | empty_plan
     position: int  # character offset in the text
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ParsedPlan:
     text: str
     steps: tuple[Step, ...]  # best-effort steps recovered, even when errors exist

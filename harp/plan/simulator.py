@@ -19,7 +19,7 @@ from harp.plan.parser import ParsedPlan, Step, parse_plan
 from harp.plan.scene import Scene, State
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepResult:
     valid: bool
     reason: Optional[str]  # why the step is invalid (None when valid)
@@ -30,7 +30,7 @@ class StepResult:
     argument: str = ""  # canonical argument
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Trace:
     initial: State
     steps: list[StepResult]

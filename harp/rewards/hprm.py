@@ -46,7 +46,7 @@ INVALID_STEP_PENALTY = 2.0  # added to an invalid step's (-1) progress: -3, belo
 _SCENE_CACHE_SIZE = 50_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RewardWeights:
     w_format: float = 0.1  # level 1: the plan parses
     w_action: float = 0.25  # level 2: domain actions on entities of the scene
@@ -68,7 +68,7 @@ class RewardWeights:
         return cls(*(float(getattr(reward_config, f"w_{name}")) for name in COMPONENTS))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RewardBreakdown:
     format: float
     action: float
