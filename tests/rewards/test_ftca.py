@@ -90,3 +90,11 @@ def test_weights_keep_the_advantage_mass(text, advantage, mean_score, alpha, dat
     zero_alpha = token_advantages(offsets, steps, scores, advantage, mean_score, alpha=0.0)
     assert sum(zero_alpha) == pytest.approx(len(values) * advantage, abs=1e-9)
     assert token_advantages(offsets, steps, scores, advantage, mean_score, enabled=False) == [advantage] * len(offsets)
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from harp.rewards import ftca
+
+    assert doctest.testmod(ftca).failed == 0
