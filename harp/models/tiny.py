@@ -87,6 +87,19 @@ TINY_SIZES = {
     "vision_intermediate_size": 128,
 }
 
+# A still smaller model for tests: same classes and code paths, a fraction of the compute.
+MICRO_SIZES = {
+    "hidden_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "intermediate_size": 64,
+    "vision_hidden_size": 32,
+    "vision_depth": 1,
+    "vision_heads": 2,
+    "vision_intermediate_size": 64,
+}
+
 # Words used until (and beside) the synthetic world's own vocabulary: the guide's examples and the
 # usual phrasing of a tabletop task.
 FALLBACK_WORDS = """
@@ -111,7 +124,7 @@ def tiny_vocabulary() -> list[str]:
 
 def _domain_texts() -> list[str]:
     """Action names and the system prompt of every shipped domain (falls back to the guide's three)."""
-    texts = ["Navigate", "Pick", "Place", "Open", "Close"]
+    texts = ["Navigate", "Pick", "Place", "Open", "Close", "system", "user", "assistant"]  # + the chat roles
     try:
         from harp.models.prompt import system_prompt
         from harp.plan.domain import Domain, available_domains
