@@ -2,6 +2,7 @@
 and the verdicts, not the plan's quality)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -56,7 +57,9 @@ def test_planner_check_uses_a_scene_when_given(planner):
 
 
 def harp(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "harp.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, OMP_NUM_THREADS="1")  # the tiny model runs fastest on one thread
+    return subprocess.run([sys.executable, "-m", "harp.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_harp_predict_prints_plan_validity_and_breakdown(tiny_model_dir, image_path, tmp_path):

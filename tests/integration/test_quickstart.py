@@ -84,7 +84,7 @@ def project(tmp_path_factory, tiny_model_dir):
     (folder / "models").mkdir()
     (folder / "models" / "tiny-qwen2.5-vl").symlink_to(tiny_model_dir)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               HF_HUB_OFFLINE="1", WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false")
+               HF_HUB_OFFLINE="1", WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
     logs = []
     for step, command in enumerate(QUICKSTART, start=2):
         done = subprocess.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
