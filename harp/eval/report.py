@@ -42,6 +42,7 @@ CURVE_TAGS = {
     "val task completion": ("eval/task_completion",),  # GRPO's periodic val evaluation (harp.train.grpo_eval)
 }
 EVAL_LOSS_TAGS = ("eval/loss", "eval_loss")
+PIPELINE_ORDER = {"sft": 0, "grpo": 1}
 
 
 def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_examples: int = 6) -> Path:
@@ -262,27 +263,37 @@ def read_training_curves(runs: str = "outputs/*/runs") -> dict[str, dict[str, li
 
 
 def plot_training_curves(curves: dict, path: Path) -> bool:
-    """Loss, reward and KL panels, one line per run; False (no file) when there is nothing to plot."""
+    """One row per run (SFT, GRPO, ...): its loss, reward, KL and val panels; False when nothing to plot.
+
+    Runs get their own rows because their scales differ (SFT's cross-entropy vs GRPO's loss).
+    """
     import matplotlib.pyplot as plt
 
-    panels = [(title, tags) for title, tags in CURVE_TAGS.items()
-              if any(_first_tag(run, tags) for run in curves.values())]
-    if not panels:
+    rows = []
+    # pipeline order first (SFT above GRPO), then any other run (ablations) by name
+    for name, run in sorted(curves.items(), key=lambda item: (PIPELINE_ORDER.get(item[0], len(PIPELINE_ORDER)), item[0])):
+        panels = [(title, _first_tag(run, tags)) for title, tags in CURVE_TAGS.items() if _first_tag(run, tags)]
+        if panels:
+            rows.append((name, run, panels))
+    if not rows:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
-    for ax, (title, tags) in zip(axes[0], panels):
-        for name, run in curves.items():
-            tag = _first_tag(run, tags)
-            if tag:
-                steps, values = zip(*run[tag])
-                ax.plot(steps, values, label=f"{name} ({tag})")
+    columns = max(len(panels) for _, _, panels in rows)
+    fig, axes = plt.subplots(len(rows), columns, figsize=(4.2 * columns, 3.0 * len(rows)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for (name, run, panels), row_axes in zip(rows, axes):
+        for ax, (title, tag) in zip(row_axes, panels):
+            ax.axis("on")
+            steps, values = zip(*run[tag])
+            ax.plot(steps, values, marker="." if len(steps) < 20 else None, label=tag)
             eval_tag = _first_tag(run, EVAL_LOSS_TAGS) if title == "loss" else None
             if eval_tag:
                 steps, values = zip(*run[eval_tag])
-                ax.plot(steps, values, linestyle="--", marker=".", label=f"{name} ({eval_tag})")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7)
+                ax.plot(steps, values, linestyle="--", marker=".", label=eval_tag)
+            ax.set_title(f"{name}: {title}", fontsize=9)
+            ax.set_xlabel("step", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
