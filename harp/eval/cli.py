@@ -18,6 +18,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also evaluate each model with the plan grammar enforced (shown side by side)")
     parser.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
     parser.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
+    parser.add_argument("--reward_config", default=None,
+                        help="GRPO config whose reward weights score avg_reward (default: the guide's weights)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
     parser.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the report's curves")
     parser.add_argument("--no_report", action="store_true", help="skip report.md and the plots")
@@ -26,9 +28,15 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args) -> int:
     from harp.eval.evaluate import evaluate, format_table
 
+    weights = None
+    if args.reward_config:
+        from harp.config import load_grpo_config
+        from harp.rewards.hprm import RewardWeights
+
+        weights = RewardWeights.from_config(load_grpo_config(args.reward_config, check_files=False).reward)
     results = evaluate(args.model_path, args.test_data, args.output_path, args.batch_size,
                        constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
-                       limit=args.limit, report=not args.no_report, runs=args.runs)
+                       weights=weights, limit=args.limit, report=not args.no_report, runs=args.runs)
     print(format_table(results))
     print(f"wrote {args.output_path}")
     return 0

@@ -19,6 +19,7 @@ else its folder name; `+constrained` marks a constrained run.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import re
@@ -111,7 +112,8 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     if batch_size < 1:
         raise DataError(f"--batch_size must be at least 1, got {batch_size}")
     domain_spec = Domain.load(domain)
-    hprm = HPRM(domain_spec, weights or RewardWeights())
+    weights = weights or RewardWeights()
+    hprm = HPRM(domain_spec, weights)
     records = load_test_records(test_data, domain_spec, limit)
     output_path = Path(output_path)
     out_dir = output_path.parent
@@ -154,7 +156,8 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     _write_json(out_dir / f"{output_path.stem}_side_by_side.json", results)
     _write_json(out_dir / f"{output_path.stem}_details.json", {
         "test_data": str(test_data), "domain": domain, "primary": primary,
-        "max_new_tokens": max_new_tokens, "batch_size": batch_size, "models": runs_detail,
+        "max_new_tokens": max_new_tokens, "batch_size": batch_size, "reward_weights": dataclasses.asdict(weights),
+        "models": runs_detail,
     })
     if report:
         from harp.eval.report import write_report
