@@ -72,6 +72,8 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         f"greedy decoding, at most {data['max_new_tokens']} new tokens. Primary model: `{data.get('primary')}` "
         "(its figures are in `evaluation.json`).",
         "",
+        *(["H-PRM weights: " + ", ".join(f"{k}={v:g}" for k, v in data["reward_weights"].items()) + ".", ""]
+          if data.get("reward_weights") else []),
         "## Metrics side by side",
         "",
         *_metrics_table(models),
