@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 from harp.data.records import load_image, read_records, where
-from harp.errors import DataError
+from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 
 CHECKPOINT_DIR = re.compile(r"^(final|best|checkpoint-\d+)$")
@@ -103,14 +103,16 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
     is evaluated twice, free and with the plan grammar enforced, so the report shows both.
     """
-    from harp.models.load import load_model_and_processor
+    from harp.models.load import load_model_and_processor, resolve_model_path
     from harp.plan.domain import Domain
     from harp.rewards.hprm import HPRM, RewardWeights
 
     if isinstance(model_paths, (str, Path)):
         model_paths = [model_paths]
     if batch_size < 1:
-        raise DataError(f"--batch_size must be at least 1, got {batch_size}")
+        raise HarpError(f"--batch_size must be at least 1, got {batch_size}")
+    for path in model_paths:  # a typo in the last path fails now, not after the first model's run
+        resolve_model_path(path)
     domain_spec = Domain.load(domain)
     weights = weights or RewardWeights()
     hprm = HPRM(domain_spec, weights)
