@@ -111,12 +111,12 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         model_paths = [model_paths]
     if batch_size < 1:
         raise HarpError(f"--batch_size must be at least 1, got {batch_size}")
-    for path in model_paths:  # a typo in the last path fails now, not after the first model's run
-        resolve_model_path(path)
     domain_spec = Domain.load(domain)
     weights = weights or RewardWeights()
     hprm = HPRM(domain_spec, weights)
     records = load_test_records(test_data, domain_spec, limit)
+    for path in model_paths:  # a typo in the last path fails now, not after the first model's run
+        resolve_model_path(path)
     output_path = Path(output_path)
     out_dir = output_path.parent
     (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
