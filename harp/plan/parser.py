@@ -106,7 +106,7 @@ def _make_step(text: str, a0: int, a1: int, g0: int, g1: int, end: int) -> Step:
     raw = text[g0:g1]
     lead = len(raw) - len(raw.lstrip())
     argument = raw.strip()
-    start = g0 + lead
+    start = g0 + lead if argument else g0  # an empty argument sits right after '(', inside the step
     action = text[a0:a1]
     return Step(action, argument, (a0, end), (a0, a1), (start, start + len(argument)))
 

@@ -74,22 +74,39 @@ def test_format_plan_is_canonical():
     assert format_plan(["Navigate(Table)", ("Pick", "Apple")]) == "Navigate(Table), Pick(Apple)"
 
 
+def assert_spans_are_consistent(text, parsed):
+    """Spans lie in the text, nest (action and argument inside their step), and steps do not overlap."""
+    for step in parsed.steps:
+        assert 0 <= step.span[0] <= step.span[1] <= len(text)
+        assert step.span[0] <= step.action_span[0] <= step.action_span[1] <= step.span[1]
+        assert step.span[0] <= step.argument_span[0] <= step.argument_span[1] <= step.span[1]
+        assert text[slice(*step.action_span)] == step.action and text[slice(*step.argument_span)] == step.argument
+    for before, after in zip(parsed.steps, parsed.steps[1:]):
+        assert before.span[1] <= after.span[0]
+    for error in parsed.errors:
+        assert 0 <= error.position <= len(text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_parser_never_raises_on_any_text(text):
     parsed = parse_plan(text)
-    for step in parsed.steps:
-        assert 0 <= step.span[0] <= step.span[1] <= len(text)
-        assert step.span[0] <= step.argument_span[0] <= step.argument_span[1] <= step.span[1]
-    for error in parsed.errors:
-        assert 0 <= error.position <= len(text)
+    assert_spans_are_consistent(text, parsed)
     assert parsed.ok == (not parsed.errors and bool(parsed.steps))
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="NavigtePckl(),  \n.Ab:_", max_size=60))
 def test_parser_never_raises_on_plan_like_text(text):
-    parse_plan(text)
+    assert_spans_are_consistent(text, parse_plan(text))
+
+
+# An empty argument after spaces once got a span past the end of its (unclosed) step.
+@pytest.mark.parametrize("text", ["Pick(   ", "Pick(  (Apple", "Pick( , Place(Box)", "Pick(\t)"])
+def test_an_empty_argument_lies_inside_its_step(text):
+    parsed = parse_plan(text)
+    assert parsed.steps[0].argument == "" and "empty_argument" in kinds(text)
+    assert_spans_are_consistent(text, parsed)
 
 
 _name = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
