@@ -55,3 +55,15 @@ def test_model_labels():
     assert model_label("outputs/sft/final") == "sft/final"
     assert model_label("outputs/grpo/checkpoint-40/") == "grpo/checkpoint-40"
     assert model_label("models/tiny-qwen2.5-vl") == "tiny-qwen2.5-vl"
+
+
+def test_a_wrong_model_path_fails_before_any_model_runs(tmp_path, image):
+    (tmp_path / "outputs" / "sft" / "final").mkdir(parents=True)
+    (tmp_path / "outputs" / "sft" / "final" / "config.json").write_text("{}")  # looks like a model, never loaded
+    test_data = write_jsonl(tmp_path / "sft_test.jsonl", [record(image)])
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model_path", "outputs/sft/final",
+                           "./outputs/grpo/fnal", "--test_data", str(test_data)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.startswith("evaluate.py: error: ./outputs/grpo/fnal: model directory not found")
+    assert not (tmp_path / "results").exists()  # nothing evaluated, nothing written
