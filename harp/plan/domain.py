@@ -240,6 +240,9 @@ def _load_file(path: str) -> Domain:
         effects = _names(path, f"{key}.effects", spec.get("effects") or [], EFFECTS, "effect")
         if not effects:
             raise ConfigError(f"{path}: {key}.effects: an action needs at least one effect")
+        if "hold_argument" in effects and "hand_empty" not in preconditions:
+            # One gripper: picking while holding would silently drop the held object from the world.
+            raise ConfigError(f"{path}: {key}.preconditions: an action with effect hold_argument needs hand_empty")
         actions[name] = ActionSpec(name, kind, " ".join(description.split()), preconditions, effects)
     lower = [a.lower() for a in actions]
     if len(set(lower)) != len(lower):

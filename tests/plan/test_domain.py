@@ -46,6 +46,8 @@ def test_a_user_domain_file_loads_by_path(tmp_path):
     ("actions:\n  Go:\n    argument: location\n    effects: [robot_to_argument]\n",
      "actions.Go.description"),
     ("actions: {}\n", "actions: expected a non-empty mapping"),
+    ("actions:\n  Grab:\n    argument: object\n    description: grab\n    effects: [hold_argument]\n",
+     "actions.Grab.preconditions: an action with effect hold_argument needs hand_empty"),
     ("actions: [\n", "invalid YAML" ),
 ])
 def test_domain_file_mistakes_name_the_key(tmp_path, body, message):
