@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harp.config import RewardConfig
-from harp.rewards.hprm import COMPONENTS, HPRM, RewardWeights
+from harp.rewards.hprm import COMPONENTS, ERROR_TYPES, HPRM, RewardWeights
 
 GUIDE = {"task": "Put the apple on the table into the basket",
          "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]}
@@ -149,3 +149,46 @@ def test_total_and_components_stay_in_range(completion, example):
     assert len(b.step_scores) == len(b.steps) == len(b.step_reasons) == b.plan_length
     assert all(-3.0 <= s <= 0.0 for s in b.step_scores)
     assert (b.total == 1.0) == (b.error_type is None)
+
+
+_EXTRA_STEPS = ["Navigate(Table)", "Navigate(Box)", "Place(Box)", "Pick(Cup)", "Navigate(Red Table)", "Grab(Apple)",
+                "Pick(Basket)", "Place(Basket)"]
+
+
+@st.composite
+def _variants_of_one_reference(draw):
+    """An example and two completions made by editing its reference plan (so all levels occur)."""
+    example = draw(st.sampled_from([GUIDE, SCENE, TWO]))
+    completions = []
+    for _ in range(2):
+        steps = list(example["plan"])
+        for _ in range(draw(st.integers(0, 3))):
+            op = draw(st.sampled_from(["insert", "delete", "swap", "replace"]))
+            i = draw(st.integers(0, len(steps)))
+            if op == "insert":
+                steps.insert(i, draw(st.sampled_from(_EXTRA_STEPS + steps[:1])))
+            elif steps and op == "delete":
+                steps.pop(min(i, len(steps) - 1))
+            elif len(steps) > 1 and op == "swap":
+                j = draw(st.integers(0, len(steps) - 1))
+                i = min(i, len(steps) - 1)
+                steps[i], steps[j] = steps[j], steps[i]
+            elif steps:
+                steps[min(i, len(steps) - 1)] = draw(st.sampled_from(_EXTRA_STEPS))
+        completions.append(draw(st.sampled_from([", ", ",", " , ", ", ", " "])).join(steps))  # " " breaks the format
+    return example, completions
+
+
+_LEVEL = {error_type: level for level, error_type in enumerate((*ERROR_TYPES, None))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(_variants_of_one_reference(), st.tuples(*[st.floats(0.01, 1.0)] * 5))
+def test_a_plan_failing_at_a_higher_level_always_scores_more(variants, weights):
+    example, (first, second) = variants
+    hprm = HPRM(weights=RewardWeights(*weights))
+    a, b = hprm.score(first, example), hprm.score(second, example)
+    if _LEVEL[a.error_type] < _LEVEL[b.error_type]:
+        assert a.total < b.total
+    elif _LEVEL[a.error_type] > _LEVEL[b.error_type]:
+        assert a.total > b.total
