@@ -1,16 +1,15 @@
 """Command-line flags the training scripts share: the config, overrides, resume, and the launchers' own.
 
 `deepspeed --num_gpus=4 scripts/train_sft.py --config ...` starts one process per GPU with
-`--local_rank=N` appended (older launchers) and LOCAL_RANK in the environment; `accelerate launch`
-and `torchrun` set only the environment. The Trainer reads the environment, so the flag is accepted
-and copied there when missing. `--deepspeed FILE` is the Hugging Face scripts' spelling of
-`training.deepspeed`.
+`--local_rank=N` appended and LOCAL_RANK, RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment;
+`accelerate launch` and `torchrun` set only the environment. The Trainer reads the environment, so
+the flag is accepted and otherwise ignored. `--deepspeed FILE` is the Hugging Face scripts'
+spelling of `training.deepspeed`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +26,6 @@ def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
 
 def launch_overrides(args: argparse.Namespace) -> list[str]:
     """Config overrides implied by the flags (appended after --set, so the flags win)."""
-    if args.local_rank is not None and args.local_rank >= 0 and "LOCAL_RANK" not in os.environ:
-        os.environ["LOCAL_RANK"] = str(args.local_rank)
     overrides = list(args.overrides)
     if args.deepspeed:
         overrides.append(f"training.deepspeed={args.deepspeed}")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harp.config import SFTConfig
 from harp.errors import ConfigError, DataError
-from harp.train.report import resolve_report_to, use_bf16, warn
+from harp.train.report import limit_cpu_threads, resolve_report_to, use_bf16, warn
 
 VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
 
@@ -46,6 +46,7 @@ def train_sft(config: SFTConfig) -> Path:
 
     model, processor = load_model_and_processor(config.model.name, dtype=torch.bfloat16 if bf16 else torch.float32,
                                                 max_pixels=config.model.max_pixels, for_training=True)
+    limit_cpu_threads(model)
     train = load_examples(config.data.train_path)
     val = load_examples(config.data.val_path) if config.data.val_path else []
     train, skipped = drop_overlong(train, processor, domain, t.max_length, config.data.on_overlong, "train")
@@ -80,8 +81,8 @@ def load_domain(name: str, source: str = ""):
 
     try:
         return Domain.load(name)
-    except (FileNotFoundError, KeyError) as error:
-        raise ConfigError(f"{source}: model.domain: unknown domain {name!r} ({error})") from None
+    except ConfigError as error:
+        raise ConfigError(f"{source}: model.domain: {error}") from None
 
 
 def prepare_trainable(model, config: SFTConfig):
@@ -106,7 +107,7 @@ def prepare_trainable(model, config: SFTConfig):
 def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, eval_dataset, peft_config,
                   report_to: list[str], bf16: bool):
     """TRL's SFTTrainer with the guide's settings and our collator."""
-    from trl import SFTConfig as TRLSFTConfig, SFTTrainer
+    from trl import SFTConfig as TRLSFTConfig
 
     from harp.train.sft_data import PlanCollator
 
@@ -141,7 +142,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    return SFTTrainer(
+    return _sft_trainer_class()(
         model=model,
         args=args,
         train_dataset=train_dataset,
@@ -150,6 +151,17 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         data_collator=PlanCollator(processor, domain),
         peft_config=peft_config,
     )
+
+
+def _sft_trainer_class():
+    from trl import SFTTrainer
+
+    from harp.train.checkpoint import ResumableMixin
+
+    class HarpSFTTrainer(ResumableMixin, SFTTrainer):
+        """TRL's SFTTrainer, resuming full fine-tuning with its weights (harp.train.checkpoint)."""
+
+    return HarpSFTTrainer
 
 
 def resume_checkpoint(setting, output_dir: Path):

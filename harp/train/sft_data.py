@@ -79,10 +79,10 @@ def drop_overlong(examples: list[dict], processor, domain, max_length: int, on_o
         if length <= max_length:
             kept.append(example)
             continue
-        note = f"{split}[{index}] ({where(example)}): {length} tokens > training.max_length {max_length}"
         if on_overlong == "error":
-            raise DataError(f"{note}; raise training.max_length or set data.on_overlong: skip")
-        skipped.append(note)
+            raise DataError(f"{where(example)}: {split} sample {index} has {length} tokens > training.max_length "
+                            f"{max_length}; raise training.max_length or set data.on_overlong: skip")
+        skipped.append(f"{split}[{index}] ({where(example)}): {length} tokens > training.max_length {max_length}")
     return kept, skipped
 
 
