@@ -10,7 +10,7 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harp.plan import Domain, Scene, cost_to_go, optimal_length, optimal_plan, simulate
+from harp.plan import Domain, Scene, cost_to_go, infer_scene, optimal_length, optimal_plan, simulate
 
 NPP, DRAWERS = Domain.load("navigate_pick_place"), Domain.load("drawers")
 
@@ -76,3 +76,17 @@ def test_the_optimal_plan_completes_and_counts_down(scene):
     trace = simulate(plan, scene, domain)
     assert trace.completed and len(plan) == optimal_length(scene, domain)
     assert [cost_to_go(r.state, scene, domain) for r in trace.steps] == list(range(len(plan) - 1, -1, -1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(scenes())
+def test_a_scene_inferred_from_an_optimal_plan_lets_that_plan_complete(scene):
+    # Teacher records have no scene: the one inferred from their plan must make that plan a
+    # completed one, and no longer than needed (H-PRM would call it inefficient otherwise).
+    domain = DRAWERS if scene.openable else NPP
+    plan = optimal_plan(scene, domain)
+    if not plan:
+        return
+    inferred = infer_scene(plan, domain)
+    assert simulate(plan, inferred, domain).completed
+    assert optimal_length(inferred, domain) == len(plan)
