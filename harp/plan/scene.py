@@ -122,6 +122,10 @@ class Scene:
                     {str(k): str(v) for k, v in data["objects"].items()},
                     {str(k): str(v) for k, v in data["goal"].items()},
                     data.get("openable"), data.get("goal_open"))
+        for obj, place in scene.objects.items():
+            # An object somewhere the robot can never go would make the goal silently unreachable.
+            if place not in scene.locations and place != scene.robot:
+                raise DataError(f"{where}.objects: '{obj}' starts at '{place}', which is not in {where}.locations")
         for obj, target in scene.goal.items():
             if obj not in scene.objects:
                 raise DataError(f"{where}.goal: '{obj}' is not in {where}.objects")

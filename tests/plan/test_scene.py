@@ -21,6 +21,7 @@ def test_openable_places_are_locations(drawer_scene):
 @pytest.mark.parametrize("scene, message", [
     ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"y": "a"}}, "scene.goal: 'y' is not in scene.objects"),
     ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"x": "b"}}, "which is not in scene.locations"),
+    ({"locations": ["a"], "objects": {"x": "shelf"}, "goal": {}}, "scene.objects: 'x' starts at 'shelf', which is not"),
     ({"locations": "a", "objects": {}, "goal": {}}, "scene.locations: expected a list"),
     ({"locations": [], "objects": {}, "goal": {}, "goals": {}}, "unknown key 'goals'"),
     ([], "expected an object"),
