@@ -97,6 +97,9 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         "",
         "## By task kind",
         "",
+        "One or two objects to move; whether the task names where they are (else the image must tell). "
+        "Every metric per kind is in `evaluation_details.json`.",
+        "",
         *_kind_tables(models),
         "## Training curves",
         "",
@@ -169,12 +172,16 @@ def _failure_table(models: list[dict]) -> list[str]:
 
 
 def _kind_tables(models: list[dict]) -> list[str]:
+    """Task completion and mean reward per task kind, one column per model (the rest: details JSON)."""
+    kinds = list(dict.fromkeys(kind for model in models for kind in model["by_task_kind"]))
     lines = []
-    for model in models:
-        lines += [f"`{model['label']}`:", "",
-                  _row(["task kind", "n", *GUIDE_KEYS]), _row(["---"] * (len(GUIDE_KEYS) + 2))]
-        for label, group in model["by_task_kind"].items():
-            lines.append(_row([label, group["num_samples"], *[f"{group[key]:.4f}" for key in GUIDE_KEYS]]))
+    for key in ("task_completion", "avg_reward"):
+        lines += [f"`{key}` by task kind (n = samples of that kind):", "",
+                  _row(["task kind", "n", *[f"`{m['label']}`" for m in models]]), _row(["---"] * (len(models) + 2))]
+        for kind in kinds:
+            groups = [m["by_task_kind"].get(kind) for m in models]
+            n = next(g["num_samples"] for g in groups if g)
+            lines.append(_row([kind, n, *[f"{g[key]:.4f}" if g else "—" for g in groups]]))
         lines.append("")
     return lines
 
@@ -307,16 +314,15 @@ def _first_tag(run: dict, tags) -> str | None:
 
 
 def plot_examples(rows: list[dict], path: Path) -> bool:
-    """A grid of scenes, each titled with its task, predicted plan and verdict."""
+    """A grid of scenes, each captioned below with its task, predicted plan and verdict."""
     import matplotlib.pyplot as plt
     from PIL import Image
 
     if not rows:
         return False
     columns = min(3, len(rows))
-    lines_per_title = 7
-    fig, axes = plt.subplots((len(rows) + columns - 1) // columns, columns,
-                             figsize=(4.2 * columns, 4.6 * ((len(rows) + columns - 1) // columns)), squeeze=False)
+    grid_rows = (len(rows) + columns - 1) // columns
+    fig, axes = plt.subplots(grid_rows, columns, figsize=(4.2 * columns, 5.6 * grid_rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows):
@@ -326,13 +332,14 @@ def plot_examples(rows: list[dict], path: Path) -> bool:
         except OSError:
             ax.text(0.5, 0.5, "image not found", ha="center", va="center", transform=ax.transAxes)
         verdict = "✓ complete" if row["completed"] else f"✗ {row['failure']}"
-        text = "\n".join([
-            *textwrap.wrap(f"task: {row['task']}", 48)[:2],
-            *textwrap.wrap(f"plan: {row['prediction']}", 48)[:3],
-            *textwrap.wrap(verdict, 48)[:2],
-        ][:lines_per_title])
-        ax.set_title(text, fontsize=7, loc="left", color="green" if row["completed"] else "darkred")
-    fig.tight_layout()
+        caption = "\n".join([
+            *textwrap.wrap(f"task: {row['task']}", 52)[:2],
+            *textwrap.wrap(f"plan: {row['prediction']}", 52)[:4],
+            *textwrap.wrap(verdict, 52)[:2],
+        ])
+        ax.text(0.0, -0.03, caption, transform=ax.transAxes, va="top", ha="left", fontsize=7,
+                color="green" if row["completed"] else "darkred")
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.98, bottom=0.12, wspace=0.08, hspace=0.45)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True

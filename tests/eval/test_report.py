@@ -74,7 +74,9 @@ def test_report_has_the_side_by_side_table_and_plots(tmp_path):
     assert "| `outputs/grpo/final` | 1.0000 | 1.0000 | 0.7500 | 0.7500 |" in text
     # failures by error type: none, format, action, state_transition, task, inefficient
     assert "| `sft/final` | 1 | 1 | 1 | 0 | 1 | 0 |" in text
-    assert "1 object, source not named" in text and "2 objects, source not named" in text
+    # task completion by kind, one column per model: rows 0 and 2 have one object, rows 1 and 3 two
+    assert "| 1 object, source not named | 2 | 0.5000 | 1.0000 | 1.0000 |" in text
+    assert "| 2 objects, source not named | 2 | 0.0000 | 0.5000 | 0.5000 |" in text
     for name in ("metrics", "failures", "training_curves", "examples"):
         png = tmp_path / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
