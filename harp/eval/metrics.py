@@ -89,7 +89,7 @@ def failure_reason(breakdown, parsed=None) -> str | None:
         for index, reason in enumerate(breakdown.step_reasons):
             if reason:
                 step = breakdown.steps[index] if index < len(breakdown.steps) else None
-                written = f" {step.action}({step.argument})" if step is not None else ""
+                written = f" {step}" if step is not None else ""
                 return f"{kind}: step {index + 1}{written}: {reason}"
         return f"{kind}: a step is invalid"
     if kind == "task":

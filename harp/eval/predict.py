@@ -91,18 +91,14 @@ class Planner:
         elif reference is not None:
             example, source = {"task": task, "plan": reference}, "reference"
         else:
-            example, source = {"task": task, "plan": [_step_text(s) for s in parsed.steps]}, "plan itself"
+            example, source = {"task": task, "plan": [str(s) for s in parsed.steps]}, "plan itself"
         breakdown = self.hprm.score(text, example)
         return PlanResult(
-            text=text, steps=[_step_text(s) for s in parsed.steps],
+            text=text, steps=[str(s) for s in parsed.steps],
             valid=passes(breakdown.error_type, "state_transition"),
             completed=passes(breakdown.error_type, "task"),
             failure=failure_reason(breakdown, parsed), breakdown=breakdown, scene_source=source,
         )
-
-
-def _step_text(step) -> str:
-    return f"{step.action}({step.argument})"
 
 
 def open_image(image):
@@ -137,5 +133,5 @@ def format_result(result: PlanResult) -> str:
         lines.append(f"note:       {result.failure}")
     for index, (step, score) in enumerate(zip(b.steps, b.step_scores), start=1):
         reason = b.step_reasons[index - 1] if index - 1 < len(b.step_reasons) else None
-        lines.append(f"  step {index}: {_step_text(step):<28} {score:+.2f}" + (f"  {reason}" if reason else ""))
+        lines.append(f"  step {index}: {str(step):<28} {score:+.2f}" + (f"  {reason}" if reason else ""))
     return "\n".join(lines)
