@@ -20,6 +20,7 @@ import json
 import textwrap
 from pathlib import Path
 
+from harp.errors import HarpError
 from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS
 
 METRIC_SENTENCES = {
@@ -51,7 +52,12 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
 
     matplotlib.use("Agg")
     details_path = Path(details_path)
-    data = json.loads(details_path.read_text(encoding="utf-8"))
+    if not details_path.is_file():
+        raise HarpError(f"{details_path}: not found (scripts/evaluate.py writes it beside evaluation.json)")
+    try:
+        data = json.loads(details_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise HarpError(f"{details_path}: not valid JSON ({error.msg})") from None
     out_dir = details_path.parent
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,10 @@
 
 import json
 
+import pytest
 from PIL import Image
 
+from harp.errors import HarpError
 from harp.eval.metrics import details, summarize
 from harp.eval.report import read_training_curves, write_report
 
@@ -88,3 +90,8 @@ def test_report_without_training_runs_says_so(tmp_path):
     text = write_report(details_path, runs=str(tmp_path / "nowhere" / "*" / "runs")).read_text()
     assert "No TensorBoard scalars found" in text
     assert not (tmp_path / "plots" / "training_curves.png").exists()
+
+
+def test_report_without_details_is_a_one_line_error(tmp_path):
+    with pytest.raises(HarpError, match=r"evaluation_details.json: not found"):
+        write_report(tmp_path / "evaluation_details.json")
