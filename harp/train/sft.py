@@ -107,6 +107,7 @@ def prepare_trainable(model, config: SFTConfig):
 def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, eval_dataset, peft_config,
                   report_to: list[str], bf16: bool):
     """TRL's SFTTrainer with the guide's settings and our collator."""
+    import torch
     from trl import SFTConfig as TRLSFTConfig
 
     from harp.train.sft_data import PlanCollator
@@ -140,6 +141,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         dataset_kwargs={"skip_prepare_dataset": True},
         label_names=["labels"],
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
     return _sft_trainer_class()(
