@@ -82,6 +82,8 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
           if data.get("reward_weights") else []),
         "## Metrics side by side",
         "",
+        _summary(models),
+        "",
         *_metrics_table(models),
         "",
         *[f"- **{key}**: {sentence}." for key, sentence in METRIC_SENTENCES.items()],
@@ -133,6 +135,19 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
 
 def _row(cells) -> str:
     return "| " + " | ".join(str(cell) for cell in cells) + " |"
+
+
+def _summary(models: list[dict]) -> str:
+    """One sentence: which run completes most tasks, and how each run differs from the first."""
+    best = max(models, key=lambda m: (m["metrics"]["task_completion"], m["metrics"]["avg_reward"]))
+    text = (f"Highest task completion: `{best['label']}` ({best['metrics']['task_completion']:.4f}, "
+            f"mean reward {best['metrics']['avg_reward']:+.4f}).")
+    first = models[0]
+    deltas = [f"`{m['label']}` {m['metrics']['task_completion'] - first['metrics']['task_completion']:+.4f} / "
+              f"{m['metrics']['avg_reward'] - first['metrics']['avg_reward']:+.4f}" for m in models[1:]]
+    if deltas:
+        text += f" Task completion / mean reward against `{first['label']}`: " + ", ".join(deltas) + "."
+    return text
 
 
 def _metrics_table(models: list[dict]) -> list[str]:

@@ -68,6 +68,9 @@ def test_report_has_the_side_by_side_table_and_plots(tmp_path):
     text = report.read_text()
     assert report == tmp_path / "report.md"
     assert "| metric | `sft/final` | `grpo/final` | `grpo/final+constrained` |" in text
+    # the constrained run ties on task completion and wins on reward
+    assert "Highest task completion: `grpo/final+constrained` (0.7500, mean reward +0.6250)." in text
+    assert "`grpo/final` +0.5000 / +0.3750" in text
     # sft: 2 of 4 samples parse (format failed once... and action/task failures parse): 3/4
     assert "| format_accuracy | 0.7500 | 1.0000 | 1.0000 |" in text
     assert "| task_completion | 0.2500 | 0.7500 | 0.7500 |" in text
