@@ -1,4 +1,4 @@
-"""Settings both trainers share: which loggers can really run, which precision and how many CPU threads.
+"""Settings both trainers share: which loggers can really run, and which precision the hardware has.
 
 The guide's configs ask for `report_to: ["tensorboard", "wandb"]` and `bf16: true`. On a machine
 without a W&B login (or without wandb installed) or without a bf16 GPU, training should still run,
@@ -54,20 +54,3 @@ def warn(message: str) -> None:
     """One line on stderr: a setting was changed so the run can go on."""
     print(f"harp: warning: {message}", file=sys.stderr, flush=True)
 
-
-SMALL_MODEL_PARAMS = 50_000_000
-
-
-def limit_cpu_threads(model) -> None:
-    """On a CPU, run a small model on one intra-op thread unless OMP_NUM_THREADS says otherwise.
-
-    A model this small gains nothing from splitting each tiny matmul across threads, and on a busy
-    CPU the threads wait on each other: one SFT step of the tiny model (batch 8) took 0.6 s on one
-    thread against 3.4 s on two, on a 2-core machine shared with other jobs.
-    """
-    import torch
-
-    if torch.cuda.is_available() or "OMP_NUM_THREADS" in os.environ:
-        return
-    if sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMS:
-        torch.set_num_threads(1)

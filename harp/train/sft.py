@@ -21,7 +21,7 @@ from pathlib import Path
 
 from harp.config import SFTConfig
 from harp.errors import ConfigError, DataError
-from harp.train.report import limit_cpu_threads, resolve_report_to, use_bf16, warn
+from harp.train.report import resolve_report_to, use_bf16, warn
 
 VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
 
@@ -46,7 +46,6 @@ def train_sft(config: SFTConfig) -> Path:
 
     model, processor = load_model_and_processor(config.model.name, dtype=torch.bfloat16 if bf16 else torch.float32,
                                                 max_pixels=config.model.max_pixels, for_training=True)
-    limit_cpu_threads(model)
     train = load_examples(config.data.train_path)
     val = load_examples(config.data.val_path) if config.data.val_path else []
     train, skipped = drop_overlong(train, processor, domain, t.max_length, config.data.on_overlong, "train")

@@ -59,3 +59,23 @@ def test_loads_for_inference_and_training(micro_dir):
     assert processor.image_processor.size["longest_edge"] == 56 * 56
     model, _ = load_model_and_processor(micro_dir, for_training=True)
     assert model.training
+
+
+def test_small_models_on_a_cpu_use_one_thread_unless_omp_says_otherwise(micro_dir, monkeypatch):
+    import torch
+
+    from harp.models.load import limit_cpu_threads
+
+    before = torch.get_num_threads()
+    model, _ = load_model_and_processor(micro_dir, device="cpu")
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        torch.set_num_threads(2)
+        limit_cpu_threads(model)
+        assert torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        limit_cpu_threads(model)
+        assert torch.get_num_threads() == 2  # the user's choice wins
+    finally:
+        torch.set_num_threads(before)
