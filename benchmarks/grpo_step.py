@@ -96,13 +96,16 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="grpo_step_") as folder:
+        return run(args, Path(folder))
 
+
+def run(args, tmp: Path) -> int:
     from harp.config import GRPOConfig
     from harp.data.records import read_records
     from harp.plan.domain import Domain
     from harp.train.grpo import build_dataset
 
-    tmp = Path(tempfile.mkdtemp(prefix="grpo_step_"))
     model = args.model
     if model is None:
         from harp.models.tiny import build_tiny_model
