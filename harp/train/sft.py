@@ -131,7 +131,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         bf16=bf16,
         report_to=report_to,
         run_name=t.run_name,
-        gradient_checkpointing=t.gradient_checkpointing,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
         deepspeed=t.deepspeed,
         seed=t.seed,
         data_seed=t.seed,
