@@ -11,7 +11,8 @@ with the guide's settings, evaluates on the val split, and writes the guide's fo
 What we add to TRL, and why: the collator (harp.train.sft_data: images are read lazily and nothing
 is ever truncated, so image tokens stay whole; the loss is on the plan only), LoRA target modules
 restricted to the language model when the vision tower is frozen (Qwen2.5-VL's vision blocks also
-have gate/up/down_proj layers), W&B/bf16 fallbacks (harp.train.report), and a final merged model.
+have gate/up/down_proj layers), W&B/bf16 fallbacks (harp.train.report), resuming full fine-tuning
+with the checkpoint's weights really loaded (harp.train.checkpoint), and a final merged model.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def train_sft(config: SFTConfig) -> Path:
     from datasets import Dataset
 
     from harp.models.load import load_model_and_processor
-    from harp.train.sft_data import PlanCollator, drop_overlong, load_examples
+    from harp.train.sft_data import drop_overlong, load_examples
 
     started = time.time()
     t = config.training
@@ -60,9 +61,10 @@ def train_sft(config: SFTConfig) -> Path:
                             Dataset.from_list(val) if val else None, peft_config, report_to, bf16)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
-    print(f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
-          f"{trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable, "
-          f"{'LoRA' if config.model.use_lora else 'full fine-tuning'}, {'bf16' if bf16 else 'fp32'}")
+    if trainer.is_world_process_zero():
+        print(f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
+              f"{trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable, "
+              f"{'LoRA' if config.model.use_lora else 'full fine-tuning'}, {'bf16' if bf16 else 'fp32'}")
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step}
     if val:
