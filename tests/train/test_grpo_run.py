@@ -68,4 +68,4 @@ def test_short_grpo_run_raises_the_mean_reward_of_its_samples(sft_model, tmp_pat
     before = sampled_reward(trainer, dataset[0])
     trainer.train()
     after = sampled_reward(trainer, dataset[0])
-    assert after > before + 0.05, (before, after)  # measured: 0.18 -> 0.30
+    assert after > before + 0.05, (before, after)  # measured while tuning: 0.18 -> 0.30
