@@ -35,6 +35,7 @@ import torch
 from trl import GRPOTrainer
 
 from harp.rewards.ftca import group_mean_step_score, token_advantages
+from harp.train.checkpoint import ResumableMixin
 from harp.train.grpo_rewards import COMPONENTS
 
 # TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
@@ -62,7 +63,7 @@ def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
     return offsets
 
 
-class HarpGRPOTrainer(GRPOTrainer):
+class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     """GRPO with H-PRM rewards, FTCA token advantages and negatives mixed into each group.
 
     Args:

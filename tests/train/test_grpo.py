@@ -135,3 +135,11 @@ def test_missing_sft_model_is_named_before_any_model_loads(tmp_path):
                  "training.negatives_per_group=0", f"model.sft_model_path={tmp_path / 'nope'}"]
     with pytest.raises(ConfigError, match=r"model\.sft_model_path: .*nope does not exist"):
         load_grpo_config("configs/grpo_config.yaml", overrides)
+
+
+def test_grpo_trainer_resumes_full_weights_through_from_pretrained():
+    # transformers' raw checkpoint load matches only lm_head for Qwen2.5-VL (see harp/train/checkpoint.py)
+    from harp.train.checkpoint import ResumableMixin
+    from harp.train.grpo_trainer import HarpGRPOTrainer
+
+    assert issubclass(HarpGRPOTrainer, ResumableMixin)
