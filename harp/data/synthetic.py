@@ -29,7 +29,8 @@ def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, o
     from harp.plan import Scene, optimal_plan
 
     sample = world.sample_scene(random.Random(f"{seed}:{index}"))
-    plan = optimal_plan(Scene.from_dict(sample.scene), domain)
+    scene = Scene.from_dict(sample.scene)
+    plan = mention_order_plan(sample.scene, scene, domain) or optimal_plan(scene, domain)
     record = {
         "image": image,
         "task": sample.task,
@@ -39,6 +40,25 @@ def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, o
         "meta": sample.meta,
     }
     return record, sample
+
+
+def mention_order_plan(scene_dict: dict, scene, domain) -> list[str] | None:
+    """The optimal plan that moves the task's objects in the order the task names them.
+
+    The planner breaks ties between equally short plans by an order neither the image nor the
+    task shows; a model cannot learn such targets. The goal dict keeps the task's mention order.
+    Returns None when that order is not optimal (then the planner's plan is used).
+    """
+    from harp.plan import optimal_length, simulate
+    from harp.plan.names import display_name
+
+    plan = []
+    for obj, destination in scene_dict["goal"].items():
+        source = scene_dict["objects"][obj]
+        plan += [f"Navigate({display_name(source)})", f"Pick({display_name(obj)})",
+                 f"Navigate({display_name(destination)})", f"Place({display_name(destination)})"]
+    trace = simulate(plan, scene, domain)
+    return plan if trace.completed and len(plan) == optimal_length(scene, domain) else None
 
 
 def build_synthetic(

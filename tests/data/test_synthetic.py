@@ -59,6 +59,17 @@ def test_records_are_the_guide_format_with_ground_truth(tmp_path):
         assert record["scene"]["objects"].keys() >= record["scene"]["goal"].keys()
 
 
+def test_two_object_plans_move_objects_in_the_order_the_task_names_them(tmp_path):
+    # equally short plans exist in both orders; only the task's order is learnable from the input
+    out, _ = build(tmp_path, "out", n=60)
+    two = [r for r in read_records(out / "actions.jsonl") if r["meta"]["num_objects"] == 2]
+    assert two
+    for record in two:
+        picked = [step[len("Pick("):-1].lower() for step in record["plan"] if step.startswith("Pick(")]
+        named = sorted(picked, key=lambda name: record["task"].lower().index(name))
+        assert picked == named, record
+
+
 def test_source_unnamed_share_and_variety():
     samples = [world.sample_scene(random.Random(f"0:{i}")) for i in range(400)]
     unnamed = [s for s in samples if not s.meta["source_named"]]
