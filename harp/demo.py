@@ -7,9 +7,10 @@ by side, report. It prints one line per stage with its time and ends with the me
 the report's path.
 
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
-log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time); running
-the demo again skips stamped stages whose command is unchanged and whose outputs still exist; once one stage runs again every later stage does too
-(its inputs changed). `--force` redoes everything.
+log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time). Running
+the demo again skips stamped stages whose command is unchanged and whose outputs still exist; once
+one stage runs again, every later stage does too (its inputs changed). Stamps know commands, not
+code: after updating HARP, `--force` redoes everything.
 """
 
 from __future__ import annotations
