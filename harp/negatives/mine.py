@@ -157,6 +157,8 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
         raise DataError(f"--num_samples_per_image must be at least 1, got {num_samples_per_image}")
     if batch_size < 1:
         raise DataError(f"--batch_size must be at least 1, got {batch_size}")
+    if not 0 <= min_share < 1:
+        raise DataError(f"--min_share must be in [0, 1), got {min_share}")
     domain_spec = Domain.load(domain)
     hprm = HPRM(domain_spec, RewardWeights())
     records = read_records(data_path)
@@ -221,27 +223,38 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
 
 def top_up_scarce(records: list[dict], hprm, domain, have: dict[str, set[str]], type_counts: Counter,
                   min_share: float, rng: random.Random, write: Callable[[dict], None]) -> None:
-    """Add perturbations of each error type below `min_share` of all lines, one per record, in seeded order."""
+    """Add perturbations of each error type below `min_share` of all lines, one per record, in seeded order.
+
+    Every added line grows the file, so a type's need counts the lines it adds itself
+    (`(min_share * total - count) / (1 - min_share)`), and passes repeat until no type is short
+    (or none can be topped up): the file ends with each type at `min_share` of its final size, and
+    a rerun over it adds nothing.
+    """
     order = list(records)
     rng.shuffle(order)
     labelled_cache: dict[str, dict] = {}
-    for kind in ERROR_TYPES:
-        need = math.ceil(min_share * sum(type_counts.values())) - type_counts[kind]
-        for record in order:
-            if need <= 0:
-                break
-            key = record_key(record)
-            seen = have.setdefault(key, set())
-            if key not in labelled_cache:
-                labelled_cache[key] = labelled_perturbations(clean(record), hprm, domain, rng, seen)
-            options = [(text, name) for text, name in labelled_cache[key][kind] if text not in seen]
-            if not options:
-                continue
-            text, name = options[0]
-            seen.add(text)
-            total = hprm.score(text, clean(record)).total
-            write(negative_line(record, text, kind, "perturbation", domain, total, name))
-            need -= 1
+    written = True
+    while written:
+        written = False
+        for kind in ERROR_TYPES:
+            short = min_share * sum(type_counts.values()) - type_counts[kind]
+            need = math.ceil(short / (1.0 - min_share) - 1e-9) if short > 1e-9 else 0
+            for record in order:
+                if need <= 0:
+                    break
+                key = record_key(record)
+                seen = have.setdefault(key, set())
+                if key not in labelled_cache:
+                    labelled_cache[key] = labelled_perturbations(clean(record), hprm, domain, rng, seen)
+                options = [(text, name) for text, name in labelled_cache[key][kind] if text not in seen]
+                if not options:
+                    continue
+                text, name = options[0]
+                seen.add(text)
+                total = hprm.score(text, clean(record)).total
+                write(negative_line(record, text, kind, "perturbation", domain, total, name))
+                need -= 1
+                written = True
 
 
 def _write(handle, line: dict, summary: Summary, type_counts: Counter) -> None:

@@ -108,3 +108,24 @@ def test_a_mislabelled_line_fails_the_recheck(data, tmp_path):
     assert ":1: labelled 'inefficient'" in problem
     with pytest.raises(DataError, match="fail their re-check"):
         mine(data, out, perturb=False)
+
+
+def test_scarce_types_reach_their_share_and_a_rerun_adds_nothing(tmp_path):
+    # The model makes only format errors: every other type comes from the top-up. Topping up one
+    # type grows the file, so each type must still hold min_share of the *final* file, and a
+    # rerun over the finished file (the resume check uses the same rule) must write nothing.
+    records = [dict(RECORDS[0], id=f"s{i}", image=f"{i}.png") for i in range(10)]
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    formats = ["Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
+               "Navigate(White Table), Pick(Apple) Navigate(Bin), Place(Bin)",
+               "Navigate(White Table), Pick(Apple), Navigate(Bin) Place(Bin)"]
+    out = tmp_path / "neg.jsonl"
+    run = lambda: generate_negatives(None, data, out, sampler=lambda recs, n: [formats for _ in recs],
+                                     num_samples_per_image=3, min_share=0.1, progress=False)
+    summary = run()
+    total = sum(summary.counts.values())
+    for kind in ERROR_TYPES:
+        assert sum(summary.counts[(kind, s)] for s in ("model", "perturbation")) >= 0.1 * total, kind
+    before = out.read_text()
+    assert run().written == 0 and out.read_text() == before
