@@ -27,6 +27,7 @@ from harp.data.teacher import (
     TeacherAuthError,
     TeacherClient,
     TeacherError,
+    TeacherUnreachable,
     encode_image,
     extract_json,
     image_data_url,
@@ -235,7 +236,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
         while futures:
             finished, futures = wait(futures, return_when=FIRST_COMPLETED)
             for future in finished:
-                outcome = future.result()  # a refused key (TeacherAuthError) stops the run here
+                outcome = future.result()  # a refused key or an unreachable server stops the run here
                 if outcome is None:
                     summary.accepted += 1
                 else:
@@ -262,14 +263,14 @@ class _Labeller:
     def __init__(self, options, client, ledger, prompts, domain, images_dir):
         self.options, self.client, self.ledger = options, client, ledger
         self.prompts, self.domain, self.images_dir = prompts, domain, images_dir
-        self.refused = None  # the TeacherAuthError that stops the run, once one happened
+        self.refused = None  # the TeacherAuthError/TeacherUnreachable that stops the run, once one happened
 
     def label(self, path: Path, name: str) -> str | None:
         if self.refused is not None:  # the key was refused: images still queued are not tried
             raise self.refused
         try:
             return self._label(path, name)
-        except TeacherAuthError as error:
+        except (TeacherAuthError, TeacherUnreachable) as error:
             self.refused = error
             raise
 

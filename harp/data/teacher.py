@@ -4,7 +4,8 @@ OpenRouter by default; any OpenAI-compatible server (a local vLLM, `--base-url
 http://localhost:8000/v1`) works the same way. The client retries what is worth retrying (429,
 5xx, time-outs, dropped connections) with exponential backoff, honouring `Retry-After`, and gives
 up with a `TeacherError` saying why. A refused key (401/403) stops the whole run instead, because
-every later request would fail the same way.
+every later request would fail the same way; so does a server that cannot be connected to before
+any request of the run has reached it (a wrong `--base-url`, no network): `TeacherUnreachable`.
 
 The key lives only in the `Authorization` header of requests: it is never logged, written or put
 into an exception message (`_redact` scrubs anything echoed back by the server, to be sure).
@@ -43,6 +44,10 @@ class TeacherError(Exception):
 
 class TeacherAuthError(HarpError):
     """The server refused the key; no request will succeed, so the run stops."""
+
+
+class TeacherUnreachable(HarpError):
+    """No connection to the server before any request of the run reached it: the run stops."""
 
 
 def load_api_key(env_file: str | Path = ".env") -> str | None:
@@ -147,10 +152,15 @@ class TeacherClient:
             delay = self.backoff * (2**attempt) * (1 + 0.25 * random.random())  # jitter spreads retries
             try:
                 response = self._http.post(self.url, json=payload)
-            except self._httpx.TimeoutException:
-                reason = "time-out"
-            except self._httpx.TransportError as error:
-                reason = f"connection error ({type(error).__name__})"
+            except self._httpx.TransportError as error:  # time-outs included
+                if not self.usage.requests and isinstance(error, (self._httpx.ConnectError, self._httpx.ConnectTimeout)):
+                    # nothing of this run ever got through: a wrong URL or no network, not a blip
+                    raise TeacherUnreachable(
+                        f"cannot connect to the teacher at {self.url} ({type(error).__name__}: "
+                        f"{self._redact(str(error)) or 'no answer'}): check --base-url and the network"
+                    ) from None
+                timed_out = isinstance(error, self._httpx.TimeoutException)
+                reason = "time-out" if timed_out else f"connection error ({type(error).__name__})"
             else:
                 self._count(requests=1)
                 status = response.status_code

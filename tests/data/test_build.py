@@ -181,6 +181,29 @@ def test_without_key_one_line_says_what_to_do(tmp_path):
     assert len(lines) == 1 and "OPENROUTER_API_KEY" in lines[0] and "--source synthetic" in lines[0]
 
 
+def test_unreachable_base_url_is_one_line_at_once_and_never_shows_the_key(tmp_path, fakes):
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    for i in range(3):
+        fakes.write_test_image(tmp_path / "bdv2" / f"img_{i}_0.png", i)
+    (tmp_path / ".env").write_text(f"OPENROUTER_API_KEY={fakes.SECRET_KEY}\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, str(REPO / "data_build.py"), "--base-url", url, "--quiet",
+                             "--prompts-dir", str(REPO / "prompts")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 20  # not 6 backed-off attempts per image
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0] and "--base-url" in lines[0], result.stderr
+    assert fakes.SECRET_KEY not in result.stdout + result.stderr
+    assert jsonl(tmp_path / "rejected.jsonl") == []  # nothing recorded as given up: a rerun tries every image
+
+
 def test_big_images_are_sent_downscaled_and_left_alone_on_disk(tmp_path):
     from PIL import Image
 

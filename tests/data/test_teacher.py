@@ -128,3 +128,34 @@ def test_retry_after_forms():
     assert _retry_after("soon", 1.5) == 1.5  # unreadable: our own backoff
     in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)  # an HTTP date
     assert 50 <= _retry_after(in_a_minute, 1.0) <= 61
+
+
+def _closed_port_url():
+    import socket
+
+    with socket.socket() as sock:  # bound and closed again: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def test_unreachable_server_stops_at_once_without_the_key():
+    from harp.data.teacher import TeacherUnreachable
+
+    sleeps = []
+    with TeacherClient(_closed_port_url(), SECRET_KEY, backoff=0.5, sleep=sleeps.append) as client:
+        with pytest.raises(TeacherUnreachable) as caught:
+            client.chat("m", MESSAGES)
+    message = str(caught.value)
+    assert sleeps == [] and "--base-url" in message and "/chat/completions" in message
+    assert SECRET_KEY not in message and "\n" not in message
+
+
+def test_lost_connection_after_a_success_is_retried(fake_teacher, fakes):
+    server = fake_teacher(fakes.scripted([fakes.answer("first")]))
+    sleeps = []
+    with client_for(server, sleeps, max_retries=2) as client:
+        assert client.chat("m", MESSAGES) == "first"
+        server.stop()  # the server goes away mid-run: a blip to retry, not a wrong URL
+        with pytest.raises(TeacherError) as caught:
+            client.chat("m", MESSAGES)
+    assert caught.value.reason == "gave_up" and caught.value.retryable and len(sleeps) == 2
