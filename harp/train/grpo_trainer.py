@@ -14,8 +14,9 @@ DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three metho
   generated; the negative rows get their tokens from the negatives file. They are scored by the
   same H-PRM reward functions and enter the group mean and std like any candidate.
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
-  `rewards/format/mean` -> `reward/format`), and `reward` counts the sampled completions only, so
-  `train/reward` measures the policy, not the negatives (logged apart as `negatives/reward`).
+  `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
+  mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
+  the negatives (logged apart as `negatives/reward`).
 
 Importance ratio of a negative. A negative was not sampled from the policy, so it has no
 behaviour log-probability. We treat it like an on-policy sample: TRL's ratio
@@ -194,12 +195,15 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             metrics["task_completion"].append(sampled[:, -2].mean().item())
         if len(negative) and len(sampled):
             metrics["negatives/reward"].append(negative[:, 0].mean().item())
-            # TRL appended means over every row of the groups; keep the sampled rows' means instead.
+            # TRL appended means and stds over every row of the groups; keep the sampled rows' instead.
             means = sampled.mean(dim=0).tolist()
+            stds = sampled.std(dim=0).tolist() if len(sampled) > 1 else [0.0] * sampled.shape[1]
             for column, name in enumerate(names):
-                key = "reward" if name == "total" else f"rewards/{name}/mean"
-                if metrics.get(key):
-                    metrics[key][-1] = means[column]
+                mean_key, std_key = ("reward", "reward_std") if name == "total" else (f"rewards/{name}/mean",
+                                                                                     f"rewards/{name}/std")
+                for key, value in ((mean_key, means[column]), (std_key, stds[column])):
+                    if metrics.get(key):
+                        metrics[key][-1] = value
 
     # ---------------------------------------------------------------------------------- logging
 

@@ -113,3 +113,16 @@ def test_token_offsets_cover_the_decoded_text(tiny):
     text = tokenizer.decode(ids, skip_special_tokens=True)
     assert "".join(text[s:e] for s, e in offsets) == text == NEGATIVE
     assert offsets[-1][0] == offsets[-1][1] == len(text)  # the end-of-turn token has an empty span
+
+
+def test_reward_spread_is_logged_over_the_sampled_completions_only(tiny, workdir):
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False)
+    torch.manual_seed(0)
+    trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    sampled = trainer.scorer.last_breakdowns[: trainer.num_candidates]  # the group's last row is the negative
+    metrics = trainer._metrics["train"]
+    for key, name in (("reward", "total"), ("rewards/format/mean", "format")):
+        assert metrics[key][-1] == pytest.approx(sum(getattr(b, name) for b in sampled) / len(sampled), abs=1e-6)
+    for key, name in (("reward_std", "total"), ("rewards/format/std", "format"), ("rewards/task/std", "task")):
+        expected = torch.tensor([float(getattr(b, name)) for b in sampled]).std().item()
+        assert metrics[key][-1] == pytest.approx(expected, abs=1e-6), key
