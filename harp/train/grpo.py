@@ -212,7 +212,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     if val_records:
         validation = ValidationCallback(val_records, domain, hprm, t.output_dir, t.eval_steps or t.save_steps,
                                         batch_size=max(4, t.per_device_train_batch_size * num_generations),
-                                        max_new_tokens=t.max_new_tokens)
+                                        max_new_tokens=t.max_new_tokens, fresh=resume is None)
         callbacks.append(validation)
     trainer = HarpGRPOTrainer(
         model=model, reward_funcs=scorer.functions(), args=args, train_dataset=dataset, processing_class=processor,

@@ -5,7 +5,9 @@ H-PRM scores them with the evaluator's own code (harp.eval.evaluate / harp.eval.
 `eval/task_completion` and `eval/avg_reward` mean exactly what `scripts/evaluate.py` reports.
 A step-0 evaluation gives the SFT model's figures as the baseline. The model with the highest
 mean val reward so far is saved in `best/` (ties go to the earlier step). Each evaluation is
-appended to `<output_dir>/eval_history.jsonl`, which also carries `best/` across a resume.
+appended to `<output_dir>/eval_history.jsonl`, which also carries `best/` across a resume. A fresh
+(not resumed) run in the same folder starts its own history: the old one is moved to
+`previous_eval_history.jsonl`, so the new run gets its own baseline and `best/`.
 
 Reward hacking: GRPO can learn to please H-PRM without getting better at the task. When the
 mean train reward rose over the last `window` evaluations while val task completion fell over the
@@ -46,11 +48,13 @@ def reward_hacking(history: list[dict], window: int = 3) -> str | None:
 class ValidationCallback(TrainerCallback):
     """Evaluates on the val records, saves `best/`, logs `eval/*` and watches for reward hacking.
 
-    Set `.trainer` after building the trainer (the callback logs and saves through it).
+    Set `.trainer` after building the trainer (the callback logs and saves through it). `fresh`: this
+    run does not resume, so an existing history (an earlier run's) is set aside instead of continued.
     """
 
     def __init__(self, records: list[dict], domain, hprm, output_dir: str | Path, eval_steps: int, *,
-                 batch_size: int = 8, max_new_tokens: int = 128, save_best: callable = None, window: int = 3):
+                 batch_size: int = 8, max_new_tokens: int = 128, save_best: callable = None, window: int = 3,
+                 fresh: bool = False):
         self.records = records
         self.domain = domain
         self.hprm = hprm
@@ -61,7 +65,8 @@ class ValidationCallback(TrainerCallback):
         self.save_best = save_best  # save_best(path): writes the current policy (merged when LoRA) to path
         self.window = window
         self.trainer = None
-        self.history: list[dict] = self._read_history()
+        self.fresh = fresh
+        self.history: list[dict] = [] if fresh else self._read_history()
         self._train_rewards: list[float] = []  # train `reward` logs since the last evaluation
         self._last_eval = -1
 
@@ -125,6 +130,9 @@ class ValidationCallback(TrainerCallback):
     # -------------------------------------------------------------------------------- callbacks
 
     def on_train_begin(self, args, state, control, **kwargs):
+        path = self.output_dir / HISTORY_FILE
+        if self.fresh and state.is_world_process_zero and path.is_file():
+            path.replace(self.output_dir / ("previous_" + HISTORY_FILE))
         if state.global_step == 0 and not any(row["step"] == 0 for row in self.history):
             self.evaluate(0)  # the SFT model's figures: the baseline
 
