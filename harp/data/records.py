@@ -17,6 +17,11 @@ from harp.errors import DataError
 REQUIRED_KEYS = ("image", "task", "plan")
 
 
+def json_error(error: json.JSONDecodeError) -> str:
+    """`Unterminated string starting at column 11`: json's message, the column, no dangling "at"."""
+    return f"{error.msg.removesuffix(' at')} at column {error.pos + 1}"  # one line is parsed at a time
+
+
 def iter_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, record) for each non-blank line; raise DataError naming file:line."""
     path = Path(path)
@@ -27,9 +32,9 @@ def iter_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> I
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.rstrip("\r\n"))  # a cut line: "Unterminated string", not "control character"
             except json.JSONDecodeError as error:
-                raise DataError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+                raise DataError(f"{path}:{number}: not valid JSON ({json_error(error)})") from None
             if not isinstance(record, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
             for key in required:

@@ -13,6 +13,7 @@ import json
 import random
 from pathlib import Path
 
+from harp.data.records import json_error
 from harp.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -31,9 +32,9 @@ def split_records(
             if not line.strip():
                 continue
             try:
-                data.append(json.loads(line))
+                data.append(json.loads(line.rstrip("\r\n")))
             except json.JSONDecodeError as error:
-                raise DataError(f"{input_path}:{number}: not valid JSON ({error.msg})") from None
+                raise DataError(f"{input_path}:{number}: not valid JSON ({json_error(error)})") from None
 
     random.Random(seed).shuffle(data)
     n = len(data)

@@ -82,6 +82,13 @@ def test_split_names_the_bad_line(tmp_path):
         split_records(tmp_path / "actions.jsonl", tmp_path / "data")
 
 
+def test_a_cut_line_names_the_column_without_a_dangling_at(tmp_path):
+    (tmp_path / "actions.jsonl").write_text('{"image": "a"}\n{"image": "./bdv2/s_1\n')
+    with pytest.raises(DataError) as caught:
+        split_records(tmp_path / "actions.jsonl", tmp_path / "data")
+    assert str(caught.value).endswith("actions.jsonl:2: not valid JSON (Unterminated string starting at column 11)")
+
+
 def test_split_missing_input_is_one_line(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         split_records(tmp_path / "actions.jsonl", tmp_path / "data")
