@@ -27,7 +27,7 @@ import json
 import random
 from pathlib import Path
 
-from harp.data.records import clean, read_records, where
+from harp.data.records import clean, load_image, read_records, where
 from harp.errors import DataError
 
 VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
@@ -42,13 +42,13 @@ def val_path(config) -> Path | None:
 
 
 def resolve_image(record: dict, base_dir: Path) -> str:
-    """The record's image path as it exists: as written, else relative to its data file's folder."""
+    """The record's image path as it exists: as written, else relative to its data file's folder.
+
+    The image is decoded once here, so a missing or corrupt file is a one-line DataError naming
+    its line before training starts (TRL decodes lazily, mid-run, with a traceback)."""
+    load_image(record, base_dir)
     path = Path(record["image"])
-    if path.exists():
-        return str(path)
-    if not path.is_absolute() and (base_dir / path).exists():
-        return str(base_dir / path)
-    raise DataError(f"{where(record)}: image not found: {record['image']}")
+    return str(path if path.exists() or path.is_absolute() else base_dir / path)
 
 
 def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: int, hprm, domain,
@@ -96,8 +96,10 @@ def build_dataset(records: list[dict], domain, base_dir: Path, negatives: list[l
     return Dataset.from_list(rows).cast_column("image", Image())
 
 
-def trl_args(config, num_generations: int):
-    """TRL's GRPOConfig from the guide's keys (see the module docstring for the mapping)."""
+def trl_args(config, num_generations: int, bf16: bool | None = None):
+    """TRL's GRPOConfig from the guide's keys (see the module docstring for the mapping); `bf16`
+    when the caller already resolved it (so the fp32 fallback warns once)."""
+    import torch
     from trl import GRPOConfig as TRLGRPOConfig
 
     from harp.train.grpo_rewards import reward_weights
@@ -123,7 +125,7 @@ def trl_args(config, num_generations: int):
         save_strategy="steps",
         save_steps=t.save_steps,
         eval_strategy="no",  # validation is ours (grpo_eval): generation + H-PRM metrics
-        bf16=use_bf16(t.bf16),
+        bf16=use_bf16(t.bf16) if bf16 is None else bf16,
         report_to=resolve_report_to(t.report_to),
         run_name=t.run_name,
         activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
@@ -133,6 +135,7 @@ def trl_args(config, num_generations: int):
         data_seed=t.seed,
         reward_weights=reward_weights(config.reward),
         dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),  # no "pin_memory ... no accelerator" warning on a CPU
         remove_unused_columns=False,
         log_completions=False,
     )
@@ -203,7 +206,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
                                                  dtype=torch.bfloat16 if bf16 else torch.float32)
     peft_config = prepare_trainable(model, config)  # the same vision freeze and LoRA targets as SFT
     num_generations = t.num_candidates + k
-    args = trl_args(config, num_generations)
+    args = trl_args(config, num_generations, bf16=bf16)
     args.disable_tqdm = not progress
 
     scorer = HPRMScorer(hprm)

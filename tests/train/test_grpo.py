@@ -33,8 +33,21 @@ def test_guide_keys_map_onto_trl():
     assert args.learning_rate == t.learning_rate and args.warmup_steps == t.warmup_steps
     assert args.max_grad_norm == t.max_grad_norm and args.weight_decay == t.weight_decay
     assert args.bf16 is False  # no bf16 GPU here: fp32, with a warning
+    assert args.dataloader_pin_memory is False  # no CUDA here: pinning would only warn
     assert sum(args.reward_weights) == pytest.approx(1.0)
     assert args.reward_weights[3] == pytest.approx(0.25)  # w_task of the guide's weights
+
+
+def test_bf16_fallback_resolved_by_the_caller_warns_once(monkeypatch, capsys):
+    import harp.models.load as load
+
+    monkeypatch.setattr(load, "bf16_available", lambda: False)
+    config = GRPOConfig()
+    config.training.report_to = ["none"]
+    assert trl_args(config, 5, bf16=False).bf16 is False
+    assert "bf16" not in capsys.readouterr().err  # run_grpo already warned when it chose the dtype
+    assert trl_args(config, 5).bf16 is False
+    assert capsys.readouterr().err.count("training.bf16") == 1
 
 
 def test_guide_config_runs_as_written_one_prompt_four_candidates():
@@ -102,8 +115,21 @@ def test_missing_image_names_the_line(tmp_path):
     record = dict(RECORD, _source="train.jsonl", _line=7)
     with pytest.raises(DataError, match=r"train.jsonl:7: image not found: a.png"):
         resolve_image(record, tmp_path)
-    (tmp_path / "a.png").write_bytes(b"")
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
     assert resolve_image(record, tmp_path) == str(tmp_path / "a.png")  # relative to the data file
+
+
+def test_corrupt_image_names_the_line_before_training(tmp_path):
+    from PIL import Image
+
+    Image.effect_noise((64, 64), 60).convert("RGB").save(tmp_path / "a.png")
+    data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "a.png").write_bytes(data[: len(data) // 2])  # cut mid-pixels: opens, fails to decode
+    record = dict(RECORD, _source="train.jsonl", _line=3)
+    with pytest.raises(DataError, match=r"^train.jsonl:3: cannot read image a.png: image file is truncated"):
+        resolve_image(record, tmp_path)
 
 
 def test_reward_hacking_needs_rising_reward_and_falling_completion():
