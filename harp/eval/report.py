@@ -334,6 +334,11 @@ def _first_tag(run: dict, tags) -> str | None:
     return next((tag for tag in tags if tag in run), None)
 
 
+def _printable(text: str) -> str:
+    """An untrained model's plan with its control characters shown as "?" (the font has no glyph)."""
+    return "".join(c if c.isprintable() or c.isspace() else "?" for c in text)
+
+
 def plot_examples(rows: list[dict], path: Path) -> bool:
     """A grid of scenes, each captioned below with its task, predicted plan and verdict."""
     import matplotlib.pyplot as plt
@@ -355,7 +360,7 @@ def plot_examples(rows: list[dict], path: Path) -> bool:
         verdict = "✓ complete" if row["completed"] else f"✗ {row['failure']}"
         caption = "\n".join([
             *textwrap.wrap(f"task: {row['task']}", 52)[:2],
-            *textwrap.wrap(f"plan: {row['prediction']}", 52)[:4],
+            *textwrap.wrap(f"plan: {_printable(row['prediction'])}", 52)[:4],
             *textwrap.wrap(verdict, 52)[:2],
         ])
         ax.text(0.0, -0.03, caption, transform=ax.transAxes, va="top", ha="left", fontsize=7,

@@ -98,3 +98,16 @@ def test_report_without_training_runs_says_so(tmp_path):
 def test_report_without_details_is_a_one_line_error(tmp_path):
     with pytest.raises(HarpError, match=r"evaluation_details.json: not found"):
         write_report(tmp_path / "evaluation_details.json")
+
+
+def test_control_characters_in_a_plan_draw_without_font_warnings(tmp_path):
+    import warnings
+
+    from harp.eval.report import plot_examples
+
+    image = tmp_path / "scene_0.png"
+    Image.new("RGB", (64, 48), "orange").save(image)
+    rows = [row("format", 1, -0.95, str(image), prediction="Pick(\x00Apple\x19)\x7f")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Glyph 19 missing" is a UserWarning
+        assert plot_examples(rows, tmp_path / "examples.png")
