@@ -35,7 +35,7 @@ def resolve_model_path(name: str | Path) -> str:
     # A hub id is `owner/name`; anything else, or a path under an existing folder, is a local path.
     looks_local = name.startswith((".", "/", "~")) or name.count("/") != 1 or Path(name.split("/")[0]).is_dir()
     if looks_local:
-        raise ModelNotFoundError(f"{name}: model directory not found; {EMBEDDED_HINT}")
+        raise ModelNotFoundError(f"{name}: model directory not found{_did_you_mean(path)}; {EMBEDDED_HINT}")
     if _in_cache(name):
         return name
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
@@ -44,6 +44,18 @@ def resolve_model_path(name: str | Path) -> str:
     if not _resolves(host):
         raise ModelNotFoundError(f"{name}: no such local directory, not in the Hugging Face cache, and {host} cannot be reached (offline?); {EMBEDDED_HINT}")
     return name
+
+
+def _did_you_mean(path: Path) -> str:
+    """` (did you mean outputs/grpo/final?)` for a typo beside real model directories, else ``."""
+    import difflib
+
+    try:
+        models = [p.name for p in path.parent.iterdir() if (p / "config.json").is_file()]
+    except OSError:  # no such folder, or unreadable
+        return ""
+    close = difflib.get_close_matches(path.name, models, n=1)
+    return f" (did you mean {path.parent / close[0]}?)" if close else ""
 
 
 def load_processor(name: str | Path, max_pixels: int | None = None):

@@ -49,6 +49,19 @@ def test_missing_or_broken_local_directories(tmp_path, offline):
         resolve_model_path(tmp_path / "empty")
 
 
+def test_a_typo_beside_model_directories_suggests_the_closest(tmp_path, offline):
+    for name in ("final", "best", "checkpoint-200"):
+        (tmp_path / "grpo" / name).mkdir(parents=True)
+        (tmp_path / "grpo" / name / "config.json").write_text("{}")
+    with pytest.raises(ModelNotFoundError) as caught:
+        resolve_model_path(str(tmp_path / "grpo" / "fianl"))
+    assert f"model directory not found (did you mean {tmp_path / 'grpo' / 'final'}?)" in str(caught.value)
+    _one_line_naming_embedded(caught.value)
+    with pytest.raises(ModelNotFoundError) as caught:  # nothing close: no suggestion
+        resolve_model_path(str(tmp_path / "grpo" / "zzz"))
+    assert "did you mean" not in str(caught.value)
+
+
 def test_loads_for_inference_and_training(micro_dir):
     import torch
 
