@@ -18,3 +18,16 @@ def test_requirements_and_pyproject_agree():
     declared = pins(project["dependencies"] + project["optional-dependencies"]["test"])
     assert declared == requirements
     assert requirements["torch"] == "2.14.1" and requirements["torchvision"] == "0.29.1"
+
+
+def test_the_guide_s_tensorboard_command_starts():
+    """`tensorboard --logdir outputs/sft/runs` (the guide's 监控训练): its CLI imports pkg_resources."""
+    import subprocess
+    import sys
+
+    tensorboard = Path(sys.executable).parent / "tensorboard"
+    done = subprocess.run([str(tensorboard), "--version_tb"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    requirements = pins(l for l in (ROOT / "requirements.txt").read_text().splitlines()
+                        if l.strip() and not l.startswith("#"))
+    assert done.stdout.strip() == requirements["tensorboard"]
