@@ -11,7 +11,12 @@ import importlib.util
 import netrc
 import os
 import sys
+import warnings
 from pathlib import Path
+
+# peft and TRL still read transformers 5's deprecated `is_gradient_checkpointing` alias: the
+# FutureWarning is theirs, says nothing about the user's run, and printed on every LoRA run.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 
 def resolve_report_to(report_to: list[str]) -> list[str]:

@@ -54,3 +54,16 @@ def test_bf16_falls_back_to_fp32_without_a_bf16_gpu(monkeypatch, capsys):
     assert report.use_bf16(False) is False and capsys.readouterr().err == ""
     monkeypatch.setattr(load, "bf16_available", lambda: True)
     assert report.use_bf16(True) is True
+
+
+def test_peft_s_deprecated_checkpointing_alias_warns_nothing():
+    """peft/TRL read `model.is_gradient_checkpointing`; transformers 5 warns on it, every run."""
+    import subprocess
+    import sys
+
+    code = ("import warnings, harp.train.report\n"
+            "warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed in v6.', FutureWarning)\n"
+            "warnings.warn('some other deprecation', FutureWarning)\n")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "is_gradient_checkpointing" not in done.stderr and "some other deprecation" in done.stderr
