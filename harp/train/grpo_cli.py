@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from harp.errors import HarpError
-from harp.train.launch import add_launch_arguments, launch_overrides
+from harp.train.launch import add_launch_arguments, launch_overrides, run_script
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -17,15 +15,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        from harp.config import load_grpo_config
-        from harp.train.grpo import train_grpo
+    return run_script("train_grpo.py", parse_args(argv), _train)
 
-        config = load_grpo_config(args.config, launch_overrides(args))
-        final = train_grpo(config)
-    except HarpError as error:
-        print(f"train_grpo.py: error: {error}", file=sys.stderr)
-        return 1
+
+def _train(args: argparse.Namespace) -> None:
+    from harp.config import load_grpo_config
+    from harp.train.grpo import train_grpo
+
+    final = train_grpo(load_grpo_config(args.config, launch_overrides(args)))
     print(f"final model: {final}")
-    return 0

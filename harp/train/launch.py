@@ -10,6 +10,10 @@ spelling of `training.deepspeed`.
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Callable
+
+from harp.errors import HarpError
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,3 +38,13 @@ def launch_overrides(args: argparse.Namespace) -> list[str]:
     elif args.resume:
         overrides.append(f"training.resume_from_checkpoint={args.resume}")
     return overrides
+
+
+def run_script(prog: str, args: argparse.Namespace, train: Callable[[argparse.Namespace], object]) -> int:
+    """Run a training script's body; a user-fixable error is one line under the script's name."""
+    try:
+        train(args)
+    except HarpError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from harp.errors import HarpError
-from harp.train.launch import add_launch_arguments, launch_overrides
+from harp.train.launch import add_launch_arguments, launch_overrides, run_script
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -16,14 +14,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        from harp.config import load_sft_config
-        from harp.train.sft import train_sft
+    return run_script("train_sft.py", parse_args(argv), _train)
 
-        config = load_sft_config(args.config, launch_overrides(args))
-        train_sft(config)
-    except HarpError as error:
-        print(f"train_sft.py: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+
+def _train(args: argparse.Namespace) -> None:
+    from harp.config import load_sft_config
+    from harp.train.sft import train_sft
+
+    train_sft(load_sft_config(args.config, launch_overrides(args)))
