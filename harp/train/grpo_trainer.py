@@ -12,7 +12,10 @@ DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three metho
 - `_generate`: a group is `num_candidates` sampled completions plus `negatives_per_group` verified
   negatives of the same prompt (TRL's `num_generations` = their sum). Only the sampled rows are
   generated; the negative rows get their tokens from the negatives file. They are scored by the
-  same H-PRM reward functions and enter the group mean and std like any candidate.
+  same H-PRM reward functions, but the group's baseline (mean, and std for `scale_rewards`) comes
+  from the sampled rows only (harp.train.advantages): a negative is pushed down against it and
+  never lifts the sampled plans, and a group of identical sampled plans has zero advantage.
+  `frac_reward_zero_std` then counts the groups whose *sampled* candidates all tie.
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
   `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
@@ -36,6 +39,7 @@ import torch
 from trl import GRPOTrainer
 
 from harp.rewards.ftca import group_mean_step_score, token_advantages
+from harp.train.advantages import sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
 from harp.train.grpo_rewards import COMPONENTS
 
@@ -79,6 +83,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     def __init__(self, *args, scorer, num_candidates: int, negatives_per_group: int = 0,
                  use_ftca: bool = True, ftca_alpha: float = 0.5, **kwargs):
         super().__init__(*args, **kwargs)
+        if negatives_per_group > 0 and self.multi_objective_aggregation != "sum_then_normalize":
+            raise ValueError("negatives_per_group > 0 needs multi_objective_aggregation 'sum_then_normalize' "
+                             f"(got {self.multi_objective_aggregation!r})")
         if self.num_generations != num_candidates + negatives_per_group:
             raise ValueError(f"num_generations ({self.num_generations}) must be num_candidates ({num_candidates}) "
                              f"+ negatives_per_group ({negatives_per_group})")
@@ -163,18 +170,44 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             raise RuntimeError("H-PRM scores do not match the batch")
         is_negative = [slot is not None for slot in slots] if slots else [False] * len(inputs)
         self._log_policy_rewards(mode, breakdowns, is_negative)
+        if negatives_on:
+            output["advantages"] = self._sampled_baseline_advantages(breakdowns, is_negative, output, mode)
         if self.use_ftca:
-            output["advantages"] = self._token_advantages(output, breakdowns, mode)
+            output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative)
         return output
 
-    def _token_advantages(self, output, breakdowns, mode) -> torch.Tensor:
-        """FTCA: per-token advantages (B, T) from each row's sequence advantage and H-PRM step scores."""
+    def _sampled_baseline_advantages(self, breakdowns, is_negative, output, mode) -> torch.Tensor:
+        """TRL's advantages recomputed with the baseline from the sampled rows only (harp.train.advantages).
+
+        Rewards are gathered over processes, as TRL does before normalising (groups are whole per
+        process: the per-device batch is a multiple of `num_generations`)."""
+        device = self.accelerator.device
+        weights = self.reward_weights.to(device)
+        local = torch.tensor([[float(getattr(b, name)) for name in COMPONENTS] for b in breakdowns],
+                             dtype=torch.float32, device=device)
+        rewards = self.accelerator.gather((local * weights).sum(dim=1))
+        flags = self.accelerator.gather(torch.tensor(is_negative, dtype=torch.bool, device=device))
+        advantages, tie = sampled_baseline_advantages(rewards.cpu(), flags.cpu(), self.num_generations,
+                                                      self.scale_rewards)
+        # TRL appended the whole group's zero-std share; the sampled candidates' is the one that means something.
+        zero_std = self._metrics[mode]["frac_reward_zero_std"]
+        if zero_std:
+            zero_std[-1] = tie.float().mean().item()
+        start = self.accelerator.process_index * len(breakdowns)
+        return advantages[start:start + len(breakdowns)].to(output["advantages"].device)
+
+    def _token_advantages(self, output, breakdowns, mode, is_negative) -> torch.Tensor:
+        """FTCA: per-token advantages (B, T) from each row's sequence advantage and H-PRM step scores.
+
+        The step-score baseline p̄ comes from the group's sampled rows, like the sequence baseline."""
         advantages = output["advantages"].tolist()
         ids, mask = output["completion_ids"], output["completion_mask"]
         group = self.num_generations if mode == "train" else self.num_generations_eval
         result = torch.zeros(ids.shape, dtype=torch.float32)
         for start in range(0, len(breakdowns), group):
-            group_mean = group_mean_step_score(b.step_scores for b in breakdowns[start:start + group])
+            group_mean = group_mean_step_score(b.step_scores for b, negative in
+                                               zip(breakdowns[start:start + group], is_negative[start:start + group])
+                                               if not negative)
             for i in range(start, min(start + group, len(breakdowns))):
                 row = ids[i][mask[i].bool()].tolist()
                 b = breakdowns[i]

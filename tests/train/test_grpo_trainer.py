@@ -126,3 +126,27 @@ def test_reward_spread_is_logged_over_the_sampled_completions_only(tiny, workdir
     for key, name in (("reward_std", "total"), ("rewards/format/std", "format"), ("rewards/task/std", "task")):
         expected = torch.tensor([float(getattr(b, name)) for b in sampled]).std().item()
         assert metrics[key][-1] == pytest.approx(expected, abs=1e-6), key
+
+
+def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, workdir):
+    """Greedy sampling makes every sampled plan the same: the negative may not give them an advantage."""
+    worse = "Place(Bin), Place(Bin), Place(Bin), Pick(Cup), Pick(Cup), Pick(Cup)"
+    for negative in (NEGATIVE, worse):
+        trainer, _, _ = make_trainer(tiny, use_ftca=False, num_candidates=3)
+        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, Path("."), [[negative]])
+        trainer.generation_config.do_sample = False
+        output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+        advantages = output["advantages"].tolist()
+        assert advantages[:3] == [0.0, 0.0, 0.0], negative
+        assert advantages[3] <= 0.0  # a negative is never pushed up
+        assert trainer._metrics["train"]["frac_reward_zero_std"][-1] == 1.0  # the sampled candidates tie
+    # FTCA's step baseline also ignores the negative: the sampled rows' token advantages are the same
+    token_rows = []
+    for negative in (NEGATIVE, worse):
+        trainer, _, _ = make_trainer(tiny, use_ftca=True, num_candidates=3)
+        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, Path("."), [[negative]])
+        trainer.generation_config.do_sample = False
+        token_rows.append(trainer._generate_and_score_completions([dataset[0]] * 4)["advantages"][:3])
+    width = min(row.shape[1] for row in token_rows)  # the batch pads to its longest row, the negative's
+    assert torch.equal(token_rows[0][:, :width], token_rows[1][:, :width])
+    assert all(not row[:, width:].any() for row in token_rows)
