@@ -3,7 +3,7 @@ or render synthetic scenes with `--source synthetic`. Flags: `python data_build.
 
 import sys
 
-from harp.data.cli import data_build_main
+from harp.data.cli import BUILD
 
 if __name__ == "__main__":
-    sys.exit(data_build_main())
+    sys.exit(BUILD.main("data_build.py"))

@@ -1,7 +1,8 @@
-"""The `harp` command. Each stage module registers its own subcommands.
+"""The `harp` command: every stage is a subcommand (a `harp.entry.Command`), registered by its module.
 
 Modules are imported only to register their parsers; they keep torch/transformers imports inside
-their handlers, so light commands such as `harp score` start fast.
+their handlers, so light commands such as `harp score` start fast. A module that fails to import
+stops `harp` with one line naming it (a stage is never silently missing from `harp --help`).
 """
 
 from __future__ import annotations
@@ -10,16 +11,22 @@ import argparse
 import importlib
 import sys
 
-from harp.errors import HarpError
+from harp.entry import run_command
 
-# Each module defines `register(subparsers)`; handlers are set with `parser.set_defaults(func=...)`.
+# Each module defines `register(subparsers)`.
 COMMAND_MODULES = [
     "harp.rewards.cli",  # harp score
-    "harp.data.cli",  # harp data build | split
+    "harp.data.cli",  # harp data build | split | contact-sheet
     "harp.models.cli",  # harp model init-tiny
-    "harp.eval.cli",  # harp predict | evaluate
+    "harp.train.cli",  # harp train sft | grpo
+    "harp.negatives.cli",  # harp negatives
+    "harp.eval.cli",  # harp predict | evaluate | report
     "harp.demo",  # harp demo
 ]
+
+
+class CommandImportError(Exception):
+    """A command module could not be imported: HARP's installation is broken, not the user's input."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,31 +35,24 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         try:
             module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:  # stage not written yet
-                continue
-            raise
+        except ImportError as error:
+            raise CommandImportError(f"cannot load the commands of {module_name}: {error}") from error
         module.register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except CommandImportError as error:
+        print(f"harp: error: {error}", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except HarpError as error:
-        print(f"harp {args.command}: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `harp score ... | head`: the reader left; not an error of ours
-        sys.stderr.close()
-        return 0
+    sub = getattr(args, f"{args.command}_command", None)  # a group's command: `harp train sft`
+    return run_command(f"harp {args.command}" + (f" {sub}" if sub else ""), args.func, args)
 
 
 if __name__ == "__main__":

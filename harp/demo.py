@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harp.entry import Command
 from harp.errors import HarpError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,10 +135,15 @@ def _run(args) -> int:
     return run_demo(force=args.force, workdir=Path(args.workdir), num_scenes=args.num_scenes, seed=args.seed)
 
 
+def add_arguments(parser) -> None:
+    parser.add_argument("--force", action="store_true", help="redo every stage from scratch")
+    parser.add_argument("--workdir", default=str(WORKDIR), help=f"where the demo writes everything (default {WORKDIR})")
+    parser.add_argument("--num-scenes", type=int, default=NUM_SCENES, help="synthetic scenes to build")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the synthetic world")
+
+
+DEMO = Command("demo", "run the whole pipeline on the embedded defaults (skips finished stages)", add_arguments, _run)
+
+
 def register(subparsers) -> None:
-    demo = subparsers.add_parser("demo", help="run the whole pipeline on the embedded defaults (skips finished stages)")
-    demo.add_argument("--force", action="store_true", help="redo every stage from scratch")
-    demo.add_argument("--workdir", default=str(WORKDIR), help=f"where the demo writes everything (default {WORKDIR})")
-    demo.add_argument("--num-scenes", type=int, default=NUM_SCENES, help="synthetic scenes to build")
-    demo.add_argument("--seed", type=int, default=SEED, help="seed of the synthetic world")
-    demo.set_defaults(func=_run)
+    DEMO.register(subparsers)

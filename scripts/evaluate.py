@@ -7,26 +7,12 @@
 Flags and outputs: harp/eval/cli.py and harp/eval/evaluate.py.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from harp.errors import HarpError  # noqa: E402
-from harp.eval.cli import add_evaluate_arguments, run_evaluate  # noqa: E402
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_evaluate_arguments(parser)
-    args = parser.parse_args()
-    try:
-        return run_evaluate(args)
-    except HarpError as error:
-        print(f"evaluate.py: error: {error}", file=sys.stderr)
-        return 1
-
+from harp.eval.cli import EVALUATE  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(EVALUATE.main("evaluate.py"))

@@ -4,7 +4,7 @@
     python scripts/train_grpo.py --config configs/grpo_config.yaml --set reward.use_ftca=false --resume
     deepspeed --num_gpus=4 scripts/train_grpo.py --config configs/grpo_config.yaml
 
-Flags: harp/train/launch.py; what it does and writes: harp/train/grpo.py.
+Flags: harp/train/cli.py; what it does and writes: harp/train/grpo.py.
 """
 
 import sys
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from harp.train.grpo_cli import main  # noqa: E402
+from harp.train.cli import GRPO  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(GRPO.main("train_grpo.py"))

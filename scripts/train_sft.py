@@ -5,7 +5,7 @@
     deepspeed --num_gpus=4 scripts/train_sft.py --config configs/sft_config.yaml
     accelerate launch scripts/train_sft.py --config configs/sft_config.yaml
 
-Flags: harp/train/launch.py; what it does and writes: harp/train/sft.py.
+Flags: harp/train/cli.py; what it does and writes: harp/train/sft.py.
 """
 
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from harp.train.sft_cli import main  # noqa: E402
+from harp.train.cli import SFT  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(SFT.main("train_sft.py"))

@@ -9,10 +9,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from harp.errors import HarpError
+from harp.entry import Command, add_group
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,28 +89,6 @@ def run_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    data = subparsers.add_parser("data", help="build the training data and split it")
-    commands = data.add_subparsers(dest="data_command", metavar="{build,split,contact-sheet}")
-    data.set_defaults(func=lambda args: data.print_help() or 2)
-
-    build = commands.add_parser("build", help="label ./bdv2 images with a teacher VLM, or render synthetic scenes")
-    add_build_arguments(build)
-    build.set_defaults(func=run_build)
-
-    split = commands.add_parser("split", help="80/10/10 split (seed 42), exactly as the guide's script")
-    split.add_argument("--input", default="actions.jsonl", help="records to split (default: %(default)s)")
-    split.add_argument("--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)")
-    split.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
-    split.set_defaults(func=run_split)
-
-    sheet = commands.add_parser("contact-sheet", help="a captioned grid of synthetic scenes (docs/contact_sheet.png)")
-    sheet.add_argument("--out", default="docs/contact_sheet.png", help="PNG to write (default: %(default)s)")
-    sheet.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
-    sheet.add_argument("--count", type=int, default=16, help="scenes in the grid (default: %(default)s)")
-    sheet.set_defaults(func=run_contact_sheet)
-
-
 def run_contact_sheet(args: argparse.Namespace) -> int:
     from harp.data import world
     from harp.data.synthetic import contact_sheet
@@ -123,16 +100,25 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
     return 0
 
 
-def data_build_main(argv: list[str] | None = None) -> int:
-    """Entry point of the guide's `python data_build.py`: the flags of `harp data build`."""
-    parser = argparse.ArgumentParser(prog="data_build.py", description="Build tasks.jsonl and actions.jsonl.")
-    add_build_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run_build(args)
-    except HarpError as error:
-        print(f"data_build.py: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+def add_split_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", default="actions.jsonl", help="records to split (default: %(default)s)")
+    parser.add_argument("--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
+
+
+def add_contact_sheet_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="docs/contact_sheet.png", help="PNG to write (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=16, help="scenes in the grid (default: %(default)s)")
+
+
+# `python data_build.py` is BUILD.main("data_build.py"): the flags of `harp data build`.
+BUILD = Command("build", "label ./bdv2 images with a teacher VLM, or render synthetic scenes",
+                add_build_arguments, run_build)
+SPLIT = Command("split", "80/10/10 split (seed 42), exactly as the guide's script", add_split_arguments, run_split)
+CONTACT_SHEET = Command("contact-sheet", "a captioned grid of synthetic scenes (docs/contact_sheet.png)",
+                        add_contact_sheet_arguments, run_contact_sheet)
+
+
+def register(subparsers) -> None:
+    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET])

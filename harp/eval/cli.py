@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from harp.entry import Command
+
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """The guide's flags (shared by `harp evaluate` and scripts/evaluate.py) plus a few of ours."""
@@ -74,24 +76,30 @@ def run_report(args) -> int:
     return 0
 
 
+def add_predict_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model_path", required=True, help="model directory or hub id")
+    parser.add_argument("--image", required=True, help="scene image")
+    parser.add_argument("--task", required=True, help='task sentence, e.g. "Put the apple into the basket"')
+    parser.add_argument("--scene", help="scene JSON (or a record) to check the plan against")
+    parser.add_argument("--reference", help='reference plan to infer the scene from: "Navigate(Table), Pick(Apple), ..."')
+    parser.add_argument("--constrained", action="store_true", help="enforce the plan grammar while decoding")
+    parser.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
+    parser.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--details", default="results/evaluation_details.json", help="written by evaluate")
+    parser.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the curves")
+
+
+# `python scripts/evaluate.py` is EVALUATE.main("evaluate.py").
+EVALUATE = Command("evaluate", "evaluate models on test records: metrics, predictions, report (the guide's 模型评估 step)",
+                   add_evaluate_arguments, run_evaluate)
+PREDICT = Command("predict", "plan one task for one image and score the plan", add_predict_arguments, run_predict)
+REPORT = Command("report", "rewrite report.md and plots from evaluation_details.json", add_report_arguments, run_report)
+
+
 def register(subparsers) -> None:
-    evaluate = subparsers.add_parser("evaluate", help="evaluate models on test records (metrics, predictions, report)")
-    add_evaluate_arguments(evaluate)
-    evaluate.set_defaults(func=run_evaluate)
-
-    predict = subparsers.add_parser("predict", help="plan one task for one image and score the plan")
-    predict.add_argument("--model_path", required=True, help="model directory or hub id")
-    predict.add_argument("--image", required=True, help="scene image")
-    predict.add_argument("--task", required=True, help='task sentence, e.g. "Put the apple into the basket"')
-    predict.add_argument("--scene", help="scene JSON (or a record) to check the plan against")
-    predict.add_argument("--reference", help='reference plan to infer the scene from: "Navigate(Table), Pick(Apple), ..."')
-    predict.add_argument("--constrained", action="store_true", help="enforce the plan grammar while decoding")
-    predict.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
-    predict.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
-    predict.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    predict.set_defaults(func=run_predict)
-
-    report = subparsers.add_parser("report", help="rewrite report.md and plots from evaluation_details.json")
-    report.add_argument("--details", default="results/evaluation_details.json", help="written by evaluate")
-    report.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the curves")
-    report.set_defaults(func=run_report)
+    for command in (EVALUATE, PREDICT, REPORT):
+        command.register(subparsers)

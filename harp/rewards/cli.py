@@ -23,18 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
+from harp.entry import Command
 from harp.errors import DataError, HarpError
 
 PREDICTION_KEYS = ("prediction", "completion", "plan")
 
 
-def register(subparsers) -> None:
-    parser = subparsers.add_parser("score", help="score plans with H-PRM and print JSON", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", help="the plan to score: text, or a JSON list of step strings")
     parser.add_argument("--task", default="", help="the task sentence (reported; the goal comes from the reference or scene)")
     parser.add_argument("--reference", help="reference plan (JSON list or text); its scene is inferred from it")
@@ -44,7 +42,6 @@ def register(subparsers) -> None:
     parser.add_argument("--summary", action="store_true", help="with --predictions: print only the summary")
     parser.add_argument("--domain", default=None, help="domain name or YAML path (default: the config's, else navigate_pick_place)")
     parser.add_argument("--config", help="GRPO config whose reward weights (and model.domain) to use")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:
@@ -75,6 +72,13 @@ def run(args) -> int:
     breakdown = hprm.score(_plan_arg(args.plan), example)
     print(_dumps({"input": {"task": args.task, "plan": args.plan}, **breakdown.to_dict()}))
     return 0
+
+
+SCORE = Command("score", "score plans with H-PRM and print JSON", add_arguments, run, description=__doc__)
+
+
+def register(subparsers) -> None:
+    SCORE.register(subparsers)
 
 
 def score_file(hprm, predictions_path: str, records_path: str) -> dict:
@@ -169,9 +173,3 @@ def _load_scene(value: str) -> dict:
 
     Scene.from_dict(data, where=source)  # validate now, naming the file
     return data
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from harp.cli import main
-
-    sys.exit(main(["score", *sys.argv[1:]]))

@@ -143,8 +143,17 @@ def _with_callback(trainer, callback):
 
 
 def test_script_takes_the_launcher_flags(setup, tmp_path, monkeypatch):
-    from harp.train.launch import launch_overrides
-    from harp.train.sft_cli import main, parse_args
+    import argparse
+
+    from harp.train.cli import SFT, add_launch_arguments, launch_overrides
+
+    def parse_args(argv):
+        parser = argparse.ArgumentParser()
+        add_launch_arguments(parser)
+        return parser.parse_args(argv)
+
+    def main(argv):
+        return SFT.main("train_sft.py", argv)
 
     args = parse_args(["--local_rank=3", "--config", "c.yaml", "--deepspeed", "configs/ds_config_zero3.json",
                        "--set", "training.num_epochs=1", "--resume"])
@@ -190,8 +199,11 @@ def _free_port():
 
 
 def test_config_mistakes_are_one_line(setup, tmp_path, capsys):
+    from harp.train.cli import SFT
     from harp.train.sft import check_deepspeed, load_domain
-    from harp.train.sft_cli import main
+
+    def main(argv):
+        return SFT.main("train_sft.py", argv)
 
     root, model = setup
     path = write_config(root, model, tmp_path / "bad")

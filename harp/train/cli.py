@@ -1,5 +1,6 @@
-"""Command-line flags the training scripts share: the config, overrides, resume, and the launchers' own.
+"""`harp train sft|grpo`, and the guide's `python scripts/train_sft.py` / `scripts/train_grpo.py` (same flags).
 
+Both take the config, `--set` overrides, `--resume`, and the launchers' own flags:
 `deepspeed --num_gpus=4 scripts/train_sft.py --config ...` starts one process per GPU with
 `--local_rank=N` appended and LOCAL_RANK, RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment;
 `accelerate launch` and `torchrun` set only the environment. The Trainer reads the environment, so
@@ -10,10 +11,8 @@ spelling of `training.deepspeed`.
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Callable
 
-from harp.errors import HarpError
+from harp.entry import Command, add_group
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,11 +39,24 @@ def launch_overrides(args: argparse.Namespace) -> list[str]:
     return overrides
 
 
-def run_script(prog: str, args: argparse.Namespace, train: Callable[[argparse.Namespace], object]) -> int:
-    """Run a training script's body; a user-fixable error is one line under the script's name."""
-    try:
-        train(args)
-    except HarpError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+def run_sft(args: argparse.Namespace) -> None:
+    from harp.config import load_sft_config
+    from harp.train.sft import train_sft
+
+    train_sft(load_sft_config(args.config, launch_overrides(args)))
+
+
+def run_grpo(args: argparse.Namespace) -> None:
+    from harp.config import load_grpo_config
+    from harp.train.grpo import train_grpo
+
+    final = train_grpo(load_grpo_config(args.config, launch_overrides(args)))
+    print(f"final model: {final}")
+
+
+SFT = Command("sft", "SFT of a Qwen2.5-VL planner (the guide's SFT训练 step)", add_launch_arguments, run_sft)
+GRPO = Command("grpo", "GRPO with H-PRM rewards and FTCA (the guide's GRPO训练 step)", add_launch_arguments, run_grpo)
+
+
+def register(subparsers) -> None:
+    add_group(subparsers, "train", "train a planner: SFT, then GRPO", [SFT, GRPO])
