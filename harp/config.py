@@ -24,6 +24,10 @@ import yaml
 from harp.errors import ConfigError
 
 REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
+# TRL's GRPO losses (trl 1.16 GRPOConfig.loss_type); see the README's "TRL's GRPO options".
+GRPO_LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS_CHOICES = ("group", "batch", "none")
+VLLM_MODES = ("colocate", "server")
 
 
 # ----------------------------------------------------------------------------------------- SFT
@@ -142,6 +146,15 @@ class GRPOTrainingConfig:
     gradient_checkpointing: bool = False  # trade compute for memory
     deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
     use_vllm: bool = False  # generate with vLLM (GPU, when installed)
+    # TRL's GRPO options, passed through as TRL names them; the defaults are TRL 1.16's.
+    loss_type: str = "dapo"  # grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo or vespo (how token losses are aggregated)
+    scale_rewards: Union[bool, str] = "group"  # divide advantages by the std of the group, the batch, or none (true = group, false = none)
+    num_iterations: int = 1  # optimiser passes over each generated batch (TRL's mu); > 1 reuses completions with clipped ratios
+    epsilon: float = 0.2  # lower clipping bound of the ratio (1 - epsilon)
+    epsilon_high: float | None = None  # upper bound (1 + epsilon_high); None = epsilon (DAPO suggests 0.28)
+    mask_truncated_completions: bool = False  # completions cut at max_new_tokens get no loss
+    vllm_mode: str = "colocate"  # with use_vllm: colocate (vLLM in the training process) or server (`trl vllm-serve`)
+    vllm_gpu_memory_utilization: float = 0.3  # colocate mode: share of GPU memory vLLM may take
     resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
     seed: int = 42  # seeds sampling and data order
     max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
@@ -189,6 +202,7 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
         raise ConfigError(f"{config.source}: training.temperature: must be > 0, got {t.temperature}")
     if not 0 < t.top_p <= 1:
         raise ConfigError(f"{config.source}: training.top_p: must be in (0, 1], got {t.top_p}")
+    _check_trl_grpo_options(config.source, t)
     if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
         raise ConfigError(f"{config.source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
     weights = {k: getattr(r, k) for k in ("w_format", "w_action", "w_transition", "w_task", "w_efficiency")}
@@ -204,6 +218,17 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
             _exists(config.source, "data.negative_path", config.data.negative_path)
         _exists(config.source, "model.sft_model_path", config.model.sft_model_path)
     return config
+
+
+def _check_trl_grpo_options(source: str, t: GRPOTrainingConfig) -> None:
+    _choice(source, "training.loss_type", t.loss_type, GRPO_LOSS_TYPES)
+    if isinstance(t.scale_rewards, bool):
+        t.scale_rewards = "group" if t.scale_rewards else "none"  # TRL's own reading of true/false
+    _choice(source, "training.scale_rewards", t.scale_rewards, SCALE_REWARDS_CHOICES)
+    _choice(source, "training.vllm_mode", t.vllm_mode, VLLM_MODES)
+    _positive(source, "training", t, ["num_iterations", "epsilon", "epsilon_high"])
+    if not 0 < t.vllm_gpu_memory_utilization <= 1:
+        raise ConfigError(f"{source}: training.vllm_gpu_memory_utilization: must be in (0, 1], got {t.vllm_gpu_memory_utilization}")
 
 
 def _load(cls: type, path: str | Path, overrides: list[str]) -> Any:

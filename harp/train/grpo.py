@@ -13,6 +13,9 @@ Key mapping (guide -> TRL):
   batch of 4 (5 with the default one negative).
 - `kl_coef` -> `beta`; `max_new_tokens` -> `max_completion_length`; `temperature`, `top_p`,
   learning rate, weight decay, warm-up, `max_grad_norm`, logging/save steps, `run_name` as is.
+- TRL's own GRPO options keep their names and TRL's defaults: `loss_type`, `scale_rewards`,
+  `num_iterations`, `epsilon`, `epsilon_high`, `mask_truncated_completions`, `vllm_mode`,
+  `vllm_gpu_memory_utilization`.
 - `bf16` only where the hardware has it; `report_to` with W&B falling back to offline
   (harp.train.report).
 - `reward.w_*` -> the five reward functions' `reward_weights`, normalised to sum 1.
@@ -131,6 +134,14 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
         activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
         deepspeed=t.deepspeed,
         use_vllm=t.use_vllm,
+        vllm_mode=t.vllm_mode,
+        vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
+        loss_type=t.loss_type,
+        scale_rewards=t.scale_rewards,
+        num_iterations=t.num_iterations,
+        epsilon=t.epsilon,
+        epsilon_high=t.epsilon_high,
+        mask_truncated_completions=t.mask_truncated_completions,
         seed=t.seed,
         data_seed=t.seed,
         reward_weights=reward_weights(config.reward),

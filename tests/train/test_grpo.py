@@ -38,6 +38,30 @@ def test_guide_keys_map_onto_trl():
     assert args.reward_weights[3] == pytest.approx(0.25)  # w_task of the guide's weights
 
 
+TRL_OPTIONS = ["loss_type", "scale_rewards", "num_iterations", "epsilon", "epsilon_high",
+               "mask_truncated_completions", "vllm_mode", "vllm_gpu_memory_utilization"]
+
+
+def test_trl_grpo_options_default_to_trl_s_own_and_pass_through():
+    import dataclasses
+
+    from trl import GRPOConfig as TRLGRPOConfig
+
+    trl_defaults = {f.name: f.default for f in dataclasses.fields(TRLGRPOConfig)}
+    ours = GRPOConfig().training
+    assert {name: getattr(ours, name) for name in TRL_OPTIONS} == {name: trl_defaults[name] for name in TRL_OPTIONS}
+    config = load_grpo_config("configs/grpo_config.yaml", [
+        "training.loss_type=dr_grpo", "training.scale_rewards=false", "training.num_iterations=2",
+        "training.epsilon=0.1", "training.epsilon_high=0.28", "training.mask_truncated_completions=true",
+        "training.vllm_mode=server", "training.vllm_gpu_memory_utilization=0.5", "training.report_to=none"],
+        check_files=False)
+    args = trl_args(config, num_generations=5)
+    assert config.training.scale_rewards == "none"  # TRL's reading of false
+    assert {name: getattr(args, name) for name in TRL_OPTIONS} == {
+        "loss_type": "dr_grpo", "scale_rewards": "none", "num_iterations": 2, "epsilon": 0.1, "epsilon_high": 0.28,
+        "mask_truncated_completions": True, "vllm_mode": "server", "vllm_gpu_memory_utilization": 0.5}
+
+
 def test_bf16_fallback_resolved_by_the_caller_warns_once(monkeypatch, capsys):
     import harp.models.load as load
 
@@ -149,6 +173,13 @@ def test_reward_hacking_needs_rising_reward_and_falling_completion():
     ("training.num_candidates=1", r"training\.num_candidates: GRPO needs at least 2"),
     ("reward.w_task=-1", r"reward\.w_task: weights must be >= 0"),
     ("training.kl_coeff=0.1", r"training\.kl_coeff: unknown key \(did you mean 'training\.kl_coef'\?\)"),
+    ("training.loss_type=ppo", r"training\.loss_type: must be one of grpo, dr_grpo, dapo, .* got 'ppo'"),
+    ("training.scale_rewards=std", r"training\.scale_rewards: must be one of group, batch, none, got 'std'"),
+    ("training.num_iterations=0", r"training\.num_iterations: must be > 0, got 0"),
+    ("training.epsilon_high=-0.1", r"training\.epsilon_high: must be > 0"),
+    ("training.vllm_mode=remote", r"training\.vllm_mode: must be one of colocate, server"),
+    ("training.vllm_gpu_memory_utilization=1.5", r"training\.vllm_gpu_memory_utilization: must be in \(0, 1\]"),
+    ("training.mask_truncated_completions=yes please", r"training\.mask_truncated_completions: expected true or false"),
 ])
 def test_config_mistakes_are_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harp.config import GRPOConfig
+from harp.config import GRPO_LOSS_TYPES, GRPOConfig
 from harp.rewards.hprm import HPRM
 from harp.train.grpo import build_dataset, trl_args
 from harp.train.grpo_rewards import HPRMScorer
@@ -37,7 +37,7 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2):
+def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, **training):
     from harp.models.load import load_model_and_processor
     from harp.plan.domain import Domain
 
@@ -45,6 +45,8 @@ def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2):
     t = config.training
     t.output_dir, t.report_to, t.max_steps, t.max_new_tokens = "out", ["none"], 1, 8
     t.num_candidates, t.negatives_per_group, t.bf16 = num_candidates, negatives_per_group, False
+    for key, value in training.items():  # any other training key, e.g. TRL's loss_type
+        setattr(t, key, value)
     domain = Domain.load("navigate_pick_place")
     hprm = HPRM(domain)
     negatives = [[NEGATIVE]] if negatives_per_group else None
@@ -150,3 +152,34 @@ def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, 
     width = min(row.shape[1] for row in token_rows)  # the batch pads to its longest row, the negative's
     assert torch.equal(token_rows[0][:, :width], token_rows[1][:, :width])
     assert all(not row[:, width:].any() for row in token_rows)
+
+
+@pytest.mark.parametrize("loss_type", GRPO_LOSS_TYPES)
+def test_ftca_and_negatives_train_under_each_loss_type_with_two_iterations(tiny, workdir, loss_type):
+    trainer, _, _ = make_trainer(tiny, loss_type=loss_type, num_iterations=2, max_steps=2, epsilon_high=0.28,
+                                 logging_steps=1, learning_rate=1e-3, warmup_steps=0,
+                                 scale_rewards="batch" if loss_type == "bnpo" else "group")
+    generations = []
+    score = trainer._generate_and_score_completions
+
+    def recording(inputs):
+        output = score(inputs)
+        generations.append(output)
+        return output
+
+    trainer._generate_and_score_completions = recording
+    before = {name: p.detach().clone() for name, p in trainer.model.named_parameters() if p.requires_grad}
+    trainer.train()
+
+    assert trainer.state.global_step == 2
+    assert len(generations) == 1  # num_iterations=2: the second step reuses the first step's completions
+    output = generations[0]
+    assert output["advantages"].shape == output["completion_ids"].shape  # FTCA's (B, T) reached the loss
+    negative = trainer.num_generations - 1  # the group's last row
+    assert torch.isfinite(output["old_per_token_logps"][negative][output["completion_mask"][negative].bool()]).all()
+    logs = [row for row in trainer.state.log_history if "loss" in row]
+    assert len(logs) == 2 and all(torch.isfinite(torch.tensor(row["loss"])) for row in logs)
+    assert "negatives/reward" in logs[0]
+    changed = [name for name, p in trainer.model.named_parameters() if p.requires_grad
+               and not torch.equal(p.detach(), before[name])]
+    assert changed, f"{loss_type}: no weight moved"
