@@ -25,6 +25,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
     parser.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the report's curves")
     parser.add_argument("--no_report", action="store_true", help="skip report.md and the plots")
+    parser.add_argument("--blank_images", action="store_true",
+                        help="replace every image by a uniform grey one (a control: image-only tasks should fall "
+                             "to chance if the answers come from the picture)")
 
 
 def run_evaluate(args) -> int:
@@ -38,7 +41,8 @@ def run_evaluate(args) -> int:
         weights = RewardWeights.from_config(load_grpo_config(args.reward_config, check_files=False).reward)
     results = evaluate(args.model_path, args.test_data, args.output_path, args.batch_size,
                        constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
-                       weights=weights, limit=args.limit, report=not args.no_report, runs=args.runs)
+                       weights=weights, limit=args.limit, report=not args.no_report, runs=args.runs,
+                       blank_images=args.blank_images)
     print(format_table(results))
     print(f"wrote {args.output_path}")
     return 0

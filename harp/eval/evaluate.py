@@ -14,7 +14,8 @@ give the same figures. Files written beside `output_path` (default `results/eval
 - `report.md` and `plots/*.png` (see harp.eval.report) unless `report=False`.
 
 A model's label is its path's last two parts for checkpoint folders (`sft/final`, `grpo/best`),
-else its folder name; `+constrained` marks a constrained run.
+else its folder name; `+constrained` marks a constrained run, `+blank` a run with `blank_images`
+(every image replaced by a uniform grey one of the same size: what the model does without the picture).
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 
 CHECKPOINT_DIR = re.compile(r"^(final|best|checkpoint-\d+)$")
+BLANK_GREY = (128, 128, 128)
+
+
+def blank_like(image):
+    """A uniform grey image of the same size: the picture's content removed, the prompt's shape kept."""
+    from PIL import Image
+
+    return Image.new("RGB", image.size, BLANK_GREY)
 
 
 def model_label(path: str | Path) -> str:
@@ -61,8 +70,10 @@ def load_test_records(test_data: str | Path, domain, limit: int | None = None) -
 
 
 def generate_for_records(model, processor, records: list[dict], domain, *, batch_size: int,
-                         max_new_tokens: int, logits_processor=None, desc: str = "evaluate") -> list[str]:
-    """Greedy plans for records, in order, batch by batch (images are loaded per batch)."""
+                         max_new_tokens: int, logits_processor=None, desc: str = "evaluate",
+                         blank_images: bool = False) -> list[str]:
+    """Greedy plans for records, in order, batch by batch (images are loaded per batch; `blank_images`
+    replaces each by a uniform grey one)."""
     from tqdm import tqdm
 
     from harp.models.generate import generate_plans
@@ -72,6 +83,8 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
         for start in range(0, len(records), batch_size):
             batch = records[start:start + batch_size]
             images = [load_image(record) for record in batch]
+            if blank_images:
+                images = [blank_like(image) for image in images]
             outputs = generate_plans(
                 model, processor, images, [record["task"] for record in batch], domain,
                 max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0, top_p=1.0,
@@ -97,7 +110,8 @@ def score_predictions(records: list[dict], predictions: list[str], domain, hprm)
 def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: str | Path = "results/evaluation.json",
              batch_size: int = 4, *, constrained: bool = False, max_new_tokens: int = 128,
              domain: str = "navigate_pick_place", weights=None, limit: int | None = None,
-             report: bool = True, runs: str = "outputs/*/runs", quiet: bool = False) -> dict[str, dict]:
+             report: bool = True, runs: str = "outputs/*/runs", quiet: bool = False,
+             blank_images: bool = False) -> dict[str, dict]:
     """Evaluate each model on `test_data`; write the files listed in the module docstring.
 
     Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
@@ -126,9 +140,10 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     used: set[str] = set()
     for path in model_paths:
         model, processor = load_model_and_processor(path)
-        variants = [(False, model_label(path))]
+        base = model_label(path) + ("+blank" if blank_images else "")
+        variants = [(False, base)]
         if constrained:
-            variants.append((True, model_label(path) + "+constrained"))
+            variants.append((True, base + "+constrained"))
         for enforce, label in variants:
             label = _unique(label, used)
             logits_processor = None
@@ -138,14 +153,15 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
                 logits_processor = plan_logits_processor(processor, domain_spec, max_new_tokens)
             predictions = generate_for_records(model, processor, records, domain_spec, batch_size=batch_size,
                                                max_new_tokens=max_new_tokens, logits_processor=logits_processor,
-                                               desc=label)
+                                               desc=label, blank_images=blank_images)
             rows = score_predictions(records, predictions, domain_spec, hprm)
             predictions_path = out_dir / "predictions" / f"{file_label(label)}.jsonl"
             _write_jsonl(predictions_path, rows)
             metrics = summarize(rows)
             results[label] = metrics
             runs_detail.append({
-                "label": label, "model_path": str(path), "constrained": enforce, "metrics": metrics,
+                "label": label, "model_path": str(path), "constrained": enforce, "blank_images": blank_images,
+                "metrics": metrics,
                 **details(rows), "predictions": str(predictions_path),
             })
             if not quiet:

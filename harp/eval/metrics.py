@@ -118,6 +118,37 @@ def task_kind(record: dict, scene=None) -> tuple[int | None, bool | None]:
     return num_objects, source_named
 
 
+def tables_of(scene) -> list[str]:
+    """The places objects can start on: locations named "... table" and wherever an object lies."""
+    named = [place for place in scene.locations if place == "table" or place.endswith(" table")]
+    return list(dict.fromkeys(named + list(scene.objects.values())))
+
+
+def shortcut_baselines(scene, source_named: bool | None) -> dict[str, float | None]:
+    """Chance that a planner right about everything but *where the objects are* completes the task.
+
+    - `uniform`: it guesses each moved object's table uniformly among the scene's tables;
+    - `most_loaded`: it goes to the table holding the most objects (ties shared evenly), the
+      shortcut a model can learn without knowing which object lies where.
+    A task that names the source needs no guess (1.0); None without a scene. These put image-only
+    accuracy in context: a model at these figures has not looked the objects up in the picture.
+    """
+    if scene is None:
+        return {"uniform": None, "most_loaded": None}
+    if source_named:
+        return {"uniform": 1.0, "most_loaded": 1.0}
+    tables = tables_of(scene)
+    load = Counter(scene.objects.values())
+    top = max((load[t] for t in tables), default=0)
+    busiest = [t for t in tables if load[t] == top]
+    uniform = most_loaded = 1.0
+    for obj in scene.goal:
+        start = scene.objects.get(obj)
+        uniform *= 1.0 / len(tables) if start in tables else 0.0
+        most_loaded *= (1.0 / len(busiest)) if start in busiest else 0.0
+    return {"uniform": uniform, "most_loaded": most_loaded}
+
+
 def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> dict:
     """The per-sample predictions-file row: task, reference, prediction, H-PRM breakdown, failure."""
     parsed = parse_plan(prediction)
@@ -140,6 +171,7 @@ def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> 
         "step_f1": step_f1(predicted_steps, reference_steps),
         "num_objects": num_objects,
         "source_named": source_named,
+        "baselines": shortcut_baselines(scene, source_named),
         "hprm": breakdown.to_dict(),
     }
 
@@ -167,12 +199,34 @@ def kind_label(num_objects, source_named) -> str:
     return f"{objects}, {named}"
 
 
+SHORTCUT_WRONG = "image only, most-loaded table wrong"
+
+
+def kind_summary(group: list[dict]) -> dict:
+    """A task kind's metrics, with the two shortcut baselines' mean beside them (None without scenes)."""
+    result = {"num_samples": len(group), **summarize(group)}
+    for name in ("uniform", "most_loaded"):
+        values = [(row.get("baselines") or {}).get(name) for row in group]
+        known = [v for v in values if v is not None]
+        result[f"baseline_{name}"] = round(_mean(known), 4) if known and len(known) == len(values) else None
+    return result
+
+
 def details(rows: list[dict]) -> dict:
-    """Everything beyond the guide's keys: exact match, step F1, by error type, by task kind."""
+    """Everything beyond the guide's keys: exact match, step F1, by error type, by task kind.
+
+    Task kinds come with the shortcut baselines (`shortcut_baselines`), plus one extra group: the
+    image-only tasks where the most-loaded-table shortcut certainly fails, where only looking the
+    object up in the picture succeeds.
+    """
     errors = Counter(row["error_type"] or "none" for row in rows)
     by_kind: dict[str, list[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["num_objects"] or 0, r["source_named"] is not True)):
         by_kind.setdefault(kind_label(row["num_objects"], row["source_named"]), []).append(row)
+    shortcut_wrong = [row for row in rows if row["source_named"] is False
+                      and (row.get("baselines") or {}).get("most_loaded") == 0.0]
+    if shortcut_wrong:
+        by_kind[SHORTCUT_WRONG] = shortcut_wrong
     return {
         "num_samples": len(rows),
         "exact_match": round(_mean(1.0 if row["exact_match"] else 0.0 for row in rows), 4),
@@ -182,6 +236,6 @@ def details(rows: list[dict]) -> dict:
             for kind in ("none", *ERROR_LADDER) if errors[kind]
         },
         "by_task_kind": {
-            label: {"num_samples": len(group), **summarize(group)} for label, group in by_kind.items()
+            label: kind_summary(group) for label, group in by_kind.items()
         },
     }

@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 from harp.errors import HarpError
-from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS
+from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS, SHORTCUT_WRONG
 
 METRIC_SENTENCES = {
     "format_accuracy": "share of samples whose generated plan parses with no format error",
@@ -106,7 +106,10 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         "## By task kind",
         "",
         "One or two objects to move; whether the task names where they are (else the image must tell). "
-        "Every metric per kind is in `evaluation_details.json`.",
+        "Every metric per kind is in `evaluation_details.json`. Beside task completion, two baselines "
+        "that know everything but where the objects lie: `uniform` guesses the table, `most-loaded` "
+        "goes to the table with the most objects; image-only accuracy at these levels is not grounding. "
+        f"`{SHORTCUT_WRONG}`: the image-only tasks the most-loaded shortcut fails.",
         "",
         *_kind_tables(models),
         "## Training curves",
@@ -197,14 +200,22 @@ def _kind_tables(models: list[dict]) -> list[str]:
     kinds = list(dict.fromkeys(kind for model in models for kind in model["by_task_kind"]))
     lines = []
     for key in ("task_completion", "avg_reward"):
-        lines += [f"`{key}` by task kind (n = samples of that kind):", "",
-                  _row(["task kind", "n", *[f"`{m['label']}`" for m in models]]), _row(["---"] * (len(models) + 2))]
+        baselines = key == "task_completion"
+        header = ["task kind", "n", *[f"`{m['label']}`" for m in models]] + (["uniform", "most-loaded"] if baselines else [])
+        lines += [f"`{key}` by task kind (n = samples of that kind):", "", _row(header), _row(["---"] * len(header))]
         for kind in kinds:
             groups = [m["by_task_kind"].get(kind) for m in models]
-            n = next(g["num_samples"] for g in groups if g)
-            lines.append(_row([kind, n, *[f"{g[key]:.4f}" if g else "—" for g in groups]]))
+            first = next(g for g in groups if g)
+            cells = [kind, first["num_samples"], *[f"{g[key]:.4f}" if g else "—" for g in groups]]
+            if baselines:
+                cells += [_figure(first.get("baseline_uniform")), _figure(first.get("baseline_most_loaded"))]
+            lines.append(_row(cells))
         lines.append("")
     return lines
+
+
+def _figure(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def _example_rows(model: dict, count: int) -> list[dict]:

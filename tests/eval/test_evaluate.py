@@ -67,3 +67,37 @@ def test_a_wrong_model_path_fails_before_any_model_runs(tmp_path, image):
     assert done.returncode == 1
     assert done.stderr.startswith("evaluate.py: error: ./outputs/grpo/fnal: model directory not found")
     assert not (tmp_path / "results").exists()  # nothing evaluated, nothing written
+
+
+def test_blank_images_hand_the_model_a_uniform_picture_of_the_same_size(tmp_path, monkeypatch):
+    import harp.models.generate as generate
+    from harp.eval.evaluate import generate_for_records
+
+    picture = tmp_path / "scene.png"
+    image = Image.new("RGB", (48, 32), "white")
+    image.paste((200, 20, 20), (0, 0, 24, 32))
+    image.save(picture)
+    seen = []
+
+    def fake_generate_plans(model, processor, images, tasks, domain, **kwargs):
+        seen.extend(images)
+        return [["Pick(Apple)"] for _ in images]
+
+    monkeypatch.setattr(generate, "generate_plans", fake_generate_plans)
+    for blank in (False, True):
+        generate_for_records(None, None, [record(picture)], None, batch_size=1, max_new_tokens=8,
+                             blank_images=blank)
+    as_is, blank = seen
+    assert len(as_is.getcolors()) == 2 and blank.size == as_is.size
+    assert len(blank.getcolors()) == 1  # one colour: nothing of the scene is left
+
+
+def test_blank_images_flag_is_accepted_by_the_guide_script():
+    import argparse
+
+    from harp.eval.cli import add_evaluate_arguments
+
+    parser = argparse.ArgumentParser()
+    add_evaluate_arguments(parser)
+    args = parser.parse_args(["--model_path", "m", "--test_data", "t.jsonl", "--blank_images"])
+    assert args.blank_images and not parser.parse_args(["--model_path", "m", "--test_data", "t"]).blank_images

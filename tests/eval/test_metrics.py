@@ -151,3 +151,39 @@ def test_exact_match_and_step_f1_on_hand_made_predictions(scored_rows):
     assert scored_rows[2]["step_f1"] == 1.0  # repaired steps of a malformed plan still match
     assert scored_rows[6]["step_f1"] == pytest.approx(2 / 3)  # both steps in the reference: P = 1, R = 1/2
     assert scored_rows[3]["step_f1"] == 0.0  # nothing predicted
+
+
+# --------------------------------------------------------------- shortcut baselines beside image-only accuracy
+
+def scene_of(objects, goal, locations=("white table", "red table", "blue table", "basket")):
+    from harp.plan.scene import Scene
+
+    return Scene("start", locations, objects, goal)
+
+
+def test_shortcut_baselines_know_everything_but_where_the_objects_are():
+    from harp.eval.metrics import shortcut_baselines
+
+    # three tables, the apple alone on the white one, two objects on the red one
+    scene = scene_of({"apple": "white table", "cup": "red table", "ball": "red table"}, {"apple": "basket"})
+    assert shortcut_baselines(scene, False) == {"uniform": pytest.approx(1 / 3), "most_loaded": 0.0}
+    assert shortcut_baselines(scene, True) == {"uniform": 1.0, "most_loaded": 1.0}  # the sentence tells
+    assert shortcut_baselines(None, False) == {"uniform": None, "most_loaded": None}
+    busiest = scene_of({"apple": "red table", "cup": "red table", "ball": "white table"}, {"apple": "basket"})
+    assert shortcut_baselines(busiest, False)["most_loaded"] == 1.0
+    tie = scene_of({"apple": "red table", "cup": "white table"}, {"apple": "basket", "cup": "basket"},
+                   locations=("white table", "red table", "basket"))
+    assert shortcut_baselines(tie, False) == {"uniform": 0.25, "most_loaded": 0.25}  # two guesses, each 1/2
+
+
+def test_task_kinds_carry_the_baselines_and_the_shortcut_wrong_group():
+    from harp.eval.metrics import SHORTCUT_WRONG
+
+    rows = [dict(row(None), baselines={"uniform": 0.5, "most_loaded": 0.0}),
+            dict(row("task"), baselines={"uniform": 0.5, "most_loaded": 1.0}),
+            dict(row(None, source_named=True), baselines={"uniform": 1.0, "most_loaded": 1.0})]
+    kinds = details(rows)["by_task_kind"]
+    image_only = kinds["1 object, source not named"]
+    assert (image_only["baseline_uniform"], image_only["baseline_most_loaded"]) == (0.5, 0.5)
+    assert kinds[SHORTCUT_WRONG]["num_samples"] == 1 and kinds[SHORTCUT_WRONG]["task_completion"] == 1.0
+    assert details([row(None)])["by_task_kind"]["1 object, source not named"]["baseline_uniform"] is None

@@ -18,7 +18,8 @@ def row(error_type, plan_length, total, image, num_objects=1, source_named=False
             "failure": None if error_type is None else f"{error_type}: something", "completed": completed,
             "plan_length": plan_length, "total": total, "exact_match": error_type is None,
             "step_f1": 1.0 if error_type is None else 0.5, "num_objects": num_objects,
-            "source_named": source_named, "hprm": {"total": total}}
+            "source_named": source_named, "baselines": {"uniform": 0.5, "most_loaded": 0.75},
+            "hprm": {"total": total}}
 
 
 def make_results(tmp_path):
@@ -80,8 +81,10 @@ def test_report_has_the_side_by_side_table_and_plots(tmp_path):
     # failures by error type: none, format, action, state_transition, task, inefficient
     assert "| `sft/final` | 1 | 1 | 1 | 0 | 1 | 0 |" in text
     # task completion by kind, one column per model: rows 0 and 2 have one object, rows 1 and 3 two
-    assert "| 1 object, source not named | 2 | 0.5000 | 1.0000 | 1.0000 |" in text
-    assert "| 2 objects, source not named | 2 | 0.0000 | 0.5000 | 0.5000 |" in text
+    # ... with the two shortcut baselines beside them (uniform guess, most-loaded table)
+    assert "| task kind | n | `sft/final` | `grpo/final` | `grpo/final+constrained` | uniform | most-loaded |" in text
+    assert "| 1 object, source not named | 2 | 0.5000 | 1.0000 | 1.0000 | 0.5000 | 0.7500 |" in text
+    assert "| 2 objects, source not named | 2 | 0.0000 | 0.5000 | 0.5000 | 0.5000 | 0.7500 |" in text
     for name in ("metrics", "failures", "training_curves", "examples"):
         png = tmp_path / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
