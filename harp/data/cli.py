@@ -31,6 +31,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     synthetic.add_argument("--num-scenes", type=int, default=500, help="scenes to render (default: %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
     synthetic.add_argument("--image-size", type=int, default=224, help="image side in pixels (default: %(default)s)")
+    synthetic.add_argument("--label-noise", type=float, default=0.0, metavar="P",
+                           help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
+                           "redundant step, wrong order, wrong receptacle); records keep their true scene "
+                           "(default: %(default)s)")
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument("--base-url", default=defaults.base_url,
                          help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)")
@@ -57,12 +61,17 @@ def run_build(args: argparse.Namespace) -> int:
         counts = build_synthetic(
             num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / SYNTHETIC_SUBDIR,
             output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
+            label_noise=args.label_noise,
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")
         print(f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
               f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
               f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}")
+        if args.label_noise:
+            noisy = counts["label_noise"]
+            print(f"label noise: {sum(noisy.values())} plans (" + ", ".join(f"{k} {v}" for k, v in sorted(noisy.items()))
+                  + "); records keep their true scene")
         print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
         return 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harp.data import world
 from harp.data.images import record_path
+from harp.data.label_noise import add_label_noise
 from harp.data.ledger import ACTIONS, PROCESSED, TASKS
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
@@ -69,14 +70,22 @@ def build_synthetic(
     image_size: int = world.IMAGE_SIZE,
     domain: str = "navigate_pick_place",
     progress: bool = True,
+    label_noise: float = 0.0,
 ) -> dict:
-    """Render the scenes and write the records; return counts for the summary."""
+    """Render the scenes and write the records; return counts for the summary.
+
+    `label_noise`: the share of plans given a teacher-like mistake (harp.data.label_noise); each
+    record keeps its true scene. Drawn from `(seed, index)` apart from the scene, so the scenes and
+    images are the same at any noise level.
+    """
     from tqdm import tqdm
 
     from harp.plan import Domain
 
     if num_scenes < 1:
         raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
+    if not 0.0 <= label_noise <= 1.0:
+        raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
     output_dir, images_dir = Path(output_dir), Path(images_dir)
     _refuse_teacher_records(output_dir / ACTIONS)
     domain_spec = Domain.load(domain)
@@ -87,7 +96,7 @@ def build_synthetic(
         path = images_dir / f"scene_{index:05d}_0.png"
         record, sample = synthetic_record(index, seed, domain_spec, record_path(path))
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
-        records.append(record)
+        records.append(add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec))
 
     write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
     write_records(output_dir / ACTIONS, records)
@@ -102,6 +111,7 @@ def build_synthetic(
         "source_unnamed": sum(not r["meta"]["source_named"] for r in records),
         "phrasings": len(phrasings),
         "mean_plan_length": sum(len(r["plan"]) for r in records) / len(records),
+        "label_noise": dict(Counter(r["meta"]["label_noise"] for r in records if "label_noise" in r["meta"])),
         "images_dir": str(images_dir),
     }
 
