@@ -136,10 +136,16 @@ def limit_cpu_threads(model) -> None:
         torch.set_num_threads(1)
 
 
+# Tests only: torch runs bf16 on a CPU too (slowly), so CI can train in bf16 and catch dtype mistakes.
+CPU_BF16_ENV = "HARP_TEST_CPU_BF16"
+
+
 def bf16_available() -> bool:
-    """True on a GPU that computes in bf16 (Ampere or newer); CPUs train in fp32."""
+    """True on a GPU that computes in bf16 (Ampere or newer); CPUs train in fp32 unless HARP_TEST_CPU_BF16=1."""
     import torch
 
+    if os.environ.get(CPU_BF16_ENV) == "1":
+        return True
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 

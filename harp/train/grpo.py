@@ -109,6 +109,7 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
     from harp.train.report import resolve_report_to, use_bf16
 
     t = config.training
+    bf16 = use_bf16(t.bf16) if bf16 is None else bf16
     return TRLGRPOConfig(
         output_dir=t.output_dir,
         num_train_epochs=t.num_epochs,
@@ -128,7 +129,8 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
         save_strategy="steps",
         save_steps=t.save_steps,
         eval_strategy="no",  # validation is ours (grpo_eval): generation + H-PRM metrics
-        bf16=use_bf16(t.bf16) if bf16 is None else bf16,
+        bf16=bf16,
+        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
         report_to=resolve_report_to(t.report_to),
         run_name=t.run_name,
         activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing

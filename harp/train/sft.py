@@ -131,6 +131,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         eval_strategy="steps" if eval_dataset is not None else "no",
         eval_steps=t.eval_steps,
         bf16=bf16,
+        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
         report_to=report_to,
         run_name=t.run_name,
         activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
