@@ -49,17 +49,12 @@ def make_trainer(kind: str, model_path: str, dataset, config, num_generations: i
     from harp.models.load import load_model_and_processor
     from harp.plan.domain import Domain
     from harp.rewards.hprm import HPRM
-    from harp.train.grpo import trl_args
-    from harp.train.grpo_rewards import HPRMScorer
-    from harp.train.grpo_trainer import HarpGRPOTrainer
+    from harp.train.grpo import build_trainer, trl_args
 
     model, processor = load_model_and_processor(model_path, for_training=True, dtype=torch.float32)
-    args = trl_args(config, num_generations)
     if kind == "harp":
-        scorer = HPRMScorer(HPRM(Domain.load("navigate_pick_place")))
-        return HarpGRPOTrainer(model=model, reward_funcs=scorer.functions(), args=args, train_dataset=dataset,
-                               processing_class=processor, scorer=scorer, num_candidates=num_generations,
-                               negatives_per_group=0, use_ftca=True)
+        return build_trainer(config, model, processor, dataset, HPRM(Domain.load("navigate_pick_place")))
+    args = trl_args(config, num_generations)
     args.reward_weights = None
     return GRPOTrainer(model=model, reward_funcs=[trivial_reward], args=args, train_dataset=dataset,
                        processing_class=processor)
@@ -115,6 +110,7 @@ def run(args, tmp: Path) -> int:
     base = Path(args.data).parent if args.data else tmp
     dataset = build_dataset(records, Domain.load("navigate_pick_place"), base)
     config = GRPOConfig()
+    config.model.freeze_vision_encoder = False  # train what the plain trainer trains
     t = config.training
     t.output_dir, t.report_to, t.bf16 = str(tmp / "out"), ["none"], False
     t.per_device_train_batch_size, t.num_candidates, t.negatives_per_group = args.prompts, args.candidates, 0

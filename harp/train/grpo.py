@@ -17,7 +17,7 @@ Key mapping (guide -> TRL):
   `num_iterations`, `epsilon`, `epsilon_high`, `mask_truncated_completions`, `vllm_mode`,
   `vllm_gpu_memory_utilization`.
 - `bf16` only where the hardware has it; `report_to` with W&B falling back to offline
-  (harp.train.report).
+  (harp.train.run_setup, which SFT shares, as it shares the keys both configs spell alike).
 - `reward.w_*` -> the five reward functions' `reward_weights`, normalised to sum 1.
 
 Outputs in `training.output_dir`: `checkpoint-{step}/` (TRL, resumable), `best/` (highest val
@@ -32,6 +32,8 @@ from pathlib import Path
 
 from harp.data.records import clean, load_image, read_records, where
 from harp.errors import DataError
+from harp.train.run_setup import (check_deepspeed, load_domain, prepare_trainable, resolve_report_to, resume_checkpoint,
+                                  trainer_arguments, use_bf16, warn)
 
 VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
 
@@ -102,39 +104,21 @@ def build_dataset(records: list[dict], domain, base_dir: Path, negatives: list[l
 def trl_args(config, num_generations: int, bf16: bool | None = None):
     """TRL's GRPOConfig from the guide's keys (see the module docstring for the mapping); `bf16`
     when the caller already resolved it (so the fp32 fallback warns once)."""
-    import torch
     from trl import GRPOConfig as TRLGRPOConfig
 
     from harp.train.grpo_rewards import reward_weights
-    from harp.train.report import resolve_report_to, use_bf16
 
     t = config.training
-    bf16 = use_bf16(t.bf16) if bf16 is None else bf16
     return TRLGRPOConfig(
-        output_dir=t.output_dir,
-        num_train_epochs=t.num_epochs,
-        max_steps=t.max_steps,
+        **trainer_arguments(t, use_bf16(t.bf16) if bf16 is None else bf16, resolve_report_to(t.report_to)),
         per_device_train_batch_size=t.per_device_train_batch_size * num_generations,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
         num_generations=num_generations,
         temperature=t.temperature,
         top_p=t.top_p,
         max_completion_length=t.max_new_tokens,
-        learning_rate=t.learning_rate,
         beta=t.kl_coef,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_steps,
         max_grad_norm=t.max_grad_norm,
-        logging_steps=t.logging_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
         eval_strategy="no",  # validation is ours (grpo_eval): generation + H-PRM metrics
-        bf16=bf16,
-        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
-        report_to=resolve_report_to(t.report_to),
-        run_name=t.run_name,
-        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
-        deepspeed=t.deepspeed,
         use_vllm=t.use_vllm,
         vllm_mode=t.vllm_mode,
         vllm_gpu_memory_utilization=t.vllm_gpu_memory_utilization,
@@ -144,31 +128,31 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
         epsilon=t.epsilon,
         epsilon_high=t.epsilon_high,
         mask_truncated_completions=t.mask_truncated_completions,
-        seed=t.seed,
-        data_seed=t.seed,
         reward_weights=reward_weights(config.reward),
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),  # no "pin_memory ... no accelerator" warning on a CPU
         remove_unused_columns=False,
         log_completions=False,
     )
 
 
-def save_policy(trainer, path: Path) -> None:
-    """The current policy as an ordinary model directory (LoRA merged into a copy), with its processor."""
-    import copy
+def build_trainer(config, model, processor, train_dataset, hprm, *, validation=None, bf16: bool | None = None,
+                  progress: bool = True):
+    """`HarpGRPOTrainer` as the config says: TRL's arguments, the five H-PRM reward functions, FTCA,
+    negatives per group, the vision freeze and LoRA (as SFT), and the val `validation` callback wired in.
 
-    from peft import PeftModel
+    `train_dataset`: `build_dataset`'s rows; `bf16`: the precision the caller already resolved
+    (None: resolve it here, warning on a CPU)."""
+    from harp.train.grpo_rewards import HPRMScorer
+    from harp.train.grpo_trainer import HarpGRPOTrainer
 
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if isinstance(model, PeftModel):
-        if trainer.is_world_process_zero():
-            merged = copy.deepcopy(model).merge_and_unload()
-            merged.save_pretrained(path)
-            trainer.processing_class.save_pretrained(path)
-            del merged
-        return
-    trainer.save_model(str(path))
+    t = config.training
+    args = trl_args(config, t.num_candidates + t.negatives_per_group, bf16=bf16)
+    args.disable_tqdm = not progress
+    scorer = HPRMScorer(hprm)
+    return HarpGRPOTrainer(
+        model=model, reward_funcs=scorer.functions(), args=args, train_dataset=train_dataset,
+        processing_class=processor, peft_config=prepare_trainable(model, config), validation=validation,
+        scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=t.negatives_per_group,
+        use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
 
 
 def train_grpo(config, resume: bool | str | None = None, progress: bool = True) -> Path:
@@ -184,10 +168,6 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     from harp.negatives.store import negatives_by_record
     from harp.rewards.hprm import HPRM, RewardWeights
     from harp.train.grpo_eval import ValidationCallback
-    from harp.train.grpo_rewards import HPRMScorer
-    from harp.train.grpo_trainer import HarpGRPOTrainer
-    from harp.train.report import use_bf16, warn
-    from harp.train.sft import check_deepspeed, load_domain, prepare_trainable, resume_checkpoint
 
     t = config.training
     domain = load_domain(config.model.domain, config.source)
@@ -217,31 +197,17 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     bf16 = use_bf16(t.bf16)
     model, processor = load_model_and_processor(config.model.sft_model_path, for_training=True,
                                                  dtype=torch.bfloat16 if bf16 else torch.float32)
-    peft_config = prepare_trainable(model, config)  # the same vision freeze and LoRA targets as SFT
-    num_generations = t.num_candidates + k
-    args = trl_args(config, num_generations, bf16=bf16)
-    args.disable_tqdm = not progress
-
-    scorer = HPRMScorer(hprm)
-    callbacks = []
     validation = None
     if val_records:
         validation = ValidationCallback(val_records, domain, hprm, t.output_dir, t.eval_steps or t.save_steps,
-                                        batch_size=max(4, t.per_device_train_batch_size * num_generations),
+                                        batch_size=max(4, t.per_device_train_batch_size * (t.num_candidates + k)),
                                         max_new_tokens=t.max_new_tokens, fresh=resume is None)
-        callbacks.append(validation)
-    trainer = HarpGRPOTrainer(
-        model=model, reward_funcs=scorer.functions(), args=args, train_dataset=dataset, processing_class=processor,
-        callbacks=callbacks, peft_config=peft_config,
-        scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=k,
-        use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
-    if validation is not None:
-        validation.trainer = trainer
-        validation.save_best = lambda path: save_policy(trainer, path)
+    trainer = build_trainer(config, model, processor, dataset, hprm, validation=validation, bf16=bf16,
+                            progress=progress)
 
     trainer.train(resume_from_checkpoint=resume)
     final = Path(t.output_dir) / "final"
-    save_policy(trainer, final)
+    trainer.save_policy(final)
     if validation is not None and trainer.is_world_process_zero():
         print(summary(validation.history))
     return final

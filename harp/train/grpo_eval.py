@@ -21,7 +21,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from harp.train.report import warn
+from harp.train.run_setup import warn
 
 HISTORY_FILE = "eval_history.jsonl"
 
@@ -48,8 +48,9 @@ def reward_hacking(history: list[dict], window: int = 3) -> str | None:
 class ValidationCallback(TrainerCallback):
     """Evaluates on the val records, saves `best/`, logs `eval/*` and watches for reward hacking.
 
-    Set `.trainer` after building the trainer (the callback logs and saves through it). `fresh`: this
-    run does not resume, so an existing history (an earlier run's) is set aside instead of continued.
+    The trainer binds it when built with `HarpGRPOTrainer(..., validation=callback)` (the callback
+    generates, logs and saves through it). `fresh`: this run does not resume, so an existing history
+    (an earlier run's) is set aside instead of continued.
     """
 
     def __init__(self, records: list[dict], domain, hprm, output_dir: str | Path, eval_steps: int, *,
@@ -62,13 +63,19 @@ class ValidationCallback(TrainerCallback):
         self.eval_steps = eval_steps
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
-        self.save_best = save_best  # save_best(path): writes the current policy (merged when LoRA) to path
+        self.save_best = save_best  # save_best(path): writes the policy to path (None: the trainer's save_policy)
         self.window = window
         self.trainer = None
         self.fresh = fresh
         self.history: list[dict] = [] if fresh else self._read_history()
         self._train_rewards: list[float] = []  # train `reward` logs since the last evaluation
         self._last_eval = -1
+
+    def bind(self, trainer) -> None:
+        """The trainer this callback evaluates, logs and saves `best/` through (a HarpGRPOTrainer)."""
+        self.trainer = trainer
+        if self.save_best is None:
+            self.save_best = trainer.save_policy
 
     # ------------------------------------------------------------------------------- evaluation
 
@@ -90,7 +97,7 @@ class ValidationCallback(TrainerCallback):
                                                    desc=f"val @ step {step}")
             metrics = summarize(score_predictions(self.records, predictions, self.domain, self.hprm))
             # This step's train reward is not logged yet (evaluation runs first): take it from TRL's pending metrics.
-            rewards = self._train_rewards + (list(trainer._metrics["train"].get("reward", [])) if step else [])
+            rewards = self._train_rewards + (trainer.pending_train_rewards() if step else [])
             train_reward = sum(rewards) / len(rewards) if rewards else None
             self._train_rewards, self._last_eval = [], step
             row = {"step": step, "train_reward": train_reward, **metrics}

@@ -78,11 +78,17 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             `num_candidates + negatives_per_group`.
         negatives_per_group: negative rows per group, taken from each dataset row's `negatives`.
         use_ftca, ftca_alpha: FTCA on/off and its step-score weight (DESIGN.md §3).
+        validation: a `harp.train.grpo_eval.ValidationCallback`, added to the callbacks and bound to
+            this trainer (it generates, logs and saves `best/` through it).
     """
 
     def __init__(self, *args, scorer, num_candidates: int, negatives_per_group: int = 0,
-                 use_ftca: bool = True, ftca_alpha: float = 0.5, **kwargs):
+                 use_ftca: bool = True, ftca_alpha: float = 0.5, validation=None, **kwargs):
+        if validation is not None:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), validation]
         super().__init__(*args, **kwargs)
+        if validation is not None:
+            validation.bind(self)
         if negatives_per_group > 0 and self.multi_objective_aggregation != "sum_then_normalize":
             raise ValueError("negatives_per_group > 0 needs multi_objective_aggregation 'sum_then_normalize' "
                              f"(got {self.multi_objective_aggregation!r})")
@@ -237,6 +243,28 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 for key, value in ((mean_key, means[column]), (std_key, stds[column])):
                     if metrics.get(key):
                         metrics[key][-1] = value
+
+    # ------------------------------------------------------------------------- saving, validation
+
+    def save_policy(self, path) -> None:
+        """The current policy as an ordinary model directory (LoRA merged into a copy), with its processor."""
+        import copy
+
+        from peft import PeftModel
+
+        model = self.accelerator.unwrap_model(self.model)
+        if isinstance(model, PeftModel):
+            if self.is_world_process_zero():
+                merged = copy.deepcopy(model).merge_and_unload()
+                merged.save_pretrained(path)
+                self.processing_class.save_pretrained(path)
+                del merged
+            return
+        self.save_model(str(path))
+
+    def pending_train_rewards(self) -> list[float]:
+        """This log period's train `reward` values, not logged yet (validation runs before the step's log)."""
+        return list(self._metrics["train"].get("reward", []))
 
     # ---------------------------------------------------------------------------------- logging
 

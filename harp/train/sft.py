@@ -11,7 +11,7 @@ with the guide's settings, evaluates on the val split, and writes the guide's fo
 What we add to TRL, and why: the collator (harp.train.sft_data: images are read lazily and nothing
 is ever truncated, so image tokens stay whole; the loss is on the plan only), LoRA target modules
 restricted to the language model when the vision tower is frozen (Qwen2.5-VL's vision blocks also
-have gate/up/down_proj layers), W&B/bf16 fallbacks (harp.train.report), resuming full fine-tuning
+have gate/up/down_proj layers), W&B/bf16 fallbacks (harp.train.run_setup), resuming full fine-tuning
 with the checkpoint's weights really loaded (harp.train.checkpoint), and a final merged model.
 """
 
@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 from harp.config import SFTConfig
-from harp.errors import ConfigError, DataError
-from harp.train.report import resolve_report_to, use_bf16, warn
-
-VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
+from harp.errors import DataError
+from harp.train.run_setup import (check_deepspeed, load_domain, prepare_trainable, resolve_report_to, resume_checkpoint,
+                                  trainer_arguments, use_bf16, warn)
 
 
 def train_sft(config: SFTConfig) -> Path:
@@ -39,7 +38,6 @@ def train_sft(config: SFTConfig) -> Path:
     t = config.training
     output_dir = Path(t.output_dir)
     domain = load_domain(config.model.domain, config.source)
-    report_to = resolve_report_to(t.report_to)
     bf16 = use_bf16(t.bf16)
     if t.deepspeed:
         check_deepspeed(config)
@@ -56,9 +54,8 @@ def train_sft(config: SFTConfig) -> Path:
     if not train:
         raise DataError(f"{config.data.train_path}: no sample fits training.max_length {t.max_length}")
 
-    peft_config = prepare_trainable(model, config)
     trainer = build_trainer(config, model, processor, domain, Dataset.from_list(train),
-                            Dataset.from_list(val) if val else None, peft_config, report_to, bf16)
+                            Dataset.from_list(val) if val else None, bf16=bf16)
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     if trainer.is_world_process_zero():
@@ -76,74 +73,27 @@ def train_sft(config: SFTConfig) -> Path:
     return final
 
 
-def load_domain(name: str, source: str = ""):
-    """The planning domain the prompt describes; a missing domain is a ConfigError naming model.domain."""
-    from harp.plan.domain import Domain
+def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, eval_dataset=None, *,
+                  bf16: bool | None = None):
+    """TRL's SFTTrainer with the guide's settings and our collator; the vision freeze and LoRA applied.
 
-    try:
-        return Domain.load(name)
-    except ConfigError as error:
-        raise ConfigError(f"{source}: model.domain: {error}") from None
-
-
-def prepare_trainable(model, config: SFTConfig):
-    """Freeze the vision tower if asked; return a PEFT LoraConfig when use_lora, else None (full fine-tuning)."""
-    if config.model.freeze_vision_encoder:
-        for name, param in model.named_parameters():
-            if name.startswith(VISION_PREFIXES):
-                param.requires_grad_(False)
-    if not config.model.use_lora:
-        return None
-    from peft import LoraConfig
-
-    lora = config.lora
-    targets = lora.target_modules
-    if config.model.freeze_vision_encoder:
-        # A regex over full module names: the listed layers, outside the vision tower.
-        targets = rf"^(?!.*\bvisual\b).*\.({'|'.join(lora.target_modules)})$"
-    return LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
-                      task_type="CAUSAL_LM")
-
-
-def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, eval_dataset, peft_config,
-                  report_to: list[str], bf16: bool):
-    """TRL's SFTTrainer with the guide's settings and our collator."""
-    import torch
+    `bf16`: the precision the caller already resolved (None: resolve it here, warning on a CPU)."""
     from trl import SFTConfig as TRLSFTConfig
 
     from harp.train.sft_data import PlanCollator
 
     t = config.training
     args = TRLSFTConfig(
-        output_dir=t.output_dir,
-        num_train_epochs=t.num_epochs,
-        max_steps=t.max_steps,
+        **trainer_arguments(t, use_bf16(t.bf16) if bf16 is None else bf16, resolve_report_to(t.report_to)),
         per_device_train_batch_size=t.per_device_train_batch_size,
         per_device_eval_batch_size=t.per_device_eval_batch_size,
-        gradient_accumulation_steps=t.gradient_accumulation_steps,
-        learning_rate=t.learning_rate,
-        weight_decay=t.weight_decay,
-        warmup_steps=t.warmup_steps,
-        logging_steps=t.logging_steps,
-        save_strategy="steps",
-        save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
         eval_strategy="steps" if eval_dataset is not None else "no",
         eval_steps=t.eval_steps,
-        bf16=bf16,
-        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
-        report_to=report_to,
-        run_name=t.run_name,
-        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
-        deepspeed=t.deepspeed,
-        seed=t.seed,
-        data_seed=t.seed,
         max_length=None,  # our collator never truncates; overlong samples were dropped beforehand
         remove_unused_columns=False,  # the collator needs image, task, completion
         dataset_kwargs={"skip_prepare_dataset": True},
         label_names=["labels"],
-        dataloader_num_workers=0,
-        dataloader_pin_memory=torch.cuda.is_available(),
         disable_tqdm=False,
     )
     return _sft_trainer_class()(
@@ -153,7 +103,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         eval_dataset=eval_dataset,
         processing_class=processor,
         data_collator=PlanCollator(processor, domain),
-        peft_config=peft_config,
+        peft_config=prepare_trainable(model, config),
     )
 
 
@@ -166,22 +116,6 @@ def _sft_trainer_class():
         """TRL's SFTTrainer, resuming full fine-tuning with its weights (harp.train.checkpoint)."""
 
     return HarpSFTTrainer
-
-
-def resume_checkpoint(setting, output_dir: Path):
-    """The Trainer's resume argument: a checkpoint path, or None to start fresh (with a note if none exists)."""
-    if not setting:
-        return None
-    if isinstance(setting, str):
-        if not Path(setting).is_dir():
-            raise ConfigError(f"training.resume_from_checkpoint: {setting} does not exist")
-        return setting
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-    if last is None:
-        warn(f"resume: no checkpoint in {output_dir}; starting from the beginning")
-    return last
 
 
 def save_final(trainer, config: SFTConfig, processor, bf16: bool) -> Path:
@@ -212,17 +146,3 @@ def save_final(trainer, config: SFTConfig, processor, bf16: bool) -> Path:
         shutil.rmtree(adapter_dir)
     trainer.accelerator.wait_for_everyone()
     return final
-
-
-def check_deepspeed(config: SFTConfig) -> None:
-    """DeepSpeed needs its package and a GPU; say so in one line instead of a deep traceback."""
-    import importlib.util
-
-    import torch
-
-    if importlib.util.find_spec("deepspeed") is None:
-        raise ConfigError(f"{config.source}: training.deepspeed: the deepspeed package is not installed "
-                          f"(pip install deepspeed), or remove training.deepspeed")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"{config.source}: training.deepspeed: DeepSpeed needs a GPU and none is visible; "
-                          f"remove training.deepspeed to train on the CPU")

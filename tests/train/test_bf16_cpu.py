@@ -28,7 +28,7 @@ def data(tmp_path_factory):
 
 
 def test_a_cpu_trains_in_fp32_with_one_warning_by_default(monkeypatch, capsys):
-    from harp.train.report import use_bf16
+    from harp.train.run_setup import use_bf16
 
     monkeypatch.delenv("HARP_TEST_CPU_BF16", raising=False)
     assert use_bf16(True) is False

@@ -46,25 +46,21 @@ def test_short_grpo_run_raises_the_mean_reward_of_its_samples(sft_model, tmp_pat
     from harp.models.load import load_model_and_processor
     from harp.plan.domain import Domain
     from harp.rewards.hprm import HPRM
-    from harp.train.grpo import build_dataset, trl_args
-    from harp.train.grpo_rewards import HPRMScorer
-    from harp.train.grpo_trainer import HarpGRPOTrainer
+    from harp.train.grpo import build_dataset, build_trainer
 
     root, sft = sft_model
     record = read_records(root / "actions.jsonl")[0]
     config = GRPOConfig()
+    config.model.freeze_vision_encoder = False  # every weight trains
     t = config.training
     t.output_dir, t.report_to, t.bf16, t.max_steps, t.logging_steps = str(tmp_path / "grpo"), ["none"], False, 30, 1
     t.per_device_train_batch_size, t.num_candidates, t.negatives_per_group = 1, 16, 0
     # A small step: a single Adam step of 3e-4 already wrecks this 1.3M-parameter model.
     t.max_new_tokens, t.learning_rate, t.kl_coef, t.warmup_steps, t.save_steps = 40, 5e-5, 0.0, 0, 1000
     domain = Domain.load("navigate_pick_place")
-    scorer = HPRMScorer(HPRM(domain))
     model, processor = load_model_and_processor(sft, for_training=True, dtype=torch.float32)
     dataset = build_dataset([record], domain, root)
-    trainer = HarpGRPOTrainer(model=model, reward_funcs=scorer.functions(), args=trl_args(config, 16),
-                              train_dataset=dataset, processing_class=processor, scorer=scorer,
-                              num_candidates=16, negatives_per_group=0, use_ftca=True)
+    trainer = build_trainer(config, model, processor, dataset, HPRM(domain), bf16=False)  # FTCA on (the default)
     before = sampled_reward(trainer, dataset[0])
     trainer.train()
     after = sampled_reward(trainer, dataset[0])

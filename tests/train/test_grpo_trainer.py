@@ -7,8 +7,7 @@ import torch
 
 from harp.config import GRPO_LOSS_TYPES, GRPOConfig
 from harp.rewards.hprm import HPRM
-from harp.train.grpo import build_dataset, trl_args
-from harp.train.grpo_rewards import HPRMScorer
+from harp.train.grpo import build_dataset, build_trainer
 from harp.train.grpo_trainer import HarpGRPOTrainer, token_offsets
 
 pytestmark = pytest.mark.slow
@@ -42,6 +41,8 @@ def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, *
     from harp.plan.domain import Domain
 
     config = GRPOConfig()
+    config.model.freeze_vision_encoder = False  # every weight trains, as in a plain TRL run
+    config.reward.use_ftca, config.reward.ftca_alpha = use_ftca, 0.5
     t = config.training
     t.output_dir, t.report_to, t.max_steps, t.max_new_tokens = "out", ["none"], 1, 8
     t.num_candidates, t.negatives_per_group, t.bf16 = num_candidates, negatives_per_group, False
@@ -52,12 +53,8 @@ def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, *
     negatives = [[NEGATIVE]] if negatives_per_group else None
     dataset = build_dataset([dict(RECORD)], domain, Path("."), negatives)
     model, processor = load_model_and_processor(tiny, for_training=True, dtype=torch.float32)
-    scorer = HPRMScorer(hprm)
-    trainer = HarpGRPOTrainer(model=model, reward_funcs=scorer.functions(),
-                              args=trl_args(config, num_candidates + negatives_per_group),
-                              train_dataset=dataset, processing_class=processor, scorer=scorer,
-                              num_candidates=num_candidates, negatives_per_group=negatives_per_group,
-                              use_ftca=use_ftca, ftca_alpha=0.5)
+    trainer = build_trainer(config, model, processor, dataset, hprm, bf16=False)
+    assert isinstance(trainer, HarpGRPOTrainer)
     return trainer, dataset, hprm
 
 

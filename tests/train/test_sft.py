@@ -200,7 +200,7 @@ def _free_port():
 
 def test_config_mistakes_are_one_line(setup, tmp_path, capsys):
     from harp.train.cli import SFT
-    from harp.train.sft import check_deepspeed, load_domain
+    from harp.train.run_setup import check_deepspeed, load_domain
 
     def main(argv):
         return SFT.main("train_sft.py", argv)

@@ -1,11 +1,11 @@
-"""Logger and precision fallbacks: W&B without a login goes offline with one warning; no bf16 on a CPU."""
+"""harp.train.run_setup's logger and precision fallbacks: W&B without a login goes offline with one warning; no bf16 on a CPU."""
 
 import importlib.util
 import os
 
 import pytest
 
-from harp.train import report
+from harp.train import run_setup as report
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_peft_s_deprecated_checkpointing_alias_warns_nothing():
     import subprocess
     import sys
 
-    code = ("import warnings, harp.train.report\n"
+    code = ("import warnings, harp.train.run_setup\n"
             "warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed in v6.', FutureWarning)\n"
             "warnings.warn('some other deprecation', FutureWarning)\n")
     done = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, timeout=120)

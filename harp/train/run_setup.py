@@ -1,0 +1,159 @@
+"""Setting up a training run, shared by SFT (harp.train.sft) and GRPO (harp.train.grpo).
+
+Both trainers take the same steps before TRL runs, with the same config keys: load the planning
+domain (`model.domain`), freeze the vision tower and choose LoRA or full fine-tuning
+(`model.freeze_vision_encoder`, `model.use_lora`, `lora.*`), check DeepSpeed, find the checkpoint
+to resume, pick the loggers and the precision the machine can really run, and map the training
+keys both configs spell alike onto the Trainer's arguments (`trainer_arguments`).
+
+Loggers and precision: the guide's configs ask for `report_to: ["tensorboard", "wandb"]` and
+`bf16: true`. On a machine without a W&B login (or without wandb installed) or without a bf16 GPU,
+training still runs, with one warning saying what changed, instead of stopping at a prompt or
+crashing in the first step.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import netrc
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from harp.errors import ConfigError
+
+VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
+
+# peft and TRL still read transformers 5's deprecated `is_gradient_checkpointing` alias: the
+# FutureWarning is theirs, says nothing about the user's run, and printed on every LoRA run.
+warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+def load_domain(name: str, source: str = ""):
+    """The planning domain the prompt describes; a missing domain is a ConfigError naming model.domain."""
+    from harp.plan.domain import Domain
+
+    try:
+        return Domain.load(name)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: model.domain: {error}") from None
+
+
+def prepare_trainable(model, config):
+    """Freeze the vision tower if asked; return a PEFT LoraConfig when use_lora, else None (full fine-tuning).
+
+    `config`: an SFTConfig or a GRPOConfig (both have `model.freeze_vision_encoder`, `model.use_lora`, `lora`)."""
+    if config.model.freeze_vision_encoder:
+        for name, param in model.named_parameters():
+            if name.startswith(VISION_PREFIXES):
+                param.requires_grad_(False)
+    if not config.model.use_lora:
+        return None
+    from peft import LoraConfig
+
+    lora = config.lora
+    targets = lora.target_modules
+    if config.model.freeze_vision_encoder:
+        # A regex over full module names: the listed layers, outside the vision tower.
+        targets = rf"^(?!.*\bvisual\b).*\.({'|'.join(lora.target_modules)})$"
+    return LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                      task_type="CAUSAL_LM")
+
+
+def check_deepspeed(config) -> None:
+    """DeepSpeed needs its package and a GPU; say so in one line instead of a deep traceback."""
+    import torch
+
+    if importlib.util.find_spec("deepspeed") is None:
+        raise ConfigError(f"{config.source}: training.deepspeed: the deepspeed package is not installed "
+                          f"(pip install deepspeed), or remove training.deepspeed")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"{config.source}: training.deepspeed: DeepSpeed needs a GPU and none is visible; "
+                          f"remove training.deepspeed to train on the CPU")
+
+
+def resume_checkpoint(setting, output_dir: Path):
+    """The Trainer's resume argument: a checkpoint path, or None to start fresh (with a note if none exists)."""
+    if not setting:
+        return None
+    if isinstance(setting, str):
+        if not Path(setting).is_dir():
+            raise ConfigError(f"training.resume_from_checkpoint: {setting} does not exist")
+        return setting
+    from transformers.trainer_utils import get_last_checkpoint
+
+    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if last is None:
+        warn(f"resume: no checkpoint in {output_dir}; starting from the beginning")
+    return last
+
+
+def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
+    """The Trainer arguments SFT and GRPO map alike from their `training` section (TRL's names)."""
+    import torch
+
+    t = training
+    return dict(
+        output_dir=t.output_dir,
+        num_train_epochs=t.num_epochs,
+        max_steps=t.max_steps,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_steps,
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        bf16=bf16,
+        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
+        report_to=report_to,
+        run_name=t.run_name,
+        activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
+        deepspeed=t.deepspeed,
+        seed=t.seed,
+        data_seed=t.seed,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),  # no "pin_memory ... no accelerator" warning on a CPU
+    )
+
+
+def resolve_report_to(report_to: list[str]) -> list[str]:
+    """The loggers to pass to the Trainer: W&B goes offline (or away) with one warning when it cannot log in."""
+    chosen = [name for name in report_to if name != "none"]
+    if "wandb" in chosen:
+        if importlib.util.find_spec("wandb") is None:
+            warn("report_to: wandb is not installed (pip install wandb); logging to the other loggers only")
+            chosen.remove("wandb")
+        elif os.environ.get("WANDB_MODE", "").lower() not in ("offline", "disabled") and not wandb_logged_in():
+            warn("report_to: no W&B login found (WANDB_API_KEY or `wandb login`); W&B runs offline "
+                 "in ./wandb (sync later with `wandb sync`)")
+            os.environ["WANDB_MODE"] = "offline"
+    return chosen or ["none"]
+
+
+def wandb_logged_in() -> bool:
+    """True when W&B has an API key: the environment or the netrc file `wandb login` writes."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        hosts = netrc.netrc(str(path)).hosts
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return any("wandb" in host for host in hosts)
+
+
+def use_bf16(requested: bool) -> bool:
+    """bf16 only where the hardware computes in it; otherwise fp32 with one warning."""
+    from harp.models.load import bf16_available
+
+    if requested and not bf16_available():
+        warn("training.bf16: no bf16-capable GPU here; training in fp32")
+        return False
+    return requested
+
+
+def warn(message: str) -> None:
+    """One line on stderr: a setting was changed so the run can go on."""
+    print(f"harp: warning: {message}", file=sys.stderr, flush=True)
