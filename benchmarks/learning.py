@@ -1,0 +1,49 @@
+"""Does GRPO improve on SFT? SFT then GRPO variants over seeds and regimes, mean ± 95% CI on test+val.
+
+    python benchmarks/learning.py --config configs/experiments/learning.yaml   # the full benchmark (about an hour)
+    python benchmarks/learning.py --config configs/experiments/smoke.yaml      # 1 seed, a few steps (CI runs it)
+    python benchmarks/learning.py --config configs/experiments/learning.yaml --summary   # print the table only
+
+Resumable: finished runs are in <workdir>/results.jsonl; run the same command again to continue.
+What it runs and how it counts: harp/train/experiment.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from harp.errors import HarpError
+    from harp.train.experiment import load_experiment, read_results, run_experiment, summary_table
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="experiment YAML (configs/experiments/*.yaml)")
+    parser.add_argument("--summary", action="store_true", help="print the table from results.jsonl, run nothing")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    try:
+        config = load_experiment(args.config)
+        if args.summary:
+            rows = read_results(Path(config.workdir) / "results.jsonl")
+        else:
+            rows = run_experiment(config, log=lambda line: print(line, flush=True))
+    except HarpError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    table = summary_table(rows, config.variants)
+    print(table)
+    (Path(config.workdir) / "summary.txt").write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

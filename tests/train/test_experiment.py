@@ -1,0 +1,65 @@
+"""The learning benchmark: statistics, the experiment file, and a 1-seed few-step smoke run end to end."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harp.errors import ConfigError
+from harp.train.experiment import load_experiment, mean_ci, summary_table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_mean_ci_is_the_student_t_interval():
+    mean, half = mean_ci([0.5, 0.6, 0.7])
+    assert mean == pytest.approx(0.6)
+    assert half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    assert mean_ci([0.4]) == (0.4, 0.0)
+
+
+def test_summary_pairs_each_variant_with_its_seed_s_sft():
+    rows = [{"regime": "r", "seed": s, "model": m, "task_completion": c, "avg_reward": 0.1, "num_samples": 10}
+            for s, m, c in [(1, "sft", 0.5), (2, "sft", 0.7), (1, "full", 0.6), (2, "full", 0.8)]]
+    table = summary_table(rows, ["full", "both_off"])
+    line = next(line for line in table.splitlines() if line.strip().startswith("full"))
+    assert "0.100 ± 0.000" in line  # the paired gain has no spread: +0.1 on both seeds
+    assert "both_off" not in table  # no runs, no row
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seeds: []\n", "seeds: at least one seed"),
+    ("variants: [full, typo]\n", "variants: unknown 'typo'"),
+    ("regimes: [{label_noise: 0.3}]\n", "regimes[0] needs 'name'"),
+    ("epochs: 3\n", "unknown key 'epochs'"),
+])
+def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
+    path = tmp_path / "experiment.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_experiment(path)
+
+
+@pytest.mark.slow
+def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
+    config = (ROOT / "configs" / "experiments" / "smoke.yaml").read_text()
+    experiment = tmp_path / "smoke.yaml"
+    experiment.write_text(config.replace('workdir: ".experiments/smoke"', f'workdir: "{tmp_path / "run"}"'))
+    command = [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "--config", str(experiment)]
+    env = {"PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr[-2000:]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
+    assert [row["model"] for row in rows] == ["sft", "full", "ftca_off", "negatives_off", "both_off"]
+    assert all(0.0 <= row["task_completion"] <= 1.0 and row["num_samples"] == 6 for row in rows)
+    assert "regime noisy_few (seeds 1; test+val, 6 scenes)" in first.stdout
+    noisy = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "actions.jsonl").read_text().splitlines()]
+    assert any("label_noise" in record["meta"] for record in noisy)
+    labelled = (tmp_path / "run" / "noisy_few" / "data" / "sft_labelled.jsonl").read_text().splitlines()
+    assert len(labelled) == 12  # few labels: SFT on 12 of the 24 training records
+    again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
+    assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 5
