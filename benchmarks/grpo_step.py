@@ -107,8 +107,7 @@ def run(args, tmp: Path) -> int:
 
         model = str(build_tiny_model(tmp / "tiny"))
     records = read_records(args.data) if args.data else toy_records(tmp, 16)
-    base = Path(args.data).parent if args.data else tmp
-    dataset = build_dataset(records, Domain.load("navigate_pick_place"), base)
+    dataset = build_dataset(records, Domain.load("navigate_pick_place"))
     config = GRPOConfig()
     config.model.freeze_vision_encoder = False  # train what the plain trainer trains
     t = config.training

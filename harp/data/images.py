@@ -12,6 +12,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from harp.errors import DataError
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs claim far more
 
@@ -35,6 +37,40 @@ def find_images(images_dir: str | Path) -> list[Path]:
         and synthetic not in path.parents
     ]
     return sorted(found)
+
+
+def open_image(image, where: str = "") -> "PIL.Image.Image":
+    """The one image opener: a path (or a PIL image) as an RGB PIL image.
+
+    A missing or unreadable file is a one-line DataError: `data/sft_test.jsonl:7: image not found:
+    ./bdv2/x_0.png` for a record (`where` = its file:line), `x.png: image not found` for a path alone."""
+    if not isinstance(image, (str, Path)):
+        return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
+    from PIL import Image  # lazy: keeps the pure-Python paths free of imaging imports
+
+    try:
+        with Image.open(image) as opened:
+            return opened.convert("RGB")
+    except (OSError, Image.DecompressionBombError, ValueError) as error:
+        raise _image_error(image, where, error) from None
+
+
+def image_size(path: str | Path, where: str = "") -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding pixels; errors as `open_image`'s."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, Image.DecompressionBombError, ValueError) as error:
+        raise _image_error(path, where, error) from None
+
+
+def _image_error(path, where: str, error: Exception) -> DataError:
+    missing = isinstance(error, FileNotFoundError)
+    if where:
+        return DataError(f"{where}: image not found: {path}" if missing else f"{where}: cannot read image {path}: {error}")
+    return DataError(f"{path}: image not found" if missing else f"{path}: cannot read image: {error}")
 
 
 def record_path(path: Path) -> str:

@@ -1,8 +1,11 @@
-"""Reading and writing records (jsonl): one place for line-numbered errors and crash-safe appends.
+"""Reading and writing records (jsonl): one place for line-numbered errors, image paths and crash-safe appends.
 
 A record is the guide's `{"image", "task", "plan"}` plus optional `scene`, `id`, `meta`
 (docs/internals.md). Every stage reads records through `read_records`, so a malformed line is
-reported the same way everywhere: `data/sft_train.jsonl:17: missing key 'task'`.
+reported the same way everywhere (`data/sft_train.jsonl:17: missing key 'task'`) and every stage
+finds a record's image by the same rule (`resolve_image_path`): as written when that file exists
+(or the path is absolute), else relative to the records file's folder. A records file whose paths
+are relative to itself therefore trains, evaluates, validates and mines alike.
 """
 
 from __future__ import annotations
@@ -50,29 +53,64 @@ def iter_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> I
             yield number, record
 
 
-def read_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> list[dict]:
-    """All records of a jsonl file, each tagged with `_line` (its line number) for later errors."""
-    records = []
-    for number, record in iter_records(path, required):
-        record["_line"] = number
-        record.setdefault("_source", str(path))
-        records.append(record)
-    return records
+class Record(dict):
+    """One record: the line's own keys as a dict (what is written back, hashed and scored), and as
+    attributes, never written, where it came from and what was resolved from it once.
+
+    `source`, `line`: the file and line number, for errors (`where(record)`).
+    `image_path`: the image as found (`resolve_image_path`), or None when the record has no image.
+    `resolved_scene`: the `harp.plan.Scene` once `resolve_scene` ran (H-PRM then uses it as is).
+    A plain dict (a record built in code) becomes one with `as_record`.
+    """
+
+    def __init__(self, data: dict, source: str = "?", line: int | str = "?", base_dir: str | Path | None = None):
+        super().__init__(data)
+        self.source = str(source)
+        self.line = line
+        image = data.get("image")
+        self.image_path = resolve_image_path(image, base_dir) if isinstance(image, str) else None
+        self.resolved_scene = None
+
+
+def resolve_image_path(image: str, base_dir: str | Path | None) -> Path:
+    """A record's image as it exists: as written, else relative to its records file's folder (`base_dir`).
+
+    When neither exists, the path as written (so the error names what the file says)."""
+    path = Path(image)
+    if path.is_absolute() or path.exists() or base_dir is None:
+        return path
+    beside = Path(base_dir) / path
+    return beside if beside.exists() else path
+
+
+def read_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> list[Record]:
+    """All records of a jsonl file as `Record`s: origin kept, image paths resolved once."""
+    base_dir = Path(path).absolute().parent
+    return [Record(data, str(path), number, base_dir) for number, data in iter_records(path, required)]
+
+
+def as_record(data: dict) -> Record:
+    """A `Record` as it is, or a plain dict (built in code) made one, its image relative to the working directory."""
+    return data if isinstance(data, Record) else Record(data)
 
 
 def where(record: dict) -> str:
-    """`file:line` of a record read by read_records, for error messages."""
-    return f"{record.get('_source', '?')}:{record.get('_line', '?')}"
+    """`file:line` of a record read by read_records, for error messages (`?:?` for a record built in code)."""
+    return f"{getattr(record, 'source', '?')}:{getattr(record, 'line', '?')}"
 
 
-def clean(record: dict) -> dict:
-    """The record without the bookkeeping keys read_records adds."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
+def resolve_scene(record: Record, domain):
+    """The record's scene (its `scene` JSON, else inferred from its plan), resolved once and kept on it."""
+    from harp.plan.scene import scene_for
+
+    if record.resolved_scene is None:
+        record.resolved_scene = scene_for(record, domain, where=f"{where(record)}: scene")
+    return record.resolved_scene
 
 
 def append_record(handle, record: dict) -> None:
     """Append one record and make it durable, so a kill at any moment loses at most this line."""
-    handle.write(json.dumps(clean(record), ensure_ascii=False) + "\n")
+    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     handle.flush()
     os.fsync(handle.fileno())
 
@@ -84,21 +122,13 @@ def write_records(path: str | Path, records: Iterable[dict]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         for record in records:
-            handle.write(json.dumps(clean(record), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 
-def load_image(record: dict, base_dir: str | Path | None = None):
-    """Open a record's image as RGB; a missing or corrupt file is a DataError naming the line."""
-    from PIL import Image  # lazy: keeps the pure-Python paths free of imaging imports
+def load_image(record: Record):
+    """Open a record's image as RGB (at `record.image_path`); a missing or corrupt file is a DataError naming the line."""
+    from harp.data.images import open_image
 
-    image_path = Path(record["image"])
-    if base_dir is not None and not image_path.is_absolute() and not image_path.exists():
-        image_path = Path(base_dir) / image_path
-    try:
-        with Image.open(image_path) as image:
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise DataError(f"{where(record)}: image not found: {record['image']}") from None
-    except (OSError, Image.DecompressionBombError, ValueError) as error:
-        raise DataError(f"{where(record)}: cannot read image {record['image']}: {error}") from None
+    record = as_record(record)
+    return open_image(record.image_path if record.image_path is not None else record["image"], where(record))

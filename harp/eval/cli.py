@@ -49,7 +49,8 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from harp.eval.predict import Planner, format_result, open_image
+    from harp.data.images import open_image
+    from harp.eval.predict import Planner, format_result
 
     image = open_image(args.image)  # a bad image fails before the model loads
     scene = None

@@ -26,7 +26,7 @@ import json
 import re
 from pathlib import Path
 
-from harp.data.records import load_image, read_records, where
+from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, where
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 
@@ -54,17 +54,15 @@ def file_label(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "-", label).strip("-") or "model"
 
 
-def load_test_records(test_data: str | Path, domain, limit: int | None = None) -> list[dict]:
-    """Test records with their scenes attached (`_scene`), images checked before any model loads."""
-    from harp.plan.scene import scene_for
-
+def load_test_records(test_data: str | Path, domain, limit: int | None = None) -> list[Record]:
+    """Test records with their scenes resolved (`record.resolved_scene`), images checked before any model loads."""
     records = read_records(test_data)
     if limit is not None:
         records = records[:limit]
     if not records:
         raise DataError(f"{test_data}: no records to evaluate")
     for record in records:
-        record["_scene"] = scene_for(record, domain)
+        resolve_scene(record, domain)
         load_image(record)  # a missing or corrupt image fails now, naming its line, not mid-run
     return records
 
@@ -96,14 +94,13 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
 
 
 def score_predictions(records: list[dict], predictions: list[str], domain, hprm) -> list[dict]:
-    """Per-sample rows (harp.eval.metrics.sample_row) for predictions aligned with records."""
-    from harp.data.records import clean
-    from harp.plan.scene import scene_for
+    """Per-sample rows (harp.eval.metrics.sample_row) for predictions aligned with records.
 
+    Each record's scene is resolved once (`resolve_scene`); H-PRM scores against that same Scene."""
     rows = []
-    for record, prediction in zip(records, predictions):
-        scene = record.get("_scene") or scene_for(record, domain)
-        rows.append(sample_row(record, prediction, hprm.score(prediction, clean(record)), domain, scene))
+    for record, prediction in zip(map(as_record, records), predictions):
+        scene = resolve_scene(record, domain)
+        rows.append(sample_row(record, prediction, hprm.score(prediction, record), domain, scene))
     return rows
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from harp.data.images import open_image
+
 
 @dataclass
 class PlanResult:
@@ -99,24 +101,6 @@ class Planner:
             completed=passes(breakdown.error_type, "task"),
             failure=failure_reason(breakdown, parsed), breakdown=breakdown, scene_source=source,
         )
-
-
-def open_image(image):
-    """A PIL image from an image or a path; a missing or unreadable file is a one-line DataError."""
-    if not isinstance(image, (str, Path)):
-        return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
-    from PIL import Image
-
-    from harp.errors import DataError
-
-    path = Path(image)
-    if not path.is_file():
-        raise DataError(f"{path}: image not found")
-    try:
-        with Image.open(path) as opened:
-            return opened.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"{path}: cannot read image: {error}") from None
 
 
 def format_result(result: PlanResult) -> str:

@@ -20,7 +20,8 @@ import json
 import textwrap
 from pathlib import Path
 
-from harp.errors import HarpError
+from harp.data.images import open_image
+from harp.errors import DataError, HarpError
 from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS, SHORTCUT_WRONG
 
 METRIC_SENTENCES = {
@@ -353,7 +354,6 @@ def _printable(text: str) -> str:
 def plot_examples(rows: list[dict], path: Path) -> bool:
     """A grid of scenes, each captioned below with its task, predicted plan and verdict."""
     import matplotlib.pyplot as plt
-    from PIL import Image
 
     if not rows:
         return False
@@ -364,9 +364,8 @@ def plot_examples(rows: list[dict], path: Path) -> bool:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows):
         try:
-            with Image.open(row["image"]) as image:
-                ax.imshow(image.convert("RGB"))
-        except OSError:
+            ax.imshow(open_image(row["image"]))
+        except DataError:
             ax.text(0.5, 0.5, "image not found", ha="center", va="center", transform=ax.transAxes)
         verdict = "✓ complete" if row["completed"] else f"✗ {row['failure']}"
         caption = "\n".join([

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harp.data.records import load_image
+from harp.data.images import open_image
 from harp.models.prompt import build_messages
 
 
@@ -69,5 +69,5 @@ def generate_plans(model, processor, images, tasks, domain, *, max_new_tokens: i
 
 def _as_image(image):
     if isinstance(image, (str, Path)):
-        return load_image({"image": str(image)})  # a missing file is a one-line DataError
+        return open_image(image)  # a missing file is a one-line DataError
     return image

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harp.data.records import append_record, clean, read_records
+from harp.data.records import append_record, load_image, read_records
 from harp.errors import DataError
 from harp.negatives.perturb import Reference, candidates
 from harp.negatives.store import ERROR_TYPES, SOURCES, plan_text, record_key, split_plan
@@ -119,7 +119,6 @@ def model_sampler(model_path: str, domain, *, temperature: float, top_p: float, 
     """A Sampler backed by the SFT model (loaded once), sampling with temperature and top-p."""
     import torch
 
-    from harp.data.records import load_image
     from harp.models.generate import generate_plans
     from harp.models.load import load_model_and_processor
 
@@ -187,7 +186,7 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
             samples = sampler(batch, num_samples_per_image) if sampler else [[] for _ in batch]
             for record, texts in zip(batch, samples):
                 seen = have.setdefault(record_key(record), set())
-                example = clean(record)
+                example = record
                 for raw in texts:
                     if len(seen) >= num_samples_per_image:
                         break
@@ -245,13 +244,13 @@ def top_up_scarce(records: list[dict], hprm, domain, have: dict[str, set[str]], 
                 key = record_key(record)
                 seen = have.setdefault(key, set())
                 if key not in labelled_cache:
-                    labelled_cache[key] = labelled_perturbations(clean(record), hprm, domain, rng, seen)
+                    labelled_cache[key] = labelled_perturbations(record, hprm, domain, rng, seen)
                 options = [(text, name) for text, name in labelled_cache[key][kind] if text not in seen]
                 if not options:
                     continue
                 text, name = options[0]
                 seen.add(text)
-                total = hprm.score(text, clean(record)).total
+                total = hprm.score(text, record).total
                 write(negative_line(record, text, kind, "perturbation", domain, total, name))
                 need -= 1
                 written = True

@@ -44,7 +44,7 @@ def plan_text(line: dict) -> str:
 
 def example_of(line: dict) -> dict:
     """The prompt record a negative line belongs to, as H-PRM's `example` (reference plan, scene)."""
-    example = {k: v for k, v in line.items() if not k.startswith("_")}
+    example = dict(line)
     if "reference" in line:
         example["plan"] = line["reference"]
     return example

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harp.data.records import clean, read_records, where
+from harp.data.records import read_records, where
 from harp.negatives.store import example_of, plan_text
 
 
 def label(hprm, text: str, record: dict) -> str | None:
     """H-PRM's error type for `text` as a plan for `record` (None: a correct, optimal plan)."""
-    return hprm.score(text, clean(record)).error_type
+    return hprm.score(text, record).error_type
 
 
 def verify_file(path: str | Path, hprm) -> list[str]:

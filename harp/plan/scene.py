@@ -196,11 +196,12 @@ def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> Scene:
     return Scene(START, locations, objects, goal, openable, goal_open)
 
 
-def scene_for(record: dict, domain) -> Scene:
-    """The record's scene: its `scene` field when present, else inferred from its `plan`."""
+def scene_for(record: dict, domain, where: str = "scene") -> Scene:
+    """The record's scene: its `scene` field when present, else inferred from its `plan`.
+
+    `where` prefixes a malformed scene's error (`data/sft_test.jsonl:3: scene`)."""
     data = record.get("scene")
     if data:
-        where = f"{record['_source']}:{record['_line']}: scene" if "_source" in record and "_line" in record else "scene"
         return Scene.from_dict(data, where)
     return infer_scene(record.get("plan") or [], domain)
 

@@ -117,8 +117,9 @@ class HPRM:
         self._scenes: dict[Any, Scene] = {}
 
     def scene(self, example: dict) -> Scene:
-        """The example's scene: `_scene` (a Scene), its `scene` JSON, or inferred from its `plan`."""
-        cached = example.get("_scene")
+        """The example's scene: its `resolved_scene` (a harp.data.records.Record's), its `scene` JSON,
+        or inferred from its `plan`."""
+        cached = getattr(example, "resolved_scene", None)
         if isinstance(cached, Scene):
             return cached
         data = example.get("scene")

@@ -30,7 +30,7 @@ import json
 import random
 from pathlib import Path
 
-from harp.data.records import clean, load_image, read_records, where
+from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
 from harp.train.run_setup import (check_deepspeed, load_domain, prepare_trainable, resolve_report_to, resume_checkpoint,
                                   trainer_arguments, use_bf16, warn)
@@ -46,14 +46,12 @@ def val_path(config) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def resolve_image(record: dict, base_dir: Path) -> str:
-    """The record's image path as it exists: as written, else relative to its data file's folder.
-
-    The image is decoded once here, so a missing or corrupt file is a one-line DataError naming
-    its line before training starts (TRL decodes lazily, mid-run, with a traceback)."""
-    load_image(record, base_dir)
-    path = Path(record["image"])
-    return str(path if path.exists() or path.is_absolute() else base_dir / path)
+def checked_image(record: Record) -> str:
+    """The record's image path (resolved by the reader), decoded once here so a missing or corrupt
+    file is a one-line DataError naming its line before training starts (TRL decodes lazily, mid-run,
+    with a traceback)."""
+    load_image(record)
+    return str(record.image_path)
 
 
 def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: int, hprm, domain,
@@ -71,7 +69,7 @@ def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: in
     for record in records:
         texts = list(negatives.get(record_key(record), []))
         if len(texts) < k:
-            extra = perturbation_negatives(clean(record), hprm, domain, k - len(texts), rng, set(texts))
+            extra = perturbation_negatives(record, hprm, domain, k - len(texts), rng, set(texts))
             texts += [text for text, _kind, _name in extra]
             topped += 1
         if not texts:
@@ -80,19 +78,21 @@ def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: in
     return out, topped
 
 
-def build_dataset(records: list[dict], domain, base_dir: Path, negatives: list[list[str]] | None = None):
-    """The prompt dataset TRL samples from: chat prompt, image, the record as JSON (for H-PRM), key, negatives."""
+def build_dataset(records: list[Record], domain, negatives: list[list[str]] | None = None):
+    """The prompt dataset TRL samples from: chat prompt, image, the record as JSON (for H-PRM), key, negatives.
+
+    `records`: as read_records returns them (a plain dict's image is taken relative to the working directory)."""
     from datasets import Dataset, Image
 
     from harp.models.prompt import build_messages
     from harp.negatives.store import record_key
 
     rows = []
-    for i, record in enumerate(records):
+    for i, record in enumerate(map(as_record, records)):
         row = {
             "prompt": build_messages(record["task"], domain),
-            "image": resolve_image(record, base_dir),
-            "example": json.dumps(clean(record), ensure_ascii=False, sort_keys=True),
+            "image": checked_image(record),
+            "example": json.dumps(record, ensure_ascii=False, sort_keys=True),
             "key": record_key(record),
         }
         if negatives is not None:
@@ -187,7 +187,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
         if topped:
             warn(f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
                  "topped up with verified rule-based perturbations")
-    dataset = build_dataset(records, domain, Path(config.data.train_path).parent, negatives)
+    dataset = build_dataset(records, domain, negatives)
 
     val = val_path(config)
     val_records = load_test_records(val, domain, t.max_eval_samples) if val else []

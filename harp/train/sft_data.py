@@ -14,9 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harp.data.records import load_image, read_records, where
+from harp.data.images import image_size, open_image
+from harp.data.records import read_records, where
 from harp.errors import DataError
 from harp.models.generate import prompt_text
+from harp.plan.parser import format_plan, parse_plan
 
 IGNORE_INDEX = -100
 END_OF_TURN = "<|im_end|>"
@@ -28,36 +30,20 @@ def plan_text(plan) -> str:
         text = plan.strip()
     else:
         text = ", ".join(step.strip() for step in plan)
-    try:
-        from harp.plan.parser import format_plan, parse_plan
-    except ImportError:  # the planning core is optional here: the joined text is the guide's format
-        return text
     parsed = parse_plan(text)
     return format_plan(parsed.steps) if parsed.ok else text
 
 
 def load_examples(path: str | Path) -> list[dict]:
-    """SFT examples of a records file: image path (resolved), task, completion text, and where it came from."""
-    base = Path(path).resolve().parent
-    examples = []
-    for record in read_records(path):
-        image = Path(record["image"])
-        if not image.is_absolute() and not image.exists() and (base / image).exists():
-            image = base / image  # records may be relative to their file rather than the working directory
-        examples.append({"image": str(image), "task": record["task"], "completion": plan_text(record["plan"]),
-                         "_source": record["_source"], "_line": record["_line"]})  # for where()
-    return examples
+    """SFT examples (rows of the training dataset) of a records file: the image path the reader
+    resolved, task, completion text, and `where` (the record's file:line, for errors)."""
+    return [{"image": str(record.image_path), "task": record["task"], "completion": plan_text(record["plan"]),
+             "where": where(record)} for record in read_records(path)]
 
 
 def sample_length(processor, example: dict, domain) -> int:
     """Tokens of one sample, image tokens included, without processing pixels (only the image size is read)."""
-    from PIL import Image
-
-    try:
-        with Image.open(example["image"]) as image:
-            width, height = image.size
-    except (OSError, ValueError) as error:
-        raise DataError(f"{where(example)}: cannot read image {example['image']}: {error}") from None
+    width, height = image_size(example["image"], example["where"])
     image_processor = processor.image_processor
     patches = image_processor.get_number_of_image_patches(height, width, {})
     image_tokens = patches // image_processor.merge_size ** 2
@@ -80,9 +66,9 @@ def drop_overlong(examples: list[dict], processor, domain, max_length: int, on_o
             kept.append(example)
             continue
         if on_overlong == "error":
-            raise DataError(f"{where(example)}: {split} sample {index} has {length} tokens > training.max_length "
+            raise DataError(f"{example['where']}: {split} sample {index} has {length} tokens > training.max_length "
                             f"{max_length}; raise training.max_length or set data.on_overlong: skip")
-        skipped.append(f"{split}[{index}] ({where(example)}): {length} tokens > training.max_length {max_length}")
+        skipped.append(f"{split}[{index}] ({example['where']}): {length} tokens > training.max_length {max_length}")
     return kept, skipped
 
 
@@ -101,7 +87,7 @@ class PlanCollator:
         import torch
 
         tokenizer = self.processor.tokenizer
-        images = [load_image(example) for example in examples]
+        images = [open_image(example["image"], example["where"]) for example in examples]
         prompts = self.processor(images=images, text=[prompt_text(self.processor, e["task"], self.domain) for e in examples],
                                  padding=True, padding_side="left", return_tensors="pt")
         image_id = self.processor.image_token_id

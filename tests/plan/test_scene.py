@@ -60,8 +60,8 @@ def test_infer_scene_never_raises_on_garbage(npp):
 
 
 def test_scene_for_prefers_the_records_scene(npp, two_tables):
-    record = {"task": "t", "plan": ["Navigate(X)"], "scene": two_tables.to_dict(), "_source": "f.jsonl", "_line": 3}
+    record = {"task": "t", "plan": ["Navigate(X)"], "scene": two_tables.to_dict()}
     assert scene_for(record, npp) == two_tables
     record["scene"] = {"locations": []}
     with pytest.raises(DataError, match="f.jsonl:3: scene.objects"):
-        scene_for(record, npp)
+        scene_for(record, npp, where="f.jsonl:3: scene")

@@ -127,9 +127,11 @@ def test_negative_weights_are_rejected():
 
 
 def test_a_prebuilt_scene_on_the_example_is_used():
+    from harp.data.records import Record
     from harp.plan import Scene
 
-    example = dict(GUIDE, _scene=Scene.from_dict(SCENE["scene"]))
+    example = Record(GUIDE)
+    example.resolved_scene = Scene.from_dict(SCENE["scene"])  # as harp.data.records.resolve_scene sets it
     assert HPRM().score("Navigate(Red Table), Pick(Cup)", example).error_type == "task"  # cup exists here
 
 

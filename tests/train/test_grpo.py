@@ -9,7 +9,8 @@ from harp.config import GRPOConfig, load_grpo_config
 from harp.errors import ConfigError, DataError
 from harp.plan.domain import Domain
 from harp.rewards.hprm import HPRM
-from harp.train.grpo import prompt_negatives, resolve_image, trl_args, val_path
+from harp.data.records import Record, read_records
+from harp.train.grpo import checked_image, prompt_negatives, trl_args, val_path
 from harp.train.grpo_eval import reward_hacking
 from harp.train.grpo_rewards import COMPONENTS, HPRMScorer, reward_weights
 
@@ -136,13 +137,14 @@ def test_val_file_defaults_to_sft_val_beside_the_train_file(tmp_path):
 
 
 def test_missing_image_names_the_line(tmp_path):
-    record = dict(RECORD, _source="train.jsonl", _line=7)
-    with pytest.raises(DataError, match=r"train.jsonl:7: image not found: a.png"):
-        resolve_image(record, tmp_path)
     from PIL import Image
 
+    path = tmp_path / "train.jsonl"
+    path.write_text("\n" * 6 + json.dumps(RECORD) + "\n")
+    with pytest.raises(DataError, match=r"train.jsonl:7: image not found: a.png"):
+        checked_image(read_records(path)[0])
     Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
-    assert resolve_image(record, tmp_path) == str(tmp_path / "a.png")  # relative to the data file
+    assert checked_image(read_records(path)[0]) == str(tmp_path / "a.png")  # relative to the data file
 
 
 def test_corrupt_image_names_the_line_before_training(tmp_path):
@@ -151,9 +153,9 @@ def test_corrupt_image_names_the_line_before_training(tmp_path):
     Image.effect_noise((64, 64), 60).convert("RGB").save(tmp_path / "a.png")
     data = (tmp_path / "a.png").read_bytes()
     (tmp_path / "a.png").write_bytes(data[: len(data) // 2])  # cut mid-pixels: opens, fails to decode
-    record = dict(RECORD, _source="train.jsonl", _line=3)
-    with pytest.raises(DataError, match=r"^train.jsonl:3: cannot read image a.png: image file is truncated"):
-        resolve_image(record, tmp_path)
+    record = Record(RECORD, "train.jsonl", 3, tmp_path)
+    with pytest.raises(DataError, match=r"^train.jsonl:3: cannot read image .*a.png: image file is truncated"):
+        checked_image(record)
 
 
 def test_reward_hacking_needs_rising_reward_and_falling_completion():

@@ -59,7 +59,7 @@ def test_short_grpo_run_raises_the_mean_reward_of_its_samples(sft_model, tmp_pat
     t.max_new_tokens, t.learning_rate, t.kl_coef, t.warmup_steps, t.save_steps = 40, 5e-5, 0.0, 0, 1000
     domain = Domain.load("navigate_pick_place")
     model, processor = load_model_and_processor(sft, for_training=True, dtype=torch.float32)
-    dataset = build_dataset([record], domain, root)
+    dataset = build_dataset([record], domain)
     trainer = build_trainer(config, model, processor, dataset, HPRM(domain), bf16=False)  # FTCA on (the default)
     before = sampled_reward(trainer, dataset[0])
     trainer.train()

@@ -1,6 +1,5 @@
 """HarpGRPOTrainer through TRL's own code path: FTCA token advantages, negatives in the groups, metric names."""
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -51,7 +50,7 @@ def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, *
     domain = Domain.load("navigate_pick_place")
     hprm = HPRM(domain)
     negatives = [[NEGATIVE]] if negatives_per_group else None
-    dataset = build_dataset([dict(RECORD)], domain, Path("."), negatives)
+    dataset = build_dataset([dict(RECORD)], domain, negatives)
     model, processor = load_model_and_processor(tiny, for_training=True, dtype=torch.float32)
     trainer = build_trainer(config, model, processor, dataset, hprm, bf16=False)
     assert isinstance(trainer, HarpGRPOTrainer)
@@ -132,7 +131,7 @@ def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, 
     worse = "Place(Bin), Place(Bin), Place(Bin), Pick(Cup), Pick(Cup), Pick(Cup)"
     for negative in (NEGATIVE, worse):
         trainer, _, _ = make_trainer(tiny, use_ftca=False, num_candidates=3)
-        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, Path("."), [[negative]])
+        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, [[negative]])
         trainer.generation_config.do_sample = False
         output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
         advantages = output["advantages"].tolist()
@@ -143,7 +142,7 @@ def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, 
     token_rows = []
     for negative in (NEGATIVE, worse):
         trainer, _, _ = make_trainer(tiny, use_ftca=True, num_candidates=3)
-        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, Path("."), [[negative]])
+        dataset = build_dataset([dict(RECORD)], trainer.scorer.hprm.domain, [[negative]])
         trainer.generation_config.do_sample = False
         token_rows.append(trainer._generate_and_score_completions([dataset[0]] * 4)["advantages"][:3])
     width = min(row.shape[1] for row in token_rows)  # the batch pads to its longest row, the negative's
