@@ -12,9 +12,11 @@ Images are read, never moved or deleted. Requests for several images run at once
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
+import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +26,11 @@ from harp.data.teacher import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
     KEY_VARIABLE,
-    TeacherAuthError,
     TeacherClient,
     TeacherError,
-    TeacherUnreachable,
+    TeacherInterrupted,
+    TeacherStop,
+    check_base_url,
     encode_image,
     extract_json,
     image_data_url,
@@ -40,6 +43,7 @@ NO_KEY_MESSAGE = (
     "or build synthetic scenes with --source synthetic"
 )
 ANSWER_KEEP = 2000  # characters of a rejected teacher answer kept for inspection
+STOP_GRACE = 2.0  # seconds in-flight requests get to finish and be recorded after Ctrl-C or a stop
 
 
 @dataclass
@@ -202,6 +206,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
 
     own_client = client is None
     if own_client:
+        check_base_url(options.base_url)
         key = load_api_key(options.env_file)
         if not key and options.base_url.rstrip("/") == DEFAULT_BASE_URL:
             raise HarpError(NO_KEY_MESSAGE)
@@ -230,24 +235,18 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
 
     labeller = _Labeller(options, client, ledger, prompts, domain, images_dir)
     bar = tqdm(total=len(todo), desc="labelling", unit="image", disable=not progress, file=sys.stderr)
-    pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
+    workers = _run_workers(labeller.label, todo, options.concurrency, client)
     try:
-        futures = {pool.submit(labeller.label, path, name) for path, name in todo}
-        while futures:
-            finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-            for future in finished:
-                outcome = future.result()  # a refused key or an unreachable server stops the run here
-                if outcome is None:
-                    summary.accepted += 1
-                else:
-                    summary.rejected[outcome] += 1
-                bar.update(1)
+        for outcome in workers:
+            if outcome is None:
+                summary.accepted += 1
+            else:
+                summary.rejected[outcome] += 1
+            bar.update(1)
     finally:
-        # On an error or Ctrl-C, images not started yet are dropped; running ones finish their
-        # current request and are recorded, so the files stay consistent either way.
-        pool.shutdown(wait=True, cancel_futures=True)
+        workers.close()  # stops the workers (see _run_workers) whatever ended the loop
         bar.close()
-        ledger.close()
+        ledger.close()  # a request still running in an abandoned thread can no longer write
         usage = client.usage
         summary.requests, summary.retried = usage.requests, usage.retries
         summary.prompt_tokens, summary.completion_tokens = usage.prompt_tokens, usage.completion_tokens
@@ -257,20 +256,71 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
     return summary
 
 
+def _run_workers(label, todo: list, concurrency: int, client):
+    """Yield label(path, name) for every item, `concurrency` at a time, in finishing order.
+
+    Workers are daemon threads, so an error or Ctrl-C in the caller does not wait for requests
+    that may take minutes (a time-out, a retry cycle): the client is told to stop, in-flight
+    images get STOP_GRACE seconds to finish and be recorded, and the rest are left for the next
+    run (each record is durable on its own, see harp.data.ledger). The first worker error
+    (a TeacherStop) is raised here.
+    """
+    items: queue.SimpleQueue = queue.SimpleQueue()
+    for item in todo:
+        items.put(item)
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    stopping = threading.Event()
+
+    def work():
+        while not stopping.is_set():
+            try:
+                item = items.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results.put((True, label(*item)))
+            except BaseException as error:  # handed to the caller, never printed from the thread
+                results.put((False, error))
+
+    threads = [threading.Thread(target=work, daemon=True, name=f"harp-teacher-{i}")
+               for i in range(max(1, min(concurrency, len(todo))))]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(len(todo)):
+            while True:
+                try:
+                    ok, value = results.get(timeout=0.2)  # a timed wait, so Ctrl-C is seen at once
+                    break
+                except queue.Empty:
+                    continue
+            if not ok:
+                if isinstance(value, TeacherInterrupted):
+                    continue
+                raise value
+            yield value
+    finally:
+        stopping.set()
+        client.stop()
+        deadline = time.monotonic() + STOP_GRACE
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class _Labeller:
     """Labels one image (called from worker threads); returns None or the rejection reason."""
 
     def __init__(self, options, client, ledger, prompts, domain, images_dir):
         self.options, self.client, self.ledger = options, client, ledger
         self.prompts, self.domain, self.images_dir = prompts, domain, images_dir
-        self.refused = None  # the TeacherAuthError/TeacherUnreachable that stops the run, once one happened
+        self.refused = None  # the TeacherStop that stops the run, once one happened
 
     def label(self, path: Path, name: str) -> str | None:
-        if self.refused is not None:  # the key was refused: images still queued are not tried
+        if self.refused is not None:  # the run is stopping: images still queued are not tried
             raise self.refused
         try:
             return self._label(path, name)
-        except (TeacherAuthError, TeacherUnreachable) as error:
+        except TeacherStop as error:
             self.refused = error
             raise
 

@@ -77,6 +77,7 @@ class Ledger:
         self.resumed_tasks = len(set(self.tasks) - self.done)  # proposals kept from an earlier run
 
         self._lock = threading.Lock()
+        self._closed = False  # after close(), writes from abandoned worker threads are dropped
         self._files = {name: path.open("a", encoding="utf-8") for name, path in self.paths.items()}
         for image in sorted(self.done - processed):  # finished, but killed before the processed line
             self._mark_processed(image)
@@ -88,18 +89,22 @@ class Ledger:
     def add_task(self, record: dict) -> None:
         """Keep the proposed task of an image (once)."""
         with self._lock:
-            if record["image"] not in self.tasks:
+            if not self._closed and record["image"] not in self.tasks:
                 append_record(self._files[TASKS], record)
                 self.tasks[record["image"]] = record["task"]
 
     def accept(self, record: dict) -> None:
         with self._lock:
+            if self._closed:
+                return
             append_record(self._files[ACTIONS], record)
             self._mark_processed(record["image"])
 
     def reject(self, record: dict) -> None:
         """Record a rejection; a retryable one is not marked processed, so the next run retries."""
         with self._lock:
+            if self._closed:
+                return
             append_record(self._files[REJECTED], record)
             if not record.get("retryable"):
                 self._mark_processed(record["image"])
@@ -112,5 +117,7 @@ class Ledger:
         self.done.add(image)
 
     def close(self) -> None:
-        for handle in self._files.values():
-            handle.close()
+        with self._lock:
+            self._closed = True
+            for handle in self._files.values():
+                handle.close()

@@ -3,12 +3,16 @@
 OpenRouter by default; any OpenAI-compatible server (a local vLLM, `--base-url
 http://localhost:8000/v1`) works the same way. The client retries what is worth retrying (429,
 5xx, time-outs, dropped connections) with exponential backoff, honouring `Retry-After`, and gives
-up with a `TeacherError` saying why. A refused key (401/403) stops the whole run instead, because
-every later request would fail the same way; so does a server that cannot be connected to before
-any request of the run has reached it (a wrong `--base-url`, no network): `TeacherUnreachable`.
+up with a `TeacherError` saying why. Some failures stop the whole run instead (`TeacherStop`),
+because every later request would fail the same way and no image should be marked done for them:
+a refused key (401/403), a server that cannot be connected to before any request of the run has
+reached it (a wrong `--base-url`, no network), and any other 4xx whose message is not about the
+image or the prompt's length (a `--base-url` without `/v1` answers 404; an unknown model 400).
+`stop()` (Ctrl-C) makes every request give up at its next attempt or backoff.
 
 The key lives only in the `Authorization` header of requests: it is never logged, written or put
-into an exception message (`_redact` scrubs anything echoed back by the server, to be sure).
+into an exception message. Every answer and error text is passed through `Redactor`
+(harp.data.secrets) before anything reads it, so a server echoing the key cannot put it into a file.
 """
 
 from __future__ import annotations
@@ -17,19 +21,17 @@ import base64
 import email.utils
 import io
 import json
-import os
 import random
 import re
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
+from harp.data.secrets import KEY_VARIABLE, Redactor, load_api_key  # noqa: F401 (re-exported)
 from harp.errors import HarpError
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 DEFAULT_MODEL = "qwen/qwen2.5-vl-72b-instruct"
-KEY_VARIABLE = "OPENROUTER_API_KEY"
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529}
 
 
@@ -42,31 +44,31 @@ class TeacherError(Exception):
         self.reason, self.detail, self.retryable = reason, detail, retryable
 
 
-class TeacherAuthError(HarpError):
+class TeacherStop(HarpError):
+    """A failure that every later request would meet too: the run stops, no image is marked done."""
+
+
+class TeacherAuthError(TeacherStop):
     """The server refused the key; no request will succeed, so the run stops."""
 
 
-class TeacherUnreachable(HarpError):
+class TeacherUnreachable(TeacherStop):
     """No connection to the server before any request of the run reached it: the run stops."""
 
 
-def load_api_key(env_file: str | Path = ".env") -> str | None:
-    """OPENROUTER_API_KEY from the environment, else from a `.env` file (KEY=VALUE lines)."""
-    key = os.environ.get(KEY_VARIABLE, "").strip()
-    if key:
-        return key
-    env_file = Path(env_file)
-    if not env_file.is_file():
-        return None
-    for line in env_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.strip()
-        if line.startswith("export "):
-            line = line[len("export ") :].strip()
-        name, sep, value = line.partition("=")
-        if sep and name.strip() == KEY_VARIABLE:
-            value = value.strip().strip("'\"").strip()
-            return value or None
-    return None
+class TeacherRequestRefused(TeacherStop):
+    """A 4xx not about the image (wrong URL, unknown model, bad parameter): the run stops."""
+
+
+class TeacherInterrupted(Exception):
+    """The run is stopping (Ctrl-C or another image's TeacherStop): this request gave up unrecorded."""
+
+
+# A 400 whose message says one of these is about this request's image or prompt, so only this
+# image is rejected (http_error); any other 4xx stops the run.
+IMAGE_RELATED = re.compile(r"image|picture|media|pixel|too (large|big|long)|context (length|window)|"
+                           r"maximum .*tokens|payload", re.IGNORECASE)
+MAX_ERROR_TEXT = 300  # characters of a server's error message kept (after redaction)
 
 
 def image_data_url(data: bytes, mime: str) -> str:
@@ -117,23 +119,28 @@ class TeacherClient:
         max_retries: int = 5,
         backoff: float = 2.0,
         max_backoff: float = 60.0,
-        sleep=time.sleep,
+        sleep=None,
     ):
         import httpx  # lazy: keeps `harp --help` fast
 
         self._httpx = httpx
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.url = check_base_url(base_url).rstrip("/") + "/chat/completions"
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.sleep = sleep
+        self._stopping = threading.Event()
+        self.sleep = sleep or self._stopping.wait  # a backoff wakes up at once on stop()
         self.usage = Usage()
         self._lock = threading.Lock()
-        self._api_key = api_key
+        self._redact = Redactor(api_key)
         headers = {"Content-Type": "application/json", "X-Title": "HARP data build"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(timeout))
+
+    def stop(self) -> None:
+        """Make every request give up (TeacherInterrupted) at its next attempt or backoff."""
+        self._stopping.set()
 
     def close(self) -> None:
         self._http.close()
@@ -145,10 +152,12 @@ class TeacherClient:
         self.close()
 
     def chat(self, model: str, messages: list[dict], temperature: float = 0.2, max_tokens: int = 1024) -> str:
-        """The text of the first choice; raises TeacherError / TeacherAuthError."""
+        """The text of the first choice, redacted; raises TeacherError, TeacherStop or TeacherInterrupted."""
         payload = {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
         reason = "no attempt"
         for attempt in range(self.max_retries + 1):
+            if self._stopping.is_set():
+                raise TeacherInterrupted("stopping")
             delay = self.backoff * (2**attempt) * (1 + 0.25 * random.random())  # jitter spreads retries
             try:
                 response = self._http.post(self.url, json=payload)
@@ -167,7 +176,7 @@ class TeacherClient:
                 if status == 200:
                     text = self._content(response)
                     if text is not None:
-                        return text
+                        return self._redact(text)
                     reason = "HTTP 200 with an unreadable body"
                 elif status in (401, 403):
                     raise TeacherAuthError(
@@ -178,29 +187,37 @@ class TeacherClient:
                     reason = f"HTTP {status}"
                     delay = _retry_after(response.headers.get("retry-after"), delay)
                 else:
-                    raise TeacherError("http_error", f"HTTP {status}: {self._redact(_error_text(response))}", False)
+                    message = _one_line(self._redact(_error_text(response)))[:MAX_ERROR_TEXT]
+                    if status == 413 or (status == 400 and IMAGE_RELATED.search(message)):
+                        raise TeacherError("http_error", f"HTTP {status}: {message}", False)
+                    raise TeacherRequestRefused(
+                        f"the teacher at {self.url} answered HTTP {status} ({message}), which is not about "
+                        "an image: check --base-url (an OpenAI-compatible URL usually ends in /v1) and the "
+                        "model name; no image was marked done"
+                    )
             if attempt == self.max_retries:
                 break
             self._count(retries=1)
             self.sleep(min(delay, self.max_backoff))
+        if self._stopping.is_set():
+            raise TeacherInterrupted("stopping")
         raise TeacherError("gave_up", f"{self.max_retries + 1} attempts, last: {reason}", True)
 
     def _content(self, response) -> str | None:
         try:
             body = response.json()
             message = body["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except (ValueError, KeyError, IndexError, TypeError, RecursionError):
             return None
-        usage = body.get("usage") or {}
-        if isinstance(usage, dict) and "prompt_tokens" in usage:
-            self._count(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-                reported_usage=True,
-            )
+        usage = body.get("usage")
+        if isinstance(usage, dict):
+            prompt, completion = _token_count(usage.get("prompt_tokens")), _token_count(usage.get("completion_tokens"))
+            if prompt is not None:  # a count a server cannot state ("many", -3, 1e300) is left out
+                self._count(prompt_tokens=prompt, completion_tokens=completion or 0, reported_usage=True)
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):  # some servers return content parts
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            content = "".join(part.get("text", "") for part in content
+                              if isinstance(part, dict) and isinstance(part.get("text", ""), str))
         return content if isinstance(content, str) else None
 
     def _count(self, reported_usage: bool = False, **deltas: int) -> None:
@@ -209,8 +226,29 @@ class TeacherClient:
                 setattr(self.usage, name, getattr(self.usage, name) + value)
             self.usage.reported_usage |= reported_usage
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+
+def check_base_url(base_url: str) -> str:
+    """The URL when it is an http(s) URL with a host; else a one-line HarpError naming --base-url."""
+    import httpx
+
+    hint = "give an http:// or https:// URL with a host, e.g. http://localhost:8000/v1"
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError) as error:
+        raise HarpError(f"--base-url {base_url!r}: not a URL ({error}); {hint}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise HarpError(f"--base-url {base_url!r}: not an http(s) URL with a host; {hint}")
+    return base_url
+
+
+def _token_count(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**12:
+        return None
+    return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _retry_after(value: str | None, default: float) -> float:
@@ -235,10 +273,10 @@ def _error_text(response) -> str:
         body = response.json()
         message = body.get("error", {}).get("message") if isinstance(body.get("error"), dict) else body.get("error")
         if message:
-            return str(message)[:300]
-    except (ValueError, AttributeError):
+            return str(message)
+    except (ValueError, AttributeError, RecursionError):
         pass
-    return response.text[:300].strip() or "(empty body)"
+    return response.text.strip() or "(empty body)"  # cut by the caller after redaction, never before
 
 
 def encode_image(image, original: bytes, fmt: str, max_side: int) -> tuple[bytes, str]:
