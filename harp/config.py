@@ -22,6 +22,7 @@ from typing import Any, Union
 import yaml
 
 from harp.errors import ConfigError
+from harp.rewards.vocabulary import WEIGHT_KEYS
 
 REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
 # TRL's GRPO losses (trl 1.16 GRPOConfig.loss_type); see the README's "TRL's GRPO options".
@@ -205,7 +206,7 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
     _check_trl_grpo_options(config.source, t)
     if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
         raise ConfigError(f"{config.source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
-    weights = {k: getattr(r, k) for k in ("w_format", "w_action", "w_transition", "w_task", "w_efficiency")}
+    weights = {k: getattr(r, k) for k in WEIGHT_KEYS}
     for key, value in weights.items():
         if value < 0:
             raise ConfigError(f"{config.source}: reward.{key}: weights must be >= 0, got {value}")
@@ -355,3 +356,37 @@ def _choice(source: str, key: str, value: str, choices: tuple[str, ...]) -> None
 def _exists(source: str, key: str, path: str | None) -> None:
     if path and not Path(path).exists():
         raise ConfigError(f"{source}: {key}: {path} does not exist")
+
+
+# ------------------------------------------------------------------------------ what a run was
+
+RUN_CONFIG_FILE = "harp_config.yaml"  # written into every output folder of a training run
+
+
+def save_run_config(config: SFTConfig | GRPOConfig, folder: str | Path) -> Path:
+    """Write the resolved config (every key, defaults included) into `folder`, so the folder says what made it
+    (an ablation's `outputs/grpo/` says whether FTCA was on). It loads back with load_*_config."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {key: value for key, value in dataclasses.asdict(config).items() if key != "source"}
+    header = (f"# The resolved HARP {type(config).__name__} of this run (every key, defaults included), "
+              f"from {config.source or 'defaults'}.\n")
+    path = folder / RUN_CONFIG_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_run_config(model_path: str | Path) -> dict | None:
+    """The config recorded with a model: `<model_path>/harp_config.yaml`, else its run folder's (the parent of
+    `final/`, `best/`, `checkpoint-N/`); None for a model HARP did not train (a hub id, a base model)."""
+    path = Path(model_path)
+    for candidate in (path / RUN_CONFIG_FILE, path.parent / RUN_CONFIG_FILE):
+        if candidate.is_file():
+            try:
+                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
+            except yaml.YAMLError as error:
+                raise ConfigError(f"{candidate}: not valid YAML ({error})") from None
+            return data if isinstance(data, dict) else None
+    return None

@@ -188,11 +188,9 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
 
 def teacher_meta(task: str, scene) -> dict:
     """num_objects / source_named / phrasing for a teacher record (evaluation breaks down by them)."""
-    from harp.plan.names import normalize_entity
+    from harp.plan.names import task_names_sources
 
-    text = f" {normalize_entity(task)} "
-    named = all(f" {scene.objects[obj]} " in text for obj in scene.goal if obj in scene.objects)
-    return {"num_objects": len(scene.goal), "source_named": named, "phrasing": "teacher"}
+    return {"num_objects": len(scene.goal), "source_named": task_names_sources(task, scene), "phrasing": "teacher"}
 
 
 # ------------------------------------------------------------------------------------- build

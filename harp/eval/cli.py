@@ -21,7 +21,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max_new_tokens", type=int, default=128, help="completion length cap")
     parser.add_argument("--domain", default="navigate_pick_place", help="planning domain name or YAML path")
     parser.add_argument("--reward_config", default=None,
-                        help="GRPO config whose reward weights score avg_reward (default: the guide's weights)")
+                        help="GRPO config whose reward weights score avg_reward (default: the weights recorded with "
+                        "the last GRPO-trained model, as its validation used them; else the guide's)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N records")
     parser.add_argument("--runs", default="outputs/*/runs", help="TensorBoard run folders for the report's curves")
     parser.add_argument("--no_report", action="store_true", help="skip report.md and the plots")

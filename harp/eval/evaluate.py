@@ -24,8 +24,10 @@ import dataclasses
 import gc
 import json
 import re
+import types
 from pathlib import Path
 
+from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, where
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
@@ -123,7 +125,10 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     if batch_size < 1:
         raise HarpError(f"--batch_size must be at least 1, got {batch_size}")
     domain_spec = Domain.load(domain)
-    weights = weights or RewardWeights()
+    run_configs = {str(path): read_run_config(path) for path in model_paths}
+    weights_from = "--reward_config" if weights else None
+    if weights is None:
+        weights, weights_from = default_weights(run_configs)
     hprm = HPRM(domain_spec, weights)
     records = load_test_records(test_data, domain_spec, limit)
     for path in model_paths:  # a typo in the last path fails now, not after the first model's run
@@ -158,7 +163,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
             results[label] = metrics
             runs_detail.append({
                 "label": label, "model_path": str(path), "constrained": enforce, "blank_images": blank_images,
-                "metrics": metrics,
+                "metrics": metrics, "run_config": run_configs[str(path)],
                 **details(rows), "predictions": str(predictions_path),
             })
             if not quiet:
@@ -172,6 +177,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     _write_json(out_dir / f"{output_path.stem}_details.json", {
         "test_data": str(test_data), "domain": domain, "primary": primary,
         "max_new_tokens": max_new_tokens, "batch_size": batch_size, "reward_weights": dataclasses.asdict(weights),
+        "reward_weights_from": weights_from,
         "models": runs_detail,
     })
     if report:
@@ -181,6 +187,19 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         if not quiet:
             print(f"report: {report_path}")
     return results
+
+
+def default_weights(run_configs: dict[str, dict | None]):
+    """H-PRM weights when no --reward_config is given: those the last GRPO-trained model was trained with
+    (its recorded harp_config.yaml), so avg_reward means what GRPO's validation logged; else the guide's.
+
+    Returns (RewardWeights, where they came from: the model path, or "defaults")."""
+    from harp.rewards.hprm import RewardWeights
+
+    for path, config in reversed(list(run_configs.items())):
+        if config and isinstance(config.get("reward"), dict):
+            return RewardWeights.from_config(types.SimpleNamespace(**config["reward"])), path
+    return RewardWeights(), "defaults"
 
 
 def format_table(results: dict[str, dict]) -> str:

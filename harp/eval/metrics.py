@@ -29,14 +29,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable
 
-from harp.plan.names import normalize_entity
+from harp.plan.names import normalize_entity, task_names_sources
 from harp.plan.parser import parse_plan
-from harp.rewards.hprm import ERROR_TYPES
+from harp.rewards.vocabulary import ERROR_TYPES
 
 GUIDE_KEYS = ("format_accuracy", "action_accuracy", "transition_accuracy", "task_completion", "avg_steps", "avg_reward")
 
-# H-PRM's error types, lowest level first; None means an optimal, complete plan.
-ERROR_LADDER = ERROR_TYPES
 _LEVEL_OF_METRIC = {
     "format_accuracy": "format",
     "action_accuracy": "action",
@@ -49,9 +47,9 @@ def passes(error_type: str | None, level: str) -> bool:
     """Whether a sample whose first failed H-PRM level is `error_type` holds at `level`."""
     if error_type is None:
         return True
-    if error_type not in ERROR_LADDER:
+    if error_type not in ERROR_TYPES:
         raise ValueError(f"unknown H-PRM error type {error_type!r}")
-    return ERROR_LADDER.index(error_type) > ERROR_LADDER.index(level)
+    return ERROR_TYPES.index(error_type) > ERROR_TYPES.index(level)
 
 
 def normalized_steps(plan, domain) -> list[tuple[str, str]]:
@@ -110,11 +108,7 @@ def task_kind(record: dict, scene=None) -> tuple[int | None, bool | None]:
         if num_objects is None:
             num_objects = len(scene.goal)
         if source_named is None:
-            task = f" {normalize_entity(record['task'])} "
-            starts = dict(scene.initial.objects)
-            source_named = any(
-                f" {starts[obj]} " in task for obj in scene.goal if starts.get(obj)
-            )
+            source_named = task_names_sources(record["task"], scene)
     return num_objects, source_named
 
 
@@ -233,7 +227,7 @@ def details(rows: list[dict]) -> dict:
         "step_f1": round(_mean(row["step_f1"] for row in rows), 4),
         "by_error_type": {
             kind: {"count": errors[kind], "share": round(errors[kind] / len(rows), 4)}
-            for kind in ("none", *ERROR_LADDER) if errors[kind]
+            for kind in ("none", *ERROR_TYPES) if errors[kind]
         },
         "by_task_kind": {
             label: kind_summary(group) for label, group in by_kind.items()

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from harp.data.images import open_image
 from harp.errors import DataError, HarpError
-from harp.eval.metrics import ERROR_LADDER, GUIDE_KEYS, SHORTCUT_WRONG
+from harp.eval.metrics import GUIDE_KEYS, SHORTCUT_WRONG
+from harp.rewards.vocabulary import ERROR_TYPES
 
 METRIC_SENTENCES = {
     "format_accuracy": "share of samples whose generated plan parses with no format error",
@@ -79,8 +80,10 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         f"greedy decoding, at most {data['max_new_tokens']} new tokens. Primary model: `{data.get('primary')}` "
         "(its figures are in `evaluation.json`).",
         "",
-        *(["H-PRM weights: " + ", ".join(f"{k}={v:g}" for k, v in data["reward_weights"].items()) + ".", ""]
+        *(["H-PRM weights: " + ", ".join(f"{k}={v:g}" for k, v in data["reward_weights"].items())
+           + (f" (from {data['reward_weights_from']})" if data.get("reward_weights_from") else "") + ".", ""]
           if data.get("reward_weights") else []),
+        *_training_lines(models),
         "## Metrics side by side",
         "",
         _summary(models),
@@ -188,7 +191,7 @@ def _constrained_section(models: list[dict]) -> list[str]:
 
 
 def _failure_table(models: list[dict]) -> list[str]:
-    kinds = ["none", *ERROR_LADDER]
+    kinds = ["none", *ERROR_TYPES]
     lines = [_row(["model", *kinds]), _row(["---"] * (len(kinds) + 1))]
     for model in models:
         counts = model["by_error_type"]
@@ -263,7 +266,7 @@ def plot_failures(models: list[dict], path: Path) -> None:
     """Stacked horizontal bars: the share of samples per first-failed H-PRM level, per model."""
     import matplotlib.pyplot as plt
 
-    kinds = ["none", *ERROR_LADDER]
+    kinds = ["none", *ERROR_TYPES]
     colours = ["#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#bcbd22"]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.6))
     for row, model in enumerate(models):
@@ -349,6 +352,23 @@ def _first_tag(run: dict, tags) -> str | None:
 def _printable(text: str) -> str:
     """An untrained model's plan with its control characters shown as "?" (the font has no glyph)."""
     return "".join(c if c.isprintable() or c.isspace() else "?" for c in text)
+
+
+def _training_lines(models: list[dict]) -> list[str]:
+    """What trained each model, from the harp_config.yaml recorded with it (nothing for a model HARP did not train)."""
+    lines = []
+    for model in models:
+        config = model.get("run_config")
+        if not config or model.get("constrained"):
+            continue
+        if isinstance(config.get("reward"), dict):
+            reward, training = config["reward"], config.get("training", {})
+            what = (f"GRPO, FTCA {'on' if reward.get('use_ftca') else 'off'}, "
+                    f"{training.get('negatives_per_group', 0)} negatives per group")
+        else:
+            what = f"SFT, {'LoRA' if config.get('model', {}).get('use_lora') else 'full fine-tuning'}"
+        lines.append(f"- `{model['label']}`: {what} (its harp_config.yaml)")
+    return ["Training runs:", "", *lines, ""] if lines else []
 
 
 def plot_examples(rows: list[dict], path: Path) -> bool:

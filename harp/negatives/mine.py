@@ -27,8 +27,9 @@ from typing import Callable
 from harp.data.records import append_record, load_image, read_records
 from harp.errors import DataError
 from harp.negatives.perturb import Reference, candidates
-from harp.negatives.store import ERROR_TYPES, SOURCES, plan_text, record_key, split_plan
+from harp.negatives.store import SOURCES, plan_text, record_key, split_plan
 from harp.negatives.verify import label, verify_file
+from harp.rewards.vocabulary import ERROR_TYPES
 
 # sample(records, n) -> for each record, n plan texts sampled from the model.
 Sampler = Callable[[list[dict], int], list[list[str]]]

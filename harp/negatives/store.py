@@ -19,8 +19,6 @@ from collections import defaultdict
 from pathlib import Path
 
 from harp.data.records import read_records
-
-ERROR_TYPES = ("format", "action", "state_transition", "task", "inefficient")
 SOURCES = ("model", "perturbation")
 
 

@@ -35,3 +35,12 @@ def normalize_entity(name: str) -> str:
 def display_name(canonical: str) -> str:
     """How a canonical name is written in a plan: `"white table"` -> `"White Table"`."""
     return " ".join(word[:1].upper() + word[1:] for word in normalize_entity(canonical).split(" "))
+
+
+def task_names_sources(task: str, scene) -> bool:
+    """Whether the task sentence names where every object it moves starts (a record's `meta.source_named`).
+
+    `scene`: a harp.plan.Scene. False when no moved object has a known start: nothing is named."""
+    text = f" {normalize_entity(task)} "
+    starts = [scene.objects[obj] for obj in scene.goal if obj in scene.objects]
+    return bool(starts) and all(f" {start} " in text for start in starts)

@@ -105,7 +105,7 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
 
 def summarize(samples: list[dict]) -> dict:
     """Means of the components and total, completion rate and counts of error types."""
-    from harp.rewards.hprm import COMPONENTS
+    from harp.rewards.vocabulary import COMPONENTS
 
     n = len(samples)
     mean = {key: (sum(s[key] for s in samples) / n if n else 0.0) for key in (*COMPONENTS, "total")}

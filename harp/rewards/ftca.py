@@ -17,7 +17,8 @@ Standard GRPO gives every completion token the sequence advantage A. FTCA gives 
   step term is zero and they get w_t·A with the lowest weight. Stray text is still pushed down
   through A itself, which is low for a plan with format errors (H-PRM's format level).
 
-With `enabled=False` (config `use_ftca: false`) every token gets A: exactly standard GRPO.
+The on/off switch is the config's `reward.use_ftca`, read by the GRPO trainer alone: off, it leaves
+TRL's one advantage per completion untouched (exactly standard GRPO) and never calls this module.
 Pure Python, no torch: the GRPO trainer turns the lists into a (B, T) tensor.
 """
 
@@ -77,20 +78,20 @@ def token_weights(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step])
 
 
 def token_advantages(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step], step_scores: Sequence[float],
-                     advantage: float, group_mean_step_score: float, alpha: float = 0.5,
-                     enabled: bool = True) -> list[float]:
+                     advantage: float, group_mean_step_score: float, alpha: float = 0.5) -> list[float]:
     """Per-token advantages A_t for one completion (see the module docstring).
 
     token_offsets: (start, end) character offsets of the completion's tokens in the text that was
     parsed; steps / step_scores: `RewardBreakdown.steps` / `.step_scores` of that text.
 
+    An invalid step (score -3) in a group whose mean step score is -2, sequence advantage 1.0:
+    its tokens keep half of A (the step term takes the rest), the action name the most.
+
     >>> from harp.plan.parser import parse_plan
-    >>> plan = parse_plan("Pick(Apple)")
-    >>> token_advantages([(0, 4), (4, 5), (5, 10), (10, 11)], plan.steps, [0.0], 1.0, 0.0, enabled=False)
-    [1.0, 1.0, 1.0, 1.0]
+    >>> plan = parse_plan("Pick(Apple)")  # tokens "Pick", "(", "Apple", ")"
+    >>> [round(a, 2) for a in token_advantages([(0, 4), (4, 5), (5, 10), (10, 11)], plan.steps, [-3.0], 1.0, -2.0)]
+    [0.86, 0.29, 0.57, 0.29]
     """
-    if not enabled:
-        return [float(advantage)] * len(token_offsets)
     if len(step_scores) != len(steps):
         raise ValueError(f"{len(steps)} steps but {len(step_scores)} step scores")
     assigned = token_steps(token_offsets, steps)

@@ -40,8 +40,8 @@ from harp.plan.planner import search
 from harp.plan.scene import Scene, infer_scene
 from harp.plan.simulator import simulate
 
-COMPONENTS = ("format", "action", "transition", "task", "efficiency")
-ERROR_TYPES = ("format", "action", "state_transition", "task", "inefficient")  # lowest level first
+from harp.rewards.vocabulary import COMPONENTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
+
 INVALID_STEP_PENALTY = 2.0  # added to an invalid step's (-1) progress: -3, below any valid step
 _SCENE_CACHE_SIZE = 50_000
 
@@ -65,7 +65,7 @@ class RewardWeights:
     @classmethod
     def from_config(cls, reward_config: Any) -> "RewardWeights":
         """From the GRPO config's `reward` section (harp.config.RewardConfig) or any object with the keys."""
-        return cls(*(float(getattr(reward_config, f"w_{name}")) for name in COMPONENTS))
+        return cls(*(float(getattr(reward_config, key)) for key in WEIGHT_KEYS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ Key mapping (guide -> TRL):
 - `reward.w_*` -> the five reward functions' `reward_weights`, normalised to sum 1.
 
 Outputs in `training.output_dir`: `checkpoint-{step}/` (TRL, resumable), `best/` (highest val
-reward, harp.train.grpo_eval), `final/`, `runs/` (TensorBoard), `eval_history.jsonl`.
+reward, harp.train.grpo_eval), `final/`, `runs/` (TensorBoard), `eval_history.jsonl`, and
+`harp_config.yaml` (the resolved config, every key) there and in `final/`, `best/` and each checkpoint.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from pathlib import Path
 
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
-from harp.train.run_setup import (check_deepspeed, load_domain, prepare_trainable, resolve_report_to, resume_checkpoint,
-                                  trainer_arguments, use_bf16, warn)
+from harp.config import save_run_config
+from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable, resolve_report_to,
+                                  resume_checkpoint, trainer_arguments, use_bf16, warn)
 
 VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
 
@@ -151,6 +153,7 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
     return HarpGRPOTrainer(
         model=model, reward_funcs=scorer.functions(), args=args, train_dataset=train_dataset,
         processing_class=processor, peft_config=prepare_trainable(model, config), validation=validation,
+        callbacks=[config_recorder(config)],
         scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=t.negatives_per_group,
         use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
 
@@ -208,6 +211,8 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     trainer.train(resume_from_checkpoint=resume)
     final = Path(t.output_dir) / "final"
     trainer.save_policy(final)
+    if trainer.is_world_process_zero():
+        save_run_config(config, final)
     if validation is not None and trainer.is_world_process_zero():
         print(summary(validation.history))
     return final

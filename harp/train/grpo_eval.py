@@ -17,10 +17,12 @@ same evaluations, we warn (once per occurrence) and log `eval/reward_hacking = 1
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from transformers import TrainerCallback
 
+from harp.config import RUN_CONFIG_FILE
 from harp.train.run_setup import warn
 
 HISTORY_FILE = "eval_history.jsonl"
@@ -105,6 +107,9 @@ class ValidationCallback(TrainerCallback):
             row["best"] = step > 0 and (best is None or metrics["avg_reward"] > best["avg_reward"])
             if row["best"] and self.save_best is not None:
                 self.save_best(self.output_dir / "best")
+                recorded = self.output_dir / RUN_CONFIG_FILE  # written when training began: best/ says what made it
+                if trainer.is_world_process_zero() and recorded.is_file():
+                    shutil.copyfile(recorded, self.output_dir / "best" / RUN_CONFIG_FILE)
             self.history.append(row)
             alarm = reward_hacking(self.history, self.window)
             row["reward_hacking"] = alarm is not None

@@ -22,8 +22,7 @@ from __future__ import annotations
 import json
 from typing import Callable
 
-COMPONENTS = ("format", "action", "transition", "task", "efficiency")
-WEIGHT_KEYS = ("w_format", "w_action", "w_transition", "w_task", "w_efficiency")
+from harp.rewards.vocabulary import COMPONENTS, WEIGHT_KEYS
 
 
 def completion_text(completion) -> str:

@@ -41,7 +41,7 @@ from trl import GRPOTrainer
 from harp.rewards.ftca import group_mean_step_score, token_advantages
 from harp.train.advantages import sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
-from harp.train.grpo_rewards import COMPONENTS
+from harp.rewards.vocabulary import COMPONENTS
 
 # TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
 RENAMES = {"kl": "kl_div", "learning_rate": "lr"}
@@ -218,7 +218,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 row = ids[i][mask[i].bool()].tolist()
                 b = breakdowns[i]
                 values = token_advantages(token_offsets(self._tokenizer, row), b.steps, b.step_scores,
-                                          advantages[i], group_mean, alpha=self.ftca_alpha, enabled=True)
+                                          advantages[i], group_mean, alpha=self.ftca_alpha)
                 result[i, : len(values)] = torch.tensor(values, dtype=torch.float32)
         return result.to(output["advantages"].device)
 

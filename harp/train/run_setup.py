@@ -89,6 +89,26 @@ def resume_checkpoint(setting, output_dir: Path):
     return last
 
 
+def config_recorder(config):
+    """A TrainerCallback writing the resolved config (harp.config.save_run_config) into the run's
+    output folder when training starts and into each `checkpoint-{step}/` it saves."""
+    from transformers import TrainerCallback
+
+    from harp.config import save_run_config
+
+    class RecordConfig(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                save_run_config(config, args.output_dir)
+
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and checkpoint.is_dir():
+                save_run_config(config, checkpoint)
+
+    return RecordConfig()
+
+
 def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
     """The Trainer arguments SFT and GRPO map alike from their `training` section (TRL's names)."""
     import torch

@@ -7,6 +7,7 @@ with the guide's settings, evaluates on the val split, and writes the guide's fo
     <output_dir>/checkpoint-{step}/   Trainer checkpoints (adapters or weights, optimizer, processor)
     <output_dir>/final/               the model with LoRA merged, and its processor: from_pretrained loads it
     <output_dir>/runs/                TensorBoard event files
+    harp_config.yaml                  the resolved config (every key), in <output_dir>, final/ and each checkpoint
 
 What we add to TRL, and why: the collator (harp.train.sft_data: images are read lazily and nothing
 is ever truncated, so image tokens stay whole; the loss is on the plan only), LoRA target modules
@@ -20,10 +21,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harp.config import SFTConfig
+from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
-from harp.train.run_setup import (check_deepspeed, load_domain, prepare_trainable, resolve_report_to, resume_checkpoint,
-                                  trainer_arguments, use_bf16, warn)
+from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable, resolve_report_to,
+                                  resume_checkpoint, trainer_arguments, use_bf16, warn)
 
 
 def train_sft(config: SFTConfig) -> Path:
@@ -68,6 +69,8 @@ def train_sft(config: SFTConfig) -> Path:
         metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
     final = save_final(trainer, config, processor, bf16)
     if trainer.is_world_process_zero():
+        save_run_config(config, final)
+    if trainer.is_world_process_zero():
         shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
         print(f"SFT done in {time.time() - started:.0f}s: {shown}; final model: {final}")
     return final
@@ -104,6 +107,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         processing_class=processor,
         data_collator=PlanCollator(processor, domain),
         peft_config=prepare_trainable(model, config),
+        callbacks=[config_recorder(config)],
     )
 
 

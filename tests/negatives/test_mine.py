@@ -8,9 +8,10 @@ import pytest
 from harp.data.records import read_records
 from harp.errors import DataError
 from harp.negatives.mine import generate_negatives
-from harp.negatives.store import ERROR_TYPES, example_of, negatives_by_record, plan_text, record_key
+from harp.negatives.store import example_of, negatives_by_record, plan_text, record_key
 from harp.negatives.verify import verify_file
 from harp.rewards.hprm import HPRM
+from harp.rewards.vocabulary import ERROR_TYPES
 
 SCENE = {"robot": "start", "locations": ["white table", "red table", "bin"],
          "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}}

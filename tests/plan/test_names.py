@@ -2,7 +2,7 @@
 
 import pytest
 
-from harp.plan.names import display_name, normalize_entity
+from harp.plan.names import display_name, normalize_entity, task_names_sources
 
 
 @pytest.mark.parametrize("raw, canonical", [
@@ -22,3 +22,14 @@ def test_normalize_entity(raw, canonical):
 def test_display_name_round_trips_through_normalize():
     assert display_name("white table") == "White Table"
     assert normalize_entity(display_name("red cup")) == "red cup"
+
+
+def test_a_task_names_its_sources_only_when_it_names_every_moved_object_s_start():
+    from harp.plan import Scene
+
+    scene = Scene("start", ["red table", "blue table", "bin"], {"apple": "red table", "cup": "blue table"},
+                  {"apple": "bin", "cup": "bin"})
+    assert task_names_sources("Move the apple from the red table and the cup from the blue table to the bin", scene)
+    assert not task_names_sources("Move the apple from the red table and the cup to the bin", scene)  # one of two
+    assert not task_names_sources("Put the apple and the cup into the bin", scene)
+

@@ -48,12 +48,6 @@ def test_bad_step_is_pushed_down_good_step_spared():
     assert ftca[","] == weights_only[","]  # tokens in no step get no step term
 
 
-def test_disabled_is_exactly_the_sequence_advantage():
-    steps = parse_plan(TEXT).steps
-    offsets = word_offsets(TEXT)
-    assert token_advantages(offsets, steps, [0.0, -3.0], 0.7, -1.0, enabled=False) == [0.7] * len(offsets)
-
-
 def test_no_tokens_and_no_steps():
     assert token_advantages([], (), [], 1.0, 0.0) == []
     assert token_advantages([(0, 3), (3, 5)], (), [], 0.5, -1.0) == [0.5, 0.5]  # unparseable: plain A
@@ -89,7 +83,6 @@ def test_weights_keep_the_advantage_mass(text, advantage, mean_score, alpha, dat
     assert sum(values) == pytest.approx(len(values) * advantage + step_term, abs=1e-9)
     zero_alpha = token_advantages(offsets, steps, scores, advantage, mean_score, alpha=0.0)
     assert sum(zero_alpha) == pytest.approx(len(values) * advantage, abs=1e-9)
-    assert token_advantages(offsets, steps, scores, advantage, mean_score, enabled=False) == [advantage] * len(offsets)
 
 
 def test_docstring_example_runs():
@@ -97,4 +90,5 @@ def test_docstring_example_runs():
 
     from harp.rewards import ftca
 
-    assert doctest.testmod(ftca).failed == 0
+    result = doctest.testmod(ftca)
+    assert result.attempted >= 2 and result.failed == 0  # the example is there and runs

@@ -12,7 +12,8 @@ from harp.rewards.hprm import HPRM
 from harp.data.records import Record, read_records
 from harp.train.grpo import checked_image, prompt_negatives, trl_args, val_path
 from harp.train.grpo_eval import reward_hacking
-from harp.train.grpo_rewards import COMPONENTS, HPRMScorer, reward_weights
+from harp.rewards.vocabulary import COMPONENTS
+from harp.train.grpo_rewards import HPRMScorer, reward_weights
 
 DOMAIN = Domain.load("navigate_pick_place")
 RECORD = {"image": "a.png", "task": "Put the apple into the bin", "id": "s1",

@@ -33,7 +33,7 @@ def config(root, max_steps):
         f"data.val_path={root / 'val.jsonl'}", "data.negative_path=null", f"training.output_dir={root / 'grpo'}",
         f"training.max_steps={max_steps}", "training.per_device_train_batch_size=1", "training.num_candidates=2",
         "training.negatives_per_group=1", "training.max_new_tokens=8", "training.logging_steps=1",
-        "training.save_steps=2", "training.eval_steps=1"])
+        "training.save_steps=2", "training.eval_steps=1", "reward.w_task=0.6", "reward.use_ftca=false"])
 
 
 
@@ -65,6 +65,22 @@ def test_outputs_metric_names_and_resume(setup):
     history = [json.loads(line) for line in (out / "eval_history.jsonl").read_text().splitlines()]
     assert [row["step"] for row in history] == [0, 1, 2]  # the SFT baseline, then every eval_steps
     assert any(row["best"] for row in history)
+
+    # Each output folder records the resolved config; evaluation reads it and scores avg_reward with the
+    # training weights (w_task=0.6, not the guide's 0.25), so it equals the last validation's avg_reward.
+    from harp.config import RUN_CONFIG_FILE, load_grpo_config
+    from harp.eval.evaluate import evaluate
+
+    for folder in (out, out / "checkpoint-2", out / "best", out / "final"):
+        recorded = load_grpo_config(folder / RUN_CONFIG_FILE, check_files=False)
+        assert recorded.reward.w_task == 0.6 and recorded.reward.use_ftca is False, folder
+    results = evaluate([str(final)], root / "val.jsonl", root / "results" / "evaluation.json", batch_size=4,
+                       max_new_tokens=8, report=False, quiet=True)
+    (metrics,) = results.values()
+    assert metrics["avg_reward"] == pytest.approx(history[-1]["avg_reward"], abs=1e-4)
+    details = json.loads((root / "results" / "evaluation_details.json").read_text())
+    assert details["reward_weights"]["w_task"] == 0.6 and details["reward_weights_from"] == str(final)
+    assert details["models"][0]["run_config"]["reward"]["use_ftca"] is False
 
     # resume from checkpoint-2 and go on to step 3
     train_grpo(config(root, 3), resume=True, progress=False)

@@ -84,10 +84,16 @@ def test_ftca_pushes_the_failing_step_below_a_correct_step(tiny, workdir):
 
 
 def test_without_ftca_the_advantages_are_trl_s_own(tiny, workdir):
-    trainer, dataset, _ = make_trainer(tiny, use_ftca=False)
+    # No negatives, so nothing of ours touches the advantages: they are TRL's group-normalised rewards.
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, negatives_per_group=0, num_candidates=4,
+                                       temperature=1.5, max_new_tokens=16)
     torch.manual_seed(0)
     output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
-    assert output["advantages"].dim() == 1  # one advantage per completion: exactly TRL's GRPO
+    totals = torch.tensor([b.total for b in trainer.scorer.last_breakdowns])  # TRL's weighted sum = H-PRM's total
+    assert totals.std() > 0  # the group's rewards differ, so the normalisation is really checked
+    expected = (totals - totals.mean()) / (totals.std() + 1e-4)  # TRL: scale_rewards="group"
+    assert output["advantages"].shape == (trainer.num_generations,)  # one advantage per completion
+    assert torch.allclose(output["advantages"].cpu(), expected, atol=1e-4)
 
 
 def test_negatives_join_the_group_and_metrics_use_the_guide_s_names(tiny, workdir):

@@ -169,6 +169,9 @@ def test_script_takes_the_launcher_flags(setup, tmp_path, monkeypatch):
     assert main(["--local-rank", "0", "--config", str(path), "--set", "training.max_steps=1",
                  "--set", "data.val_path=null"]) == 0
     assert (out / "final" / "model.safetensors").is_file()
+    for folder in (out, out / "final"):  # the run records its resolved config, overrides included
+        recorded = load_sft_config(folder / "harp_config.yaml", check_files=False)
+        assert recorded.training.max_steps == 1 and recorded.data.val_path is None, folder
 
 
 @pytest.mark.parametrize("launcher", ["accelerate", "deepspeed-style"])
