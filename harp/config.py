@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from typing import Any, Union
 
 import yaml
 
+from harp import config_checks
 from harp.errors import ConfigError
 from harp.rewards.vocabulary import WEIGHT_KEYS
 
@@ -160,6 +162,7 @@ class GRPOTrainingConfig:
     seed: int = 42  # seeds sampling and data order
     max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
     max_eval_samples: int | None = 64  # cap on val records per evaluation (None = all)
+    save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
 
 
 @dataclass
@@ -184,6 +187,9 @@ def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bo
                                              "gradient_accumulation_steps", "max_length", "logging_steps",
                                              "save_steps", "eval_steps"])
     _choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
+    config_checks.check_training(config.source, t, check_files)
+    config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
+    config_checks.check_max_pixels(config.source, config.model.max_pixels)
     if check_files:
         _exists(config.source, "data.train_path", config.data.train_path)
         _exists(config.source, "data.val_path", config.data.val_path)
@@ -212,6 +218,10 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
             raise ConfigError(f"{config.source}: reward.{key}: weights must be >= 0, got {value}")
     if sum(weights.values()) <= 0:
         raise ConfigError(f"{config.source}: reward: at least one weight must be > 0")
+    config_checks.check_training(config.source, t, check_files)
+    config_checks.check_grpo(config.source, t, r)
+    if config.model.use_lora:
+        config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
     if check_files:
         _exists(config.source, "data.train_path", config.data.train_path)
         _exists(config.source, "data.val_path", config.data.val_path)
@@ -237,7 +247,16 @@ def _load(cls: type, path: str | Path, overrides: list[str]) -> Any:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (save the file as UTF-8)") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
@@ -262,7 +281,11 @@ def _apply_override(path: Path, data: dict, override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"{path}: override {override!r}: {part} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    try:
+        node[leaf] = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: override {override!r}: the value is not valid YAML ({problem})") from None
 
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
@@ -319,14 +342,19 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
         raise ConfigError(f"{source}: {key}: expected an integer, got {value!r}")
     if hint is float:
         # PyYAML reads `2e-5` (no dot) as a string; accept numeric strings.
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)
+                number = float(value)
             except ValueError:
                 pass
-        raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{source}: {key}: expected a number, got {value!r}")
+        if not math.isfinite(number):  # `.inf`, `.nan`, "1e999": a model of NaNs, saved as final/
+            raise ConfigError(f"{source}: {key}: expected a finite number, got {value!r}")
+        return number
     if hint is str:
         if isinstance(value, str):
             return value

@@ -1,4 +1,13 @@
-"""Resuming full fine-tuning from a Trainer checkpoint with the weights actually loaded.
+"""Resuming from Trainer checkpoints: the newest *complete* one, with the weights actually loaded.
+
+A kill during a save leaves a `checkpoint-N` folder with only some of its files. The Trainer writes
+the weights, then `optimizer.pt`/`scheduler.pt` (or DeepSpeed's `global_step*`), the RNG state and
+last `trainer_state.json`, so a checkpoint is complete when all of these are there and the state
+file parses (`missing_parts`). `newest_complete_checkpoint` skips incomplete ones, saying which
+and why; resuming from an incomplete one by path is refused, since it would go on with a reset
+optimizer or schedule without a word.
+
+Full fine-tuning weights:
 
 transformers 5.23's `Trainer._load_from_checkpoint` reads `model.safetensors` as a raw state dict and
 loads it with `strict=False`. Qwen2.5-VL checkpoints are written with the legacy key names
@@ -12,7 +21,47 @@ DeepSpeed and FSDP keep the Trainer's own loading.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
+                "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def missing_parts(checkpoint: str | Path) -> list[str]:
+    """What a Trainer checkpoint folder lacks to resume exactly (empty when it is complete)."""
+    folder = Path(checkpoint)
+    missing = []
+    if not any((folder / name).is_file() for name in WEIGHT_FILES):
+        missing.append("model weights")
+    deepspeed = any(folder.glob("global_step*"))  # DeepSpeed keeps optimizer and scheduler there
+    for name in ("optimizer.pt", "scheduler.pt"):
+        if not deepspeed and not (folder / name).is_file():
+            missing.append(name)
+    state = folder / "trainer_state.json"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        missing.append("trainer_state.json" if not state.is_file() else "a readable trainer_state.json")
+    return missing
+
+
+def newest_complete_checkpoint(output_dir: str | Path, warn) -> str | None:
+    """The complete `checkpoint-N` with the highest N in `output_dir`; `warn(line)` for each newer one skipped."""
+    folder = Path(output_dir)
+    found = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        match = CHECKPOINT_NAME.match(path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1)), path))
+    for _, path in sorted(found, reverse=True):
+        missing = missing_parts(path)
+        if not missing:
+            return str(path)
+        warn(f"resume: skipped {path} (incomplete, a save was interrupted: no {', no '.join(missing)})")
+    return None
 
 
 def load_full_checkpoint(model, checkpoint: str | Path) -> None:

@@ -145,6 +145,7 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
     (None: resolve it here, warning on a CPU)."""
     from harp.train.grpo_rewards import HPRMScorer
     from harp.train.grpo_trainer import HarpGRPOTrainer
+    from harp.train.guards import FiniteGuard
 
     t = config.training
     args = trl_args(config, t.num_candidates + t.negatives_per_group, bf16=bf16)
@@ -153,7 +154,7 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
     return HarpGRPOTrainer(
         model=model, reward_funcs=scorer.functions(), args=args, train_dataset=train_dataset,
         processing_class=processor, peft_config=prepare_trainable(model, config), validation=validation,
-        callbacks=[config_recorder(config)],
+        callbacks=[FiniteGuard(), config_recorder(config)],  # the guard before validation's: a NaN step stops before best/ (harp.train.guards)
         scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=t.negatives_per_group,
         use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
 

@@ -74,18 +74,24 @@ def check_deepspeed(config) -> None:
 
 
 def resume_checkpoint(setting, output_dir: Path):
-    """The Trainer's resume argument: a checkpoint path, or None to start fresh (with a note if none exists)."""
+    """The Trainer's resume argument: a complete checkpoint's path, or None to start fresh (with a
+    note if there is none). `true` takes the newest complete `checkpoint-N` (harp.train.checkpoint)."""
+    from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
+
     if not setting:
         return None
     if isinstance(setting, str):
         if not Path(setting).is_dir():
             raise ConfigError(f"training.resume_from_checkpoint: {setting} does not exist")
+        missing = missing_parts(setting)
+        if missing:
+            raise ConfigError(f"training.resume_from_checkpoint: {setting} is incomplete (no {', no '.join(missing)}; "
+                              "a save was interrupted?): resume from an older checkpoint, or with --resume alone "
+                              "to take the newest complete one")
         return setting
-    from transformers.trainer_utils import get_last_checkpoint
-
-    last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    last = newest_complete_checkpoint(output_dir, warn)
     if last is None:
-        warn(f"resume: no checkpoint in {output_dir}; starting from the beginning")
+        warn(f"resume: no complete checkpoint in {output_dir}; starting from the beginning")
     return last
 
 
@@ -125,6 +131,7 @@ def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
         logging_steps=t.logging_steps,
         save_strategy="steps",
         save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
         bf16=bf16,
         use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
         report_to=report_to,
@@ -135,6 +142,7 @@ def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
         data_seed=t.seed,
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),  # no "pin_memory ... no accelerator" warning on a CPU
+        logging_nan_inf_filter=False,  # a NaN loss is logged as NaN, so harp.train.guards stops the run
     )
 
 

@@ -83,6 +83,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
     `bf16`: the precision the caller already resolved (None: resolve it here, warning on a CPU)."""
     from trl import SFTConfig as TRLSFTConfig
 
+    from harp.train.guards import FiniteGuard
     from harp.train.sft_data import PlanCollator
 
     t = config.training
@@ -90,7 +91,6 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         **trainer_arguments(t, use_bf16(t.bf16) if bf16 is None else bf16, resolve_report_to(t.report_to)),
         per_device_train_batch_size=t.per_device_train_batch_size,
         per_device_eval_batch_size=t.per_device_eval_batch_size,
-        save_total_limit=t.save_total_limit,
         eval_strategy="steps" if eval_dataset is not None else "no",
         eval_steps=t.eval_steps,
         max_length=None,  # our collator never truncates; overlong samples were dropped beforehand
@@ -107,7 +107,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         processing_class=processor,
         data_collator=PlanCollator(processor, domain),
         peft_config=prepare_trainable(model, config),
-        callbacks=[config_recorder(config)],
+        callbacks=[FiniteGuard(), config_recorder(config)],  # the guard first: a NaN run stops before it saves (harp.train.guards)
     )
 
 
