@@ -4,6 +4,7 @@
     harp data build                                                 # OpenRouter teacher over ./bdv2/
     harp data split                                                 # data/sft_{train,val,test}.jsonl
     harp data contact-sheet                                         # docs/contact_sheet.png
+    harp data import-alfred --input ALFRED.jsonl --output data/alfred.jsonl   # records for --domain alfred
 """
 
 from __future__ import annotations
@@ -115,6 +116,21 @@ def add_split_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
 
 
+def add_import_alfred_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", default="../shared/data/alfred_high_level_plans.jsonl",
+                        help="ALFRED rows with high_pddl (default: %(default)s)")
+    parser.add_argument("--output", default="data/alfred.jsonl", help="records to write (default: %(default)s)")
+
+
+def run_import_alfred(args: argparse.Namespace) -> int:
+    from harp.data.alfred_import import import_alfred
+
+    count = import_alfred(args.input, args.output)
+    print(f"wrote {args.output} ({count} records; score them with "
+          f"harp score --predictions {args.output} --records {args.output} --domain alfred)")
+    return 0
+
+
 def add_contact_sheet_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="docs/contact_sheet.png", help="PNG to write (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="scene seed (default: %(default)s)")
@@ -127,7 +143,9 @@ BUILD = Command("build", "label ./bdv2 images with a teacher VLM, or render synt
 SPLIT = Command("split", "80/10/10 split (seed 42), exactly as the guide's script", add_split_arguments, run_split)
 CONTACT_SHEET = Command("contact-sheet", "a captioned grid of synthetic scenes (docs/contact_sheet.png)",
                         add_contact_sheet_arguments, run_contact_sheet)
+IMPORT_ALFRED = Command("import-alfred", "ALFRED expert plans -> records for --domain alfred",
+                        add_import_alfred_arguments, run_import_alfred)
 
 
 def register(subparsers) -> None:
-    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET])
+    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET, IMPORT_ALFRED])

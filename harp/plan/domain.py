@@ -129,6 +129,8 @@ class ActionSpec:
 class Domain:
     """A loaded domain. Use `Domain.load`, which caches: one object per file."""
 
+    kind = "guide"  # the guide's specialised State; "facts" for PDDL domains (harp/plan/fact_domain.py)
+
     def __init__(self, name: str, description: str, actions: dict[str, ActionSpec], path: str = ""):
         self.name = name
         self.description = description
@@ -143,17 +145,27 @@ class Domain:
         return f"Domain({self.name!r}, actions={self.action_names})"
 
     @staticmethod
-    def load(name_or_path: "str | Path | Domain" = "navigate_pick_place") -> "Domain":
-        """A domain by name (a file under harp/plan/domains) or by path to a YAML file."""
-        if isinstance(name_or_path, Domain):
+    def load(name_or_path="navigate_pick_place"):
+        """A domain by name (a file under harp/plan/domains) or by path to a YAML or PDDL file.
+
+        A YAML file with a `pddl` key is the plan-language mapping of a PDDL domain (domains/alfred.yaml);
+        a `.pddl` path is read with default mappings. Both give a FactDomain (the general fact core).
+        """
+        if isinstance(name_or_path, Domain) or getattr(name_or_path, "kind", None) == "facts":
             return name_or_path
         text = str(name_or_path)
         path = Path(text)
-        if not (path.suffix in (".yaml", ".yml") or path.is_file()):
+        if not (path.suffix in (".yaml", ".yml", ".pddl") or path.is_file()):
             path = DOMAINS_DIR / f"{text}.yaml"
             if not path.is_file():
                 known = ", ".join(available_domains())
-                raise ConfigError(f"domain '{text}': no such domain (known: {known}; or give a path to a YAML file)")
+                raise ConfigError(f"domain '{text}': no such domain (known: {known}; or give a path to a YAML or PDDL file)")
+        if path.suffix == ".pddl":
+            from harp.plan.pddl_domain import load_pddl_domain
+
+            if not path.is_file():
+                raise ConfigError(f"{path}: no such PDDL domain file")
+            return load_pddl_domain(str(path.resolve()))
         return _load_file(str(path.resolve()))
 
     def canonical_action(self, name: str) -> Optional[str]:
@@ -173,6 +185,24 @@ class Domain:
         for effect in self._effects[action]:
             state = effect(state, arg)
         return state
+
+    def step(self, action_text: str, argument_text: str, state: State, scene: Scene):
+        """(canonical action, canonical argument, reason, error kind, next state) of one step."""
+        action, arg, reason = self.resolve(action_text, argument_text, scene)
+        if reason is not None:
+            return action, arg, reason, "action", state
+        reason = self.check(action, arg, state, scene)
+        if reason is not None:
+            return action, arg, reason, "transition", state
+        return action, arg, None, None, self.apply(action, arg, state)
+
+    def scene_from_dict(self, data, where: str = "scene") -> Scene:
+        return Scene.from_dict(data, where)
+
+    def infer_scene(self, plan) -> Scene:
+        from harp.plan.scene import infer_scene
+
+        return infer_scene(plan, self)
 
     def resolve(self, action: str, argument: str, scene: Scene) -> tuple[Optional[str], str, Optional[str]]:
         """(canonical action, canonical argument, reason it is not a valid action in this scene or None)."""
@@ -207,7 +237,7 @@ def _article(kind: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _load_file(path: str) -> Domain:
+def _load_file(path: str):
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
@@ -218,6 +248,14 @@ def _load_file(path: str) -> Domain:
         raise ConfigError(f"{path}:{where}: {getattr(error, 'problem', None) or 'invalid YAML'}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'name' and 'actions'")
+    if "pddl" in data:  # the plan-language mapping of a PDDL domain
+        from harp.plan.pddl_domain import load_pddl_domain
+
+        _known(path, "", data, ("name", "description", "pddl", "actions", "reasons", "kinds", "scene_inference"))
+        pddl_path = Path(path).parent / str(data["pddl"])
+        if not pddl_path.is_file():
+            raise ConfigError(f"{path}: pddl: no such file {pddl_path}")
+        return load_pddl_domain(str(pddl_path.resolve()), path)
     _known(path, "", data, ("name", "description", "actions"))
     actions_data = data.get("actions")
     if not isinstance(actions_data, dict) or not actions_data:

@@ -202,6 +202,6 @@ def scene_for(record: dict, domain, where: str = "scene") -> Scene:
     `where` prefixes a malformed scene's error (`data/sft_test.jsonl:3: scene`)."""
     data = record.get("scene")
     if data:
-        return Scene.from_dict(data, where)
-    return infer_scene(record.get("plan") or [], domain)
+        return domain.scene_from_dict(data, where)
+    return domain.infer_scene(record.get("plan") or [])
 

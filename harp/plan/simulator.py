@@ -63,13 +63,9 @@ def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: D
 
 def _step(action_text: str, argument_text: str, state: State, scene: Scene, domain: Domain) -> StepResult:
     """One step from one state: the definition of a step's outcome."""
-    action, arg, reason = domain.resolve(action_text, argument_text, scene)
+    action, arg, reason, error, after = domain.step(action_text, argument_text, state, scene)
     if reason is not None:
-        return StepResult(False, reason, state, False, "action", action, arg)
-    reason = domain.check(action, arg, state, scene)
-    if reason is not None:
-        return StepResult(False, reason, state, False, "transition", action, arg)
-    after = domain.apply(action, arg, state)
+        return StepResult(False, reason, state, False, error, action, arg)
     return StepResult(True, None, after, after == state, None, action, arg)
 
 

@@ -66,7 +66,7 @@ def run(args) -> int:
         raise HarpError("give --plan (with --reference or --scene), or --predictions with --records")
     example = {"task": args.task, "plan": _plan_arg(args.reference) if args.reference else []}
     if args.scene:
-        example["scene"] = _load_scene(args.scene)
+        example["scene"] = _load_scene(args.scene, hprm.domain)
     elif not args.reference:
         raise HarpError("give --reference (a plan that completes the task) or --scene (a scene JSON file)")
     breakdown = hprm.score(_plan_arg(args.plan), example)
@@ -155,7 +155,7 @@ def _plan_arg(text: str):
     return text
 
 
-def _load_scene(value: str) -> dict:
+def _load_scene(value: str, domain) -> dict:
     if value.lstrip().startswith("{"):
         source, text = "--scene", value
     else:
@@ -169,7 +169,5 @@ def _load_scene(value: str) -> dict:
         raise DataError(f"{source}: line {error.lineno}: not valid JSON ({error.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("scene"), dict):
         data = data["scene"]  # a whole record
-    from harp.plan.scene import Scene
-
-    Scene.from_dict(data, where=source)  # validate now, naming the file
+    domain.scene_from_dict(data, where=source)  # validate now, naming the file
     return data

@@ -37,7 +37,7 @@ from typing import Any, Optional, Union
 from harp.plan.domain import Domain
 from harp.plan.parser import FormatError, Step, parse_plan
 from harp.plan.planner import search
-from harp.plan.scene import Scene, infer_scene
+from harp.plan.scene import Scene
 from harp.plan.simulator import simulate
 
 from harp.rewards.vocabulary import COMPONENTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
@@ -120,7 +120,7 @@ class HPRM:
         """The example's scene: its `resolved_scene` (a harp.data.records.Record's), its `scene` JSON,
         or inferred from its `plan`."""
         cached = getattr(example, "resolved_scene", None)
-        if isinstance(cached, Scene):
+        if cached is not None and hasattr(cached, "satisfied"):  # a Scene or a FactScene
             return cached
         data = example.get("scene")
         key = _scene_key(data) if data else ("plan", _plan_key(example.get("plan")))
@@ -129,9 +129,9 @@ class HPRM:
             if len(self._scenes) >= _SCENE_CACHE_SIZE:
                 self._scenes.clear()
             if data:
-                scene = Scene.from_dict(data)
+                scene = self.domain.scene_from_dict(data)
             else:
-                scene = infer_scene(example.get("plan") or [], self.domain)
+                scene = self.domain.infer_scene(example.get("plan") or [])
             self._scenes[key] = scene
         return scene
 
@@ -140,7 +140,7 @@ class HPRM:
         parsed = parse_plan(completion)
         scene = self.scene(example)
         graph = search(scene, self.domain)
-        optimal = graph.dist.get(graph.start)
+        optimal = graph.optimal_length if graph.exact else self._known_length(scene, example)
         steps = parsed.steps
         n = len(steps)
         if n == 0:
@@ -190,6 +190,16 @@ class HPRM:
         total = min(1.0, max(-1.0, total))
         return RewardBreakdown(*values, total, steps, step_scores, step_reasons, level >= 4, n, optimal,
                                ERROR_TYPES[level] if level < 5 else None, parsed.errors)
+
+
+    def _known_length(self, scene, example: dict) -> Optional[int]:
+        """When the search ran out of budget: the reference plan's length if it reaches the goal."""
+        key = ("known", scene, _plan_key(example.get("plan")))
+        if key not in self._scenes:
+            plan = example.get("plan") or []
+            trace = simulate(plan, scene, self.domain)
+            self._scenes[key] = len(trace.steps) if trace.completed else None
+        return self._scenes[key]
 
 
 def _progress(v_prev: Optional[int], v: Optional[int]) -> float:

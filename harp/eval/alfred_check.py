@@ -1,0 +1,97 @@
+"""How H-PRM judges real expert plans: ALFRED demonstrations and broken copies of them.
+
+    .venv/bin/python -m harp.eval.alfred_check [../shared/data/alfred_high_level_plans.jsonl]
+
+Each expert plan is imported (harp/data/alfred_import.py) and scored against the scene its own
+plan implies; it should come out valid, complete and optimal. Each is then broken three ways, every
+way it can be: a step dropped, two neighbouring different steps swapped, a `Place` into another
+receptacle of the scene (of another kind). A broken copy should total less than the expert's plan. Pure Python; the
+CI test (tests/plan/test_alfred.py) asserts the shares, the README lists the plans it rejects.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from harp.plan.facts import kind_of
+from harp.plan.names import display_name, normalize_entity
+from harp.plan.parser import parse_plan
+
+DEFAULT_PATH = "../shared/data/alfred_high_level_plans.jsonl"
+
+
+@dataclass
+class ExpertFigures:
+    experts: int = 0
+    accepted: int = 0  # valid, complete and optimal
+    broken: int = 0
+    broken_lower: int = 0
+    rejected: list = field(default_factory=list)  # (id, error type, why)
+    not_lower: list = field(default_factory=list)  # (id, broken plan, its error type)
+
+    def lines(self) -> list[str]:
+        return [f"expert plans valid, complete and optimal: {self.accepted}/{self.experts} "
+                f"({self.accepted / max(self.experts, 1):.1%})",
+                f"broken copies scored lower: {self.broken_lower}/{self.broken} "
+                f"({self.broken_lower / max(self.broken, 1):.1%})"]
+
+
+def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
+    """Every dropped step, every swap of neighbouring different steps, every wrong `Place` target."""
+    copies = [plan[:i] + plan[i + 1:] for i in range(len(plan))]
+    for i in range(len(plan) - 1):
+        if plan[i] != plan[i + 1]:
+            copies.append(plan[:i] + [plan[i + 1], plan[i]] + plan[i + 2:])
+    for i, step in enumerate(parse_plan(plan).steps):
+        if step.action.lower() == "place":
+            for other in receptacles:  # another kind: "Desk" at desk 2 means that desk, not a wrong one
+                if kind_of(other) != kind_of(normalize_entity(step.argument)):
+                    copies.append(plan[:i] + [f"Place({display_name(other)})"] + plan[i + 1:])
+    return copies
+
+
+def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
+    from harp.data.alfred_import import convert, read_alfred
+    from harp.plan import Domain
+    from harp.rewards.hprm import HPRM
+
+    domain = Domain.load("alfred")
+    hprm = HPRM(domain)
+    figures = ExpertFigures()
+    for row in read_alfred(path):
+        record = convert(row, domain)
+        expert = hprm.score(record["plan"], record)
+        figures.experts += 1
+        if expert.error_type is None:
+            figures.accepted += 1
+        else:
+            reasons = [r for r in expert.step_reasons if r] or [e.message for e in expert.format_errors]
+            why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.optimal_length} suffice"
+            figures.rejected.append((record["id"], expert.error_type, why))
+        scene = hprm.scene(record)
+        receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
+        for copy in broken_copies(record["plan"], receptacles):
+            figures.broken += 1
+            score = hprm.score(copy, record)
+            if score.total < expert.total:
+                figures.broken_lower += 1
+            else:
+                figures.not_lower.append((record["id"], ", ".join(copy), score.error_type))
+    return figures
+
+
+def main(argv=None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    figures = expert_figures(args[0] if args else DEFAULT_PATH)
+    for line in figures.lines():
+        print(line)
+    for trial, kind, why in figures.rejected:
+        print(f"rejected: {trial}: {kind}: {why}")
+    for trial, plan, kind in figures.not_lower[:20]:
+        print(f"not lower: {trial}: {kind}: {plan}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""The scene an ALFRED-style plan implies, and the instance names an imported ALFRED plan needs.
+
+A record without a scene is judged against the smallest world its reference plan implies. We walk
+the plan once, keeping the robot's place, the held object and where each object stands:
+
+- a name the plan picks, slices, heats, cools or cleans, or of a kind the mapping lists under
+  `kinds.item`, is an item; every other name is furniture (a place the robot can go to);
+- an item first met where the robot is starts there; an item first met as a `Navigate` target
+  starts on a spot of its own (`apple spot`) until the plan shows where that is: when the robot
+  acts on the item from a piece of furniture, the spot *is* that furniture;
+- the robot starts at `start`, with an empty hand; containers the plan opens start closed;
+  properties (receptacle, sharp, sliceable, heater, ...) come from the plan's use and the kinds.
+
+Importing ALFRED (`rename=True`): ALFRED names kinds, not instances (`countertop`), and its expert
+walks between different counters. When merging a spot into the furniture the robot went to would
+make an earlier move go nowhere (the expert went from that counter to the apple, so the apple is on
+another counter), the move is renamed to a new instance instead (`CounterTop 2`); a second object
+of a kind picked elsewhere is `Book 2`. The goal is not decided here: it is the plan's net effect
+(harp/plan/fact_domain.py).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from harp.plan.facts import kind_of
+from harp.plan.names import normalize_entity
+from harp.plan.parser import ParsedPlan, parse_plan
+from harp.plan.pddl_domain import PddlSpec
+
+START = "start"
+ITEM_WORDS = ("pick", "heat", "cool", "clean", "slice")
+
+
+class _Walk:
+    def __init__(self, steps: list[tuple[str, str]], spec: PddlSpec, rename: bool):
+        self.spec, self.rename = spec, rename
+        item_kinds = set(spec.kinds.get("item", ()))
+        item_kinds |= {kind_of(arg) for word, arg in steps if word in ITEM_WORDS and arg}
+        self.item_kinds = item_kinds
+        self.item_names = {arg for word, arg in steps if word in ITEM_WORDS and arg}
+        self.types: dict[str, str] = {START: "spot"}
+        self.where: dict[str, str] = {}  # item -> container, now
+        self.initially: dict[str, str] = {}  # item -> container, at the start
+        self.held: Optional[str] = None
+        self.robot = START
+        self.navs: list[list] = [[-1, START]]  # [step index, place] of every move, the start first
+        self.props: dict[str, set] = {p: set() for p in ("receptacle", "pickable", "sliceable", "sharp",
+                                                          "toggleable", "openable")}
+        self.opened: dict[str, bool] = {}
+        self.out: list[str] = [arg for _, arg in steps]
+
+    # ------------------------------------------------------------------------- helpers
+
+    def is_item(self, name: str) -> bool:
+        return name in self.item_names or kind_of(name) in self.item_kinds
+
+    def top(self, entity: str) -> str:
+        seen = set()
+        while entity in self.where and entity not in seen:
+            seen.add(entity)
+            entity = self.where[entity]
+        return entity
+
+    def near(self, entity: str) -> bool:
+        return entity != self.held and self.top(entity) == self.robot
+
+    def fresh(self, kind: str) -> str:
+        if kind not in self.types:
+            return kind
+        n = 2
+        while f"{kind} {n}" in self.types:
+            n += 1
+        return f"{kind} {n}"
+
+    def instances(self, arg: str, type_name: Optional[str] = None) -> list[str]:
+        if self.rename:
+            found = [n for n in self.types if kind_of(n) == arg or n == arg]
+        else:
+            found = [arg] if arg in self.types else []
+        return [n for n in found if type_name is None or self.types[n] == type_name]
+
+    def new_item(self, arg: str, container: str) -> str:
+        name = self.fresh(arg) if self.rename else arg
+        self.types[name] = "item"
+        self.where[name] = self.initially[name] = container
+        return name
+
+    def rename_everywhere(self, old: str, new: str, type_name: str) -> None:
+        self.types = {(new if n == old else n): (type_name if n == old else t) for n, t in self.types.items()
+                      if not (n == old and new in self.types)}
+        for table in (self.where, self.initially):
+            for key, value in table.items():
+                if value == old:
+                    table[key] = new
+        for nav in self.navs:
+            if nav[1] == old:
+                nav[1] = new
+        if self.robot == old:
+            self.robot = new
+
+    def wasted_after_merge(self, old: str, new: str) -> bool:
+        places = [new if place == old else place for _, place in self.navs]
+        return any(a == b for a, b in zip(places, places[1:]))
+
+    def resolve_spot(self, spot: str) -> None:
+        """The item on `spot` turns out to be where the robot is: the spot is that place."""
+        here = self.robot
+        last_index, last_place = self.navs[-1]
+        if (self.rename and self.wasted_after_merge(spot, here) and last_place == here and last_index >= 0
+                and self.types.get(here) == "furniture"):
+            name = self.fresh(kind_of(here))
+            self.rename_everywhere(spot, name, "furniture")
+            self.navs[-1][1] = name
+            self.out[last_index] = name
+            self.robot = name
+        else:
+            self.rename_everywhere(spot, here, self.types.get(here, "furniture"))
+
+    def spot_of(self, item: str) -> Optional[str]:
+        place = self.top(item)
+        return place if self.types.get(place) == "spot" and place != START and place != self.robot else None
+
+    def item(self, arg: str) -> str:
+        """The item a step means: the held one, one within reach, one on an unplaced spot, or a new one."""
+        found = self.instances(arg, "item")
+        if self.held in found:
+            return self.held
+        for name in found:
+            if self.near(name):
+                return name
+        for name in found:
+            spot = self.spot_of(name)
+            if spot is not None:
+                self.resolve_spot(spot)
+                return name
+        if found and not self.rename:
+            return found[0]  # known but out of reach: the step fails in the simulation
+        return self.new_item(arg, self.robot)
+
+    def furniture(self, arg: str) -> str:
+        """A piece of furniture a step acts on where the robot is; an unplaced spot here becomes it."""
+        found = self.instances(arg, "furniture")
+        if self.robot in found:
+            return self.robot
+        spot = self.robot if self.types.get(self.robot) == "spot" and self.robot != START else None
+        if spot is not None:
+            if found and not (self.rename and self.wasted_after_merge(spot, found[0])):
+                self.rename_everywhere(spot, found[0], "furniture")
+                return found[0]
+            name = self.fresh(arg) if self.rename else arg
+            self.rename_everywhere(spot, name, "furniture")
+            return name
+        if found:
+            return found[0]
+        self.types[arg] = "furniture"
+        return arg
+
+    def entity(self, arg: str) -> str:
+        return self.item(arg) if self.is_item(arg) else self.furniture(arg)
+
+    # --------------------------------------------------------------------------- steps
+
+    def step(self, index: int, word: str, arg: str) -> None:
+        if not arg:
+            return
+        if word == "navigate":
+            self.navigate(index, arg)
+            return
+        if word == "pick":
+            name = self.item(arg)
+            self.props["pickable"].add(name)
+            if self.held is None and self.near(name):
+                self.where.pop(name, None)
+                self.held = name
+        elif word == "place":
+            name = self.entity(arg)
+            self.props["receptacle"].add(name)
+            if self.held is not None and self.held != name and self.near(name):
+                self.where[self.held] = name
+                self.held = None
+        elif word in ("open", "close"):
+            name = self.entity(arg)
+            self.props["openable"].add(name)
+            self.opened.setdefault(name, word == "close")
+        elif word == "toggle":
+            name = self.entity(arg)
+            self.props["toggleable"].add(name)
+        elif word == "slice":
+            name = self.item(arg)
+            self.props["sliceable"].add(name)
+            if self.held is not None:
+                self.props["sharp"].add(self.held)
+        elif word in ("heat", "cool", "clean"):
+            name = self.item(arg)
+        else:
+            return
+        self.out[index] = name
+
+    def navigate(self, index: int, arg: str) -> None:
+        if self.is_item(arg):
+            found = [n for n in self.instances(arg, "item") if n != self.held]
+            far = [n for n in found if not self.near(n)]
+            if found:
+                name = (far or found)[0]
+                target = self.top(name)
+            else:
+                name = self.fresh(arg) if self.rename else arg
+                target = self.fresh(f"{name} spot")
+                self.types[target] = "spot"
+                self.types[name] = "item"
+                self.where[name] = self.initially[name] = target
+        else:
+            found = self.instances(arg, "furniture")
+            if self.rename and found:
+                # ALFRED goes to viewpoints: a return to a kind is taken as another instance of it
+                # unless the plan shows it is the same (an object picked where it was put).
+                name = self.fresh(arg)
+            else:
+                name = found[0] if found else arg
+            self.types.setdefault(name, "furniture")
+            target = name
+        self.out[index] = name
+        self.navs.append([index, target])
+        self.robot = target
+
+    # --------------------------------------------------------------------------- result
+
+    def facts(self) -> list[tuple]:
+        kinds = self.spec.kinds
+        facts = [("robot-at", START), ("hand-empty",)]
+        facts += [("in", item, place) for item, place in self.initially.items()]
+        for name, type_name in self.types.items():
+            kind = kind_of(name)
+            if type_name == "furniture" or name in self.props["receptacle"] or kind in kinds.get("receptacle", ()):
+                facts.append(("receptacle", name))
+            for prop in ("heater", "cooler", "washer"):
+                if type_name == "furniture" and kind in kinds.get(prop, ()):
+                    facts.append((prop, name))
+            for prop in ("sharp", "sliceable", "toggleable"):
+                if name in self.props[prop] or kind in kinds.get(prop, ()):
+                    facts.append((prop, name))
+            for prop in ("pickable", "openable"):
+                if name in self.props[prop]:
+                    facts.append((prop, name))
+        facts += [("opened", name) for name, is_open in self.opened.items() if is_open]
+        return [f for f in facts if all(a in self.types for a in f[1:])]
+
+
+def plan_steps(plan) -> list[tuple[str, str]]:
+    parsed = plan if isinstance(plan, ParsedPlan) else parse_plan(plan)
+    return [(s.action.strip().lower(), normalize_entity(s.argument)) for s in parsed.steps]
+
+
+def infer_initial(plan, spec: PddlSpec, rename: bool = False) -> tuple[dict, list, list]:
+    """(entities with types, initial facts, each step's argument as an entity name) of a plan."""
+    steps = plan if isinstance(plan, list) and all(isinstance(s, tuple) for s in plan) else plan_steps(plan)
+    walk = _Walk(steps, spec, rename)
+    for index, (word, arg) in enumerate(steps):
+        walk.step(index, word, arg)
+    return dict(walk.types), walk.facts(), walk.out
