@@ -25,6 +25,10 @@ import json
 import math
 from pathlib import Path
 
+from harp.data.world import vocabulary
+from harp.models.prompt import system_prompt
+from harp.plan.domain import Domain, available_domains
+
 # Qwen2.5-VL's special tokens, in the real model's order (ids follow the BPE vocabulary here).
 SPECIAL_TOKENS = [
     "<|endoftext|>",
@@ -100,9 +104,9 @@ MICRO_SIZES = {
     "vision_intermediate_size": 64,
 }
 
-# Words used until (and beside) the synthetic world's own vocabulary: the guide's examples and the
-# usual phrasing of a tabletop task.
-FALLBACK_WORDS = """
+# Words beside the synthetic world's own vocabulary: the guide's examples and the usual phrasing
+# of a tabletop task (teacher-labelled tasks use words the synthetic world does not).
+BASE_WORDS = """
 put place move bring take carry pick navigate go to into onto on in the a an from of and then
 please robot could you can would it that which is are with near next at left right top
 apple banana orange cup mug bowl plate bottle can spoon fork knife book phone toy ball block
@@ -113,23 +117,14 @@ white red green blue yellow black brown gray grey purple orange pink wooden meta
 
 
 def tiny_vocabulary() -> list[str]:
-    """The words the tokenizer is trained on: the synthetic world's vocabulary, else a fallback list."""
-    words = list(FALLBACK_WORDS)
-    try:
-        from harp.data.world import vocabulary  # the synthetic world's names and phrasing
-    except ImportError:
-        return words
+    """The words the tokenizer is trained on: BASE_WORDS and the synthetic world's vocabulary."""
+    words = list(BASE_WORDS)
     return words + [w for w in vocabulary() if w not in set(words)]
 
 
 def _domain_texts() -> list[str]:
-    """Action names and the system prompt of every shipped domain (falls back to the guide's three)."""
+    """Action names and the system prompt of every shipped domain, and the chat roles."""
     texts = ["Navigate", "Pick", "Place", "Open", "Close", "system", "user", "assistant"]  # + the chat roles
-    try:
-        from harp.models.prompt import system_prompt
-        from harp.plan.domain import Domain, available_domains
-    except ImportError:
-        return texts
     for name in available_domains():
         domain = Domain.load(name)
         texts.extend(domain.action_names)

@@ -27,7 +27,7 @@ from typing import Callable
 from harp.data.records import append_record, load_image, read_records
 from harp.errors import DataError
 from harp.negatives.perturb import Reference, candidates
-from harp.negatives.store import SOURCES, plan_text, record_key, split_plan
+from harp.negatives.store import SOURCES, negative_text, record_key, split_plan
 from harp.negatives.verify import label, verify_file
 from harp.rewards.vocabulary import ERROR_TYPES
 
@@ -84,7 +84,7 @@ def labelled_perturbations(record: dict, hprm, domain, rng: random.Random,
     labelled: dict[str, list[tuple[str, str]]] = {kind: [] for kind in ERROR_TYPES}
     seen = set(exclude)
     for name, text in candidates(ref, rng):
-        text = plan_text({"plan": split_plan(text)})  # the exact text a line would store
+        text = negative_text({"plan": split_plan(text)})  # the exact text a line would store
         if text in seen:
             continue
         seen.add(text)
@@ -169,7 +169,7 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
     have: dict[str, set[str]] = {}
     if output_path.exists():  # resume: what is there counts
         for line in read_records(output_path, required=("image", "task", "plan", "error_type")):
-            have.setdefault(record_key(line), set()).add(plan_text(line))
+            have.setdefault(record_key(line), set()).add(negative_text(line))
             summary.counts[(line["error_type"], line.get("source", "model"))] += 1
     type_counts = Counter()
     for (kind, _source), count in summary.counts.items():
@@ -191,7 +191,7 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
                 for raw in texts:
                     if len(seen) >= num_samples_per_image:
                         break
-                    text = plan_text({"plan": split_plan(raw)})
+                    text = negative_text({"plan": split_plan(raw)})
                     if not text or text in seen:
                         continue
                     breakdown = hprm.score(text, example)

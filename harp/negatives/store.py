@@ -34,8 +34,8 @@ def split_plan(text: str) -> list[str]:
     return [part.strip() for part in text.strip().split(",")]
 
 
-def plan_text(line: dict) -> str:
-    """The completion text a negative line stands for."""
+def negative_text(line: dict) -> str:
+    """The completion text a negative line stands for (its `plan` joined with ", ")."""
     plan = line["plan"]
     return plan if isinstance(plan, str) else ", ".join(plan)
 
@@ -52,7 +52,7 @@ def negatives_by_record(path: str | Path) -> dict[str, list[str]]:
     """Completion texts of a negatives file, grouped by `record_key`, in file order, without repeats."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for line in read_records(path):
-        text = plan_text(line)
+        text = negative_text(line)
         key = record_key(line)
         if text not in grouped[key]:
             grouped[key].append(text)

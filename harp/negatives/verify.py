@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harp.data.records import read_records, where
-from harp.negatives.store import example_of, plan_text
+from harp.negatives.store import example_of, negative_text
 
 
 def label(hprm, text: str, record: dict) -> str | None:
@@ -18,7 +18,7 @@ def verify_file(path: str | Path, hprm) -> list[str]:
     """Every line whose plan does not carry its `error_type` under H-PRM, as `file:line: why` strings."""
     problems = []
     for line in read_records(path):
-        found = label(hprm, plan_text(line), example_of(line))
+        found = label(hprm, negative_text(line), example_of(line))
         if found is None or found != line.get("error_type"):
             problems.append(f"{where(line)}: labelled {line.get('error_type')!r} but H-PRM finds {found!r}")
     return problems

@@ -100,10 +100,10 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
         prediction_text = text if isinstance(text, str) else ", ".join(map(str, text))
         samples.append({"id": record.get("id"), "input": {"task": record["task"], "plan": prediction_text},
                         **breakdown.to_dict()})
-    return {"summary": summarize(samples), "samples": samples}
+    return {"summary": summarize_scores(samples), "samples": samples}
 
 
-def summarize(samples: list[dict]) -> dict:
+def summarize_scores(samples: list[dict]) -> dict:
     """Means of the components and total, completion rate and counts of error types."""
     from harp.rewards.vocabulary import COMPONENTS
 

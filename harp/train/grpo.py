@@ -34,8 +34,9 @@ from pathlib import Path
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
 from harp.config import save_run_config
-from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable, resolve_report_to,
-                                  resume_checkpoint, trainer_arguments, use_bf16, warn)
+from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable,
+                                  quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
+                                  use_bf16, warn)
 
 VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
 
@@ -159,6 +160,7 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
         use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
 
 
+@quiet_library_deprecations()
 def train_grpo(config, resume: bool | str | None = None, progress: bool = True) -> Path:
     """Train GRPO as the config says; returns the `final/` model directory.
 

@@ -14,6 +14,7 @@ crashing in the first step.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import netrc
 import os
@@ -25,9 +26,15 @@ from harp.errors import ConfigError
 
 VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
 
-# peft and TRL still read transformers 5's deprecated `is_gradient_checkpointing` alias: the
-# FutureWarning is theirs, says nothing about the user's run, and printed on every LoRA run.
-warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+@contextlib.contextmanager
+def quiet_library_deprecations():
+    """Within a training run (a context or a decorator): no FutureWarning about transformers 5's deprecated
+    `is_gradient_checkpointing` alias. peft and TRL still read it: the warning is theirs, says nothing about
+    the user's run, and printed on every LoRA run. Scoped to the run, so importing HARP changes no filter."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
 
 
 def load_domain(name: str, source: str = ""):

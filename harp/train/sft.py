@@ -23,10 +23,12 @@ from pathlib import Path
 
 from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
-from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable, resolve_report_to,
-                                  resume_checkpoint, trainer_arguments, use_bf16, warn)
+from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable,
+                                  quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
+                                  use_bf16, warn)
 
 
+@quiet_library_deprecations()
 def train_sft(config: SFTConfig) -> Path:
     """Run SFT as configured; return the final model directory (<output_dir>/final)."""
     import torch

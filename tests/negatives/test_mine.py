@@ -8,7 +8,7 @@ import pytest
 from harp.data.records import read_records
 from harp.errors import DataError
 from harp.negatives.mine import generate_negatives
-from harp.negatives.store import example_of, negatives_by_record, plan_text, record_key
+from harp.negatives.store import example_of, negatives_by_record, negative_text, record_key
 from harp.negatives.verify import verify_file
 from harp.rewards.hprm import HPRM
 from harp.rewards.vocabulary import ERROR_TYPES
@@ -56,8 +56,8 @@ def test_every_line_carries_its_label_and_none_repeats(data, tmp_path):
         # the guide's keys, plus the provenance and what GRPO needs to score the line
         assert {"image", "task", "plan", "error_type", "source", "scene", "reference"} <= set(line)
         assert line["source"] in ("model", "perturbation")
-        assert hprm.score(plan_text(line), example_of(line)).error_type == line["error_type"]
-    keys = [(record_key(line), plan_text(line)) for line in lines]
+        assert hprm.score(negative_text(line), example_of(line)).error_type == line["error_type"]
+    keys = [(record_key(line), negative_text(line)) for line in lines]
     assert len(keys) == len(set(keys))
     assert verify_file(out, hprm) == []
     assert summary.written == len(lines) and not summary.problems
@@ -67,7 +67,7 @@ def test_model_failures_are_kept_correct_plans_dropped(data, tmp_path):
     out = tmp_path / "neg.jsonl"
     mine(data, out, perturb=False, num_samples_per_image=4)
     lines = read_records(out)
-    first = [plan_text(line) for line in lines if line.get("id") == "s1"]
+    first = [negative_text(line) for line in lines if line.get("id") == "s1"]
     # the correct sample is dropped, the duplicate missing-comma sample kept once
     assert first == [SAMPLES[1], SAMPLES[3]]
     assert {line["error_type"] for line in lines if line.get("id") == "s1"} == {"format", "action"}
@@ -94,7 +94,7 @@ def test_rerun_resumes_without_repeating(data, tmp_path):
     out.write_text(before.splitlines(keepends=True)[0])
     mine(data, out)
     lines = read_records(out)
-    assert len({(record_key(l), plan_text(l)) for l in lines}) == len(lines)
+    assert len({(record_key(l), negative_text(l)) for l in lines}) == len(lines)
     assert all(len(v) >= 3 for v in negatives_by_record(out).values())
 
 
