@@ -126,10 +126,16 @@ def plan_messages(prompts: dict, image_url: str, task: str, domain) -> list[dict
 
 def parse_task_answer(answer: str) -> str:
     """The task sentence from call 1's answer; ValueError if there is none."""
+    from harp.data.records import text_too_long
+
     value = extract_json(answer).get("task")
     if not isinstance(value, str) or not value.strip():
         raise ValueError('no "task" string in the answer')
-    return " ".join(value.split())
+    task = " ".join(value.split())
+    too_long = text_too_long(task, None)
+    if too_long:  # every later stage would refuse the record; say so here, once
+        raise ValueError(too_long)
+    return task
 
 
 def parse_plan_answer(answer: str) -> tuple[list[str] | str, str]:
@@ -163,6 +169,11 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
     """
     from harp.plan import display_name, infer_scene, parse_plan, simulate
 
+    from harp.data.records import text_too_long
+
+    too_long = text_too_long(None, plan)
+    if too_long:  # checked before parsing and planning it, which would take minutes
+        return PlanCheck(None, "plan_format", too_long)
     parsed = parse_plan(plan)
     if not parsed.ok:
         first = parsed.errors[0] if parsed.errors else None
@@ -213,7 +224,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
     images_dir = Path(options.images_dir)
     if not images_dir.is_dir():
         raise HarpError(f"{images_dir}: no such folder (put scene images named *_0.png there, or use --source synthetic)")
-    images = find_images(images_dir)
+    images = find_images(images_dir, warn=lambda line: print(f"harp: warning: {line}", file=sys.stderr))
     if not images:
         raise HarpError(f"{images_dir}: no images named *_0.png/.jpg/.jpeg (the guide's naming), or use --source synthetic")
     if own_client:

@@ -10,9 +10,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from harp.entry import Command, add_group
+from harp.errors import HarpError
+
+
+def _number(kind, low: float, inclusive: bool = True, what: str = ""):
+    """An argparse type: a number of `kind` at least (or above) `low`, else argparse's one-line error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'above'} {low}{what}, got {text}")
+        return value
+    return parse
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +44,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where tasks.jsonl, actions.jsonl, rejected.jsonl, processed/ go (default: %(default)s)")
     parser.add_argument("--domain", default=defaults.domain, help="planning domain (default: %(default)s)")
     synthetic = parser.add_argument_group("synthetic source")
-    synthetic.add_argument("--num-scenes", type=int, default=500, help="scenes to render (default: %(default)s)")
+    synthetic.add_argument("--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
-    synthetic.add_argument("--image-size", type=int, default=224, help="image side in pixels (default: %(default)s)")
+    synthetic.add_argument("--image-size", type=_number(int, 32), default=224, help="image side in pixels (default: %(default)s)")
     synthetic.add_argument("--label-noise", type=float, default=0.0, metavar="P",
                            help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
                            "redundant step, wrong order, wrong receptacle); records keep their true scene "
@@ -44,17 +59,19 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     teacher.add_argument("--plan-model", default=defaults.plan_model, help="model planning tasks (default: %(default)s)")
     teacher.add_argument("--prompts-dir", default=defaults.prompts_dir,
                          help="folder with propose_task.txt and plan_task.txt (default: %(default)s)")
-    teacher.add_argument("--concurrency", type=int, default=defaults.concurrency, help="images at once (default: %(default)s)")
-    teacher.add_argument("--max-retries", type=int, default=defaults.max_retries,
+    teacher.add_argument("--concurrency", type=_number(int, 1), default=defaults.concurrency, help="images at once (default: %(default)s)")
+    teacher.add_argument("--max-retries", type=_number(int, 0), default=defaults.max_retries,
                          help="retries per request on 429/5xx/time-outs (default: %(default)s)")
-    teacher.add_argument("--timeout", type=float, default=defaults.timeout, help="seconds per request (default: %(default)s)")
-    teacher.add_argument("--backoff", type=float, default=defaults.backoff,
+    teacher.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=defaults.timeout, help="seconds per request (default: %(default)s)")
+    teacher.add_argument("--backoff", type=_number(float, 0), default=defaults.backoff,
                          help="first retry delay in seconds, doubled each time (default: %(default)s)")
-    teacher.add_argument("--limit", type=int, default=None, help="label at most N new images this run")
+    teacher.add_argument("--limit", type=_number(int, 0), default=None, help="label at most N new images this run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run_build(args: argparse.Namespace) -> int:
+    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
+        raise HarpError(f"--output-dir {args.output_dir}: is a file, not a folder")
     if args.source == "synthetic":
         from harp.data.images import SYNTHETIC_SUBDIR
         from harp.data.synthetic import build_synthetic

@@ -8,6 +8,7 @@ decompression bomb; otherwise `check_image` says why in a few words, for rejecte
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,22 +22,45 @@ MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs c
 SYNTHETIC_SUBDIR = "synthetic"  # where `--source synthetic` renders; the teacher leaves it alone
 
 
-def find_images(images_dir: str | Path) -> list[Path]:
-    """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted.
+def find_images(images_dir: str | Path, warn=None) -> list[Path]:
+    """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted, each file once.
 
     Our own synthetic renders in `images_dir/synthetic/` are left out: they have ground truth
     already, and labelling them would spend teacher calls for nothing. Point `--images-dir` at
     that folder to label them anyway.
+
+    A file reached twice (a symlink to an image, a linked folder) is listed once, under its first
+    path that is not a link. `warn(line)` is told about what is skipped: a folder that cannot be
+    read, and a file name holding a line break (the processed list has one name per line).
     """
     images_dir = Path(images_dir)
-    synthetic = images_dir / SYNTHETIC_SUBDIR
-    found = [
-        path
-        for path in images_dir.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.stem.endswith("_0") and path.is_file()
-        and synthetic not in path.parents
-    ]
-    return sorted(found)
+    synthetic = (images_dir / SYNTHETIC_SUBDIR).resolve()
+    warn = warn or (lambda line: None)
+    by_target: dict[Path, Path] = {}
+    visited: set[Path] = set()
+
+    def unreadable(error: OSError) -> None:
+        warn(f"{error.filename}: folder skipped, cannot be read ({error.strerror})")
+
+    for folder, subfolders, files in os.walk(images_dir, onerror=unreadable, followlinks=True):
+        real = Path(folder).resolve()
+        if real in visited or real == synthetic or synthetic in real.parents:
+            subfolders[:] = []  # a link loop, a folder seen through another link, or our renders
+            continue
+        visited.add(real)
+        subfolders.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            if path.suffix.lower() not in IMAGE_SUFFIXES or not path.stem.endswith("_0") or not path.is_file():
+                continue
+            if "\n" in name or "\r" in name:
+                warn(f"{str(path)!r}: skipped, its file name holds a line break (rename it)")
+                continue
+            target = path.resolve()
+            kept = by_target.get(target)
+            if kept is None or (kept.is_symlink() and not path.is_symlink()):
+                by_target[target] = path
+    return sorted(by_target.values())
 
 
 def open_image(image, where: str = "") -> "PIL.Image.Image":

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from harp.errors import DataError
 
 REQUIRED_KEYS = ("image", "task", "plan")
+# Caps on what a record may hold, far above any real task or plan (a sentence; a handful of steps).
+MAX_TASK_CHARS = 2_000
+MAX_PLAN_CHARS = 8_000
+MAX_PLAN_STEPS = 200
 
 
 def json_error(error: json.JSONDecodeError) -> str:
@@ -26,31 +31,99 @@ def json_error(error: json.JSONDecodeError) -> str:
 
 
 def iter_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> Iterator[tuple[int, dict]]:
-    """Yield (line_number, record) for each non-blank line; raise DataError naming file:line."""
+    """Yield (line_number, record) for each non-blank line; raise DataError naming file:line.
+
+    Besides the required keys, every line is checked for what broke later stages: bytes that are
+    not UTF-8, JSON nested too deeply to read, text that cannot be printed or written (a lone
+    surrogate such as \\ud800), `image`/`id` that are not strings, and a task or plan longer than
+    any real one (MAX_TASK_CHARS, MAX_PLAN_CHARS, MAX_PLAN_STEPS), which would make tokenising and
+    planning it take minutes and gigabytes."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    try:
+        handle = path.open("rb")
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(f"{path}:{number}: not UTF-8 text (byte {error.start + 1} of the line)") from None
             if not line.strip():
                 continue
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark is not part of the JSON
             try:
                 record = json.loads(line.rstrip("\r\n"))  # a cut line: "Unterminated string", not "control character"
             except json.JSONDecodeError as error:
                 raise DataError(f"{path}:{number}: not valid JSON ({json_error(error)})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
-            for key in required:
-                if key not in record:
-                    raise DataError(f"{path}:{number}: missing key '{key}'")
-            if "plan" in required and not (
-                isinstance(record["plan"], str)
-                or (isinstance(record["plan"], list) and all(isinstance(s, str) for s in record["plan"]))
-            ):
-                raise DataError(f"{path}:{number}: 'plan' must be a list of step strings")
-            if "task" in required and not isinstance(record["task"], str):
-                raise DataError(f"{path}:{number}: 'task' must be a string")
+            except RecursionError:
+                raise DataError(f"{path}:{number}: JSON nested too deeply") from None
+            problem = record_problem(record, required, line)
+            if problem:
+                raise DataError(f"{path}:{number}: {problem}")
             yield number, record
+
+
+def record_problem(record, required: Iterable[str] = REQUIRED_KEYS, line: str | None = None) -> str | None:
+    """What is wrong with one parsed record line, in a few words; None when it is usable."""
+    if not isinstance(record, dict):
+        return f"expected a JSON object, got {type(record).__name__}"
+    for key in required:
+        if key not in record:
+            return f"missing key '{key}'"
+    if "plan" in record and not (isinstance(record["plan"], str) or (
+            isinstance(record["plan"], list) and all(isinstance(step, str) for step in record["plan"]))):
+        return "'plan' must be a list of step strings"
+    for key in ("task", "image", "id"):
+        if key in record and not isinstance(record[key], str) and (key in required or record[key] is not None):
+            return f"'{key}' must be a string, got {type(record[key]).__name__}"
+    too_long = text_too_long(record.get("task"), record.get("plan"))
+    if too_long:
+        return too_long
+    if line is None or _SURROGATE_ESCAPE.search(line):  # only a \\udXXX escape can make one
+        bad = _unencodable(record)
+        if bad is not None:
+            return f"text that is not valid Unicode (a lone surrogate) in {bad!r}"
+    return None
+
+
+def text_too_long(task, plan) -> str | None:
+    """Why a task or plan is over the caps (None when it is not): real ones are a sentence and a few steps."""
+    if isinstance(task, str) and len(task) > MAX_TASK_CHARS:
+        return f"'task' is {len(task):,} characters (limit {MAX_TASK_CHARS:,})"
+    if isinstance(plan, list):
+        if len(plan) > MAX_PLAN_STEPS:
+            return f"'plan' has {len(plan):,} steps (limit {MAX_PLAN_STEPS})"
+        plan = ", ".join(step for step in plan if isinstance(step, str))
+    if isinstance(plan, str) and len(plan) > MAX_PLAN_CHARS:
+        return f"'plan' is {len(plan):,} characters (limit {MAX_PLAN_CHARS:,})"
+    return None
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unencodable(value, key: str = "record") -> str | None:
+    """The key holding a string that cannot be written as UTF-8 (a lone surrogate), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return key
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            bad = _unencodable(name, key) or _unencodable(item, str(name))
+            if bad:
+                return bad
+    elif isinstance(value, list):
+        for item in value:
+            bad = _unencodable(item, key)
+            if bad:
+                return bad
+    return None
 
 
 class Record(dict):
@@ -92,6 +165,30 @@ def read_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> l
 def as_record(data: dict) -> Record:
     """A `Record` as it is, or a plain dict (built in code) made one, its image relative to the working directory."""
     return data if isinstance(data, Record) else Record(data)
+
+
+def duplicate_lines(records: list[Record]) -> list[tuple[int | str, int | str]]:
+    """(line, earlier line) for each record that repeats an earlier one key for key."""
+    seen, repeats = {}, []
+    for record in records:
+        key = json.dumps(record, sort_keys=True, ensure_ascii=False)
+        if key in seen:
+            repeats.append((getattr(record, "line", "?"), seen[key]))
+        else:
+            seen[key] = getattr(record, "line", "?")
+    return repeats
+
+
+def warn_duplicates(records: list[Record], path: str | Path) -> None:
+    """One stderr line when a records file repeats a record (each copy is still scored)."""
+    import sys
+
+    repeats = duplicate_lines(records)
+    if repeats:
+        shown = ", ".join(f"line {line} repeats line {first}" for line, first in repeats[:5])
+        more = f" and {len(repeats) - 5} more" if len(repeats) > 5 else ""
+        print(f"harp: warning: {path}: {len(repeats)} duplicate record(s), each scored again ({shown}{more})",
+              file=sys.stderr)
 
 
 def where(record: dict) -> str:

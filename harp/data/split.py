@@ -13,7 +13,7 @@ import json
 import random
 from pathlib import Path
 
-from harp.data.records import json_error
+from harp.data.records import iter_records
 from harp.errors import DataError
 
 SPLITS = ("train", "val", "test")
@@ -26,15 +26,8 @@ def split_records(
     input_path = Path(input_path)
     if not input_path.is_file():
         raise DataError(f"{input_path}: file not found (build it first: harp data build)")
-    data = []
-    with input_path.open("r") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                data.append(json.loads(line.rstrip("\r\n")))
-            except json.JSONDecodeError as error:
-                raise DataError(f"{input_path}:{number}: not valid JSON ({json_error(error)})") from None
+    # The shared reader: one-line errors for bad bytes, JSON, nesting and oversized text (harp.data.records).
+    data = [record for _, record in iter_records(input_path, required=())]
 
     random.Random(seed).shuffle(data)
     n = len(data)

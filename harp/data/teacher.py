@@ -90,7 +90,7 @@ def extract_json(text: str) -> dict:
     for candidate in candidates:
         try:
             value = json.loads(candidate)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: a hostile, deeply nested answer
             continue
         if isinstance(value, dict):
             return value

@@ -28,7 +28,7 @@ import types
 from pathlib import Path
 
 from harp.config import read_run_config
-from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, where
+from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 
@@ -59,6 +59,7 @@ def file_label(label: str) -> str:
 def load_test_records(test_data: str | Path, domain, limit: int | None = None) -> list[Record]:
     """Test records with their scenes resolved (`record.resolved_scene`), images checked before any model loads."""
     records = read_records(test_data)
+    warn_duplicates(records, test_data)
     if limit is not None:
         records = records[:limit]
     if not records:

@@ -162,6 +162,8 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
     domain_spec = Domain.load(domain)
     hprm = HPRM(domain_spec, RewardWeights())
     records = read_records(data_path)
+    if not records:  # exiting 0 with nothing written hid a wrong --data_path
+        raise DataError(f"{data_path}: no records to make negatives from")
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
 

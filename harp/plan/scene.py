@@ -118,6 +118,17 @@ class Scene:
         for key in ("openable", "goal_open"):
             if not isinstance(data.get(key) or {}, dict):
                 raise DataError(f"{where}.{key}: expected a mapping")
+            for name, value in (data.get(key) or {}).items():
+                if not isinstance(value, bool):  # bool("no") is True: a string would open the place
+                    raise DataError(f"{where}.{key}.{name}: expected true or false, got {value!r}")
+        # Names are strings: str() of a list or a number would make an entity nobody can name.
+        if "robot" in data and data["robot"] is not None and not isinstance(data["robot"], str):
+            raise DataError(f"{where}.robot: expected a name (a string), got {data['robot']!r}")
+        names = [("locations", x) for x in data["locations"]]
+        names += [(key, x) for key in ("objects", "goal") for pair in data[key].items() for x in pair]
+        for key, value in names:
+            if not isinstance(value, str):
+                raise DataError(f"{where}.{key}: expected names (strings), got {value!r}")
         scene = cls(str(data.get("robot") or START), [str(x) for x in data["locations"]],
                     {str(k): str(v) for k, v in data["objects"].items()},
                     {str(k): str(v) for k, v in data["goal"].items()},

@@ -69,6 +69,12 @@ def run(args) -> int:
         example["scene"] = _load_scene(args.scene, hprm.domain)
     elif not args.reference:
         raise HarpError("give --reference (a plan that completes the task) or --scene (a scene JSON file)")
+    from harp.data.records import text_too_long
+
+    for flag, task, plan in (("--task", args.task, None), ("--plan", None, args.plan), ("--reference", None, args.reference)):
+        too_long = text_too_long(task, plan)
+        if too_long:  # scoring a megabyte-long plan would take minutes
+            raise HarpError(f"{flag}: {too_long.split(' ', 1)[1]}")
     breakdown = hprm.score(_plan_arg(args.plan), example)
     print(_dumps({"input": {"task": args.task, "plan": args.plan}, **breakdown.to_dict()}))
     return 0
@@ -83,7 +89,7 @@ def register(subparsers) -> None:
 
 def score_file(hprm, predictions_path: str, records_path: str) -> dict:
     """Score every prediction against its record: {"summary": {...}, "samples": [...]}."""
-    from harp.data.records import read_records, where
+    from harp.data.records import read_records, text_too_long, where
 
     records = read_records(records_path)
     predictions = read_records(predictions_path, required=())
@@ -93,6 +99,9 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
         text = next((prediction[k] for k in PREDICTION_KEYS if k in prediction), None)
         if not isinstance(text, (str, list)):
             raise DataError(f"{where(prediction)}: expected a '{PREDICTION_KEYS[0]}' string (or 'completion' / 'plan')")
+        too_long = text_too_long(None, text)
+        if too_long:
+            raise DataError(f"{where(prediction)}: {too_long.replace('plan', 'prediction', 1)}")
         try:
             breakdown = hprm.score(text, record)
         except DataError as error:
@@ -114,12 +123,36 @@ def summarize_scores(samples: list[dict]) -> dict:
             "error_types": dict(sorted(errors.items()))}
 
 
-def _match(predictions: list[dict], records: list[dict], predictions_path: str, records_path: str) -> list[tuple[dict, dict]]:
-    """Pair predictions with records by id, else by image, else by line order."""
+def _match(predictions: list, records: list, predictions_path: str, records_path: str) -> list[tuple[dict, dict]]:
+    """Pair predictions with records by `id`, else by `image`; by line order only when neither file
+    has either key. A prediction matching no record, or two records or predictions sharing a key,
+    is an error naming them (a silent fallback to line order once turned a typo into 0.0)."""
+    from harp.data.records import warn_duplicates, where
+
+    warn_duplicates(records, records_path)
     for key in ("id", "image"):
-        index = {r.get(key): r for r in records if r.get(key) is not None}
-        if len(index) == len(records) and all(p.get(key) in index for p in predictions):
-            return [(p, index[p[key]]) for p in predictions]
+        if not (any(key in p for p in predictions) and any(key in r for r in records)):
+            continue
+        index = {}
+        for record in records:
+            if key in record:
+                if record[key] in index:
+                    raise DataError(f"{where(record)}: {key} {record[key]!r} is also on line {index[record[key]].line}; "
+                                    f"predictions are matched by {key}, so each must be unique")
+                index[record[key]] = record
+        unmatched = [p for p in predictions if p.get(key) not in index]
+        if unmatched:
+            shown = ", ".join(f"line {p.line} ({p.get(key)!r})" for p in unmatched[:5])
+            more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
+            raise DataError(f"{predictions_path}: {len(unmatched)} prediction(s) match no record of {records_path} "
+                            f"by '{key}': {shown}{more}")
+        first = {}
+        for prediction in predictions:
+            if prediction[key] in first:
+                raise DataError(f"{where(prediction)}: a second prediction for {key} {prediction[key]!r} "
+                                f"(the first is on line {first[prediction[key]]})")
+            first[prediction[key]] = prediction.line
+        return [(p, index[p[key]]) for p in predictions]
     if len(predictions) != len(records):
         raise DataError(f"{predictions_path}: {len(predictions)} predictions but {records_path} has {len(records)} "
                         "records, and they share no 'id' or 'image' to match them by")
@@ -127,8 +160,12 @@ def _match(predictions: list[dict], records: list[dict], predictions_path: str, 
 
 
 def _dumps(data) -> str:
-    """Indented JSON, floats rounded to 6 places (0.6, not 0.6000000000000001), spans on one line."""
+    """Indented JSON, floats rounded to 6 places (0.6, not 0.6000000000000001), spans on one line.
+
+    A lone surrogate (from a command-line argument in no encoding, or a \\ud800 escape) cannot be
+    printed as UTF-8: it is written as its JSON escape instead of crashing the print."""
     text = json.dumps(_rounded(data), indent=2, ensure_ascii=False)
+    text = re.sub(r"[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", text)
     return re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", text)
 
 
@@ -162,11 +199,18 @@ def _load_scene(value: str, domain) -> dict:
         path = Path(value)
         if not path.is_file():
             raise DataError(f"{value}: scene file not found")
-        source, text = value, path.read_text(encoding="utf-8")
+        try:
+            source, text = value, path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(f"{value}: not UTF-8 text (byte {error.start + 1})") from None
+        except OSError as error:
+            raise DataError(f"{value}: cannot be read ({error.strerror or error})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise DataError(f"{source}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise DataError(f"{source}: JSON nested too deeply") from None
     if isinstance(data, dict) and isinstance(data.get("scene"), dict):
         data = data["scene"]  # a whole record
     domain.scene_from_dict(data, where=source)  # validate now, naming the file

@@ -137,7 +137,13 @@ class ValidationCallback(TrainerCallback):
         path = self.output_dir / HISTORY_FILE
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = []
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:  # a line cut by a kill while it was written
+                continue
+        return [row for row in rows if isinstance(row, dict) and isinstance(row.get("step"), int)]
 
     # -------------------------------------------------------------------------------- callbacks
 
@@ -145,6 +151,15 @@ class ValidationCallback(TrainerCallback):
         path = self.output_dir / HISTORY_FILE
         if self.fresh and state.is_world_process_zero and path.is_file():
             path.replace(self.output_dir / ("previous_" + HISTORY_FILE))
+        later = [row for row in self.history if row["step"] > state.global_step]
+        if later:  # resumed from an older checkpoint: those steps are trained again, and evaluated again
+            self.history = [row for row in self.history if row["step"] <= state.global_step]
+            if state.is_world_process_zero:
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text("".join(json.dumps(row) + "\n" for row in self.history), encoding="utf-8")
+                tmp.replace(path)
+            warn(f"resume from step {state.global_step}: dropped {len(later)} later row(s) of {HISTORY_FILE} "
+                 f"(steps {', '.join(str(row['step']) for row in later)}); they are evaluated again")
         if state.global_step == 0 and not any(row["step"] == 0 for row in self.history):
             self.evaluate(0)  # the SFT model's figures: the baseline
 
