@@ -9,8 +9,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def loaded(micro_dir):
-    return load_model_and_processor(micro_dir)
+def loaded(micro_model_dir):
+    return load_model_and_processor(micro_model_dir)
 
 
 def test_batched_greedy_equals_one_by_one(loaded, scenes, domain):

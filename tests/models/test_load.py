@@ -62,25 +62,25 @@ def test_a_typo_beside_model_directories_suggests_the_closest(tmp_path, offline)
     assert "did you mean" not in str(caught.value)
 
 
-def test_loads_for_inference_and_training(micro_dir):
+def test_loads_for_inference_and_training(micro_model_dir):
     import torch
 
-    model, processor = load_model_and_processor(micro_dir, max_pixels=56 * 56)
+    model, processor = load_model_and_processor(micro_model_dir, max_pixels=56 * 56)
     assert not model.training and model.device.type in ("cpu", "cuda")
     assert model.dtype == torch.float32  # no bf16 GPU here, or fp32 by default on a CPU
     assert processor.tokenizer.padding_side == "left"  # batched generation
     assert processor.image_processor.size["longest_edge"] == 56 * 56
-    model, _ = load_model_and_processor(micro_dir, for_training=True)
+    model, _ = load_model_and_processor(micro_model_dir, for_training=True)
     assert model.training
 
 
-def test_small_models_on_a_cpu_use_one_thread_unless_omp_says_otherwise(micro_dir, monkeypatch):
+def test_small_models_on_a_cpu_use_one_thread_unless_omp_says_otherwise(micro_model_dir, monkeypatch):
     import torch
 
     from harp.models.load import limit_cpu_threads
 
     before = torch.get_num_threads()
-    model, _ = load_model_and_processor(micro_dir, device="cpu")
+    model, _ = load_model_and_processor(micro_model_dir, device="cpu")
     try:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
         torch.set_num_threads(2)

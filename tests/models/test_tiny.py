@@ -10,20 +10,20 @@ def _digests(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def test_cli_writes_an_ordinary_checkpoint(tiny_dir, capsys):
-    names = {p.name for p in tiny_dir.iterdir()}
+def test_cli_writes_an_ordinary_checkpoint(tiny_model_dir, capsys):
+    names = {p.name for p in tiny_model_dir.iterdir()}
     # model weights + config, processor (image + video), tokenizer, chat template
     assert {"config.json", "model.safetensors", "generation_config.json", "processor_config.json",
             "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"} <= names
-    config = json.loads((tiny_dir / "config.json").read_text())
+    config = json.loads((tiny_model_dir / "config.json").read_text())
     assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
 
 
-def test_auto_classes_load_it_and_it_is_small(tiny_dir):
+def test_auto_classes_load_it_and_it_is_small(tiny_model_dir):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    processor = AutoProcessor.from_pretrained(tiny_dir)
-    model = AutoModelForImageTextToText.from_pretrained(tiny_dir)
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir)
     assert type(processor).__name__ == "Qwen2_5_VLProcessor"
     assert type(processor.tokenizer).__name__ == "Qwen2Tokenizer"
     assert processor.video_processor is not None
@@ -36,10 +36,10 @@ def test_auto_classes_load_it_and_it_is_small(tiny_dir):
     assert model.config.text_config.vocab_size >= len(processor.tokenizer)
 
 
-def test_special_tokens_are_single_tokens_and_plans_are_short(tiny_dir):
+def test_special_tokens_are_single_tokens_and_plans_are_short(tiny_model_dir):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     for token in SPECIAL_TOKENS:
         assert len(tokenizer(token, add_special_tokens=False)["input_ids"]) == 1, token
     plan = "Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)"
@@ -51,12 +51,12 @@ def test_special_tokens_are_single_tokens_and_plans_are_short(tiny_dir):
     assert tokenizer.decode(tokenizer(odd, add_special_tokens=False)["input_ids"]) == odd
 
 
-def test_chat_template_expands_the_image_placeholder(tiny_dir, scenes, domain):
+def test_chat_template_expands_the_image_placeholder(tiny_model_dir, scenes, domain):
     from transformers import AutoProcessor
 
     from harp.models.prompt import build_messages
 
-    processor = AutoProcessor.from_pretrained(tiny_dir)
+    processor = AutoProcessor.from_pretrained(tiny_model_dir)
     image, task = scenes[0]
     text = processor.apply_chat_template(build_messages(task, domain), add_generation_prompt=True, tokenize=False)
     assert text.count("<|vision_start|><|image_pad|><|vision_end|>") == 1
@@ -67,9 +67,9 @@ def test_chat_template_expands_the_image_placeholder(tiny_dir, scenes, domain):
     assert int((batch["input_ids"] == processor.image_token_id).sum()) == 16
 
 
-def test_same_seed_same_files(tmp_path, micro_dir):
+def test_same_seed_same_files(tmp_path, micro_model_dir):
     again = build_tiny_model(tmp_path / "again", seed=0, sizes=MICRO_SIZES)
-    assert _digests(again) == _digests(micro_dir)
+    assert _digests(again) == _digests(micro_model_dir)
     other = build_tiny_model(tmp_path / "other", seed=1, sizes=MICRO_SIZES)
-    assert _digests(other)["model.safetensors"] != _digests(micro_dir)["model.safetensors"]
-    assert _digests(other)["tokenizer.json"] == _digests(micro_dir)["tokenizer.json"]
+    assert _digests(other)["model.safetensors"] != _digests(micro_model_dir)["model.safetensors"]
+    assert _digests(other)["tokenizer.json"] == _digests(micro_model_dir)["tokenizer.json"]

@@ -11,18 +11,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sft_model(tmp_path_factory):
+def sft_model(tmp_path_factory, tiny_model_dir):
     """A briefly fine-tuned tiny model: it writes plans, with mistakes GRPO can remove."""
     from harp.config import load_sft_config
     from harp.data.synthetic import build_synthetic
-    from harp.models.tiny import build_tiny_model
     from harp.train.sft import train_sft
 
     root = tmp_path_factory.mktemp("grpo_run")
     build_synthetic(num_scenes=4, seed=3, images_dir=root / "img", output_dir=root, progress=False)
-    build_tiny_model(root / "tiny")
     (root / "sft.yaml").write_text(json.dumps({
-        "model": {"name": str(root / "tiny"), "use_lora": False, "freeze_vision_encoder": False},
+        "model": {"name": str(tiny_model_dir), "use_lora": False, "freeze_vision_encoder": False},
         "data": {"train_path": str(root / "actions.jsonl"), "val_path": None},
         "training": {"output_dir": str(root / "sft"), "max_steps": 50, "per_device_train_batch_size": 4,
                      "gradient_accumulation_steps": 1, "learning_rate": 3e-3, "warmup_steps": 2,

@@ -20,10 +20,8 @@ NEGATIVE = "Navigate(White Table), Pick(Apple), Place(Bin), Navigate(Bin)"
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from harp.models.tiny import build_tiny_model
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+def tiny(tiny_model_dir):
+    return tiny_model_dir
 
 
 @pytest.fixture

@@ -19,14 +19,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
+def setup(tmp_path_factory, micro_model_dir):
     """A micro model and 16 synthetic records split 12/2/2, with absolute image paths."""
     from harp.data.split import split_records
     from harp.data.synthetic import build_synthetic
-    from harp.models.tiny import MICRO_SIZES, build_tiny_model
 
     root = tmp_path_factory.mktemp("sft")
-    model = build_tiny_model(root / "model", sizes=MICRO_SIZES)
+    model = micro_model_dir
     build_synthetic(num_scenes=16, seed=5, images_dir=root / "bdv2", output_dir=root, progress=False)
     split_records(root / "actions.jsonl", root / "data")
     return root, model
@@ -201,7 +200,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_config_mistakes_are_one_line(setup, tmp_path, capsys):
+def test_config_mistakes_are_one_line(setup, tmp_path, capsys, monkeypatch):
     from harp.train.cli import SFT
     from harp.train.run_setup import check_deepspeed, load_domain
 
@@ -223,8 +222,18 @@ def test_config_mistakes_are_one_line(setup, tmp_path, capsys):
     ds = tmp_path / "ds.json"
     ds.write_text("{}")
     config = load_sft_config(path, [f"training.deepspeed={ds}"])
+    import importlib.util
+
     import torch
 
-    if not torch.cuda.is_available():
-        with pytest.raises(ConfigError, match="training.deepspeed: "):
-            check_deepspeed(config)
+    # Both failures, on any machine (with or without a GPU or deepspeed): the package, then the GPU.
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a))
+    with pytest.raises(ConfigError, match="training.deepspeed: the deepspeed package is not installed"):
+        check_deepspeed(config)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "deepspeed" else real_find_spec(name, *a))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="training.deepspeed: DeepSpeed needs a GPU and none is visible"):
+        check_deepspeed(config)

@@ -10,12 +10,10 @@ from harp.train.sft_data import IGNORE_INDEX, PlanCollator, drop_overlong, load_
 
 
 @pytest.fixture(scope="module")
-def micro(tmp_path_factory):
+def micro(micro_model_dir):
     from harp.models.load import load_processor
-    from harp.models.tiny import MICRO_SIZES, build_tiny_model
 
-    path = build_tiny_model(tmp_path_factory.mktemp("micro") / "model", sizes=MICRO_SIZES)
-    return load_processor(path)
+    return load_processor(micro_model_dir)
 
 
 @pytest.fixture(scope="module")
