@@ -167,7 +167,8 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
     The accepted plan is rewritten in the canonical form the synthetic data uses (domain action
     names, Title Case arguments without articles), so both sources train the same way.
     """
-    from harp.plan import display_name, infer_scene, parse_plan, simulate
+    from harp.plan import display_name, parse_plan, simulate
+    from harp.plan.planner import STATE_BUDGET, search
 
     from harp.data.records import text_too_long
 
@@ -185,15 +186,18 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
             allowed = ", ".join(domain.action_names)
             return PlanCheck(None, "unknown_action", f"{step.action}({step.argument}) is not one of {allowed}")
         steps.append(f"{action}({display_name(step.argument)})")  # "navigate(the table)" -> "Navigate(Table)"
-    scene = infer_scene(steps, domain)  # never raises
+    scene = domain.infer_scene(steps)  # never raises
     trace = simulate(steps, scene, domain)
     if trace.first_invalid is not None:
         index = trace.first_invalid
         return PlanCheck(None, "invalid_transition", f"step {index + 1} {steps[index]}: {trace.steps[index].reason}")
-    if not scene.goal:
-        return PlanCheck(None, "no_goal", "the plan places no object anywhere")
+    if not scene.goal_size():
+        return PlanCheck(None, "no_goal", "the plan changes nothing")
     if not trace.completed:
         return PlanCheck(None, "incomplete", "the plan does not reach its goal")
+    if not search(scene, domain).exact:
+        # Later stages would score it against an estimate, not the optimum: keep it out of the data.
+        return PlanCheck(None, "too_complex", f"more than {STATE_BUDGET} states: its optimum cannot be certified")
     return PlanCheck(steps, None, scene=scene)
 
 

@@ -141,6 +141,21 @@ def dropped_step(ref: Reference) -> list[str]:
     return [join(ref.steps[:n]) for n in range(max(1, len(ref.steps) - 2), len(ref.steps))]
 
 
+_MOVES = ("navigate", "pick", "place")
+
+
+def skipped_processing(ref: Reference) -> list[str]:
+    """A step that changes an object rather than moving it (Heat, Slice, Toggle, Open...) left out."""
+    return [join(ref.steps[:i] + ref.steps[i + 1:]) for i, (action, _) in enumerate(ref.steps)
+            if action.lower() not in _MOVES]
+
+
+def undone_processing(ref: Reference) -> list[str]:
+    """A switch-like step done twice (`Toggle(Lamp)` on, then off again) or a processing step repeated."""
+    return [join(ref.steps[:i + 1] + [ref.steps[i]] + ref.steps[i + 1:]) for i, (action, _) in enumerate(ref.steps)
+            if action.lower() not in _MOVES]
+
+
 PERTURBATIONS: dict[str, Callable[[Reference], list[str]]] = {
     "dropped_comma": dropped_comma,
     "swapped_steps": swapped_steps,
@@ -149,6 +164,8 @@ PERTURBATIONS: dict[str, Callable[[Reference], list[str]]] = {
     "place_before_pick": place_before_pick,
     "redundant_navigate": redundant_navigate,
     "dropped_step": dropped_step,
+    "skipped_processing": skipped_processing,  # for domains beyond pick-and-place (alfred)
+    "undone_processing": undone_processing,
 }
 
 # The error type each perturbation usually yields (H-PRM has the last word).
@@ -160,6 +177,8 @@ LIKELY_TYPE = {
     "place_before_pick": "state_transition",
     "dropped_step": "task",
     "redundant_navigate": "inefficient",
+    "skipped_processing": "task",
+    "undone_processing": "task",
 }
 
 

@@ -126,8 +126,38 @@ class Search(_Search):
     """The guide's domains: specialised State, goal-irrelevant objects projected away."""
 
     def __init__(self, scene, domain, budget: int = STATE_BUDGET):
-        self.relevant = frozenset(scene.goal)
+        self.relevant = frozenset(scene.goal) | ({scene.goal_holding} if scene.goal_holding else set())
         super().__init__(scene, domain, budget)
+
+    def estimate(self, state) -> int:
+        """Past the budget: the length of the greedy plan that takes the goal objects one by one."""
+        scene = self.scene
+        robot, holding, where = state.robot, state.holding, dict(state.objects)
+        opened = set(state.open)
+        steps = 0
+
+        def go(place):
+            nonlocal robot, steps
+            steps += (robot != place) + (place in scene.openable and place not in opened)
+            opened.add(place) if place in scene.openable else None
+            robot = place
+
+        for obj, target in list(scene.goal.items()) + ([(scene.goal_holding, None)] if scene.goal_holding else []):
+            if holding != obj:
+                if where.get(obj) == target:
+                    continue
+                if holding is not None:
+                    steps += 1  # put the held object down where the robot is
+                if obj in where:
+                    go(where.pop(obj))
+                steps += 1
+                holding = obj
+            if target is not None:
+                go(target)
+                steps += 1
+                where[obj], holding = target, None
+        steps += sum((p in opened) != v for p, v in scene.goal_open.items())
+        return steps + (scene.goal_robot is not None and robot != scene.goal_robot)
 
     def project(self, state):
         objects = tuple(p for p in state.objects if p[0] in self.relevant)

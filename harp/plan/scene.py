@@ -45,11 +45,13 @@ class State(NamedTuple):
 class Scene:
     """Initial state + entities + goal. Treat as immutable: the planner caches by it."""
 
-    __slots__ = ("robot", "locations", "objects", "openable", "goal", "goal_open", "initial", "_key", "_hash")
+    __slots__ = ("robot", "locations", "objects", "openable", "goal", "goal_open", "goal_holding", "goal_robot",
+                 "initial", "_key", "_hash")
 
     def __init__(self, robot: str, locations: Iterable[str], objects: dict[str, str],
                  goal: dict[str, str], openable: Optional[dict[str, bool]] = None,
-                 goal_open: Optional[dict[str, bool]] = None):
+                 goal_open: Optional[dict[str, bool]] = None, goal_holding: Optional[str] = None,
+                 goal_robot: Optional[str] = None):
         norm = normalize_entity
         self.robot = norm(robot)
         self.openable = {norm(k): bool(v) for k, v in (openable or {}).items()}
@@ -60,10 +62,12 @@ class Scene:
         self.objects = {norm(k): norm(v) for k, v in objects.items()}
         self.goal = {norm(k): norm(v) for k, v in goal.items()}
         self.goal_open = {norm(k): bool(v) for k, v in (goal_open or {}).items()}
+        self.goal_holding = norm(goal_holding) if goal_holding else None  # a pick-up task: hold this
+        self.goal_robot = norm(goal_robot) if goal_robot else None  # a search task: be there
         self.initial = State(self.robot, None, tuple(sorted(self.objects.items())),
                              frozenset(k for k, v in self.openable.items() if v))
         self._key = (self.robot, self.locations, tuple(self.objects.items()), tuple(self.openable.items()),
-                     tuple(self.goal.items()), tuple(self.goal_open.items()))
+                     tuple(self.goal.items()), tuple(self.goal_open.items()), self.goal_holding, self.goal_robot)
         self._hash = hash(self._key)
 
     def __eq__(self, other: object) -> bool:
@@ -94,13 +98,21 @@ class Scene:
         for place, is_open in self.goal_open.items():
             if (place in state.open) != is_open:
                 return False
-        return True
+        if self.goal_holding is not None and state.holding != self.goal_holding:
+            return False
+        return self.goal_robot is None or state.robot == self.goal_robot
 
     def goal_facts_met(self, state: State) -> tuple[int, int]:
         """(goal facts the state satisfies, all goal facts)."""
         met = sum((obj, target) in state.objects for obj, target in self.goal.items())
         met += sum((place in state.open) == is_open for place, is_open in self.goal_open.items())
-        return met, len(self.goal) + len(self.goal_open)
+        met += (self.goal_holding is not None and state.holding == self.goal_holding)
+        met += (self.goal_robot is not None and state.robot == self.goal_robot)
+        return met, self.goal_size()
+
+    def goal_size(self) -> int:
+        """How many goal facts: placements, drawer states, the held object, the robot's place."""
+        return len(self.goal) + len(self.goal_open) + (self.goal_holding is not None) + (self.goal_robot is not None)
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "scene") -> "Scene":
@@ -109,7 +121,8 @@ class Scene:
             return data
         if not isinstance(data, dict):
             raise DataError(f"{where}: expected an object, got {type(data).__name__}")
-        unknown = set(data) - {"robot", "locations", "objects", "openable", "goal", "goal_open"}
+        unknown = set(data) - {"robot", "locations", "objects", "openable", "goal", "goal_open", "goal_holding",
+                               "goal_robot"}
         if unknown:
             raise DataError(f"{where}: unknown key '{sorted(unknown)[0]}'")
         for key, kind in (("locations", list), ("objects", dict), ("goal", dict)):
@@ -129,10 +142,13 @@ class Scene:
         for key, value in names:
             if not isinstance(value, str):
                 raise DataError(f"{where}.{key}: expected names (strings), got {value!r}")
+        for key in ("goal_holding", "goal_robot"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise DataError(f"{where}.{key}: expected a name")
         scene = cls(str(data.get("robot") or START), [str(x) for x in data["locations"]],
                     {str(k): str(v) for k, v in data["objects"].items()},
                     {str(k): str(v) for k, v in data["goal"].items()},
-                    data.get("openable"), data.get("goal_open"))
+                    data.get("openable"), data.get("goal_open"), data.get("goal_holding"), data.get("goal_robot"))
         for obj, place in scene.objects.items():
             # An object somewhere the robot can never go would make the goal silently unreachable.
             if place not in scene.locations and place != scene.robot:
@@ -145,6 +161,10 @@ class Scene:
         for place in scene.goal_open:
             if place not in scene.openable:
                 raise DataError(f"{where}.goal_open: '{place}' is not in {where}.openable")
+        if scene.goal_holding is not None and scene.goal_holding not in scene.objects:
+            raise DataError(f"{where}.goal_holding: '{scene.goal_holding}' is not in {where}.objects")
+        if scene.goal_robot is not None and scene.goal_robot not in scene.locations:
+            raise DataError(f"{where}.goal_robot: '{scene.goal_robot}' is not in {where}.locations")
         return scene
 
     def to_dict(self) -> dict:
@@ -155,6 +175,10 @@ class Scene:
         data["goal"] = dict(self.goal)
         if self.goal_open:
             data["goal_open"] = dict(self.goal_open)
+        if self.goal_holding is not None:
+            data["goal_holding"] = self.goal_holding
+        if self.goal_robot is not None:
+            data["goal_robot"] = self.goal_robot
         return data
 
 
@@ -202,9 +226,13 @@ def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> Scene:
                 is_open[arg] = opening
     goal = {obj: where[obj] for obj in placed if obj in where}
     goal_open = {place: False for place, state in is_open.items() if not state}
+    # The rest of the net effect: an object still in the hand; where the robot went when the plan
+    # changes nothing else (a search task).
+    goal_holding = holding
+    goal_robot = robot if not (goal or goal_open or holding) and robot != START else None
     # Objects that start at "start" (picked before any Navigate) need no location entry: only
     # Place targets and Navigate targets are locations.
-    return Scene(START, locations, objects, goal, openable, goal_open)
+    return Scene(START, locations, objects, goal, openable, goal_open, goal_holding, goal_robot)
 
 
 def scene_for(record: dict, domain, where: str = "scene") -> Scene:

@@ -225,6 +225,7 @@ def _scene_key(data: Any) -> Any:
         key = ("scene", data.get("robot"), tuple(data.get("locations") or ()),
                tuple((data.get("objects") or {}).items()), tuple((data.get("goal") or {}).items()),
                tuple((data.get("openable") or {}).items()), tuple((data.get("goal_open") or {}).items()),
+               data.get("goal_holding"), data.get("goal_robot"),
                len(data))
         hash(key)
         return key

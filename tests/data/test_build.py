@@ -157,7 +157,8 @@ def test_refused_key_stops_the_run(tmp_path, fake_teacher, fakes):
     [
         (["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"], None),
         ("navigate(the table), pick(apple), navigate(basket), place(basket)", None),  # one line, any case
-        (["Navigate(Table)", "Pick(Apple)"], "no_goal"),  # achieves nothing
+        (["Navigate(Table)", "Pick(Apple)"], None),  # a pick-up task: its goal is the apple in the hand
+        (["Navigate(Table)"], None),  # a search task: its goal is to be at the table
         (["Navigate(Table)", "Pick(Apple)", "Pick(Cup)", "Place(Basket)"], "invalid_transition"),  # hand full
         (["Navigate(Table)", "Fly(Apple)"], "unknown_action"),
         ("Navigate(Table), Pick(Apple", "plan_format"),
@@ -167,9 +168,18 @@ def test_check_plan(plan, reason):
     check = check_plan(plan, DOMAIN)
     assert check.reason == reason, check.detail
     if reason is None:  # stored in the canonical form, whatever the teacher's spelling
-        assert check.plan == ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+        expected = plan if isinstance(plan, list) else ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+        assert check.plan == expected
+
     else:
         assert check.plan is None and check.detail
+
+
+def test_check_plan_rejects_a_plan_whose_optimum_is_past_the_search_budget():
+    plan = []
+    for i in range(6):  # six objects among ten tables: ~10^8 states, the teacher's plan cannot be certified
+        plan += [f"Navigate(Table {i})", f"Pick(Thing {i})", f"Navigate(Table {i + 4})", f"Place(Table {i + 4})"]
+    assert check_plan(plan, DOMAIN).reason == "too_complex"
 
 
 def test_without_key_one_line_says_what_to_do(tmp_path):

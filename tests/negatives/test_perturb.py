@@ -68,7 +68,23 @@ def test_dropped_step_is_valid_but_misses_the_goal():
         assert result.first_invalid is None and not result.completed
 
 
-@pytest.mark.parametrize("name", sorted(PERTURBATIONS))
+PROCESSING = ("skipped_processing", "undone_processing")  # beyond pick-and-place: heat, slice, toggle...
+ALFRED = {"image": "x.png", "task": "Look at the bowl under the lamp",
+          "plan": ["Navigate(Desk)", "Pick(Bowl)", "Navigate(DeskLamp)", "Toggle(DeskLamp)"]}
+
+
+def test_processing_perturbations_leave_out_or_undo_a_step():
+    from harp.plan import Domain
+    from harp.rewards.hprm import HPRM
+
+    domain = Domain.load("alfred")
+    reference = Reference.from_record(ALFRED, domain)
+    assert PERTURBATIONS["skipped_processing"](reference) == ["Navigate(Desk), Pick(Bowl), Navigate(DeskLamp)"]
+    (twice,) = PERTURBATIONS["undone_processing"](reference)
+    assert HPRM(domain).score(twice, ALFRED).error_type == "task"  # the lamp is off again
+
+
+@pytest.mark.parametrize("name", sorted(set(PERTURBATIONS) - set(PROCESSING)))
 def test_every_perturbation_changes_the_plan(name):
     for record in (RECORD, TEACHER):
         reference = ", ".join(record["plan"])

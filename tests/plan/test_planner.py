@@ -47,3 +47,27 @@ def test_put_into_a_closed_drawer(drawers):
     scene = Scene.from_dict({"locations": ["table"], "objects": {"apple": "table"},
                              "openable": {"drawer": False}, "goal": {"apple": "drawer"}})
     assert optimal_plan(scene, drawers) == ["Navigate(Table)", "Pick(Apple)", "Navigate(Drawer)", "Open(Drawer)", "Place(Drawer)"]
+
+
+def test_a_fifty_object_scene_is_scored_within_the_search_budget(npp):
+    # Issue 11: 5+ goal objects made the exact search grow without bound. Now it stops at the
+    # budget; V is the greedy plan's length and H-PRM takes the reference's length as the optimum.
+    from harp.plan.planner import STATE_BUDGET, search
+    from harp.rewards.hprm import HPRM
+
+    tables = [f"table {i}" for i in range(10)]
+    objects = {f"thing {i}": tables[i % 10] for i in range(50)}
+    goal = {obj: tables[(i + 3) % 10] for i, obj in enumerate(objects)}
+    scene = Scene.from_dict({"robot": "start", "locations": tables, "objects": objects, "goal": goal})
+    reference = []
+    for obj, target in goal.items():
+        reference += [f"Navigate({objects[obj]})", f"Pick({obj})", f"Navigate({target})", f"Place({target})"]
+    graph = search(scene, npp)
+    assert not graph.exact and len(graph.edges) <= STATE_BUDGET and optimal_length(scene, npp) is None
+    trace = simulate(reference, scene, npp)
+    values = [cost_to_go(r.state, scene, npp) for r in trace.steps]
+    assert trace.completed and values[-1] == 0 and values == sorted(values, reverse=True)
+    hprm = HPRM(npp)
+    assert hprm.score(reference, {"plan": reference, "scene": scene.to_dict()}).error_type is None
+    longer = reference[:2] + ["Navigate(Table 9)"] + reference[2:]
+    assert hprm.score(longer, {"plan": reference, "scene": scene.to_dict()}).error_type == "inefficient"
