@@ -44,8 +44,11 @@ def run_evaluate(args) -> int:
                        constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
                        weights=weights, limit=args.limit, report=not args.no_report, runs=args.runs,
                        blank_images=args.blank_images)
-    print(format_table(results))
-    print(f"wrote {args.output_path}")
+    from harp.models.processes import main_process
+
+    if main_process():  # under a multi-process launch, once
+        print(format_table(results))
+        print(f"wrote {args.output_path}")
     return 0
 
 

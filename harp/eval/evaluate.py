@@ -1,7 +1,8 @@
 """Evaluate one or more models on a test file: generate plans, score them with H-PRM, write results.
 
 `evaluate(model_paths, test_data, output_path)` is what `python scripts/evaluate.py` and
-`harp evaluate` run. Generation is batched and greedy (deterministic), so two runs of the same model
+`harp evaluate` run (under `torchrun`/`accelerate launch` too: the processes share the samples and
+the main process writes). Generation is batched and greedy (deterministic), so two runs of the same model
 give the same figures. Files written beside `output_path` (default `results/evaluation.json`):
 
 - `evaluation.json`: exactly the guide's six keys, for the last model given (the primary one; with
@@ -74,13 +75,16 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
                          max_new_tokens: int, logits_processor=None, desc: str = "evaluate",
                          blank_images: bool = False) -> list[str]:
     """Greedy plans for records, in order, batch by batch (images are loaded per batch; `blank_images`
-    replaces each by a uniform grey one)."""
+    replaces each by a uniform grey one). Under a multi-process launch each process generates its
+    share and every process gets all the plans back (harp.models.processes)."""
     from tqdm import tqdm
 
+    from harp.models import processes
     from harp.models.generate import generate_plans
 
+    everything, records = records, processes.shard(records)
     predictions: list[str] = []
-    with tqdm(total=len(records), desc=desc, unit="sample", leave=False) as bar:
+    with tqdm(total=len(records), desc=desc, unit="sample", leave=False, disable=not processes.main_process()) as bar:
         for start in range(0, len(records), batch_size):
             batch = records[start:start + batch_size]
             images = [load_image(record) for record in batch]
@@ -93,7 +97,7 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
             )
             predictions.extend(candidates[0] for candidates in outputs)
             bar.update(len(batch))
-    return predictions
+    return processes.gather_in_order(predictions, len(everything))
 
 
 def score_predictions(records: list[dict], predictions: list[str], domain, hprm) -> list[dict]:
@@ -117,6 +121,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
     is evaluated twice, free and with the plan grammar enforced, so the report shows both.
     """
+    from harp.models import processes
     from harp.models.load import load_model_and_processor, resolve_model_path
     from harp.plan.domain import Domain
     from harp.rewards.hprm import HPRM, RewardWeights
@@ -136,13 +141,17 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         resolve_model_path(path)
     output_path = Path(output_path)
     out_dir = output_path.parent
-    (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
+    device = processes.start()  # several processes share the generation; the main one writes
+    writer = processes.main_process()
+    quiet = quiet or not writer
+    if writer:
+        (out_dir / "predictions").mkdir(parents=True, exist_ok=True)
 
     results: dict[str, dict] = {}
     runs_detail: list[dict] = []
     used: set[str] = set()
     for path in model_paths:
-        model, processor = load_model_and_processor(path)
+        model, processor = load_model_and_processor(path, device=device)
         base = model_label(path) + ("+blank" if blank_images else "")
         variants = [(False, base)]
         if constrained:
@@ -159,7 +168,8 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
                                                desc=label, blank_images=blank_images)
             rows = score_predictions(records, predictions, domain_spec, hprm)
             predictions_path = out_dir / "predictions" / f"{file_label(label)}.jsonl"
-            _write_jsonl(predictions_path, rows)
+            if writer:
+                _write_jsonl(predictions_path, rows)
             metrics = summarize(rows)
             results[label] = metrics
             runs_detail.append({
@@ -172,6 +182,8 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         del model, processor
         gc.collect()
 
+    if not writer:
+        return results
     primary = list(results)[-1]
     _write_json(output_path, results[primary])
     _write_json(out_dir / f"{output_path.stem}_side_by_side.json", results)

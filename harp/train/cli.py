@@ -50,8 +50,11 @@ def run_grpo(args: argparse.Namespace) -> None:
     from harp.config import load_grpo_config
     from harp.train.grpo import train_grpo
 
+    from harp.models.processes import main_process
+
     final = train_grpo(load_grpo_config(args.config, launch_overrides(args)))
-    print(f"final model: {final}")
+    if main_process():  # under a multi-process launch, once
+        print(f"final model: {final}")
 
 
 SFT = Command("sft", "SFT of a Qwen2.5-VL planner (the guide's SFT训练 step)", add_launch_arguments, run_sft)

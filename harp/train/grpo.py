@@ -34,7 +34,7 @@ from pathlib import Path
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
 from harp.config import save_run_config
-from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable,
+from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
                                   use_bf16, warn)
 
@@ -176,6 +176,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     from harp.train.grpo_eval import ValidationCallback
 
     t = config.training
+    check_launch()
     domain = load_domain(config.model.domain, config.source)
     if t.deepspeed:
         check_deepspeed(config)

@@ -23,6 +23,7 @@ import warnings
 from pathlib import Path
 
 from harp.errors import ConfigError
+from harp.models.processes import main_process, world_size
 
 VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
 
@@ -140,7 +141,9 @@ def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
         save_steps=t.save_steps,
         save_total_limit=t.save_total_limit,
         bf16=bf16,
-        use_cpu=bf16 and not torch.cuda.is_available(),  # bf16 on a CPU: tests only (HARP_TEST_CPU_BF16)
+        use_cpu=use_cpu(bf16),  # several CPU processes over gloo; bf16 on a CPU (tests only)
+        log_level_replica="error",  # the other ranks print errors only: each warning once
+        ddp_find_unused_parameters=False,  # every trainable weight gets a gradient each step (DDP warned per rank)
         report_to=report_to,
         run_name=t.run_name,
         activation_checkpointing=t.gradient_checkpointing,  # transformers 5 name of gradient_checkpointing
@@ -190,5 +193,24 @@ def use_bf16(requested: bool) -> bool:
 
 
 def warn(message: str) -> None:
-    """One line on stderr: a setting was changed so the run can go on."""
-    print(f"harp: warning: {message}", file=sys.stderr, flush=True)
+    """One line on stderr: a setting was changed so the run can go on (once per run: the main process only)."""
+    if main_process():
+        print(f"harp: warning: {message}", file=sys.stderr, flush=True)
+
+
+def use_cpu(bf16: bool) -> bool:
+    """The Trainer's `use_cpu`. Without CUDA it must be set for accelerate to join several processes
+    over gloo (unset, each process trains alone, all writing the same output_dir); bf16 on a CPU
+    (tests only, HARP_TEST_CPU_BF16) also needs it. With CUDA it stays off."""
+    import torch
+
+    return not torch.cuda.is_available() and (bf16 or world_size() > 1)
+
+
+def check_launch() -> None:
+    """`accelerate launch --cpu --num_processes N` starts ONE process (several CPU processes need its
+    mpirun launcher); say so once instead of letting the user believe N processes trained."""
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in os.environ and world_size() == 1:
+        warn("accelerate launch --cpu starts a single process; for several CPU processes use "
+             "`accelerate launch --multi_gpu --num_processes N` without --cpu on a machine without CUDA "
+             "(HARP then trains on the CPU over gloo) or torchrun --nproc_per_node N")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
-from harp.train.run_setup import (check_deepspeed, config_recorder, load_domain, prepare_trainable,
+from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
                                   use_bf16, warn)
 
@@ -40,6 +40,7 @@ def train_sft(config: SFTConfig) -> Path:
     started = time.time()
     t = config.training
     output_dir = Path(t.output_dir)
+    check_launch()
     domain = load_domain(config.model.domain, config.source)
     bf16 = use_bf16(t.bf16)
     if t.deepspeed:
