@@ -61,16 +61,16 @@ def warnings_once(stderr: str) -> list[str]:
 def world(tmp_path_factory):
     """12 synthetic scenes (8 train, 4 val), the tiny model, and a briefly fine-tuned one (it writes plans)."""
     from harp.config import load_sft_config
-    from harp.data.records import clean, read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
     from harp.models.tiny import build_tiny_model
     from harp.train.sft import train_sft
 
     root = tmp_path_factory.mktemp("multiprocess")
     build_synthetic(num_scenes=12, seed=5, images_dir=root / "img", output_dir=root, progress=False)
-    rows = [clean(r) for r in read_records(root / "actions.jsonl")]
-    (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:8]))
-    (root / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[8:]))
+    rows = read_records(root / "actions.jsonl")
+    write_records(root / "train.jsonl", rows[:8])
+    write_records(root / "val.jsonl", rows[8:])
     build_tiny_model(root / "tiny")
     train_sft(load_sft_config(ROOT / "configs" / "demo" / "sft.yaml", sft_overrides(root, "sft_ref") + [
         "training.max_steps=40", "training.per_device_train_batch_size=4", "training.learning_rate=3e-3",
