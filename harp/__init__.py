@@ -5,3 +5,7 @@ Stages follow the data flow: plan (language, domain, simulator) -> rewards (H-PR
 """
 
 __version__ = "0.1.0"
+
+from harp.logs import install as _install_logging
+
+_install_logging()  # HARP's messages: one line each, main process only (harp/logs.py)

@@ -12,6 +12,7 @@ Images are read, never moved or deleted. Requests for several images run at once
 
 from __future__ import annotations
 
+import logging
 import queue
 import sys
 import threading
@@ -37,6 +38,8 @@ from harp.data.teacher import (
     load_api_key,
 )
 from harp.errors import HarpError
+
+logger = logging.getLogger(__name__)
 
 NO_KEY_MESSAGE = (
     f"no teacher API key: export {KEY_VARIABLE}=... (or put {KEY_VARIABLE}=... in .env), "
@@ -228,7 +231,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
     images_dir = Path(options.images_dir)
     if not images_dir.is_dir():
         raise HarpError(f"{images_dir}: no such folder (put scene images named *_0.png there, or use --source synthetic)")
-    images = find_images(images_dir, warn=lambda line: print(f"harp: warning: {line}", file=sys.stderr))
+    images = find_images(images_dir, warn=logger.warning)
     if not images:
         raise HarpError(f"{images_dir}: no images named *_0.png/.jpg/.jpeg (the guide's naming), or use --source synthetic")
     if own_client:

@@ -11,12 +11,15 @@ are relative to itself therefore trains, evaluates, validates and mines alike.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from harp.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("image", "task", "plan")
 # Caps on what a record may hold, far above any real task or plan (a sentence; a handful of steps).
@@ -180,15 +183,12 @@ def duplicate_lines(records: list[Record]) -> list[tuple[int | str, int | str]]:
 
 
 def warn_duplicates(records: list[Record], path: str | Path) -> None:
-    """One stderr line when a records file repeats a record (each copy is still scored)."""
-    import sys
-
+    """One warning line when a records file repeats a record (each copy is still scored)."""
     repeats = duplicate_lines(records)
     if repeats:
         shown = ", ".join(f"line {line} repeats line {first}" for line, first in repeats[:5])
         more = f" and {len(repeats) - 5} more" if len(repeats) > 5 else ""
-        print(f"harp: warning: {path}: {len(repeats)} duplicate record(s), each scored again ({shown}{more})",
-              file=sys.stderr)
+        logger.warning(f"{path}: {len(repeats)} duplicate record(s), each scored again ({shown}{more})")
 
 
 def where(record: dict) -> str:

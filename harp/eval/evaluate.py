@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import logging
 import re
 import types
 from pathlib import Path
@@ -32,6 +33,8 @@ from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = re.compile(r"^(final|best|checkpoint-\d+)$")
 BLANK_GREY = (128, 128, 128)
@@ -178,7 +181,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
                 **details(rows), "predictions": str(predictions_path),
             })
             if not quiet:
-                print(f"{label}: " + ", ".join(f"{k}={metrics[k]}" for k in GUIDE_KEYS), flush=True)
+                logger.info(f"{label}: " + ", ".join(f"{k}={metrics[k]}" for k in GUIDE_KEYS))
         del model, processor
         gc.collect()
 
@@ -198,7 +201,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
 
         report_path = write_report(out_dir / f"{output_path.stem}_details.json", runs=runs)
         if not quiet:
-            print(f"report: {report_path}")
+            logger.info(f"report: {report_path}")
     return results
 
 

@@ -28,6 +28,7 @@ reward, harp.train.grpo_eval), `final/`, `runs/` (TensorBoard), `eval_history.js
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -36,7 +37,9 @@ from harp.errors import DataError
 from harp.config import save_run_config
 from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
-                                  use_bf16, warn)
+                                  use_bf16)
+
+logger = logging.getLogger(__name__)
 
 VAL_FALLBACK = "sft_val.jsonl"  # looked for beside data.train_path when data.val_path is null
 
@@ -192,14 +195,14 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
         mined = negatives_by_record(config.data.negative_path) if config.data.negative_path else {}
         negatives, topped = prompt_negatives(records, mined, k, hprm, domain, t.seed)
         if topped:
-            warn(f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
+            logger.warning(f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
                  "topped up with verified rule-based perturbations")
     dataset = build_dataset(records, domain, negatives)
 
     val = val_path(config)
     val_records = load_test_records(val, domain, t.max_eval_samples) if val else []
     if not val_records:
-        warn("data.val_path: no val records; best/ is not written and no reward-hacking check runs")
+        logger.warning("data.val_path: no val records; best/ is not written and no reward-hacking check runs")
 
     bf16 = use_bf16(t.bf16)
     model, processor = load_model_and_processor(config.model.sft_model_path, for_training=True,
@@ -218,7 +221,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     if trainer.is_world_process_zero():
         save_run_config(config, final)
     if validation is not None and trainer.is_world_process_zero():
-        print(summary(validation.history))
+        logger.info(summary(validation.history))
     return final
 
 

@@ -17,13 +17,15 @@ same evaluations, we warn (once per occurrence) and log `eval/reward_hacking = 1
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from harp.config import RUN_CONFIG_FILE
-from harp.train.run_setup import warn
+
+logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "eval_history.jsonl"
 
@@ -114,7 +116,7 @@ class ValidationCallback(TrainerCallback):
             alarm = reward_hacking(self.history, self.window)
             row["reward_hacking"] = alarm is not None
             if alarm:
-                warn(alarm)
+                logger.warning(alarm)
             if trainer.is_world_process_zero():
                 with (self.output_dir / HISTORY_FILE).open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(row) + "\n")
@@ -158,7 +160,7 @@ class ValidationCallback(TrainerCallback):
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text("".join(json.dumps(row) + "\n" for row in self.history), encoding="utf-8")
                 tmp.replace(path)
-            warn(f"resume from step {state.global_step}: dropped {len(later)} later row(s) of {HISTORY_FILE} "
+            logger.warning(f"resume from step {state.global_step}: dropped {len(later)} later row(s) of {HISTORY_FILE} "
                  f"(steps {', '.join(str(row['step']) for row in later)}); they are evaluated again")
         if state.global_step == 0 and not any(row["step"] == 0 for row in self.history):
             self.evaluate(0)  # the SFT model's figures: the baseline

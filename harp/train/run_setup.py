@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import netrc
 import os
-import sys
 import warnings
 from pathlib import Path
 
 from harp.errors import ConfigError
-from harp.models.processes import main_process, world_size
+from harp.models.processes import world_size
+
+logger = logging.getLogger(__name__)
 
 VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and merger
 
@@ -97,9 +99,9 @@ def resume_checkpoint(setting, output_dir: Path):
                               "a save was interrupted?): resume from an older checkpoint, or with --resume alone "
                               "to take the newest complete one")
         return setting
-    last = newest_complete_checkpoint(output_dir, warn)
+    last = newest_complete_checkpoint(output_dir, logger.warning)
     if last is None:
-        warn(f"resume: no complete checkpoint in {output_dir}; starting from the beginning")
+        logger.warning(f"resume: no complete checkpoint in {output_dir}; starting from the beginning")
     return last
 
 
@@ -161,10 +163,10 @@ def resolve_report_to(report_to: list[str]) -> list[str]:
     chosen = [name for name in report_to if name != "none"]
     if "wandb" in chosen:
         if importlib.util.find_spec("wandb") is None:
-            warn("report_to: wandb is not installed (pip install wandb); logging to the other loggers only")
+            logger.warning("report_to: wandb is not installed (pip install wandb); logging to the other loggers only")
             chosen.remove("wandb")
         elif os.environ.get("WANDB_MODE", "").lower() not in ("offline", "disabled") and not wandb_logged_in():
-            warn("report_to: no W&B login found (WANDB_API_KEY or `wandb login`); W&B runs offline "
+            logger.warning("report_to: no W&B login found (WANDB_API_KEY or `wandb login`); W&B runs offline "
                  "in ./wandb (sync later with `wandb sync`)")
             os.environ["WANDB_MODE"] = "offline"
     return chosen or ["none"]
@@ -187,15 +189,9 @@ def use_bf16(requested: bool) -> bool:
     from harp.models.load import bf16_available
 
     if requested and not bf16_available():
-        warn("training.bf16: no bf16-capable GPU here; training in fp32")
+        logger.warning("training.bf16: no bf16-capable GPU here; training in fp32")
         return False
     return requested
-
-
-def warn(message: str) -> None:
-    """One line on stderr: a setting was changed so the run can go on (once per run: the main process only)."""
-    if main_process():
-        print(f"harp: warning: {message}", file=sys.stderr, flush=True)
 
 
 def use_cpu(bf16: bool) -> bool:
@@ -211,6 +207,6 @@ def check_launch() -> None:
     """`accelerate launch --cpu --num_processes N` starts ONE process (several CPU processes need its
     mpirun launcher); say so once instead of letting the user believe N processes trained."""
     if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in os.environ and world_size() == 1:
-        warn("accelerate launch --cpu starts a single process; for several CPU processes use "
+        logger.warning("accelerate launch --cpu starts a single process; for several CPU processes use "
              "`accelerate launch --multi_gpu --num_processes N` without --cpu on a machine without CUDA "
              "(HARP then trains on the CPU over gloo) or torchrun --nproc_per_node N")

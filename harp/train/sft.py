@@ -18,6 +18,7 @@ with the checkpoint's weights really loaded (harp.train.checkpoint), and a final
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -25,7 +26,9 @@ from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
 from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
-                                  use_bf16, warn)
+                                  use_bf16)
+
+logger = logging.getLogger(__name__)
 
 
 @quiet_library_deprecations()
@@ -54,7 +57,7 @@ def train_sft(config: SFTConfig) -> Path:
     train, skipped = drop_overlong(train, processor, domain, t.max_length, config.data.on_overlong, "train")
     val, skipped_val = drop_overlong(val, processor, domain, t.max_length, config.data.on_overlong, "val")
     for note in skipped + skipped_val:
-        warn(f"skipped {note}")
+        logger.warning(f"skipped {note}")
     if not train:
         raise DataError(f"{config.data.train_path}: no sample fits training.max_length {t.max_length}")
 
@@ -63,7 +66,7 @@ def train_sft(config: SFTConfig) -> Path:
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     if trainer.is_world_process_zero():
-        print(f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
+        logger.info(f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
               f"{trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable, "
               f"{'LoRA' if config.model.use_lora else 'full fine-tuning'}, {'bf16' if bf16 else 'fp32'}")
     result = trainer.train(resume_from_checkpoint=resume)
@@ -75,7 +78,7 @@ def train_sft(config: SFTConfig) -> Path:
         save_run_config(config, final)
     if trainer.is_world_process_zero():
         shown = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items())
-        print(f"SFT done in {time.time() - started:.0f}s: {shown}; final model: {final}")
+        logger.info(f"SFT done in {time.time() - started:.0f}s: {shown}; final model: {final}")
     return final
 
 
