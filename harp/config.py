@@ -49,7 +49,7 @@ class SFTModelConfig:
     name: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # hub id or local directory (e.g. models/tiny-qwen2.5-vl)
     freeze_vision_encoder: bool = True  # keep the vision tower and its merger frozen
     use_lora: bool = True  # LoRA adapters (merged into final/); false = full fine-tuning
-    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains or a YAML path
+    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
     max_pixels: int | None = None  # cap on image pixels for the processor (None = the processor's own)
 
 
@@ -103,7 +103,7 @@ class GRPOModelConfig:
     sft_model_path: str = "outputs/sft/final"  # the policy starts here; it is also the KL reference
     freeze_vision_encoder: bool = True  # keep the vision tower frozen
     use_lora: bool = False  # train LoRA adapters on the SFT model instead of all weights
-    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains or a YAML path
+    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
 
 
 @dataclass
