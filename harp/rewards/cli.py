@@ -26,8 +26,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from harp.data.records import read_records, text_too_long, warn_duplicates, where
 from harp.entry import Command
 from harp.errors import DataError, HarpError
+from harp.rewards.vocabulary import COMPONENTS
 
 PREDICTION_KEYS = ("prediction", "completion", "plan")
 
@@ -69,7 +71,6 @@ def run(args) -> int:
         example["scene"] = _load_scene(args.scene, hprm.domain)
     elif not args.reference:
         raise HarpError("give --reference (a plan that completes the task) or --scene (a scene JSON file)")
-    from harp.data.records import text_too_long
 
     for flag, task, plan in (("--task", args.task, None), ("--plan", None, args.plan), ("--reference", None, args.reference)):
         too_long = text_too_long(task, plan)
@@ -89,8 +90,6 @@ def register(subparsers) -> None:
 
 def score_file(hprm, predictions_path: str, records_path: str) -> dict:
     """Score every prediction against its record: {"summary": {...}, "samples": [...]}."""
-    from harp.data.records import read_records, text_too_long, where
-
     records = read_records(records_path)
     predictions = read_records(predictions_path, required=())
     pairs = _match(predictions, records, predictions_path, records_path)
@@ -114,8 +113,6 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
 
 def summarize_scores(samples: list[dict]) -> dict:
     """Means of the components and total, completion rate and counts of error types."""
-    from harp.rewards.vocabulary import COMPONENTS
-
     n = len(samples)
     mean = {key: (sum(s[key] for s in samples) / n if n else 0.0) for key in (*COMPONENTS, "total")}
     errors = Counter(s["error_type"] or "none" for s in samples)
@@ -127,8 +124,6 @@ def _match(predictions: list, records: list, predictions_path: str, records_path
     """Pair predictions with records by `id`, else by `image`; by line order only when neither file
     has either key. A prediction matching no record, or two records or predictions sharing a key,
     is an error naming them (a silent fallback to line order once turned a typo into 0.0)."""
-    from harp.data.records import warn_duplicates, where
-
     warn_duplicates(records, records_path)
     for key in ("id", "image"):
         if not (any(key in p for p in predictions) and any(key in r for r in records)):
