@@ -26,8 +26,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harp.data.records import json_error
+from harp.data.records import json_error, write_records
 from harp.errors import DataError
+from harp.plan import Domain
+from harp.plan.alfred import infer_initial
 
 WORDS = {"gotolocation": "Navigate", "pickupobject": "Pick", "putobject": "Place", "openobject": "Open",
          "closeobject": "Close", "toggleobject": "Toggle", "heatobject": "Heat", "coolobject": "Cool",
@@ -79,8 +81,6 @@ def alfred_steps(row: dict) -> list[tuple[str, str]]:
 
 def convert(row: dict, domain) -> dict:
     """One ALFRED row as a HARP record (see the module docstring)."""
-    from harp.plan.alfred import infer_initial
-
     steps = alfred_steps(row)
     _, _, names = infer_initial([(w.lower(), a) for w, a in steps], domain.spec, rename=True)
     camel = {name.lower(): name for name in CAMEL}
@@ -101,8 +101,6 @@ def _display(name: str, camel: dict) -> str:
 
 def import_alfred(input_path: str | Path, output_path: str | Path, domain_name: str = "alfred") -> int:
     """Convert a whole file; returns the number of records written."""
-    from harp.data.records import write_records
-    from harp.plan import Domain
 
     domain = Domain.load(domain_name)
     records = [convert(row, domain) for row in read_alfred(input_path)]

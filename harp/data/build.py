@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harp.data.images import BadImage, check_image, find_images, record_path
 from harp.data.ledger import Ledger
+from harp.data.records import text_too_long
 from harp.data.teacher import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
@@ -38,6 +39,9 @@ from harp.data.teacher import (
     load_api_key,
 )
 from harp.errors import HarpError
+from harp.plan import Domain, display_name, parse_plan, simulate
+from harp.plan.names import task_names_sources
+from harp.plan.planner import STATE_BUDGET, search
 
 logger = logging.getLogger(__name__)
 
@@ -129,8 +133,6 @@ def plan_messages(prompts: dict, image_url: str, task: str, domain) -> list[dict
 
 def parse_task_answer(answer: str) -> str:
     """The task sentence from call 1's answer; ValueError if there is none."""
-    from harp.data.records import text_too_long
-
     value = extract_json(answer).get("task")
     if not isinstance(value, str) or not value.strip():
         raise ValueError('no "task" string in the answer')
@@ -170,10 +172,6 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
     The accepted plan is rewritten in the canonical form the synthetic data uses (domain action
     names, Title Case arguments without articles), so both sources train the same way.
     """
-    from harp.plan import display_name, parse_plan, simulate
-    from harp.plan.planner import STATE_BUDGET, search
-
-    from harp.data.records import text_too_long
 
     too_long = text_too_long(None, plan)
     if too_long:  # checked before parsing and planning it, which would take minutes
@@ -206,8 +204,6 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
 
 def teacher_meta(task: str, scene) -> dict:
     """num_objects / source_named / phrasing for a teacher record (evaluation breaks down by them)."""
-    from harp.plan.names import task_names_sources
-
     return {"num_objects": len(scene.goal), "source_named": task_names_sources(task, scene), "phrasing": "teacher"}
 
 
@@ -217,8 +213,6 @@ def teacher_meta(task: str, scene) -> dict:
 def build_from_teacher(options: TeacherOptions, client=None, progress: bool = True) -> BuildSummary:
     """Label every new image with the teacher; print and return the summary."""
     from tqdm import tqdm
-
-    from harp.plan import Domain
 
     own_client = client is None
     if own_client:

@@ -13,6 +13,9 @@ import argparse
 import math
 from pathlib import Path
 
+from harp.data.alfred_import import import_alfred
+from harp.data.build import TeacherOptions, build_from_teacher
+from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
 
@@ -31,8 +34,6 @@ def _number(kind, low: float, inclusive: bool = True, what: str = ""):
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    from harp.data.build import TeacherOptions
-
     defaults = TeacherOptions()
     parser.add_argument("--source", choices=("teacher", "synthetic"), default="teacher",
                         help="teacher: label ./bdv2 images with a VLM (needs OPENROUTER_API_KEY); "
@@ -93,8 +94,6 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
         return 0
 
-    from harp.data.build import TeacherOptions, build_from_teacher
-
     options = TeacherOptions(
         images_dir=args.images_dir, output_dir=args.output_dir, base_url=args.base_url,
         task_model=args.model or args.task_model, plan_model=args.model or args.plan_model,
@@ -109,15 +108,13 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_split(args: argparse.Namespace) -> int:
-    from harp.data.split import split_records
-
     counts = split_records(args.input, args.output_dir, args.seed)
     print(f"Train: {counts['train']}, Val: {counts['val']}, Test: {counts['test']}")
     return 0
 
 
 def run_contact_sheet(args: argparse.Namespace) -> int:
-    from harp.data import world
+    from harp.data import world  # PIL: deferred so that `harp --help` and `harp score` start fast
     from harp.data.synthetic import contact_sheet
 
     out = Path(args.out)
@@ -140,8 +137,6 @@ def add_import_alfred_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_import_alfred(args: argparse.Namespace) -> int:
-    from harp.data.alfred_import import import_alfred
-
     count = import_alfred(args.input, args.output)
     print(f"wrote {args.output} ({count} records; score them with "
           f"harp score --predictions {args.output} --records {args.output} --domain alfred)")

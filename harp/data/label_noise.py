@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import random
 
+from harp.data.build import check_plan
+from harp.plan.names import display_name, normalize_entity
+
 KINDS = ("wrong_table", "redundant_step", "wrong_order", "wrong_receptacle")
 
 
@@ -49,8 +52,6 @@ def _applicable(record: dict, plan: list[str]) -> list[str]:
 
 def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
     """The record's plan with one mistake of `kind` (see the module docstring)."""
-    from harp.plan.names import display_name, normalize_entity
-
     plan = list(record["plan"])
     scene = record["scene"]
     blocks = _blocks(plan)
@@ -93,7 +94,6 @@ def add_label_noise(record: dict, share: float, rng: random.Random, domain) -> d
     kinds = _applicable(record, record["plan"])
     kind = rng.choice(kinds)
     plan = noisy_plan(record, kind, rng)
-    from harp.data.build import check_plan  # the teacher build's own check
 
     if check_plan(plan, domain).reason is not None:
         return record

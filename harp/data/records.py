@@ -17,7 +17,9 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from harp.data.images import open_image
 from harp.errors import DataError
+from harp.plan.scene import scene_for
 
 logger = logging.getLogger(__name__)
 
@@ -198,8 +200,6 @@ def where(record: dict) -> str:
 
 def resolve_scene(record: Record, domain):
     """The record's scene (its `scene` JSON, else inferred from its plan), resolved once and kept on it."""
-    from harp.plan.scene import scene_for
-
     if record.resolved_scene is None:
         record.resolved_scene = scene_for(record, domain, where=f"{where(record)}: scene")
     return record.resolved_scene
@@ -225,7 +225,5 @@ def write_records(path: str | Path, records: Iterable[dict]) -> None:
 
 def load_image(record: Record):
     """Open a record's image as RGB (at `record.image_path`); a missing or corrupt file is a DataError naming the line."""
-    from harp.data.images import open_image
-
     record = as_record(record)
     return open_image(record.image_path if record.image_path is not None else record["image"], where(record))

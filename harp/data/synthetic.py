@@ -23,12 +23,12 @@ from harp.data.label_noise import add_label_noise
 from harp.data.ledger import ACTIONS, PROCESSED, TASKS
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
+from harp.plan import Domain, Scene, optimal_length, optimal_plan, simulate
+from harp.plan.names import display_name
 
 
 def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, object]:
     """The record of scene `index` (its image path given) and the sampled scene to draw."""
-    from harp.plan import Scene, optimal_plan
-
     sample = world.sample_scene(random.Random(f"{seed}:{index}"))
     scene = Scene.from_dict(sample.scene)
     plan = mention_order_plan(sample.scene, scene, domain) or optimal_plan(scene, domain)
@@ -50,8 +50,6 @@ def mention_order_plan(scene_dict: dict, scene, domain) -> list[str] | None:
     task shows; a model cannot learn such targets. The goal dict keeps the task's mention order.
     Returns None when that order is not optimal (then the planner's plan is used).
     """
-    from harp.plan import optimal_length, simulate
-    from harp.plan.names import display_name
 
     plan = []
     for obj, destination in scene_dict["goal"].items():
@@ -79,8 +77,6 @@ def build_synthetic(
     images are the same at any noise level.
     """
     from tqdm import tqdm
-
-    from harp.plan import Domain
 
     if num_scenes < 1:
         raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")

@@ -7,6 +7,7 @@ import logging
 
 from harp.entry import Command
 from harp.models.processes import main_process, world_size
+from harp.negatives.mine import generate_negatives
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harp.negatives.mine import generate_negatives
-
     if world_size() > 1:
         # The file is appended record by record and resumable; one writer keeps it so. The work is
         # seconds to minutes, far below training, so the other processes have nothing to do.

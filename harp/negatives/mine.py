@@ -26,9 +26,14 @@ from typing import Callable
 
 from harp.data.records import append_record, load_image, read_records
 from harp.errors import DataError
+from harp.models.generate import generate_plans
+from harp.models.load import load_model_and_processor
 from harp.negatives.perturb import Reference, candidates
 from harp.negatives.store import SOURCES, negative_text, record_key, split_plan
 from harp.negatives.verify import label, verify_file
+from harp.plan.domain import Domain
+from harp.plan.scene import scene_for
+from harp.rewards.hprm import HPRM, RewardWeights
 from harp.rewards.vocabulary import ERROR_TYPES
 
 # sample(records, n) -> for each record, n plan texts sampled from the model.
@@ -57,8 +62,6 @@ class Summary:
 
 def scene_dict(record: dict, domain) -> dict:
     """The record's scene as JSON: its own, or the one inferred from its reference plan."""
-    from harp.plan.scene import scene_for
-
     return record["scene"] if record.get("scene") else scene_for(record, domain).to_dict()
 
 
@@ -120,8 +123,6 @@ def model_sampler(model_path: str, domain, *, temperature: float, top_p: float, 
     """A Sampler backed by the SFT model (loaded once), sampling with temperature and top-p."""
     import torch
 
-    from harp.models.generate import generate_plans
-    from harp.models.load import load_model_and_processor
 
     model, processor = load_model_and_processor(model_path)
     torch.manual_seed(seed)
@@ -150,8 +151,6 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
     """
     from tqdm.auto import tqdm
 
-    from harp.plan.domain import Domain
-    from harp.rewards.hprm import HPRM, RewardWeights
 
     if num_samples_per_image < 1:
         raise DataError(f"--num_samples_per_image must be at least 1, got {num_samples_per_image}")

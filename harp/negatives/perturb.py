@@ -19,6 +19,7 @@ from typing import Callable
 
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
+from harp.plan.scene import scene_for
 
 
 @dataclass
@@ -33,8 +34,6 @@ class Reference:
 
     @classmethod
     def from_record(cls, record: dict, domain) -> "Reference":
-        from harp.plan.scene import scene_for
-
         parsed = parse_plan(record["plan"])
         steps = [(s.action, s.argument) for s in parsed.steps]
         kinds = {name: spec.argument_kind for name, spec in domain.actions.items()}
