@@ -14,9 +14,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
+from harp.data.alfred_import import convert, read_alfred
+from harp.plan import Domain
 from harp.plan.facts import kind_of
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
+from harp.rewards.hprm import HPRM
 
 DEFAULT_PATH = "../shared/data/alfred_high_level_plans.jsonl"
 
@@ -52,9 +55,6 @@ def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
 
 
 def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
-    from harp.data.alfred_import import convert, read_alfred
-    from harp.plan import Domain
-    from harp.rewards.hprm import HPRM
 
     domain = Domain.load("alfred")
     hprm = HPRM(domain)

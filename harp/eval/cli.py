@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from harp.data.images import open_image
 from harp.entry import Command
+from harp.eval.evaluate import evaluate, format_table
+from harp.eval.predict import Planner, format_result
+from harp.eval.report import write_report
+from harp.models.processes import main_process
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +37,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_evaluate(args) -> int:
-    from harp.eval.evaluate import evaluate, format_table
-
     weights = None
     if args.reward_config:
         from harp.config import load_grpo_config
@@ -44,7 +47,6 @@ def run_evaluate(args) -> int:
                        constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
                        weights=weights, limit=args.limit, report=not args.no_report, runs=args.runs,
                        blank_images=args.blank_images)
-    from harp.models.processes import main_process
 
     if main_process():  # under a multi-process launch, once
         print(format_table(results))
@@ -53,8 +55,6 @@ def run_evaluate(args) -> int:
 
 
 def run_predict(args) -> int:
-    from harp.data.images import open_image
-    from harp.eval.predict import Planner, format_result
 
     image = open_image(args.image)  # a bad image fails before the model loads
     scene = None
@@ -79,8 +79,6 @@ def run_predict(args) -> int:
 
 
 def run_report(args) -> int:
-    from harp.eval.report import write_report
-
     print(write_report(args.details, runs=args.runs))
     return 0
 

@@ -33,6 +33,11 @@ from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
+from harp.models import processes
+from harp.models.generate import generate_plans
+from harp.models.load import load_model_and_processor, resolve_model_path
+from harp.plan.domain import Domain
+from harp.rewards.hprm import HPRM, RewardWeights
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +87,6 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
     share and every process gets all the plans back (harp.models.processes)."""
     from tqdm import tqdm
 
-    from harp.models import processes
-    from harp.models.generate import generate_plans
 
     everything, records = records, processes.shard(records)
     predictions: list[str] = []
@@ -124,10 +127,6 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
     is evaluated twice, free and with the plan grammar enforced, so the report shows both.
     """
-    from harp.models import processes
-    from harp.models.load import load_model_and_processor, resolve_model_path
-    from harp.plan.domain import Domain
-    from harp.rewards.hprm import HPRM, RewardWeights
 
     if isinstance(model_paths, (str, Path)):
         model_paths = [model_paths]
@@ -210,8 +209,6 @@ def default_weights(run_configs: dict[str, dict | None]):
     (its recorded harp_config.yaml), so avg_reward means what GRPO's validation logged; else the guide's.
 
     Returns (RewardWeights, where they came from: the model path, or "defaults")."""
-    from harp.rewards.hprm import RewardWeights
-
     for path, config in reversed(list(run_configs.items())):
         if config and isinstance(config.get("reward"), dict):
             return RewardWeights.from_config(types.SimpleNamespace(**config["reward"])), path

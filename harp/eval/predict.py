@@ -17,6 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harp.data.images import open_image
+from harp.eval.metrics import failure_reason, passes
+from harp.models.generate import generate_plans
+from harp.models.load import load_model_and_processor
+from harp.plan.domain import Domain
+from harp.plan.parser import parse_plan
+from harp.rewards.hprm import HPRM, RewardWeights
 
 
 @dataclass
@@ -39,8 +45,6 @@ class Planner:
 
     def __init__(self, model, processor, domain="navigate_pick_place", *, weights=None,
                  constrained: bool = False, max_new_tokens: int = 128):
-        from harp.plan.domain import Domain
-        from harp.rewards.hprm import HPRM, RewardWeights
 
         self.model = model
         self.processor = processor
@@ -57,8 +61,6 @@ class Planner:
     def from_pretrained(cls, path: str | Path, domain="navigate_pick_place", *, constrained: bool = False,
                         max_new_tokens: int = 128, weights=None, device: str | None = None) -> "Planner":
         """Load a model directory (or hub id) as `harp.models.load` does; see the class for options."""
-        from harp.models.load import load_model_and_processor
-
         model, processor = load_model_and_processor(path, device=device)
         return cls(model, processor, domain, weights=weights, constrained=constrained,
                    max_new_tokens=max_new_tokens)
@@ -70,8 +72,6 @@ class Planner:
     def plan_batch(self, images: list, tasks: list[str], *, scenes=None, references=None,
                    batch_size: int = 4) -> list[PlanResult]:
         """Plans for several (image, task) pairs, generated in batches."""
-        from harp.models.generate import generate_plans
-
         images = [open_image(image) for image in images]
         outputs = generate_plans(self.model, self.processor, images, list(tasks), self.domain,
                                  max_new_tokens=self.max_new_tokens, do_sample=False, temperature=1.0,
@@ -84,8 +84,6 @@ class Planner:
 
     def check(self, text: str, task: str, *, scene: dict | None = None, reference=None) -> PlanResult:
         """Score a plan text (the model's or anyone's) under the domain; see the module docstring."""
-        from harp.eval.metrics import failure_reason, passes
-        from harp.plan.parser import parse_plan
 
         parsed = parse_plan(text)
         if scene is not None:

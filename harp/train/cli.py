@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import argparse
 
+from harp.config import load_grpo_config, load_sft_config
 from harp.entry import Command, add_group
+from harp.models.processes import main_process
+from harp.train.grpo import train_grpo
+from harp.train.sft import train_sft
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,17 +44,11 @@ def launch_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run_sft(args: argparse.Namespace) -> None:
-    from harp.config import load_sft_config
-    from harp.train.sft import train_sft
 
     train_sft(load_sft_config(args.config, launch_overrides(args)))
 
 
 def run_grpo(args: argparse.Namespace) -> None:
-    from harp.config import load_grpo_config
-    from harp.train.grpo import train_grpo
-
-    from harp.models.processes import main_process
 
     final = train_grpo(load_grpo_config(args.config, launch_overrides(args)))
     if main_process():  # under a multi-process launch, once

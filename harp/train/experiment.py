@@ -26,7 +26,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harp.config import load_grpo_config, load_sft_config
+from harp.data.split import split_records
+from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError
+from harp.eval.evaluate import evaluate
+from harp.models.tiny import build_tiny_model
+from harp.train.grpo import train_grpo
+from harp.train.sft import train_sft
 
 VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None for the config's)
     "full": (True, None),
@@ -148,8 +155,6 @@ def read_results(path: Path) -> list[dict]:
 
 def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     """The regime's data folder: actions.jsonl, data/sft_{train,val,test}.jsonl, eval.jsonl (test+val)."""
-    from harp.data.split import split_records
-    from harp.data.synthetic import build_synthetic
 
     data = root / "data"
     if (root / "eval.jsonl").is_file():
@@ -170,8 +175,6 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
 
 
 def run_sft(config: ExperimentConfig, root: Path, seed: int, model_dir: Path) -> Path:
-    from harp.config import load_sft_config
-    from harp.train.sft import train_sft
 
     out = root / f"seed{seed}" / "sft"
     if (out / "final" / "config.json").is_file():
@@ -183,8 +186,6 @@ def run_sft(config: ExperimentConfig, root: Path, seed: int, model_dir: Path) ->
 
 
 def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft: Path) -> Path:
-    from harp.config import load_grpo_config
-    from harp.train.grpo import train_grpo
 
     out = root / f"seed{seed}" / f"grpo_{variant}"
     if (out / "final" / "config.json").is_file():
@@ -201,8 +202,6 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
 
 def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dict[str, Path]) -> dict[str, dict]:
     """Task completion and avg reward of each model on test+val, and image-only completion."""
-    from harp.eval.evaluate import evaluate
-
     out = root / f"seed{seed}" / "eval" / "evaluation.json"
     evaluate([str(path) for path in models.values()], root / "eval.jsonl", out, config.eval_batch_size,
              max_new_tokens=48, report=False, quiet=True)
@@ -222,8 +221,6 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
 
 def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     """Run what `results.jsonl` lacks; return every result row."""
-    from harp.models.tiny import build_tiny_model
-
     workdir = Path(config.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     results_path = workdir / "results.jsonl"

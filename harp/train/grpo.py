@@ -35,6 +35,13 @@ from pathlib import Path
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
 from harp.config import save_run_config
+from harp.eval.evaluate import load_test_records
+from harp.models.load import load_model_and_processor
+from harp.models.prompt import build_messages
+from harp.negatives.mine import perturbation_negatives
+from harp.negatives.store import negatives_by_record, record_key
+from harp.rewards.hprm import HPRM, RewardWeights
+from harp.train.grpo_rewards import HPRMScorer, reward_weights
 from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
                                   use_bf16)
@@ -67,8 +74,6 @@ def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: in
     A record with fewer than `k` negatives in the file gets verified rule-based perturbations of
     its reference (the same ones generate_negatives tops up with), so every group has `k`.
     """
-    from harp.negatives.mine import perturbation_negatives
-    from harp.negatives.store import record_key
 
     rng = random.Random(seed)
     out, topped = [], 0
@@ -90,8 +95,6 @@ def build_dataset(records: list[Record], domain, negatives: list[list[str]] | No
     `records`: as read_records returns them (a plain dict's image is taken relative to the working directory)."""
     from datasets import Dataset, Image
 
-    from harp.models.prompt import build_messages
-    from harp.negatives.store import record_key
 
     rows = []
     for i, record in enumerate(map(as_record, records)):
@@ -111,8 +114,6 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
     """TRL's GRPOConfig from the guide's keys (see the module docstring for the mapping); `bf16`
     when the caller already resolved it (so the fp32 fallback warns once)."""
     from trl import GRPOConfig as TRLGRPOConfig
-
-    from harp.train.grpo_rewards import reward_weights
 
     t = config.training
     return TRLGRPOConfig(
@@ -147,7 +148,6 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
 
     `train_dataset`: `build_dataset`'s rows; `bf16`: the precision the caller already resolved
     (None: resolve it here, warning on a CPU)."""
-    from harp.train.grpo_rewards import HPRMScorer
     from harp.train.grpo_trainer import HarpGRPOTrainer
     from harp.train.guards import FiniteGuard
 
@@ -172,10 +172,6 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
     """
     import torch
 
-    from harp.eval.evaluate import load_test_records
-    from harp.models.load import load_model_and_processor
-    from harp.negatives.store import negatives_by_record
-    from harp.rewards.hprm import HPRM, RewardWeights
     from harp.train.grpo_eval import ValidationCallback
 
     t = config.training

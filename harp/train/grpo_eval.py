@@ -24,6 +24,8 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from harp.config import RUN_CONFIG_FILE
+from harp.eval.evaluate import generate_for_records, score_predictions
+from harp.eval.metrics import summarize
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +90,6 @@ class ValidationCallback(TrainerCallback):
         import torch
         from trl.models import unwrap_model_for_generation
 
-        from harp.eval.evaluate import generate_for_records, score_predictions
-        from harp.eval.metrics import summarize
 
         trainer = self.trainer
         was_training = trainer.model.training

@@ -22,8 +22,12 @@ import os
 import warnings
 from pathlib import Path
 
+from harp.config import save_run_config
 from harp.errors import ConfigError
+from harp.models.load import bf16_available
 from harp.models.processes import world_size
+from harp.plan.domain import Domain
+from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +46,6 @@ def quiet_library_deprecations():
 
 def load_domain(name: str, source: str = ""):
     """The planning domain the prompt describes; a missing domain is a ConfigError naming model.domain."""
-    from harp.plan.domain import Domain
-
     try:
         return Domain.load(name)
     except ConfigError as error:
@@ -86,8 +88,6 @@ def check_deepspeed(config) -> None:
 def resume_checkpoint(setting, output_dir: Path):
     """The Trainer's resume argument: a complete checkpoint's path, or None to start fresh (with a
     note if there is none). `true` takes the newest complete `checkpoint-N` (harp.train.checkpoint)."""
-    from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
-
     if not setting:
         return None
     if isinstance(setting, str):
@@ -109,8 +109,6 @@ def config_recorder(config):
     """A TrainerCallback writing the resolved config (harp.config.save_run_config) into the run's
     output folder when training starts and into each `checkpoint-{step}/` it saves."""
     from transformers import TrainerCallback
-
-    from harp.config import save_run_config
 
     class RecordConfig(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
@@ -186,8 +184,6 @@ def wandb_logged_in() -> bool:
 
 def use_bf16(requested: bool) -> bool:
     """bf16 only where the hardware computes in it; otherwise fp32 with one warning."""
-    from harp.models.load import bf16_available
-
     if requested and not bf16_available():
         logger.warning("training.bf16: no bf16-capable GPU here; training in fp32")
         return False

@@ -24,9 +24,12 @@ from pathlib import Path
 
 from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
+from harp.models.load import load_model_and_processor
+from harp.train.checkpoint import ResumableMixin
 from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
                                   use_bf16)
+from harp.train.sft_data import PlanCollator, drop_overlong, load_examples
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +40,6 @@ def train_sft(config: SFTConfig) -> Path:
     import torch
     from datasets import Dataset
 
-    from harp.models.load import load_model_and_processor
-    from harp.train.sft_data import drop_overlong, load_examples
 
     started = time.time()
     t = config.training
@@ -90,7 +91,6 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
     from trl import SFTConfig as TRLSFTConfig
 
     from harp.train.guards import FiniteGuard
-    from harp.train.sft_data import PlanCollator
 
     t = config.training
     args = TRLSFTConfig(
@@ -119,8 +119,6 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
 
 def _sft_trainer_class():
     from trl import SFTTrainer
-
-    from harp.train.checkpoint import ResumableMixin
 
     class HarpSFTTrainer(ResumableMixin, SFTTrainer):
         """TRL's SFTTrainer, resuming full fine-tuning with its weights (harp.train.checkpoint)."""
