@@ -34,7 +34,7 @@ from harp.data.records import Record, as_record, load_image, read_records, resol
 from harp.errors import DataError, HarpError
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 from harp.models import processes
-from harp.models.generate import generate_plans
+from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
 from harp.models.load import load_model_and_processor, resolve_model_path
 from harp.plan.domain import Domain
 from harp.rewards.hprm import HPRM, RewardWeights
@@ -96,7 +96,7 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
             images = [load_image(record) for record in batch]
             if blank_images:
                 images = [blank_like(image) for image in images]
-            outputs = generate_plans(
+            outputs = generation.generate_plans(
                 model, processor, images, [record["task"] for record in batch], domain,
                 max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0, top_p=1.0,
                 num_return_sequences=1, logits_processor=logits_processor, batch_size=batch_size,

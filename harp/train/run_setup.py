@@ -24,7 +24,7 @@ from pathlib import Path
 
 from harp.config import save_run_config
 from harp.errors import ConfigError
-from harp.models.load import bf16_available
+from harp.models import load as model_loading  # a module: tests stand in for model_loading.bf16_available
 from harp.models.processes import world_size
 from harp.plan.domain import Domain
 from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
@@ -184,7 +184,7 @@ def wandb_logged_in() -> bool:
 
 def use_bf16(requested: bool) -> bool:
     """bf16 only where the hardware computes in it; otherwise fp32 with one warning."""
-    if requested and not bf16_available():
+    if requested and not model_loading.bf16_available():
         logger.warning("training.bf16: no bf16-capable GPU here; training in fp32")
         return False
     return requested
