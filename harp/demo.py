@@ -26,6 +26,7 @@ from pathlib import Path
 
 from harp.entry import Command
 from harp.errors import HarpError
+from harp.eval.evaluate import format_table
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = ROOT / ".demo"
@@ -119,8 +120,6 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     print(f"total {time.monotonic() - started:.0f}s", flush=True)
     side_by_side = workdir / "results" / "evaluation_side_by_side.json"
     if side_by_side.is_file():
-        from harp.eval.evaluate import format_table
-
         print()
         print(format_table(json.loads(side_by_side.read_text(encoding="utf-8"))))
     report = workdir / "results" / "report.md"

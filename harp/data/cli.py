@@ -15,6 +15,7 @@ from pathlib import Path
 
 from harp.data.alfred_import import import_alfred
 from harp.data.build import TeacherOptions, build_from_teacher
+from harp.data.images import SYNTHETIC_SUBDIR
 from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
@@ -74,8 +75,7 @@ def run_build(args: argparse.Namespace) -> int:
     if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
         raise HarpError(f"--output-dir {args.output_dir}: is a file, not a folder")
     if args.source == "synthetic":
-        from harp.data.images import SYNTHETIC_SUBDIR
-        from harp.data.synthetic import build_synthetic
+        from harp.data.synthetic import build_synthetic  # PIL: deferred so that `harp --help` starts fast
 
         counts = build_synthetic(
             num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / SYNTHETIC_SUBDIR,

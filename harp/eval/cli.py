@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from harp.config import load_grpo_config
 from harp.data.images import open_image
 from harp.entry import Command
+from harp.errors import DataError
 from harp.eval.evaluate import evaluate, format_table
 from harp.eval.predict import Planner, format_result
 from harp.eval.report import write_report
 from harp.models.processes import main_process
+from harp.rewards.hprm import RewardWeights
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,9 +42,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args) -> int:
     weights = None
     if args.reward_config:
-        from harp.config import load_grpo_config
-        from harp.rewards.hprm import RewardWeights
-
         weights = RewardWeights.from_config(load_grpo_config(args.reward_config, check_files=False).reward)
     results = evaluate(args.model_path, args.test_data, args.output_path, args.batch_size,
                        constrained=args.constrained, max_new_tokens=args.max_new_tokens, domain=args.domain,
@@ -59,8 +59,6 @@ def run_predict(args) -> int:
     image = open_image(args.image)  # a bad image fails before the model loads
     scene = None
     if args.scene:
-        from harp.errors import DataError
-
         try:
             with open(args.scene, encoding="utf-8") as handle:
                 scene = json.load(handle)

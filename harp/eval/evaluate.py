@@ -32,9 +32,11 @@ from pathlib import Path
 from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
 from harp.errors import DataError, HarpError
+from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
-from harp.models import processes
+from harp.eval.report import write_report
 from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
+from harp.models import processes
 from harp.models.load import load_model_and_processor, resolve_model_path
 from harp.plan.domain import Domain
 from harp.rewards.hprm import HPRM, RewardWeights
@@ -162,8 +164,6 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
             label = _unique(label, used)
             logits_processor = None
             if enforce:
-                from harp.eval.constrained import plan_logits_processor
-
                 logits_processor = plan_logits_processor(processor, domain_spec, max_new_tokens)
             predictions = generate_for_records(model, processor, records, domain_spec, batch_size=batch_size,
                                                max_new_tokens=max_new_tokens, logits_processor=logits_processor,
@@ -196,8 +196,6 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         "models": runs_detail,
     })
     if report:
-        from harp.eval.report import write_report
-
         report_path = write_report(out_dir / f"{output_path.stem}_details.json", runs=runs)
         if not quiet:
             logger.info(f"report: {report_path}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harp.data.images import open_image
+from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import failure_reason, passes
 from harp.models.generate import generate_plans
 from harp.models.load import load_model_and_processor
@@ -53,8 +54,6 @@ class Planner:
         self.max_new_tokens = max_new_tokens
         self.logits_processor = None
         if constrained:
-            from harp.eval.constrained import plan_logits_processor
-
             self.logits_processor = plan_logits_processor(processor, self.domain, max_new_tokens)
 
     @classmethod

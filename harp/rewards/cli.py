@@ -26,9 +26,11 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from harp.config import load_grpo_config
 from harp.data.records import read_records, text_too_long, warn_duplicates, where
 from harp.entry import Command
 from harp.errors import DataError, HarpError
+from harp.rewards.hprm import HPRM, RewardWeights
 from harp.rewards.vocabulary import COMPONENTS
 
 PREDICTION_KEYS = ("prediction", "completion", "plan")
@@ -47,12 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from harp.rewards.hprm import HPRM, RewardWeights
-
     weights, domain = RewardWeights(), "navigate_pick_place"
     if args.config:
-        from harp.config import load_grpo_config
-
         config = load_grpo_config(args.config, check_files=False)
         weights, domain = RewardWeights.from_config(config.reward), config.model.domain
     hprm = HPRM(args.domain or domain, weights)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from harp.config import SFTConfig, save_run_config
 from harp.errors import DataError
-from harp.models.load import load_model_and_processor
+from harp.models.load import load_model_and_processor, resolve_model_path
 from harp.train.checkpoint import ResumableMixin
 from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
                                   quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
@@ -143,8 +143,6 @@ def save_final(trainer, config: SFTConfig, processor, bf16: bool) -> Path:
         import torch
         from peft import PeftModel
         from transformers import AutoModelForImageTextToText
-
-        from harp.models.load import resolve_model_path
 
         base = AutoModelForImageTextToText.from_pretrained(resolve_model_path(config.model.name),
                                                            dtype=torch.bfloat16 if bf16 else torch.float32)
