@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from harp.errors import DataError
 from harp.plan.facts import FactScene, FactState, GroundAction, grounding
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import PddlSpec
@@ -113,12 +114,14 @@ class FactDomain:
         return FactScene.from_dict(data, self.spec, where)
 
     def infer_scene(self, plan) -> FactScene:
-        """The scene a reference plan implies; its goal is the plan's net effect. Never raises."""
+        """The scene a reference plan implies; its goal is the plan's net effect. Never raises for
+        alfred; a domain without scene inference raises a DataError saying records need a scene."""
         from harp.plan.alfred import infer_initial
 
         if self.spec.scene_inference != "alfred":
             # No way to guess an initial state for an arbitrary PDDL domain: records need a scene.
-            return FactScene(self.spec, {"nothing": "object"}, [])
+            raise DataError(f"domain {self.name}: cannot infer a scene from a plan (its mapping has no "
+                            f"scene_inference); give each record a 'scene' with entities, init and goal")
         entities, facts, _ = infer_initial(plan, self.spec)
         provisional = FactScene(self.spec, entities, facts)
         return with_net_effect_goal(provisional, plan, self)

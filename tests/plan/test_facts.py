@@ -133,6 +133,8 @@ def test_a_user_pddl_file_by_path(tmp_path):
     assert simulate("Switch_on(B)", scene, domain).steps[0].reason == "(lit b) holds"
     hprm = HPRM(str(path))
     assert hprm.score("Switch_off(B), Switch_on(A)", {"plan": [], "scene": scene.to_dict()}).error_type is None
+    with pytest.raises(DataError, match="cannot infer a scene from a plan"):
+        hprm.score("Switch_on(A)", {"plan": ["Switch_on(A)"]})
 
 
 def test_a_malformed_pddl_file_is_one_line_naming_file_and_line(tmp_path):
