@@ -369,7 +369,7 @@ def no_cyclic_gc():
             gc.enable()
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)  # a search keeps its own grounding; this spares re-grounding for simulation
 def grounding(scene: FactScene, spec: PddlSpec) -> Grounding:
     with no_cyclic_gc():
         return Grounding(spec, scene)

@@ -23,8 +23,7 @@ teacher's check rejects a plan whose optimum cannot be certified.
 
 from __future__ import annotations
 
-from collections import deque
-from functools import lru_cache
+from collections import OrderedDict, deque
 from typing import Optional
 
 from harp.plan.facts import ROBOT, FactState, no_cyclic_gc
@@ -258,13 +257,41 @@ def _atoms(formula, positive: set, negative: set) -> None:
             _atoms(child, positive, negative)
 
 
-@lru_cache(maxsize=4096)
+CACHED_STATES = 400_000  # states kept across all cached searches (~0.3 GB): memory stays bounded too
+_cache: "OrderedDict[tuple, _Search]" = OrderedDict()
+
+
 def search(scene, domain) -> _Search:
-    """The explored graph of a scene with V(s) (cached per scene): `.cost_to_go(state)`, `.optimal_length`."""
+    """The explored graph of a scene with V(s) (cached per scene): `.cost_to_go(state)`, `.optimal_length`.
+
+    The cache is least-recently-used and bounded by the states it holds, not by a count of scenes:
+    4,096 scenes of 20,000 states each would be gigabytes.
+    """
+    key = (scene, domain)
+    graph = _cache.get(key)
+    if graph is not None:
+        _cache.move_to_end(key)
+        return graph
     with no_cyclic_gc():
-        if getattr(domain, "kind", None) == "facts":
-            return FactSearch(scene, domain)
-        return Search(scene, domain)
+        graph = FactSearch(scene, domain) if getattr(domain, "kind", None) == "facts" else Search(scene, domain)
+    _cache[key] = graph
+    _sizes[key] = len(graph.edges) + 1  # states at creation; later extensions are few
+    _total[0] += _sizes[key]
+    while _total[0] > CACHED_STATES and len(_cache) > 1:
+        old, _ = _cache.popitem(last=False)
+        _total[0] -= _sizes.pop(old)
+    return graph
+
+
+def _clear() -> None:
+    _cache.clear()
+    _sizes.clear()
+    _total[0] = 0
+
+
+_sizes: dict = {}
+_total = [0]
+search.cache_clear = _clear  # as functools' caches have it
 
 
 def cost_to_go(state, scene, domain) -> Optional[int]:

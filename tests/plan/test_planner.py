@@ -71,3 +71,17 @@ def test_a_fifty_object_scene_is_scored_within_the_search_budget(npp):
     assert hprm.score(reference, {"plan": reference, "scene": scene.to_dict()}).error_type is None
     longer = reference[:2] + ["Navigate(Table 9)"] + reference[2:]
     assert hprm.score(longer, {"plan": reference, "scene": scene.to_dict()}).error_type == "inefficient"
+
+
+def test_the_search_cache_is_bounded_by_the_states_it_holds(npp, monkeypatch):
+    from harp.plan import planner
+
+    planner.search.cache_clear()
+    monkeypatch.setattr(planner, "CACHED_STATES", 60)
+    scenes = [Scene.from_dict({"locations": ["table", f"box {i}"], "objects": {"apple": "table"},
+                               "goal": {"apple": f"box {i}"}}) for i in range(20)]
+    for scene in scenes:
+        planner.search(scene, npp)
+    assert 1 < len(planner._cache) < 20 and planner._total[0] <= 60
+    assert (scenes[-1], npp) in planner._cache and (scenes[0], npp) not in planner._cache
+    planner.search.cache_clear()
