@@ -27,9 +27,12 @@ def data(tmp_path_factory, tiny_model_dir):
 
 
 def test_a_cpu_trains_in_fp32_with_one_warning_by_default(monkeypatch, capsys):
+    import torch
+
     from harp.train.run_setup import use_bf16
 
     monkeypatch.delenv("HARP_TEST_CPU_BF16", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU, also on a machine with a GPU
     assert use_bf16(True) is False
     assert capsys.readouterr().err.count("training.bf16: no bf16-capable GPU here; training in fp32") == 1
 
