@@ -16,6 +16,11 @@ DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three metho
   from the sampled rows only (harp.train.advantages): a negative is pushed down against it and
   never lifts the sampled plans, and a group of identical sampled plans has zero advantage.
   `frac_reward_zero_std` then counts the groups whose *sampled* candidates all tie.
+- `_get_train_sampler`: TRL's `RepeatSampler` shuffles each epoch with the next draw of a generator
+  seeded once, so a run resumed in epoch 2 replays epoch 1's order (and a resumed run drifted from
+  an uninterrupted one). Ours seeds each epoch's permutation with `seed + epoch`: epoch 1 is
+  TRL's own order, and a resume is exact (tests/train/test_grpo_resume.py). Which of a prompt's
+  negatives fills its slots is likewise a function of the epoch, not of a counter lost on resume.
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
   `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
@@ -34,6 +39,8 @@ a penalty keeping the policy near the SFT model on those tokens.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from trl import GRPOTrainer
@@ -66,6 +73,21 @@ def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
         offsets.append((start, start + length))
         start += length
     return offsets
+
+
+class EpochSeededSampler(torch.utils.data.Sampler):
+    """TRL's RepeatSampler, its permutation seeded with `seed + epoch` each time it is iterated (once
+    per epoch), so a resumed run sees the same order in every epoch as an uninterrupted one."""
+
+    def __init__(self, sampler, epoch_of):
+        self.sampler, self.epoch_of = sampler, epoch_of
+
+    def __iter__(self):
+        self.sampler.generator.manual_seed((self.sampler.seed or 0) + self.epoch_of())
+        return iter(self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
 
 
 class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
@@ -101,7 +123,6 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
-        self._negative_cursor: dict[str, int] = {}  # per prompt: which of its negatives comes next
         tokenizer = self._tokenizer
         end = tokenizer.convert_tokens_to_ids("<|im_end|>")
         self._end_of_turn = end if isinstance(end, int) and end != tokenizer.unk_token_id else self.eos_token_ids[0]
@@ -120,10 +141,19 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             if inputs[i - j]["key"] != row["key"]:  # RepeatSampler keeps a group's rows together
                 raise RuntimeError(f"GRPO group {i // group} mixes prompts; cannot place negatives")
             negatives = row["negatives"]
-            cursor = self._negative_cursor.get(row["key"], 0)
-            self._negative_cursor[row["key"]] = cursor + 1
+            # Each prompt is generated once per epoch: its k slots take negatives epoch*k ... epoch*k + k - 1
+            # (cycling), a function of the resumable epoch, not of a counter a resume would reset.
+            cursor = self._epoch() * self.negatives_per_group + (j - self.num_candidates)
             slots.append(negatives[cursor % len(negatives)])
         return slots
+
+    def _epoch(self) -> int:
+        """The epoch being trained (the Trainer's state, restored by a resume)."""
+        return math.floor((self.state.epoch or 0) + 1e-9)
+
+    def _get_train_sampler(self, dataset=None):
+        sampler = super()._get_train_sampler(dataset)
+        return EpochSeededSampler(sampler, self._epoch) if getattr(sampler, "shuffle", False) else sampler
 
     def _generate(self, prompts: list):
         slots = self._negative_slots
