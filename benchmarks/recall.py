@@ -149,7 +149,7 @@ def main(argv=None) -> int:
 
     model = build_model(num_keys, args.seed, args.layers, args.hidden)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = min(200, args.steps // 10)
+    warmup = max(1, min(200, args.steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warmup))
 
     def sample() -> tuple:

@@ -1,0 +1,33 @@
+"""benchmarks/recall.py: the text encoding of a scene, the shortcut it is measured against, a 2-step run."""
+
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import recall  # noqa: E402
+
+
+def test_a_scene_reads_as_pairs_then_the_question_and_the_answer_is_the_asked_key_s_colour():
+    pairs, asked = [(0, 1), (3, 2)], 3
+    tokens, answer = recall.encode(pairs, asked)
+    k = recall.FIRST_KEY
+    assert tokens[-3:] == [recall.WHERE, k + 3, recall.ASK]
+    assert answer == recall.FIRST_COLOUR + 2
+    assert recall.shortcut_answer([(0, 1), (3, 2), (4, 2)]) == recall.FIRST_COLOUR + 2  # most listed
+
+
+def test_test_scenes_list_two_colours_and_copy_examples_list_only_the_asked_pair():
+    rng = random.Random(0)
+    for _ in range(200):
+        pairs, asked = recall.scene_example(rng, mixed_colours=True)
+        assert len({c for _, c in pairs}) > 1 and asked in dict(pairs)
+        pairs, asked = recall.random_keys_example(rng, 64, copy=True)
+        assert [k for k, _ in pairs] == [asked]
+
+
+def test_a_two_step_run_prints_its_final_accuracy(capsys):
+    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "curriculum"]) == 0
+    out = capsys.readouterr().out
+    assert "final scene recall accuracy" in out and "shortcut" in out
