@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harp.data.images import open_image
+from harp.errors import DataError
 from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import failure_reason, passes
 from harp.models.generate import generate_plans
@@ -71,6 +72,12 @@ class Planner:
     def plan_batch(self, images: list, tasks: list[str], *, scenes=None, references=None,
                    batch_size: int = 4) -> list[PlanResult]:
         """Plans for several (image, task) pairs, generated in batches."""
+        from harp.data.records import text_too_long
+
+        for task in tasks:
+            too_long = text_too_long(task, None)
+            if too_long:  # tokenising a megabyte of task would take minutes and gigabytes
+                raise DataError(f"task: {too_long.split(' ', 1)[1]}")
         images = [open_image(image) for image in images]
         outputs = generate_plans(self.model, self.processor, images, list(tasks), self.domain,
                                  max_new_tokens=self.max_new_tokens, do_sample=False, temperature=1.0,

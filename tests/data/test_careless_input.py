@@ -35,7 +35,7 @@ def write(path, *rows):
     (json.dumps(record(id=7)), "'id' must be a string, got int"),
     (json.dumps(record(image={"path": "a.png"})), "'image' must be a string, got dict"),
     ('{"image": "a_0.png", "task": "Put the \\ud800 away", "plan": ["Pick(Apple)"]}', "lone surrogate"),
-])
+], ids=["deep", "long-task", "many-steps", "long-plan", "list-id", "int-id", "dict-image", "surrogate"])
 def test_a_bad_record_line_is_one_line_naming_it(tmp_path, line, message):
     path = write(tmp_path / "r.jsonl", record(), line)
     with pytest.raises(DataError) as caught:
@@ -196,3 +196,11 @@ def test_resuming_from_an_older_checkpoint_drops_the_later_eval_rows(tmp_path, c
     kept = [json.loads(line)["step"] for line in (tmp_path / HISTORY_FILE).read_text().splitlines()]
     assert kept == [0, 2] and [r["step"] for r in callback.history] == [0, 2]
     assert "dropped 2 later row(s)" in capsys.readouterr().err
+
+
+def test_predict_refuses_a_megabyte_task_before_tokenising_it():
+    from harp.eval.predict import Planner
+
+    planner = object.__new__(Planner)  # no model needed: the task is checked first
+    with pytest.raises(DataError, match=r"task: is 1,000,000 characters \(limit 2,000\)"):
+        planner.plan_batch([None], ["x" * 1_000_000])
