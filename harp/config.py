@@ -295,6 +295,8 @@ def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
     for key in data:
         if key not in fields:
+            if not (isinstance(key, str) and key.isprintable()):
+                key = repr(key)  # a line break or a non-string key stays on the one error line
             close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known keys: {', '.join(fields)})"
             raise ConfigError(f"{source}: {prefix}{key}: unknown key{hint}")
