@@ -69,6 +69,7 @@ class TeacherInterrupted(Exception):
 IMAGE_RELATED = re.compile(r"image|picture|media|pixel|too (large|big|long)|context (length|window)|"
                            r"maximum .*tokens|payload", re.IGNORECASE)
 MAX_ERROR_TEXT = 300  # characters of a server's error message kept (after redaction)
+SAME_REFUSALS = 3  # the same image refusal this often before any answer: the server refuses all images
 
 
 def image_data_url(data: bytes, mime: str) -> str:
@@ -102,6 +103,7 @@ class Usage:
     """Counters over all requests of a run (updated from several threads under a lock)."""
 
     requests: int = 0
+    answers: int = 0  # requests answered with a readable 200
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -132,6 +134,7 @@ class TeacherClient:
         self.sleep = sleep or self._stopping.wait  # a backoff wakes up at once on stop()
         self.usage = Usage()
         self._lock = threading.Lock()
+        self._refusals: dict[str, int] = {}  # image refusals by message, before any answer
         self._redact = Redactor(api_key)
         headers = {"Content-Type": "application/json", "X-Title": "HARP data build"}
         if api_key:
@@ -176,6 +179,7 @@ class TeacherClient:
                 if status == 200:
                     text = self._content(response)
                     if text is not None:
+                        self._count(answers=1)
                         return self._redact(text)
                     reason = "HTTP 200 with an unreadable body"
                 elif status in (401, 403):
@@ -189,7 +193,10 @@ class TeacherClient:
                 else:
                     message = _one_line(self._redact(_error_text(response)))[:MAX_ERROR_TEXT]
                     if status == 413 or (status == 400 and IMAGE_RELATED.search(message)):
-                        raise TeacherError("http_error", f"HTTP {status}: {message}", False)
+                        self._image_refusal(status, message)
+                        # Until an answer got through, the server may be refusing every image alike:
+                        # the image is left for the next run (retryable), not marked done.
+                        raise TeacherError("http_error", f"HTTP {status}: {message}", not self.usage.answers)
                     raise TeacherRequestRefused(
                         f"the teacher at {self.url} answered HTTP {status} ({message}), which is not about "
                         "an image: check --base-url (an OpenAI-compatible URL usually ends in /v1) and the "
@@ -202,6 +209,20 @@ class TeacherClient:
         if self._stopping.is_set():
             raise TeacherInterrupted("stopping")
         raise TeacherError("gave_up", f"{self.max_retries + 1} attempts, last: {reason}", True)
+
+    def _image_refusal(self, status: int, message: str) -> None:
+        """Stop the run when the same 'image' refusal met SAME_REFUSALS images before any answer got
+        through: a model without image input says "image" too, and is not about one image."""
+        with self._lock:
+            if self.usage.answers:
+                return
+            self._refusals[message] = self._refusals.get(message, 0) + 1
+            repeated = self._refusals[message] >= SAME_REFUSALS
+        if repeated:
+            raise TeacherRequestRefused(
+                f"the teacher at {self.url} answered HTTP {status} ({message}) to {SAME_REFUSALS} requests "
+                "and no request got an answer: check the model (does it take images?) and --base-url; "
+                "no image was marked done")
 
     def _content(self, response) -> str | None:
         try:

@@ -178,8 +178,9 @@ def test_a_refused_request_in_the_plan_call_keeps_the_proposed_task(tmp_path, fa
 
 
 def test_a_400_about_the_image_is_final_for_that_image(fake_teacher, fakes):
-    server = fake_teacher(fakes.scripted([fakes.Reply(400, {"error": {"message": "image too big"}})]))
+    server = fake_teacher(fakes.scripted([fakes.answer("ok"), fakes.Reply(400, {"error": {"message": "image too big"}})]))
     with TeacherClient(server.url, fakes.SECRET_KEY, sleep=lambda s: None) as client, pytest.raises(TeacherError) as caught:
+        client.chat("m", [])
         client.chat("m", [])
     assert caught.value.reason == "http_error" and not caught.value.retryable
 
@@ -229,3 +230,12 @@ def test_an_unreadable_dotenv_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_text", real_read_text)
     with pytest.raises(HarpError, match=r"\.env: not UTF-8"):
         load_api_key(env)
+
+
+def test_the_same_image_refusal_for_every_image_stops_the_run_and_loses_nothing(tmp_path, fake_teacher, fakes):
+    images(tmp_path, fakes, count=5)
+    text_only = fake_teacher(lambda payload, n: fakes.Reply(400, {"error": {"message": "this model does not support image input"}}))
+    with pytest.raises(TeacherStop, match="to 3 requests and no request got an answer"):
+        build(tmp_path, text_only, fakes)
+    summary = build(tmp_path, fake_teacher(fakes.smart_handler(invalid_every=100)), fakes)  # the right model
+    assert summary.accepted == 5 and summary.already_done == 0  # every image labelled

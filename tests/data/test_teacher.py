@@ -65,12 +65,18 @@ def test_refused_key_stops_without_showing_the_key(fake_teacher, fakes):
 
 
 def test_client_error_is_final_and_redacted(fake_teacher, fakes):
-    server = fake_teacher(fakes.scripted([fakes.Reply(400, {"error": {"message": f"image too big for {SECRET_KEY}"}})]))
-    with client_for(server, []) as client, pytest.raises(TeacherError) as caught:
-        client.chat("m", MESSAGES)
-    assert caught.value.reason == "http_error" and not caught.value.retryable
+    refusal = fakes.Reply(400, {"error": {"message": f"image too big for {SECRET_KEY}"}})
+    server = fake_teacher(fakes.scripted([refusal, fakes.answer("ok"), refusal]))
+    with client_for(server, []) as client:
+        with pytest.raises(TeacherError) as caught:
+            client.chat("m", MESSAGES)
+        assert caught.value.reason == "http_error" and caught.value.retryable  # nothing answered yet: kept for later
+        assert client.chat("m", MESSAGES) == "ok"
+        with pytest.raises(TeacherError) as caught:
+            client.chat("m", MESSAGES)
+    assert caught.value.reason == "http_error" and not caught.value.retryable  # the server answers: this image is bad
     assert "image too big" in caught.value.detail and SECRET_KEY not in caught.value.detail
-    assert len(server.requests) == 1  # a 400 is not retried
+    assert len(server.requests) == 3  # a 400 is not retried
 
 
 def test_unreadable_200_body_is_retried(fake_teacher, fakes):
