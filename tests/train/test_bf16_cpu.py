@@ -15,13 +15,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, tiny_model_dir):
-    from harp.data.records import read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
 
     root = tmp_path_factory.mktemp("bf16")
     build_synthetic(num_scenes=4, seed=2, images_dir=root / "img", output_dir=root, progress=False)
-    rows = [dict(r) for r in read_records(root / "actions.jsonl")]
-    (root / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_records(root / "train.jsonl", read_records(root / "actions.jsonl"))
     (root / "tiny").symlink_to(tiny_model_dir)  # the shared tiny model, at the path the configs name
     return root
 

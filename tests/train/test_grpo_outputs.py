@@ -11,14 +11,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def setup(tmp_path, monkeypatch, tiny_model_dir):
-    from harp.data.records import read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
 
     build_synthetic(num_scenes=6, seed=1, images_dir=tmp_path / "img", output_dir=tmp_path, progress=False)
-    records = [r for r in read_records(tmp_path / "actions.jsonl")]
-    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in records]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in clean[:4]))
-    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in clean[4:]))
+    records = read_records(tmp_path / "actions.jsonl")
+    write_records(tmp_path / "train.jsonl", records[:4])
+    write_records(tmp_path / "val.jsonl", records[4:])
     (tmp_path / "sft").symlink_to(tiny_model_dir)  # stands in for an SFT model: only the plumbing is tested here
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -2,7 +2,6 @@
 across an epoch boundary and with more negatives per prompt than slots: TRL's sampler replayed the
 first epoch's order after a resume, and the negatives' rotation restarted (harp.train.grpo_trainer)."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,19 +12,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def setup(tmp_path):
-    from harp.data.records import read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
     from harp.models.tiny import MICRO_SIZES, build_tiny_model
 
     build_synthetic(num_scenes=6, seed=1, images_dir=tmp_path / "img", output_dir=tmp_path, progress=False)
     records = [dict(r) for r in read_records(tmp_path / "actions.jsonl")]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:4]))
-    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[4:]))
+    write_records(tmp_path / "train.jsonl", records[:4])
+    write_records(tmp_path / "val.jsonl", records[4:])
     negatives = []
     for r in records[:4]:  # three wrong plans per prompt, one slot per group: the rotation matters
         for wrong in (r["plan"][:-1], r["plan"][::-1], r["plan"][1:]):
             negatives.append({**r, "plan": wrong, "reference": r["plan"], "error_type": "task"})
-    (tmp_path / "negatives.jsonl").write_text("".join(json.dumps(n) + "\n" for n in negatives))
+    write_records(tmp_path / "negatives.jsonl", negatives)
     build_tiny_model(tmp_path / "model", sizes=MICRO_SIZES)
     return tmp_path
 

@@ -17,14 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, micro_model_dir):
     """A micro model (stands in for base and SFT model) and 6 synthetic records: 4 train, 2 val."""
-    from harp.data.records import read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
 
     root = tmp_path_factory.mktemp("hardening")
     build_synthetic(num_scenes=6, seed=1, images_dir=root / "img", output_dir=root, progress=False)
-    records = [json.dumps(dict(r)) + "\n" for r in read_records(root / "actions.jsonl")]
-    (root / "train.jsonl").write_text("".join(records[:4]))
-    (root / "val.jsonl").write_text("".join(records[4:]))
+    records = read_records(root / "actions.jsonl")
+    write_records(root / "train.jsonl", records[:4])
+    write_records(root / "val.jsonl", records[4:])
     (root / "model").symlink_to(micro_model_dir)  # the shared micro model, at the path the configs name
     (root / "sft.yaml").write_text(json.dumps({
         "model": {"name": str(root / "model"), "use_lora": False, "freeze_vision_encoder": False},
