@@ -24,13 +24,8 @@ import yaml
 
 from harp import config_checks
 from harp.errors import ConfigError
-from harp.rewards.vocabulary import WEIGHT_KEYS
 
 REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
-# TRL's GRPO losses (trl 1.16 GRPOConfig.loss_type); see the README's "TRL's GRPO options".
-GRPO_LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
-SCALE_REWARDS_CHOICES = ("group", "batch", "none")
-VLLM_MODES = ("colocate", "server")
 
 
 # ----------------------------------------------------------------------------------------- SFT
@@ -183,10 +178,10 @@ def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bo
     config = _load(SFTConfig, path, overrides)
     t = config.training
     _check_common(config.source, t.report_to, t.deepspeed, check_files)
-    _positive(config.source, "training", t, ["per_device_train_batch_size", "per_device_eval_batch_size",
-                                             "gradient_accumulation_steps", "max_length", "logging_steps",
-                                             "save_steps", "eval_steps"])
-    _choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
+    config_checks.positive(config.source, "training", t, ["per_device_train_batch_size", "per_device_eval_batch_size",
+                                                         "gradient_accumulation_steps", "max_length", "logging_steps",
+                                                         "save_steps", "eval_steps"])
+    config_checks.choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
     config_checks.check_training(config.source, t, check_files)
     config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
     config_checks.check_max_pixels(config.source, config.model.max_pixels)
@@ -201,23 +196,7 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
     config = _load(GRPOConfig, path, overrides)
     t, r = config.training, config.reward
     _check_common(config.source, t.report_to, t.deepspeed, check_files)
-    _positive(config.source, "training", t, ["per_device_train_batch_size", "num_candidates", "max_new_tokens",
-                                             "logging_steps", "save_steps", "gradient_accumulation_steps"])
-    if t.num_candidates < 2:
-        raise ConfigError(f"{config.source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}")
-    if t.temperature <= 0:
-        raise ConfigError(f"{config.source}: training.temperature: must be > 0, got {t.temperature}")
-    if not 0 < t.top_p <= 1:
-        raise ConfigError(f"{config.source}: training.top_p: must be in (0, 1], got {t.top_p}")
-    _check_trl_grpo_options(config.source, t)
-    if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
-        raise ConfigError(f"{config.source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
-    weights = {k: getattr(r, k) for k in WEIGHT_KEYS}
-    for key, value in weights.items():
-        if value < 0:
-            raise ConfigError(f"{config.source}: reward.{key}: weights must be >= 0, got {value}")
-    if sum(weights.values()) <= 0:
-        raise ConfigError(f"{config.source}: reward: at least one weight must be > 0")
+    config_checks.check_grpo_groups(config.source, t, r)
     config_checks.check_training(config.source, t, check_files)
     config_checks.check_grpo(config.source, t, r)
     if config.model.use_lora:
@@ -229,17 +208,6 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
             _exists(config.source, "data.negative_path", config.data.negative_path)
         _exists(config.source, "model.sft_model_path", config.model.sft_model_path)
     return config
-
-
-def _check_trl_grpo_options(source: str, t: GRPOTrainingConfig) -> None:
-    _choice(source, "training.loss_type", t.loss_type, GRPO_LOSS_TYPES)
-    if isinstance(t.scale_rewards, bool):
-        t.scale_rewards = "group" if t.scale_rewards else "none"  # TRL's own reading of true/false
-    _choice(source, "training.scale_rewards", t.scale_rewards, SCALE_REWARDS_CHOICES)
-    _choice(source, "training.vllm_mode", t.vllm_mode, VLLM_MODES)
-    _positive(source, "training", t, ["num_iterations", "epsilon", "epsilon_high"])
-    if not 0 < t.vllm_gpu_memory_utilization <= 1:
-        raise ConfigError(f"{source}: training.vllm_gpu_memory_utilization: must be in (0, 1], got {t.vllm_gpu_memory_utilization}")
 
 
 def _load(cls: type, path: str | Path, overrides: list[str]) -> Any:
@@ -366,21 +334,9 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
 
 def _check_common(source: str, report_to: list[str], deepspeed: str | None, check_files: bool) -> None:
     for item in report_to:
-        _choice(source, "training.report_to", item, REPORT_TO_CHOICES)
+        config_checks.choice(source, "training.report_to", item, REPORT_TO_CHOICES)
     if check_files:
         _exists(source, "training.deepspeed", deepspeed)
-
-
-def _positive(source: str, section: str, obj: Any, names: list[str]) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if value is not None and value <= 0:
-            raise ConfigError(f"{source}: {section}.{name}: must be > 0, got {value}")
-
-
-def _choice(source: str, key: str, value: str, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{source}: {key}: must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _exists(source: str, key: str, path: str | None) -> None:

@@ -16,17 +16,34 @@ import os
 from pathlib import Path
 
 from harp.errors import ConfigError
+from harp.rewards.vocabulary import WEIGHT_KEYS
 
+# TRL's GRPO losses (trl 1.16 GRPOConfig.loss_type); see the README's "TRL's GRPO options".
+GRPO_LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+SCALE_REWARDS_CHOICES = ("group", "batch", "none")
+VLLM_MODES = ("colocate", "server")
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, torch and random all accept
 # Qwen2.5-VL's linear layers, by the last part of their names: language model, then vision tower.
 LANGUAGE_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 VISION_LINEAR = ("qkv", "proj")
 
 
+def positive(source: str, section: str, obj, names: list[str]) -> None:
+    """Each `section.name` is > 0 (None, where a key allows it, passes)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and value <= 0:
+            raise ConfigError(f"{source}: {section}.{name}: must be > 0, got {value}")
+
+
+def choice(source: str, key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{source}: {key}: must be one of {', '.join(choices)}, got {value!r}")
+
+
 def check_training(source: str, t, check_files: bool) -> None:
     """The keys SFT and GRPO share in `training`."""
-    if t.learning_rate <= 0:
-        raise ConfigError(f"{source}: training.learning_rate: must be > 0, got {t.learning_rate}")
+    positive(source, "training", t, ["learning_rate"])
     for key in ("weight_decay", "warmup_steps"):
         if getattr(t, key) < 0:
             raise ConfigError(f"{source}: training.{key}: must be >= 0, got {getattr(t, key)}")
@@ -57,10 +74,7 @@ def check_output_dir(source: str, output_dir: str) -> None:
 
 
 def check_lora(source: str, lora, freeze_vision_encoder: bool) -> None:
-    if lora.rank <= 0:
-        raise ConfigError(f"{source}: lora.rank: must be > 0, got {lora.rank}")
-    if lora.alpha <= 0:
-        raise ConfigError(f"{source}: lora.alpha: must be > 0, got {lora.alpha}")
+    positive(source, "lora", lora, ["rank", "alpha"])
     if not 0 <= lora.dropout < 1:
         raise ConfigError(f"{source}: lora.dropout: must be in [0, 1), got {lora.dropout}")
     allowed = LANGUAGE_LINEAR if freeze_vision_encoder else LANGUAGE_LINEAR + VISION_LINEAR
@@ -78,6 +92,27 @@ def check_max_pixels(source: str, max_pixels) -> None:
         raise ConfigError(f"{source}: model.max_pixels: must be > 0 (or null for the processor's), got {max_pixels}")
 
 
+def check_grpo_groups(source: str, t, reward) -> None:
+    """What makes GRPO's groups and their rewards: sizes, sampling, TRL's options, negatives, reward weights."""
+    positive(source, "training", t, ["per_device_train_batch_size", "num_candidates", "max_new_tokens",
+                                     "logging_steps", "save_steps", "gradient_accumulation_steps"])
+    if t.num_candidates < 2:
+        raise ConfigError(f"{source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}")
+    if t.temperature <= 0:
+        raise ConfigError(f"{source}: training.temperature: must be > 0, got {t.temperature}")
+    if not 0 < t.top_p <= 1:
+        raise ConfigError(f"{source}: training.top_p: must be in (0, 1], got {t.top_p}")
+    check_trl_grpo_options(source, t)
+    if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
+        raise ConfigError(f"{source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
+    weights = {key: getattr(reward, key) for key in WEIGHT_KEYS}
+    for key, value in weights.items():
+        if value < 0:
+            raise ConfigError(f"{source}: reward.{key}: weights must be >= 0, got {value}")
+    if sum(weights.values()) <= 0:
+        raise ConfigError(f"{source}: reward: at least one weight must be > 0")
+
+
 def check_grpo(source: str, t, reward) -> None:
     """GRPO's own keys: penalties, clipping, vLLM."""
     for section, obj, key in (("training", t, "kl_coef"), ("training", t, "max_grad_norm"),
@@ -91,3 +126,15 @@ def check_grpo(source: str, t, reward) -> None:
     if t.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError(f"{source}: training.use_vllm: vLLM is not installed (pip install vllm, on a GPU machine); "
                           "set it to false to generate with transformers")
+
+
+def check_trl_grpo_options(source: str, t) -> None:
+    """TRL's GRPO knobs, as TRL reads them."""
+    choice(source, "training.loss_type", t.loss_type, GRPO_LOSS_TYPES)
+    if isinstance(t.scale_rewards, bool):
+        t.scale_rewards = "group" if t.scale_rewards else "none"  # TRL's own reading of true/false
+    choice(source, "training.scale_rewards", t.scale_rewards, SCALE_REWARDS_CHOICES)
+    choice(source, "training.vllm_mode", t.vllm_mode, VLLM_MODES)
+    positive(source, "training", t, ["num_iterations", "epsilon", "epsilon_high"])
+    if not 0 < t.vllm_gpu_memory_utilization <= 1:
+        raise ConfigError(f"{source}: training.vllm_gpu_memory_utilization: must be in (0, 1], got {t.vllm_gpu_memory_utilization}")

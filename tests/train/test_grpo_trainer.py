@@ -4,7 +4,8 @@
 import pytest
 import torch
 
-from harp.config import GRPO_LOSS_TYPES, GRPOConfig
+from harp.config import GRPOConfig
+from harp.config_checks import GRPO_LOSS_TYPES
 from harp.rewards.hprm import HPRM
 from harp.train.grpo import build_dataset, build_trainer
 from harp.train.grpo_trainer import HarpGRPOTrainer, token_offsets
