@@ -5,8 +5,10 @@
 Each expert plan is imported (harp/data/alfred_import.py) and scored against the scene its own
 plan implies; it should come out valid, complete and optimal. Each is then broken three ways, every
 way it can be: a step dropped, two neighbouring different steps swapped, a `Place` into another
-receptacle of the scene (of another kind). A broken copy should total less than the expert's plan. Pure Python; the
-CI test (tests/plan/test_alfred.py) asserts the shares, the README lists the plans it rejects.
+receptacle of the scene (of another kind). A broken copy should total less than the expert's plan. It
+prints the shares, how many plans needed the importer's held-object repair (`meta.repaired`), and
+for each rejected plan why, with a shorter plan when the planner found one. Pure Python; the CI test
+(tests/plan/test_alfred.py) asserts the shares, the README lists the plans it rejects.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from harp.plan import Domain
 from harp.plan.facts import kind_of
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
+from harp.plan.planner import optimal_plan
 from harp.rewards.hprm import HPRM
 
 DEFAULT_PATH = "../shared/data/alfred_high_level_plans.jsonl"
@@ -30,14 +33,18 @@ class ExpertFigures:
     accepted: int = 0  # valid, complete and optimal
     broken: int = 0
     broken_lower: int = 0
-    rejected: list = field(default_factory=list)  # (id, error type, why)
+    rejected: list = field(default_factory=list)  # (id, error type, why, a shorter plan or None)
     not_lower: list = field(default_factory=list)  # (id, broken plan, its error type)
+    repaired: list = field(default_factory=list)  # (id, accepted, broken copies, of them lower)
 
     def lines(self) -> list[str]:
         return [f"expert plans valid, complete and optimal: {self.accepted}/{self.experts} "
                 f"({self.accepted / max(self.experts, 1):.1%})",
                 f"broken copies scored lower: {self.broken_lower}/{self.broken} "
-                f"({self.broken_lower / max(self.broken, 1):.1%})"]
+                f"({self.broken_lower / max(self.broken, 1):.1%})",
+                f"plans with a Heat/Cool/Clean argument repaired to the held object: {len(self.repaired)} "
+                f"({sum(r[1] for r in self.repaired)} accepted; their broken copies lower: "
+                f"{sum(r[3] for r in self.repaired)}/{sum(r[2] for r in self.repaired)})"]
 
 
 def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
@@ -68,17 +75,32 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
         else:
             reasons = [r for r in expert.step_reasons if r] or [e.message for e in expert.format_errors]
             why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.optimal_length} suffice"
-            figures.rejected.append((record["id"], expert.error_type, why))
+            shorter = _spelled_as(optimal_plan(hprm.scene(record), domain), record["plan"]) \
+                if expert.error_type == "inefficient" else None
+            figures.rejected.append((record["id"], expert.error_type, why, shorter))
         scene = hprm.scene(record)
         receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
-        for copy in broken_copies(record["plan"], receptacles):
-            figures.broken += 1
+        copies = broken_copies(record["plan"], receptacles)
+        lower = 0
+        for copy in copies:
             score = hprm.score(copy, record)
             if score.total < expert.total:
-                figures.broken_lower += 1
+                lower += 1
             else:
                 figures.not_lower.append((record["id"], ", ".join(copy), score.error_type))
+        figures.broken += len(copies)
+        figures.broken_lower += lower
+        if record["meta"].get("repaired"):
+            figures.repaired.append((record["id"], expert.error_type is None, len(copies), lower))
     return figures
+
+
+def _spelled_as(plan, reference: list[str]):
+    """`plan` with its names written as the reference writes them (`SinkBasin`, not `Sinkbasin`)."""
+    if plan is None:
+        return None
+    spelling = {normalize_entity(s.argument): s.argument for s in parse_plan(reference).steps}
+    return [f"{s.action}({spelling.get(normalize_entity(s.argument), s.argument)})" for s in parse_plan(plan).steps]
 
 
 def main(argv=None) -> int:
@@ -86,8 +108,10 @@ def main(argv=None) -> int:
     figures = expert_figures(args[0] if args else DEFAULT_PATH)
     for line in figures.lines():
         print(line)
-    for trial, kind, why in figures.rejected:
-        print(f"rejected: {trial}: {kind}: {why}")
+    for trial, kind, why, shorter in figures.rejected:
+        print(f"rejected: {trial}: {kind}: {why}" + (f"; shorter: {', '.join(shorter)}" if shorter else ""))
+    for trial, *_ in figures.repaired:
+        print(f"repaired: {trial}")
     for trial, plan, kind in figures.not_lower[:20]:
         print(f"not lower: {trial}: {kind}: {plan}")
     return 0

@@ -7,16 +7,22 @@ the plan once, keeping the robot's place, the held object and where each object 
   `kinds.item`, is an item; every other name is furniture (a place the robot can go to);
 - an item first met where the robot is starts there; an item first met as a `Navigate` target
   starts on a spot of its own (`apple spot`) until the plan shows where that is: when the robot
-  acts on the item from a piece of furniture, the spot *is* that furniture;
+  acts on the item from a piece of furniture, the spot *is* that furniture, except that an item
+  picked from its spot and put into furniture without moving stood *beside* it (`beside`: the
+  furniture is reachable from the spot), since putting it back where it was would be pointless;
 - the robot starts at `start`, with an empty hand; containers the plan opens start closed;
-  properties (receptacle, sharp, sliceable, heater, ...) come from the plan's use and the kinds.
+  properties (receptacle, sharp, sliceable, heater, ...) come from the plan's use and the kinds:
+  the knife the plan slices with is sharp, the place where it heats (cools, cleans) is a heater
+  (cooler, washer) even if it is called a counter.
 
 Importing ALFRED (`rename=True`): ALFRED names kinds, not instances (`countertop`), and its expert
 walks between different counters. When merging a spot into the furniture the robot went to would
 make an earlier move go nowhere (the expert went from that counter to the apple, so the apple is on
 another counter), the move is renamed to a new instance instead (`CounterTop 2`); a second object
-of a kind picked elsewhere is `Book 2`. The goal is not decided here: it is the plan's net effect
-(harp/plan/fact_domain.py).
+of a kind picked elsewhere is `Book 2`. ALFRED's controller heats, cools and cleans whatever the
+agent holds (its written argument is informational and sometimes blank or wrong), so an imported
+`Heat`/`Cool`/`Clean` names the held object; with nothing held it keeps its argument. The goal is
+not decided here: it is the plan's net effect (harp/plan/fact_domain.py).
 """
 
 from __future__ import annotations
@@ -30,15 +36,17 @@ from harp.plan.pddl_domain import PddlSpec
 
 START = "start"
 ITEM_WORDS = ("pick", "heat", "cool", "clean", "slice")
+HELD_WORDS = ("heat", "cool", "clean")  # act on the held object (ALFRED's controller)
+APPLIANCE = {"heat": "heater", "cool": "cooler", "clean": "washer"}  # where each is done
 
 
 class _Walk:
     def __init__(self, steps: list[tuple[str, str]], spec: PddlSpec, rename: bool):
         self.spec, self.rename = spec, rename
-        item_kinds = set(spec.kinds.get("item", ()))
-        item_kinds |= {kind_of(arg) for word, arg in steps if word in ITEM_WORDS and arg}
-        self.item_kinds = item_kinds
-        self.item_names = {arg for word, arg in steps if word in ITEM_WORDS and arg}
+        # importing, a Heat/Cool/Clean argument may be wrong (it is replaced by the held object): it names no item
+        words = [w for w in ITEM_WORDS if not (rename and w in HELD_WORDS)]
+        self.item_names = {arg for word, arg in steps if word in words and arg}
+        self.item_kinds = set(spec.kinds.get("item", ())) | {kind_of(arg) for arg in self.item_names}
         self.types: dict[str, str] = {START: "spot"}
         self.where: dict[str, str] = {}  # item -> container, now
         self.initially: dict[str, str] = {}  # item -> container, at the start
@@ -46,8 +54,9 @@ class _Walk:
         self.robot = START
         self.navs: list[list] = [[-1, START]]  # [step index, place] of every move, the start first
         self.props: dict[str, set] = {p: set() for p in ("receptacle", "pickable", "sliceable", "sharp",
-                                                          "toggleable", "openable")}
+                                                          "toggleable", "openable", *APPLIANCE.values())}
         self.opened: dict[str, bool] = {}
+        self.beside: dict[str, str] = {}  # furniture -> the spot it stands beside
         self.out: list[str] = [arg for _, arg in steps]
 
     # ------------------------------------------------------------------------- helpers
@@ -63,7 +72,8 @@ class _Walk:
         return entity
 
     def near(self, entity: str) -> bool:
-        return entity != self.held and self.top(entity) == self.robot
+        top = self.top(entity)
+        return entity != self.held and (top == self.robot or self.beside.get(top, "") == self.robot)
 
     def fresh(self, kind: str) -> str:
         if kind not in self.types:
@@ -96,8 +106,13 @@ class _Walk:
         for nav in self.navs:
             if nav[1] == old:
                 nav[1] = new
+        self.beside = {(new if f == old else f): (new if p == old else p) for f, p in self.beside.items()}
         if self.robot == old:
             self.robot = new
+        for names in self.props.values():
+            if old in names:
+                names.discard(old)
+                names.add(new)
 
     def wasted_after_merge(self, old: str, new: str) -> bool:
         places = [new if place == old else place for _, place in self.navs]
@@ -138,12 +153,19 @@ class _Walk:
             return found[0]  # known but out of reach: the step fails in the simulation
         return self.new_item(arg, self.robot)
 
-    def furniture(self, arg: str) -> str:
-        """A piece of furniture a step acts on where the robot is; an unplaced spot here becomes it."""
+    def furniture(self, arg: str, placing: bool = False) -> str:
+        """A piece of furniture a step acts on where the robot is; an unplaced spot here becomes it,
+        unless the robot puts the item it picked from that spot into it: that would put the item
+        back where it was, so the furniture stands beside the spot."""
         found = self.instances(arg, "furniture")
         if self.robot in found:
             return self.robot
         spot = self.robot if self.types.get(self.robot) == "spot" and self.robot != START else None
+        if spot is not None and placing and self.held is not None and self.initially.get(self.held) == spot:
+            name = found[0] if found and not self.rename else self.fresh(arg) if self.rename else arg
+            self.types.setdefault(name, "furniture")
+            self.beside[name] = spot
+            return name
         if spot is not None:
             if found and not (self.rename and self.wasted_after_merge(spot, found[0])):
                 self.rename_everywhere(spot, found[0], "furniture")
@@ -162,6 +184,13 @@ class _Walk:
     # --------------------------------------------------------------------------- steps
 
     def step(self, index: int, word: str, arg: str) -> None:
+        if word in HELD_WORDS:
+            # the plan heats (cools, cleans) here, so an oven (fridge, sink) is here: ALFRED's
+            # bathroom counters hold the sink basin, and an expert may clean at the counter
+            self.props[APPLIANCE[word]].add(self.robot)
+        if self.rename and word in HELD_WORDS and self.held is not None:
+            self.out[index] = self.held  # ALFRED heats/cools/cleans what is held, whatever the argument
+            return
         if not arg:
             return
         if word == "navigate":
@@ -174,7 +203,7 @@ class _Walk:
                 self.where.pop(name, None)
                 self.held = name
         elif word == "place":
-            name = self.entity(arg)
+            name = self.item(arg) if self.is_item(arg) else self.furniture(arg, placing=True)
             self.props["receptacle"].add(name)
             if self.held is not None and self.held != name and self.near(name):
                 self.where[self.held] = name
@@ -191,7 +220,7 @@ class _Walk:
             self.props["sliceable"].add(name)
             if self.held is not None:
                 self.props["sharp"].add(self.held)
-        elif word in ("heat", "cool", "clean"):
+        elif word in HELD_WORDS:
             name = self.item(arg)
         else:
             return
@@ -235,7 +264,7 @@ class _Walk:
             if type_name == "furniture" or name in self.props["receptacle"] or kind in kinds.get("receptacle", ()):
                 facts.append(("receptacle", name))
             for prop in ("heater", "cooler", "washer"):
-                if type_name == "furniture" and kind in kinds.get(prop, ()):
+                if type_name == "furniture" and kind in kinds.get(prop, ()) or name in self.props[prop]:
                     facts.append((prop, name))
             for prop in ("sharp", "sliceable", "toggleable"):
                 if name in self.props[prop] or kind in kinds.get(prop, ()):
@@ -244,6 +273,7 @@ class _Walk:
                 if name in self.props[prop]:
                     facts.append((prop, name))
         facts += [("opened", name) for name, is_open in self.opened.items() if is_open]
+        facts += [("beside", name, spot) for name, spot in self.beside.items()]
         return [f for f in facts if all(a in self.types for a in f[1:])]
 
 

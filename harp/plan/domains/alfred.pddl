@@ -27,20 +27,28 @@
     (cooled ?x - item)
     (cleaned ?x - item)
     (sliced ?x - item)
+    (beside ?f - furniture ?p - place)
+    (reach ?e - entity ?p - place)
     (near ?e - entity ?p - place))
 
-  ; what the robot can reach from a place: the place itself, what is in it, and what is in those
-  (:derived (near ?e - entity ?p - place)
+  ; a place, what is in it, and what is in those
+  (:derived (reach ?e - entity ?p - place)
     (or (= ?e ?p) (in ?e ?p) (exists (?m - item) (and (in ?e ?m) (in ?m ?p)))))
+
+  ; what the robot can reach from a place: that, and the same of furniture beside the place (a cup
+  ; standing by the sink: the robot that went to the cup puts it into the sink without moving)
+  (:derived (near ?e - entity ?p - place)
+    (or (reach ?e ?p) (exists (?f - furniture) (and (beside ?f ?p) (reach ?e ?f)))))
 
   (:action navigate
     :parameters (?to - furniture ?from - place)
     :precondition (robot-at ?from)
     :effect (and (not (robot-at ?from)) (robot-at ?to)))
 
+  ; to the place the item is in, not to a spot beside it
   (:action navigate-to-item
     :parameters (?x - item ?to - place ?from - place)
-    :precondition (and (robot-at ?from) (near ?x ?to))
+    :precondition (and (robot-at ?from) (reach ?x ?to))
     :effect (and (not (robot-at ?from)) (robot-at ?to)))
 
   (:action pick
