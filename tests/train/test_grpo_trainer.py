@@ -155,6 +155,26 @@ def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, 
     assert all(not row[:, width:].any() for row in token_rows)
 
 
+def test_a_negative_s_tokens_carry_no_kl_penalty(tiny, workdir):
+    """k3 = exp(ref - logp) - (ref - logp) - 1 explodes as a negative is pushed below the reference:
+    its rows' reference log-probs must not enter the loss, the sampled rows' still must."""
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, num_candidates=3, kl_coef=0.5)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    rows = output["negative_rows"]
+    assert rows.tolist() == [False, False, False, True]
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+
+    def loss_and_kl(shifted):  # the reference made 20 nats likelier on the shifted rows
+        inputs = dict(output, ref_per_token_logps=output["ref_per_token_logps"] + 20.0 * shifted[:, None])
+        loss = trainer._compute_loss(trainer.model, inputs).item()
+        return loss, trainer._metrics["train"]["kl"][-1]
+
+    loss, kl = loss_and_kl(torch.zeros(len(rows)))
+    assert loss_and_kl(rows.float()) == (loss, kl)  # the negative's reference changes nothing
+    shifted_loss, shifted_kl = loss_and_kl((~rows).float())
+    assert shifted_loss > loss + 1e6 and shifted_kl > kl + 1e6  # the sampled rows' KL still counts
+
+
 @pytest.mark.parametrize("loss_type", GRPO_LOSS_TYPES)
 def test_ftca_and_negatives_train_under_each_loss_type_with_two_iterations(tiny, workdir, loss_type):
     trainer, _, _ = make_trainer(tiny, loss_type=loss_type, num_iterations=2, max_steps=2, epsilon_high=0.28,
