@@ -10,6 +10,7 @@ On that distribution "answer the colour listed most often" is a strong shortcut 
     python benchmarks/recall.py --train random_keys --steps 3000           # associative-recall style data
     python benchmarks/recall.py --train curriculum --steps 3000            # copying -> recall
     python benchmarks/recall.py --train scene --query_first               # the question before the pairs
+    python benchmarks/recall.py --train random_keys --queries 8           # 8 questions per sample, each with loss
 
 Training data (`--train`):
 - `scene`: the test distribution itself (9 keys, 5 values, few pairs, a strong majority value);
@@ -18,6 +19,10 @@ Training data (`--train`):
 - `curriculum`: `random_keys`, but the share of copying examples (only the asked pair listed)
   falls from 1 to 0 over the first half of training;
 - `mixed`: half `scene`, half `random_keys`.
+
+`--queries N` (default 1) asks N questions after the pairs, each followed by its answer, and puts
+the loss on every answer (multi-query associative recall): N times the signal per sample. The
+test asks one question, so it is the first question's prefix.
 
 Prints accuracy on 1,000 held-out scene queries that list at least two colours every `--eval_every` steps, and the final figure.
 Single-threaded; a 3,000-step run takes about a minute on one core.
@@ -78,6 +83,38 @@ def encode(pairs, asked) -> tuple[list[int], int]:
     return tokens, answer
 
 
+def encode_queries(pairs, asked, rng: random.Random, queries: int) -> tuple[list[int], list[int]]:
+    """Tokens and per-token targets (-100: no loss) for `queries` questions, the first about `asked`,
+    the others about listed keys drawn at random; each answer is written after its question."""
+    tokens, targets = [BOS], [-100]
+    for key, colour in pairs:
+        tokens += [FIRST_KEY + key, COLON, FIRST_COLOUR + colour, DOT]
+    targets += [-100] * (len(tokens) - 1)
+    values = dict(pairs)
+    for n in range(queries):
+        key = asked if n == 0 else rng.choice(list(values))
+        answer = FIRST_COLOUR + values[key]
+        tokens += [WHERE, FIRST_KEY + key, ASK, answer]
+        targets += [-100, -100, answer, -100]  # the ASK position predicts the answer
+    return tokens, targets
+
+
+def dense_batch(examples, rng: random.Random, queries: int):
+    """Right-padded multi-query batch: ids, attention mask, targets (-100 where no loss)."""
+    import torch
+
+    encoded = [encode_queries(p, a, rng, queries) for p, a in examples]
+    width = max(len(t) for t, _ in encoded)
+    ids = torch.full((len(encoded), width), PAD, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    targets = torch.full((len(encoded), width), -100, dtype=torch.long)
+    for i, (tokens, target) in enumerate(encoded):
+        ids[i, :len(tokens)] = torch.tensor(tokens)
+        mask[i, :len(tokens)] = 1
+        targets[i, :len(tokens)] = torch.tensor(target)
+    return ids, mask, targets
+
+
 def shortcut_answer(pairs) -> int:
     """The most frequent colour (ties: the first listed) — knows nothing of which key is asked."""
     counts: dict[int, int] = {}
@@ -132,9 +169,13 @@ def main(argv=None) -> int:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval_every", type=int, default=500)
+    parser.add_argument("--queries", type=int, default=1,
+                        help="questions per training sample, each with its answer and loss (multi-query recall)")
     parser.add_argument("--query_first", action="store_true",
                         help="put the question before the pairs too (for the planner: the task before the image)")
     args = parser.parse_args(argv)
+    if args.query_first and args.queries > 1:
+        parser.error("--query_first asks one question; use it with --queries 1")
     global QUERY_FIRST
     QUERY_FIRST = args.query_first
     torch.set_num_threads(1)
@@ -168,13 +209,18 @@ def main(argv=None) -> int:
         return (predicted == test_answers).float().mean().item()
 
     print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
-          f"seed={args.seed} query_first={args.query_first}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
+          f"seed={args.seed} query_first={args.query_first} queries={args.queries}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
           f"chance among listed colours {chance:.3f}", flush=True)
     started = time.time()
     model.train()
     for step in range(args.steps):
-        ids, mask, answers = batch([sample() for _ in range(args.batch_size)])
-        loss = torch.nn.functional.cross_entropy(last_logits(model, ids, mask), answers)
+        if args.queries > 1:
+            ids, mask, targets = dense_batch([sample() for _ in range(args.batch_size)], rng, args.queries)
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        else:
+            ids, mask, answers = batch([sample() for _ in range(args.batch_size)])
+            loss = torch.nn.functional.cross_entropy(last_logits(model, ids, mask), answers)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()

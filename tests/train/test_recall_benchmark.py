@@ -31,3 +31,21 @@ def test_a_two_step_run_prints_its_final_accuracy(capsys):
     assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "curriculum"]) == 0
     out = capsys.readouterr().out
     assert "final scene recall accuracy" in out and "shortcut" in out
+
+
+def test_multi_query_samples_ask_the_first_question_as_the_test_does_and_put_the_loss_on_every_answer():
+    pairs, asked = [(0, 1), (3, 2), (5, 4)], 3
+    tokens, targets = recall.encode_queries(pairs, asked, random.Random(0), queries=4)
+    single, answer = recall.encode(pairs, asked)
+    assert tokens[:len(single)] == single and tokens[len(single)] == answer  # the test's prompt, then its answer
+    asks = [i for i, t in enumerate(tokens) if t == recall.ASK]
+    assert len(asks) == 4 and [i for i, t in enumerate(targets) if t != -100] == asks
+    colours = dict(pairs)
+    for i in asks:  # the target at each question is the asked key's colour, and it is written next
+        assert targets[i] == tokens[i + 1] == recall.FIRST_COLOUR + colours[tokens[i - 1] - recall.FIRST_KEY]
+
+
+def test_a_two_step_multi_query_run_prints_its_final_accuracy(capsys):
+    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
+                        "--queries", "3"]) == 0
+    assert "queries=3" in capsys.readouterr().out
