@@ -113,3 +113,24 @@ def group_mean_step_score(step_scores_per_completion: Iterable[Sequence[float]])
         total += sum(scores)
         count += len(scores)
     return total / count if count else 0.0
+
+
+def mistake_start(steps: Sequence[Step], step_scores: Sequence[float]) -> int:
+    """Where a plan first goes wrong, as a character position in its text: the start of its first
+    step that H-PRM scores below optimal (wasted, harmful or invalid), else the end of its last
+    step (every step was right, so stopping there was the mistake).
+
+    A verified negative is a small change to a right plan, so its steps before this point are
+    right ones; the GRPO trainer pushes a negative down only from here on.
+
+    >>> from harp.plan.parser import parse_plan
+    >>> plan = parse_plan("Navigate(Table), Pick(Apple), Place(Bin)")
+    >>> mistake_start(plan.steps, [0.0, 0.0, -3.0]), mistake_start(plan.steps, [0.0, 0.0, 0.0])
+    (30, 40)
+    """
+    if len(step_scores) != len(steps):
+        raise ValueError(f"{len(steps)} steps but {len(step_scores)} step scores")
+    for step, score in zip(steps, step_scores):
+        if score < 0:
+            return step.span[0]
+    return steps[-1].span[1] if steps else 0
