@@ -115,7 +115,7 @@ class RewardConfig:
     w_transition: float = 0.25  # level 3: preconditions hold step after step
     w_task: float = 0.25  # level 4: the simulated end state satisfies the goal
     w_efficiency: float = 0.15  # level 5: length against the optimal plan
-    use_ftca: bool = True  # token-level credit assignment; false = exactly TRL's GRPO
+    use_ftca: bool = True  # token-level credit assignment; false (and no negatives) = exactly TRL's GRPO
     ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (DESIGN.md §3)
 
 

@@ -1,14 +1,14 @@
 """`HarpGRPOTrainer`: TRL's `GRPOTrainer` with FTCA token advantages and verified negatives in the groups.
 
 Everything else (sampling, the clipped objective, the KL to the reference, reward weighting,
-DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three methods, narrowly:
+DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override a few methods, narrowly:
 
 - `_generate_and_score_completions`: after TRL has scored the batch and normalised the rewards
   into one advantage `A` per completion (shape `(B,)`), FTCA (`reward.use_ftca`) replaces it with
   per-token advantages `(B, T)` from `harp.rewards.ftca.token_advantages`, using each token's
   character span in the decoded completion and H-PRM's step spans and step scores. TRL's
-  `_compute_loss` accepts `(B, T)` advantages as they are. With FTCA off the tensor is left
-  untouched: the run is exactly TRL's GRPO.
+  `_compute_loss` accepts `(B, T)` advantages as they are. With FTCA and negatives off the tensor
+  is left untouched: the run is exactly TRL's GRPO.
 - `_generate`: a group is `num_candidates` sampled completions plus `negatives_per_group` verified
   negatives of the same prompt (TRL's `num_generations` = their sum). Only the sampled rows are
   generated; the negative rows get their tokens from the negatives file. They are scored by the
@@ -23,6 +23,8 @@ DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override three metho
   an uninterrupted one). Ours seeds each epoch's permutation with `seed + epoch`: epoch 1 is
   TRL's own order, and a resume is exact (tests/train/test_grpo_resume.py). Which of a prompt's
   negatives fills its slots is likewise a function of the epoch, not of a counter lost on resume.
+- `_compute_loss` (with `_get_per_token_logps_and_entropies`): no KL penalty on a negative's
+  tokens (below).
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
   `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
