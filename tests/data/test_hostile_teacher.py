@@ -153,7 +153,10 @@ def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path, fake_teach
     process = subprocess.Popen([sys.executable, str(REPO / "data_build.py"), "--base-url", server.url, "--quiet",
                                 "--prompts-dir", str(REPO / "prompts"), "--concurrency", "3", "--backoff", "2",
                                 "--task-model", "fake/proposer", "--plan-model", "fake/planner"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               # a suite started as a background job of a non-interactive shell (`nohup make
+                               # test &`) ignores SIGINT, and a child inherits that: give it Ctrl-C back
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not jsonl(tmp_path / "actions.jsonl") or len(server.requests) < 5:
         assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
