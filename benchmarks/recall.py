@@ -86,16 +86,15 @@ def encode(pairs, asked) -> tuple[list[int], int]:
 def encode_queries(pairs, asked, rng: random.Random, queries: int) -> tuple[list[int], list[int]]:
     """Tokens and per-token targets (-100: no loss) for `queries` questions, the first about `asked`,
     the others about listed keys drawn at random; each answer is written after its question."""
-    tokens, targets = [BOS], [-100]
-    for key, colour in pairs:
-        tokens += [FIRST_KEY + key, COLON, FIRST_COLOUR + colour, DOT]
-    targets += [-100] * (len(tokens) - 1)
+    tokens, answer = encode(pairs, asked)  # the test's prompt: the pairs, then the first question
+    targets = [-100] * (len(tokens) - 1) + [answer, -100]  # the ASK position predicts the answer
+    tokens.append(answer)
     values = dict(pairs)
-    for n in range(queries):
-        key = asked if n == 0 else rng.choice(list(values))
+    for _ in range(queries - 1):
+        key = rng.choice(list(values))
         answer = FIRST_COLOUR + values[key]
         tokens += [WHERE, FIRST_KEY + key, ASK, answer]
-        targets += [-100, -100, answer, -100]  # the ASK position predicts the answer
+        targets += [-100, -100, answer, -100]
     return tokens, targets
 
 
@@ -149,8 +148,6 @@ def build_model(num_keys: int, seed: int, layers: int, hidden: int):
 
 
 def last_logits(model, ids, mask):
-    import torch
-
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions)
     return out.logits[:, -1, :]

@@ -69,16 +69,16 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
     for row in read_alfred(path):
         record = convert(row, domain)
         expert = hprm.score(record["plan"], record)
+        scene = hprm.scene(record)
         figures.experts += 1
         if expert.error_type is None:
             figures.accepted += 1
         else:
             reasons = [r for r in expert.step_reasons if r] or [e.message for e in expert.format_errors]
             why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.optimal_length} suffice"
-            shorter = _spelled_as(optimal_plan(hprm.scene(record), domain), record["plan"]) \
+            shorter = _spelled_as(optimal_plan(scene, domain), record["plan"]) \
                 if expert.error_type == "inefficient" else None
             figures.rejected.append((record["id"], expert.error_type, why, shorter))
-        scene = hprm.scene(record)
         receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
         copies = broken_copies(record["plan"], receptacles)
         lower = 0

@@ -134,3 +134,17 @@ def mistake_start(steps: Sequence[Step], step_scores: Sequence[float]) -> int:
         if score < 0:
             return step.span[0]
     return steps[-1].span[1] if steps else 0
+
+
+def before_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
+                   step_scores: Sequence[float]) -> list[bool]:
+    """For each token, whether it lies wholly before the plan's first mistake (`mistake_start`):
+    it ends by then, or, an empty special token, starts before it.
+
+    >>> from harp.plan.parser import parse_plan
+    >>> plan = parse_plan("Pick(Apple), Place(Bin)")  # tokens "Pick(Apple)", ",", " Place(Bin)", end of turn
+    >>> before_mistake([(0, 11), (11, 12), (12, 23), (23, 23)], plan.steps, [0.0, -3.0])
+    [True, True, False, False]
+    """
+    cut = mistake_start(steps, step_scores)
+    return [(int(end) <= cut) if int(end) > int(start) else (int(start) < cut) for start, end in token_offsets]

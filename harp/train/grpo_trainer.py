@@ -57,7 +57,7 @@ import math
 import torch
 from trl import GRPOTrainer
 
-from harp.rewards.ftca import group_mean_step_score, mistake_start, token_advantages
+from harp.rewards.ftca import before_mistake, group_mean_step_score, token_advantages
 from harp.train.advantages import sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
 from harp.rewards.vocabulary import COMPONENTS
@@ -271,7 +271,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         return result.to(output["advantages"].device)
 
     def _negatives_from_their_mistake(self, output, breakdowns, is_negative) -> torch.Tensor:
-        """A negative's tokens before its first mistake (harp.rewards.ftca.mistake_start) get no
+        """A negative's tokens before its first mistake (harp.rewards.ftca.before_mistake) get no
         advantage, and none of its tokens a positive one.
 
         A verified negative is a right plan with one thing broken, so its first steps are a right
@@ -286,12 +286,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         for i, negative in enumerate(is_negative):
             if not negative:
                 continue
-            cut = mistake_start(breakdowns[i].steps, breakdowns[i].step_scores)
-            row = ids[i][mask[i].bool()].tolist()
-            for t, (start, end) in enumerate(token_offsets(self._tokenizer, row)):
-                # a token lies before the mistake if it ends by then (an empty special token: starts before it)
-                if (end <= cut) if end > start else (start < cut):
-                    advantages[i, t] = 0.0
+            offsets = token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
+            before = before_mistake(offsets, breakdowns[i].steps, breakdowns[i].step_scores)
+            advantages[i, : len(before)][torch.tensor(before, dtype=torch.bool)] = 0.0
             advantages[i].clamp_(max=0.0)
         return advantages
 
