@@ -3,6 +3,7 @@
     python benchmarks/learning.py --config configs/experiments/learning.yaml   # the full benchmark (about an hour)
     python benchmarks/learning.py --config configs/experiments/smoke.yaml      # 1 seed, a few steps (CI runs it)
     python benchmarks/learning.py --config configs/experiments/learning.yaml --summary   # print the table only
+    python benchmarks/learning.py --config configs/experiments/long_grpo.yaml --regime noise0.3   # one regime
 
 Resumable: finished runs are in <workdir>/results.jsonl; run the same command again to continue.
 What it runs and how it counts: harp/train/experiment.py.
@@ -28,10 +29,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="experiment YAML (configs/experiments/*.yaml)")
     parser.add_argument("--summary", action="store_true", help="print the table from results.jsonl, run nothing")
+    parser.add_argument("--regime", action="append", metavar="NAME",
+                        help="run (or summarise) only this regime of the file; repeat for several")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     try:
-        config = load_experiment(args.config)
+        config = load_experiment(args.config, regimes=args.regime)
         if args.summary:
             rows = read_results(Path(config.workdir) / "results.jsonl")
         else:
@@ -39,7 +42,8 @@ def main(argv=None) -> int:
     except HarpError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    table = summary_table(rows, config.variants)
+    names = {regime.name for regime in config.regimes}
+    table = summary_table([row for row in rows if row["regime"] in names], config.variants)
     print(table)
     (Path(config.workdir) / "summary.txt").write_text(table + "\n", encoding="utf-8")
     return 0

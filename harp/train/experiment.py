@@ -68,8 +68,9 @@ class ExperimentConfig:
     eval_batch_size: int = 16
 
 
-def load_experiment(path: str | Path) -> ExperimentConfig:
-    """Read and check an experiment YAML; a bad key is a one-line ConfigError naming the file and key."""
+def load_experiment(path: str | Path, regimes: list[str] | None = None) -> ExperimentConfig:
+    """Read and check an experiment YAML; a bad key is a one-line ConfigError naming the file and key.
+    `regimes` keeps only the regimes of those names (all when None)."""
     import yaml
 
     path = Path(path)
@@ -81,13 +82,19 @@ def load_experiment(path: str | Path) -> ExperimentConfig:
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: unknown key '{key}' (expected one of {', '.join(sorted(known))})")
-    regimes = []
+    selected, regimes = regimes, []
     for i, item in enumerate(data.pop("regimes", None) or [{"name": "clean"}]):
         extra = set(item) - set(Regime.__dataclass_fields__)
         if extra or "name" not in item:
             raise ConfigError(f"{path}: regimes[{i}] needs 'name' and only label_noise, sft_records "
                               f"(got {', '.join(sorted(item))})")
         regimes.append(Regime(**item))
+    if selected:
+        unknown = sorted(set(selected) - {regime.name for regime in regimes})
+        if unknown:
+            raise ConfigError(f"{path}: no regime named {', '.join(unknown)} "
+                              f"(the file has {', '.join(regime.name for regime in regimes)})")
+        regimes = [regime for regime in regimes if regime.name in selected]
     config = ExperimentConfig(**data, regimes=regimes)
     for name in config.variants:
         if name not in VARIANTS:
