@@ -43,6 +43,15 @@ def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
         load_experiment(path)
 
 
+def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
+    path = tmp_path / "experiment.yaml"
+    path.write_text("regimes: [{name: clean}, {name: noisy, label_noise: 0.3}, {name: few, sft_records: 10}]\n")
+    assert [r.name for r in load_experiment(path, regimes=["few", "clean"]).regimes] == ["clean", "few"]
+    assert len(load_experiment(path).regimes) == 3
+    with pytest.raises(ConfigError, match=re.escape("no regime named typo (the file has clean, noisy, few)")):
+        load_experiment(path, regimes=["typo"])
+
+
 @pytest.mark.slow
 def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     config = (ROOT / "configs" / "experiments" / "smoke.yaml").read_text()
