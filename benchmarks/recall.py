@@ -11,11 +11,13 @@ On that distribution "answer the colour listed most often" is a strong shortcut 
     python benchmarks/recall.py --train curriculum --steps 3000            # copying -> recall
     python benchmarks/recall.py --train scene --query_first               # the question before the pairs
     python benchmarks/recall.py --train random_keys --queries 8           # 8 questions per sample, each with loss
+    python benchmarks/recall.py --train random_keys --num_values 261      # values from 261 tokens, not 5 colours
 
 Training data (`--train`):
 - `scene`: the test distribution itself (9 keys, 5 values, few pairs, a strong majority value);
 - `random_keys`: keys drawn from `--num_keys` (the 9 object names among them), values from the 5
-  colours, 2-8 pairs, each pair's value drawn independently, so no shortcut pays;
+  colours (or `--num_values` tokens: the colours, then the key tokens, as in MQAR, where guessing
+  among a few values cannot pay), 2-8 pairs, each pair's value drawn independently, so no shortcut pays;
 - `curriculum`: `random_keys`, but the share of copying examples (only the asked pair listed)
   falls from 1 to 0 over the first half of training;
 - `mixed`: half `scene`, half `random_keys`.
@@ -59,10 +61,13 @@ def scene_example(rng: random.Random, mixed_colours: bool = False) -> tuple[list
     return pairs, asked
 
 
-def random_keys_example(rng: random.Random, num_keys: int, copy: bool = False) -> tuple[list[tuple[int, int]], int]:
+def random_keys_example(rng: random.Random, num_keys: int, copy: bool = False,
+                        num_values: int = COLOURS) -> tuple[list[tuple[int, int]], int]:
+    """2-8 pairs of random keys; values from the first `num_values` value tokens: the 5 colours,
+    then the key tokens (so up to 5 + num_keys values, as in MQAR's shared vocabulary)."""
     count = rng.randint(2, 8)
     keys = rng.sample(range(num_keys), count)
-    pairs = [(k, rng.randrange(COLOURS)) for k in keys]
+    pairs = [(k, rng.randrange(num_values)) for k in keys]
     asked = rng.choice(keys)
     if copy:
         pairs = [p for p in pairs if p[0] == asked]
@@ -162,6 +167,8 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--num_keys", type=int, default=256, help="key vocabulary of random_keys (>= 9)")
+    parser.add_argument("--num_values", type=int, default=COLOURS,
+                        help="value vocabulary of random_keys: the 5 colours, then key tokens (up to 5 + num_keys)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
@@ -177,6 +184,9 @@ def main(argv=None) -> int:
     QUERY_FIRST = args.query_first
     torch.set_num_threads(1)
     num_keys = max(args.num_keys, OBJECTS)
+    if not COLOURS <= args.num_values <= COLOURS + num_keys:
+        parser.error(f"--num_values must be {COLOURS}..{COLOURS + num_keys} (the colours, then the keys)")
+    num_values = args.num_values
     rng = random.Random(args.seed)
     test_rng = random.Random(10_000 + args.seed)  # held-out scenes (the data is infinite; seeds differ)
     test = [scene_example(test_rng, mixed_colours=True) for _ in range(1000)]
@@ -196,7 +206,7 @@ def main(argv=None) -> int:
         if args.train == "mixed" and rng.random() < 0.5:
             return scene_example(rng)
         copy_share = max(0.0, 1 - step / (args.steps / 2)) if args.train == "curriculum" else 0.0
-        return random_keys_example(rng, num_keys, copy=rng.random() < copy_share)
+        return random_keys_example(rng, num_keys, copy=rng.random() < copy_share, num_values=num_values)
 
     def accuracy() -> float:
         model.eval()
@@ -206,7 +216,7 @@ def main(argv=None) -> int:
         return (predicted == test_answers).float().mean().item()
 
     print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
-          f"seed={args.seed} query_first={args.query_first} queries={args.queries}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
+          f"seed={args.seed} query_first={args.query_first} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
           f"chance among listed colours {chance:.3f}", flush=True)
     started = time.time()
     model.train()

@@ -49,3 +49,13 @@ def test_a_two_step_multi_query_run_prints_its_final_accuracy(capsys):
     assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
                         "--queries", "3"]) == 0
     assert "queries=3" in capsys.readouterr().out
+
+
+def test_wide_values_run_over_the_colours_then_the_key_tokens():
+    rng = random.Random(0)
+    values = {v for _ in range(500) for _, v in recall.random_keys_example(rng, 16, num_values=21)[0]}
+    assert values == set(range(21))  # 5 colours + 16 keys
+    tokens, answer = recall.encode([(2, 7)], 2)
+    assert answer == recall.FIRST_KEY + 2  # value 7 is the third key token
+    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
+                        "--num_keys", "16", "--num_values", "21"]) == 0
