@@ -25,7 +25,7 @@ Pure Python, no torch: the GRPO trainer turns the lists into a (B, T) tensor.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 from harp.plan.parser import Step
 
@@ -115,36 +115,43 @@ def group_mean_step_score(step_scores_per_completion: Iterable[Sequence[float]])
     return total / count if count else 0.0
 
 
-def mistake_start(steps: Sequence[Step], step_scores: Sequence[float]) -> int:
-    """Where a plan first goes wrong, as a character position in its text: the start of its first
-    step that H-PRM scores below optimal (wasted, harmful or invalid), else the end of its last
-    step (every step was right, so stopping there was the mistake).
+def mistake_span(steps: Sequence[Step], step_scores: Sequence[float]) -> tuple[int, Optional[int]]:
+    """Where a plan first goes wrong, as character positions in its text: the span of its first
+    step that H-PRM scores below optimal (wasted, harmful or invalid), else (the end of its last
+    step, None): every step was right, so stopping there was the mistake.
 
-    A verified negative is a small change to a right plan, so its steps before this point are
-    right ones; the GRPO trainer pushes a negative down only from here on.
+    A verified negative is a small change to a right plan: its steps before the mistake are a right
+    plan's, and those after it are right moves from where the mistake left the plan. The GRPO
+    trainer pushes a negative down on its mistake only.
 
     >>> from harp.plan.parser import parse_plan
     >>> plan = parse_plan("Navigate(Table), Pick(Apple), Place(Bin)")
-    >>> mistake_start(plan.steps, [0.0, 0.0, -3.0]), mistake_start(plan.steps, [0.0, 0.0, 0.0])
-    (30, 40)
+    >>> mistake_span(plan.steps, [0.0, -3.0, 0.0]), mistake_span(plan.steps, [0.0, 0.0, 0.0])
+    ((17, 28), (40, None))
     """
     if len(step_scores) != len(steps):
         raise ValueError(f"{len(steps)} steps but {len(step_scores)} step scores")
     for step, score in zip(steps, step_scores):
         if score < 0:
-            return step.span[0]
-    return steps[-1].span[1] if steps else 0
+            return step.span[0], step.span[1]
+    return (steps[-1].span[1] if steps else 0), None
 
 
-def before_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
-                   step_scores: Sequence[float]) -> list[bool]:
-    """For each token, whether it lies wholly before the plan's first mistake (`mistake_start`):
-    it ends by then, or, an empty special token, starts before it.
+def on_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
+               step_scores: Sequence[float]) -> list[bool]:
+    """For each token, whether it overlaps the plan's first mistake (`mistake_span`); an empty
+    special token (the end of turn) counts when it lies in it, or after the last step when
+    stopping was the mistake.
 
     >>> from harp.plan.parser import parse_plan
     >>> plan = parse_plan("Pick(Apple), Place(Bin)")  # tokens "Pick(Apple)", ",", " Place(Bin)", end of turn
-    >>> before_mistake([(0, 11), (11, 12), (12, 23), (23, 23)], plan.steps, [0.0, -3.0])
-    [True, True, False, False]
+    >>> on_mistake([(0, 11), (11, 12), (12, 23), (23, 23)], plan.steps, [-1.0, 0.0])
+    [True, False, False, False]
+    >>> on_mistake([(0, 11), (11, 12), (12, 23), (23, 23)], plan.steps, [0.0, 0.0])
+    [False, False, False, True]
     """
-    cut = mistake_start(steps, step_scores)
-    return [(int(end) <= cut) if int(end) > int(start) else (int(start) < cut) for start, end in token_offsets]
+    begin, end = mistake_span(steps, step_scores)
+    if end is None:
+        return [int(start) >= begin and int(stop) >= begin for start, stop in token_offsets]
+    return [(int(start) < end and int(stop) > begin) if int(stop) > int(start) else (begin <= int(start) < end)
+            for start, stop in token_offsets]

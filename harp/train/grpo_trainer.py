@@ -16,7 +16,7 @@ DeepSpeed/vLLM plumbing, checkpoints) is TRL's own code. We override a few metho
   from the sampled rows only (harp.train.advantages): a negative is pushed down against it and
   never lifts the sampled plans, and a group of identical sampled plans has zero advantage.
   `frac_reward_zero_std` then counts the groups whose *sampled* candidates all tie. A negative is
-  pushed down only from its first mistake (`_negatives_from_their_mistake`): the steps before it
+  pushed down on its first mistake only (`_negatives_on_their_mistake`): the steps around it
   are a right plan's.
 - `_get_train_sampler`: TRL's `RepeatSampler` shuffles each epoch with the next draw of a generator
   seeded once, so a run resumed in epoch 2 replays epoch 1's order (and a resumed run drifted from
@@ -57,7 +57,7 @@ import math
 import torch
 from trl import GRPOTrainer
 
-from harp.rewards.ftca import before_mistake, group_mean_step_score, token_advantages
+from harp.rewards.ftca import group_mean_step_score, on_mistake, token_advantages
 from harp.train.advantages import sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
 from harp.rewards.vocabulary import COMPONENTS
@@ -227,7 +227,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         if self.use_ftca:
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative)
         if negatives_on:
-            output["advantages"] = self._negatives_from_their_mistake(output, breakdowns, is_negative)
+            output["advantages"] = self._negatives_on_their_mistake(output, breakdowns, is_negative)
         return output
 
     def _sampled_baseline_advantages(self, breakdowns, is_negative, output, mode) -> torch.Tensor:
@@ -270,15 +270,17 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 result[i, : len(values)] = torch.tensor(values, dtype=torch.float32)
         return result.to(output["advantages"].device)
 
-    def _negatives_from_their_mistake(self, output, breakdowns, is_negative) -> torch.Tensor:
-        """A negative's tokens before its first mistake (harp.rewards.ftca.before_mistake) get no
-        advantage, and none of its tokens a positive one.
+    def _negatives_on_their_mistake(self, output, breakdowns, is_negative) -> torch.Tensor:
+        """A negative keeps its (negative) advantage on its first mistake only
+        (harp.rewards.ftca.on_mistake); its other tokens get none, and none a positive one.
 
-        A verified negative is a right plan with one thing broken, so its first steps are a right
-        plan's; pushing them down pushes the right plan down with them (measured, few-labels regime,
-        seed 1, negatives without FTCA: train task completion 0.12 -> 0.00 in 75 steps). FTCA's step
-        term could lift a negative's steps above a poor group's mean: a verified-wrong plan is only
-        pushed down. The advantages become per-token (B, T) if they were not already."""
+        A verified negative is a right plan with one thing broken. Its steps before the mistake are
+        a right plan's: pushing them down pushes the right plan down with them (measured, few-labels
+        regime, seed 1, negatives without FTCA: train task completion 0.12 -> 0.00 in 75 steps).
+        Its steps after the mistake are right moves from where the mistake left it (Navigate, Pick,
+        Place of the right objects), the same tokens a right plan writes. FTCA's step term could
+        lift a negative's steps above a poor group's mean: a verified-wrong plan is only pushed
+        down. The advantages become per-token (B, T) if they were not already."""
         advantages = output["advantages"]
         ids, mask = output["completion_ids"], output["completion_mask"]
         if advantages.dim() == 1:
@@ -287,8 +289,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             if not negative:
                 continue
             offsets = token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
-            before = before_mistake(offsets, breakdowns[i].steps, breakdowns[i].step_scores)
-            advantages[i, : len(before)][torch.tensor(before, dtype=torch.bool)] = 0.0
+            mistake = on_mistake(offsets, breakdowns[i].steps, breakdowns[i].step_scores)
+            mistake += [False] * (ids.shape[1] - len(mistake))  # padding
+            advantages[i][~torch.tensor(mistake, dtype=torch.bool)] = 0.0
             advantages[i].clamp_(max=0.0)
         return advantages
 
