@@ -135,7 +135,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
-        self._kl_free_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
+        self._negative_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
         self._policy_logps = None  # that pass's log-probs, detached (for the sampled rows' KL metric)
         tokenizer = self._tokenizer
         end = tokenizer.convert_tokens_to_ids("<|im_end|>")
@@ -321,26 +321,33 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
 
     def _compute_loss(self, model, inputs):
         rows = inputs.get("negative_rows")
-        if self.beta == 0.0 or rows is None or not bool(rows.any()):
+        if rows is None or not bool(rows.any()):
             return super()._compute_loss(model, inputs)
-        reference = inputs["ref_per_token_logps"]
-        self._kl_free_rows = (inputs, rows)
+        saved = {key: inputs[key] for key in ("ref_per_token_logps", "advantages") if inputs.get(key) is not None}
+        self._negative_rows = (inputs, rows)
         try:
             loss = super()._compute_loss(model, inputs)
         finally:
-            self._kl_free_rows = None
-            inputs["ref_per_token_logps"] = reference
-        self._log_sampled_kl(reference, self._policy_logps, inputs["completion_mask"], rows)
+            self._negative_rows = None
+            inputs.update(saved)
+        if self.beta != 0.0:
+            self._log_sampled_kl(saved["ref_per_token_logps"], self._policy_logps, inputs["completion_mask"], rows)
         return loss
 
     def _get_per_token_logps_and_entropies(self, *args, **kwargs):
         result = super()._get_per_token_logps_and_entropies(*args, **kwargs)
-        if self._kl_free_rows is not None:  # the policy's pass in _compute_loss; TRL reads the reference next
-            inputs, rows = self._kl_free_rows
-            self._kl_free_rows = None
-            self._policy_logps = result[0].detach()
-            inputs["ref_per_token_logps"] = torch.where(rows[:, None], self._policy_logps,
-                                                        inputs["ref_per_token_logps"])
+        if self._negative_rows is not None:  # the policy's pass in _compute_loss; TRL reads the rest next
+            inputs, rows = self._negative_rows
+            self._negative_rows = None
+            self._policy_logps = policy = result[0].detach()
+            if self.beta != 0.0:  # no KL penalty on a negative's tokens
+                inputs["ref_per_token_logps"] = torch.where(rows[:, None], policy, inputs["ref_per_token_logps"])
+            # A negative's push fades with its probability: A * pi (detached) makes its gradient
+            # A * grad pi, not A * grad log pi, which keeps pushing a token the policy already avoids.
+            advantages = inputs["advantages"]
+            if advantages.dim() == 1:
+                advantages = advantages[:, None].expand_as(policy)
+            inputs["advantages"] = torch.where(rows[:, None], advantages * policy.exp(), advantages)
         return result
 
     def _log_sampled_kl(self, reference, policy, mask, rows) -> None:

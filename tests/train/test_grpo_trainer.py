@@ -239,3 +239,18 @@ def test_ftca_and_negatives_train_under_each_loss_type_with_two_iterations(tiny,
     changed = [name for name, p in trainer.model.named_parameters() if p.requires_grad
                and not torch.equal(p.detach(), before[name])]
     assert changed, f"{loss_type}: no weight moved"
+
+
+def test_a_negative_s_push_fades_with_its_probability(tiny, workdir):
+    """A negative's token advantages are scaled by the policy's (detached) probability of the token:
+    its loss is that of A * pi, below TRL's A * 1 for the same advantages, and not zero."""
+    from trl import GRPOTrainer
+
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, num_candidates=3, kl_coef=0.0)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    rows = output["negative_rows"]
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+    pushed = torch.where(rows[:, None], -torch.ones_like(output["completion_mask"], dtype=torch.float32), 0.0)
+    ours = trainer._compute_loss(trainer.model, dict(output, advantages=pushed.clone())).item()
+    trl = GRPOTrainer._compute_loss(trainer, trainer.model, dict(output, advantages=pushed.clone())).item()
+    assert 0.0 < ours < trl
