@@ -6,11 +6,6 @@ own `data/`, `outputs/` or `results/`): synthetic data (500 scenes), split, the 
 by side, report. It prints one line per stage with its time and ends with the metrics table and
 the report's path.
 
-The regime is a teacher's: 30% of the training plans carry the mistakes a teacher VLM makes that
-the build's checks cannot catch without the true scene (`--label-noise 0.3`), so SFT learns them
-and GRPO, whose H-PRM reward scores against the true scene, has something to fix. `--label-noise 0`
-runs the demo on clean labels.
-
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
 log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time). Running
 the demo again skips stamped stages whose command is unchanged and whose outputs still exist; once
@@ -37,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = ROOT / ".demo"
 NUM_SCENES = 500
 SEED = 0
-LABEL_NOISE = 0.3  # share of training plans with a teacher's mistakes (harp.data.label_noise)
 
 
 @dataclass(frozen=True)
@@ -48,16 +42,15 @@ class Stage:
     outputs: list[str]  # paths (relative to the work dir) that must exist for the stage to count as done
 
 
-def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, label_noise: float = LABEL_NOISE) -> list[Stage]:
+def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
     """The demo's stages in order, with the exact commands (relative to the work dir)."""
     harp = [sys.executable, "-m", "harp.cli"]
     python = [sys.executable]
     sft_config = str(ROOT / "configs" / "demo" / "sft.yaml")
     grpo_config = str(ROOT / "configs" / "demo" / "grpo.yaml")
     return [
-        Stage("data", f"synthetic data ({num_scenes} scenes, label noise {label_noise:g})",
-              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed),
-                      "--label-noise", f"{label_noise:g}"],
+        Stage("data", f"synthetic data ({num_scenes} scenes)",
+              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed)],
               ["actions.jsonl"]),
         Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
               ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
@@ -70,7 +63,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, label_noise: float = 
                         "--data_path", "data/sft_train.jsonl", "--output_path", "data/negative_samples.jsonl",
                         "--num_samples_per_image", "3", "--batch_size", "16"],
               ["data/negative_samples.jsonl"]),
-        Stage("grpo", "GRPO with H-PRM, FTCA and negatives (configs/demo/grpo.yaml)", python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
+        Stage("grpo", "GRPO with H-PRM + FTCA (configs/demo/grpo.yaml)", python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
               ["outputs/grpo/final"]),
         Stage("evaluate", "evaluation, SFT and GRPO side by side",
               python + [str(ROOT / "scripts" / "evaluate.py"), "--model_path", "outputs/sft/final", "outputs/grpo/final",
@@ -83,16 +76,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, label_noise: float = 
     ]
 
 
-def regime(label_noise: float) -> str:
-    if not label_noise:
-        return "regime: clean labels (every training plan right)"
-    return (f"regime: label noise {label_noise:g} - {label_noise:.0%} of the training plans carry a teacher's mistakes "
-            "(wrong table, redundant step, wrong order, wrong receptacle); SFT learns them, GRPO's H-PRM scores "
-            "against the true scene")
-
-
-def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED,
-             label_noise: float = LABEL_NOISE) -> int:
+def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED) -> int:
     """Run (or skip) every stage; print one line per stage, then the table and the report path."""
     workdir = Path(workdir)
     if force and workdir.exists():
@@ -104,9 +88,8 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     # One intra-op thread: the tiny model's matrices are too small to split, and on a busy 2-core
     # machine a second thread makes each step 10-40x slower (measured: 8 SFT steps 1.2s vs 43s).
     env.setdefault("OMP_NUM_THREADS", "1")
-    all_stages = stages(num_scenes, seed, label_noise)
+    all_stages = stages(num_scenes, seed)
     print(f"HARP demo in {workdir} (logs in {workdir / 'logs'}; `harp demo --force` redoes every stage)", flush=True)
-    print(regime(label_noise), flush=True)
     started = time.monotonic()
     rerun = False
     for index, stage in enumerate(all_stages, start=1):
@@ -139,7 +122,6 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     if side_by_side.is_file():
         print()
         print(format_table(json.loads(side_by_side.read_text(encoding="utf-8"))))
-        print(f"({regime(label_noise)}; test split)")
     report = workdir / "results" / "report.md"
     if report.is_file():
         print(f"\nreport: {report}")
@@ -149,10 +131,7 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
 def _run(args) -> int:
     if not (ROOT / "configs" / "demo").is_dir():
         raise HarpError(f"{ROOT / 'configs' / 'demo'}: demo configs not found (run from a HARP checkout)")
-    if not 0.0 <= args.label_noise <= 1.0:
-        raise HarpError(f"--label-noise must be between 0 and 1, got {args.label_noise}")
-    return run_demo(force=args.force, workdir=Path(args.workdir), num_scenes=args.num_scenes, seed=args.seed,
-                    label_noise=args.label_noise)
+    return run_demo(force=args.force, workdir=Path(args.workdir), num_scenes=args.num_scenes, seed=args.seed)
 
 
 def add_arguments(parser) -> None:
@@ -160,8 +139,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workdir", default=str(WORKDIR), help=f"where the demo writes everything (default {WORKDIR})")
     parser.add_argument("--num-scenes", type=int, default=NUM_SCENES, help="synthetic scenes to build")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the synthetic world")
-    parser.add_argument("--label-noise", type=float, default=LABEL_NOISE, metavar="P",
-                        help="share of training plans with a teacher's mistakes (default %(default)s; 0 = clean labels)")
 
 
 DEMO = Command("demo", "run the whole pipeline on the embedded defaults (skips finished stages)", add_arguments, _run)

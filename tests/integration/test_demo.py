@@ -38,7 +38,6 @@ def stage_lines(lines):
 def test_first_run_runs_every_stage_then_skips_them(tmp_path, capsys, monkeypatch):
     code, lines, _ = run(tmp_path, capsys, monkeypatch)
     assert code == 0
-    assert lines[1].startswith("regime: label noise 0.3 - 30% of the training plans")  # the regime is named
     assert [line.split()[1] for line in stage_lines(lines)] == ["data", "sft", "report"]
     assert all("skipped" not in line and line.split()[2].endswith("s") for line in stage_lines(lines))
     assert any(line.startswith("total ") for line in lines) and lines[-1] == f"report: {tmp_path / 'demo' / 'results' / 'report.md'}"
@@ -75,6 +74,6 @@ def test_real_stages_use_the_guides_commands():
     names = [stage.name for stage in demo.stages()]
     assert names == ["data", "split", "model", "sft", "negatives", "grpo", "evaluate", "report"]
     commands = {stage.name: " ".join(stage.command) for stage in demo.stages()}
-    assert "--num-scenes 500" in commands["data"] and "--label-noise 0.3" in commands["data"]
+    assert "--num-scenes 500" in commands["data"]
     assert "scripts/train_sft.py --config" in commands["sft"] and "configs/demo/sft.yaml" in commands["sft"]
     assert "--model_path outputs/sft/final outputs/grpo/final" in commands["evaluate"]
