@@ -152,6 +152,6 @@ def on_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
     """
     begin, end = mistake_span(steps, step_scores)
     if end is None:
-        return [int(start) >= begin and int(stop) >= begin for start, stop in token_offsets]
+        return [int(start) >= begin for start, _ in token_offsets]  # a token ends where it starts or later
     return [(int(start) < end and int(stop) > begin) if int(stop) > int(start) else (begin <= int(start) < end)
             for start, stop in token_offsets]
