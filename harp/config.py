@@ -53,6 +53,7 @@ class SFTDataConfig:
     train_path: str = "data/sft_train.jsonl"  # training records (jsonl: image, task, plan)
     val_path: str | None = "data/sft_val.jsonl"  # validation records; null = no evaluation
     on_overlong: str = "skip"  # a sample longer than max_length: "skip" (reported by index) or "error"
+    max_train_records: int | None = None  # SFT on the first N training records only (few labels); null = all
 
 
 @dataclass
@@ -182,6 +183,7 @@ def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bo
                                                          "gradient_accumulation_steps", "max_length", "logging_steps",
                                                          "save_steps", "eval_steps"])
     config_checks.choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
+    config_checks.positive(config.source, "data", config.data, ["max_train_records"])
     config_checks.check_training(config.source, t, check_files)
     config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
     config_checks.check_max_pixels(config.source, config.model.max_pixels)

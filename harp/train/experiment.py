@@ -172,21 +172,19 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     lines = [line for name in ("sft_test.jsonl", "sft_val.jsonl")
              for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
-    if regime.sft_records is not None:
-        if not 0 < regime.sft_records <= len(train):
-            raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
-        train = train[: regime.sft_records]
-    (data / "sft_labelled.jsonl").write_text("".join(line + "\n" for line in train), encoding="utf-8")
+    if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
+        raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
     (root / "eval.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return root
 
 
-def run_sft(config: ExperimentConfig, root: Path, seed: int, model_dir: Path) -> Path:
+def run_sft(config: ExperimentConfig, regime: Regime, root: Path, seed: int, model_dir: Path) -> Path:
 
     out = root / f"seed{seed}" / "sft"
     if (out / "final" / "config.json").is_file():
         return out / "final"
-    overrides = [f"model.name={model_dir}", f"data.train_path={root / 'data' / 'sft_labelled.jsonl'}",
+    overrides = [f"model.name={model_dir}", f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
+                 f"data.max_train_records={'null' if regime.sft_records is None else regime.sft_records}",
                  f"data.val_path={root / 'data' / 'sft_val.jsonl'}", f"training.output_dir={out}",
                  f"training.seed={seed}", "training.report_to=[none]", *config.sft_overrides]
     return train_sft(load_sft_config(config.sft_config, overrides))
@@ -242,7 +240,7 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
             if all((regime.name, seed, m) in done for m in wanted):
                 continue
             started = time.time()
-            models = {"sft": run_sft(config, root, seed, model_dir)}
+            models = {"sft": run_sft(config, regime, root, seed, model_dir)}
             log(f"[{regime.name} seed {seed}] SFT done ({time.time() - started:.0f}s)")
             for variant in config.variants:
                 begun = time.time()

@@ -53,7 +53,7 @@ def train_sft(config: SFTConfig) -> Path:
 
     model, processor = load_model_and_processor(config.model.name, dtype=torch.bfloat16 if bf16 else torch.float32,
                                                 max_pixels=config.model.max_pixels, for_training=True)
-    train = load_examples(config.data.train_path)
+    train = load_examples(config.data.train_path)[: config.data.max_train_records]
     val = load_examples(config.data.val_path) if config.data.val_path else []
     train, skipped = drop_overlong(train, processor, domain, t.max_length, config.data.on_overlong, "train")
     val, skipped_val = drop_overlong(val, processor, domain, t.max_length, config.data.on_overlong, "val")

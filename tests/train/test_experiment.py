@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harp.config import read_run_config
 from harp.errors import ConfigError
 from harp.train.experiment import load_experiment, mean_ci, summary_table
 
@@ -67,8 +68,8 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     assert "regime noisy_few (seeds 1; test+val, 6 scenes)" in first.stdout
     noisy = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "actions.jsonl").read_text().splitlines()]
     assert any("label_noise" in record["meta"] for record in noisy)
-    labelled = (tmp_path / "run" / "noisy_few" / "data" / "sft_labelled.jsonl").read_text().splitlines()
-    assert len(labelled) == 12  # few labels: SFT on 12 of the 24 training records
+    sft = read_run_config(tmp_path / "run" / "noisy_few" / "seed1" / "sft" / "final")
+    assert sft["data"]["max_train_records"] == 12  # few labels: SFT on 12 of the 24 training records
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 5

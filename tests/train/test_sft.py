@@ -136,6 +136,17 @@ def test_interrupted_full_fine_tuning_resumes_to_the_same_end(setup, tmp_path, m
     assert mean_plan_loss(resumed, train_file) < mean_plan_loss(model, train_file) - 0.5  # 4 steps at lr 1e-2
 
 
+def test_few_labels_train_on_the_first_records_only(setup, tmp_path):
+    from harp.train.sft import train_sft
+
+    root, model = setup
+    out = tmp_path / "few"
+    path = write_config(root, model, out, max_steps=-1, num_epochs=1, save_steps=2, eval_steps=100)
+    train_sft(load_sft_config(path, ["data.max_train_records=4"]))
+    # one epoch of 4 records at 2 per step; all 12 would take 6 steps (checkpoint-4, checkpoint-6)
+    assert {p.name for p in out.glob("checkpoint-*")} == {"checkpoint-2"}
+
+
 def _with_callback(trainer, callback):
     trainer.add_callback(callback)
     return trainer
