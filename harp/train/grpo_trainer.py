@@ -232,10 +232,13 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             output["advantages"] = self._sampled_baseline_advantages(breakdowns, is_negative, output, mode)
             # travels with the batch through TRL's shuffle and split into the loss (_compute_loss)
             output["negative_rows"] = torch.tensor(is_negative, dtype=torch.bool, device=output["advantages"].device)
+        if self.use_ftca or negatives_on:  # where each completion token falls in its decoded plan
+            ids, mask = output["completion_ids"], output["completion_mask"]
+            offsets = [token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist()) for i in range(len(ids))]
         if self.use_ftca:
-            output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative)
+            output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
-            output["advantages"] = self._negatives_on_their_mistake(output, breakdowns, is_negative)
+            output["advantages"] = self._negatives_on_their_mistake(output, breakdowns, is_negative, offsets)
         return output
 
     def _sampled_baseline_advantages(self, breakdowns, is_negative, output, mode) -> torch.Tensor:
@@ -258,27 +261,25 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         start = self.accelerator.process_index * len(breakdowns)
         return advantages[start:start + len(breakdowns)].to(output["advantages"].device)
 
-    def _token_advantages(self, output, breakdowns, mode, is_negative) -> torch.Tensor:
+    def _token_advantages(self, output, breakdowns, mode, is_negative, offsets) -> torch.Tensor:
         """FTCA: per-token advantages (B, T) from each row's sequence advantage and H-PRM step scores.
 
         The step-score baseline p̄ comes from the group's sampled rows, like the sequence baseline."""
         advantages = output["advantages"].tolist()
-        ids, mask = output["completion_ids"], output["completion_mask"]
         group = self.num_generations if mode == "train" else self.num_generations_eval
-        result = torch.zeros(ids.shape, dtype=torch.float32)
+        result = torch.zeros(output["completion_ids"].shape, dtype=torch.float32)
         for start in range(0, len(breakdowns), group):
             group_mean = group_mean_step_score(b.step_scores for b, negative in
                                                zip(breakdowns[start:start + group], is_negative[start:start + group])
                                                if not negative)
             for i in range(start, min(start + group, len(breakdowns))):
-                row = ids[i][mask[i].bool()].tolist()
                 b = breakdowns[i]
-                values = token_advantages(token_offsets(self._tokenizer, row), b.steps, b.step_scores,
-                                          advantages[i], group_mean, alpha=self.ftca_alpha)
+                values = token_advantages(offsets[i], b.steps, b.step_scores, advantages[i], group_mean,
+                                          alpha=self.ftca_alpha)
                 result[i, : len(values)] = torch.tensor(values, dtype=torch.float32)
         return result.to(output["advantages"].device)
 
-    def _negatives_on_their_mistake(self, output, breakdowns, is_negative) -> torch.Tensor:
+    def _negatives_on_their_mistake(self, output, breakdowns, is_negative, offsets) -> torch.Tensor:
         """A negative keeps its (negative) advantage on its first mistake only
         (harp.rewards.ftca.on_mistake); its other tokens get none, and none a positive one.
 
@@ -290,15 +291,14 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         lift a negative's steps above a poor group's mean: a verified-wrong plan is only pushed
         down. The advantages become per-token (B, T) if they were not already."""
         advantages = output["advantages"]
-        ids, mask = output["completion_ids"], output["completion_mask"]
+        shape = output["completion_ids"].shape
         if advantages.dim() == 1:
-            advantages = advantages[:, None].expand(ids.shape).clone()
+            advantages = advantages[:, None].expand(shape).clone()
         for i, negative in enumerate(is_negative):
             if not negative:
                 continue
-            offsets = token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
-            mistake = on_mistake(offsets, breakdowns[i].steps, breakdowns[i].step_scores)
-            mistake += [False] * (ids.shape[1] - len(mistake))  # padding
+            mistake = on_mistake(offsets[i], breakdowns[i].steps, breakdowns[i].step_scores)
+            mistake += [False] * (shape[1] - len(mistake))  # padding
             advantages[i][~torch.tensor(mistake, dtype=torch.bool)] = 0.0
             advantages[i].clamp_(max=0.0)
         return advantages

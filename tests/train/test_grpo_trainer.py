@@ -85,8 +85,10 @@ def test_ftca_pushes_the_failing_step_below_a_correct_step(tiny, workdir):
     # FTCA's step term lifts the negative's right steps above this poor group's mean (p̄ = -3 here);
     # the trainer then keeps the negative's tokens at or below zero, and zero off its mistake
     assert advantages[row, pick] > 0
+    rows = [token_offsets(trainer._tokenizer, c[m.bool()].tolist())
+            for c, m in zip(output["completion_ids"], output["completion_mask"])]
     kept = cut_negatives(dict(output, advantages=advantages.clone()), trainer.scorer.last_breakdowns,
-                         [False] * (trainer.num_generations - 1) + [True])
+                         [False] * (trainer.num_generations - 1) + [True], rows)
     assert kept[row, pick] == 0.0 and (kept[row] <= 0).all()
     assert torch.equal(kept[:row], advantages[:row])
 
@@ -196,8 +198,9 @@ def test_a_negative_is_pushed_down_on_its_first_mistake_only(tiny, workdir, use_
     output = {"completion_ids": torch.tensor([sampled + [0] * (width - len(sampled)), ids]),
               "completion_mask": torch.tensor([[1] * len(sampled) + [0] * (width - len(sampled)), [1] * width]),
               "advantages": torch.tensor([0.5, -1.0]) if not use_ftca else torch.full((2, width), -1.0)}
-    advantages = trainer._negatives_on_their_mistake(output, [breakdown, breakdown], [False, True])
     offsets = token_offsets(trainer._tokenizer, ids)
+    rows = [token_offsets(trainer._tokenizer, sampled), offsets]
+    advantages = trainer._negatives_on_their_mistake(output, [breakdown, breakdown], [False, True], rows)
     begin = NEGATIVE.index("Place(Bin)")
     end = begin + len("Place(Bin)")
     mistake = [t for t, (start, stop) in enumerate(offsets) if start < end and stop > begin]
@@ -205,7 +208,7 @@ def test_a_negative_is_pushed_down_on_its_first_mistake_only(tiny, workdir, use_
     assert advantages.shape == (2, width)
     assert all(advantages[1, t] == (-1.0 if t in mistake else 0.0) for t in range(width))
     output["advantages"] = torch.full((2, width), 2.0) if use_ftca else torch.tensor([0.5, 2.0])
-    lifted = trainer._negatives_on_their_mistake(output, [breakdown, breakdown], [False, True])
+    lifted = trainer._negatives_on_their_mistake(output, [breakdown, breakdown], [False, True], rows)
     assert (lifted[1] == 0.0).all()  # never pushed up
     assert advantages[0, 0] == (0.5 if not use_ftca else -1.0)  # a sampled row is left alone
 
