@@ -12,6 +12,7 @@ On that distribution "answer the colour listed most often" is a strong shortcut 
     python benchmarks/recall.py --train scene --query_first               # the question before the pairs
     python benchmarks/recall.py --train random_keys --queries 8           # 8 questions per sample, each with loss
     python benchmarks/recall.py --train random_keys --num_values 261      # values from 261 tokens, not 5 colours
+    python benchmarks/recall.py --train scene --fused                     # a pair is one position, as in an image token
 
 Training data (`--train`):
 - `scene`: the test distribution itself (9 keys, 5 values, few pairs, a strong majority value);
@@ -75,23 +76,33 @@ def random_keys_example(rng: random.Random, num_keys: int, copy: bool = False,
 
 
 QUERY_FIRST = False  # --query_first: "where is X?" before the pairs, then again at the end
+FUSED = False  # --fused: a pair is one position holding its key and its value, as an image token does
 
 
-def encode(pairs, asked) -> tuple[list[int], int]:
+def encode(pairs, asked) -> tuple[list[int], list[int], int]:
+    """Token ids, a second id added to each position's embedding (PAD: none; the value of a fused
+    pair), and the answer."""
     tokens = [BOS]
     if QUERY_FIRST:  # every pair's tokens can then compare their key with the query as they are read
         tokens += [WHERE, FIRST_KEY + asked, ASK]
+    extras = [PAD] * len(tokens)
     for key, colour in pairs:
-        tokens += [FIRST_KEY + key, COLON, FIRST_COLOUR + colour, DOT]
+        if FUSED:
+            tokens.append(FIRST_KEY + key)
+            extras.append(FIRST_COLOUR + colour)
+        else:
+            tokens += [FIRST_KEY + key, COLON, FIRST_COLOUR + colour, DOT]
+            extras += [PAD] * 4
     tokens += [WHERE, FIRST_KEY + asked, ASK]
+    extras += [PAD] * 3
     answer = FIRST_COLOUR + dict(pairs)[asked]
-    return tokens, answer
+    return tokens, extras, answer
 
 
-def encode_queries(pairs, asked, rng: random.Random, queries: int) -> tuple[list[int], list[int]]:
-    """Tokens and per-token targets (-100: no loss) for `queries` questions, the first about `asked`,
-    the others about listed keys drawn at random; each answer is written after its question."""
-    tokens, answer = encode(pairs, asked)  # the test's prompt: the pairs, then the first question
+def encode_queries(pairs, asked, rng: random.Random, queries: int) -> tuple[list[int], list[int], list[int]]:
+    """Tokens, extras (as `encode`) and per-token targets (-100: no loss) for `queries` questions, the
+    first about `asked`, the others about listed keys drawn at random; each answer follows its question."""
+    tokens, extras, answer = encode(pairs, asked)  # the test's prompt: the pairs, then the first question
     targets = [-100] * (len(tokens) - 1) + [answer, -100]  # the ASK position predicts the answer
     tokens.append(answer)
     values = dict(pairs)
@@ -100,7 +111,8 @@ def encode_queries(pairs, asked, rng: random.Random, queries: int) -> tuple[list
         answer = FIRST_COLOUR + values[key]
         tokens += [WHERE, FIRST_KEY + key, ASK, answer]
         targets += [-100, -100, answer, -100]
-    return tokens, targets
+    extras += [PAD] * (len(tokens) - len(extras))
+    return tokens, extras, targets
 
 
 def dense_batch(examples, rng: random.Random, queries: int):
@@ -108,15 +120,17 @@ def dense_batch(examples, rng: random.Random, queries: int):
     import torch
 
     encoded = [encode_queries(p, a, rng, queries) for p, a in examples]
-    width = max(len(t) for t, _ in encoded)
+    width = max(len(t) for t, _, _ in encoded)
     ids = torch.full((len(encoded), width), PAD, dtype=torch.long)
+    extra = torch.full((len(encoded), width), PAD, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     targets = torch.full((len(encoded), width), -100, dtype=torch.long)
-    for i, (tokens, target) in enumerate(encoded):
+    for i, (tokens, extras, target) in enumerate(encoded):
         ids[i, :len(tokens)] = torch.tensor(tokens)
+        extra[i, :len(tokens)] = torch.tensor(extras)
         mask[i, :len(tokens)] = 1
         targets[i, :len(tokens)] = torch.tensor(target)
-    return ids, mask, targets
+    return ids, extra, mask, targets
 
 
 def shortcut_answer(pairs) -> int:
@@ -131,14 +145,16 @@ def batch(examples):
     import torch
 
     encoded = [encode(p, a) for p, a in examples]
-    width = max(len(t) for t, _ in encoded)
+    width = max(len(t) for t, _, _ in encoded)
     ids = torch.full((len(encoded), width), PAD, dtype=torch.long)
+    extra = torch.full((len(encoded), width), PAD, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
-    for i, (tokens, _) in enumerate(encoded):  # left-padded: the answer is predicted at the last position
+    for i, (tokens, extras, _) in enumerate(encoded):  # left-padded: the answer is predicted at the last position
         ids[i, width - len(tokens):] = torch.tensor(tokens)
+        extra[i, width - len(tokens):] = torch.tensor(extras)
         mask[i, width - len(tokens):] = 1
-    answers = torch.tensor([a for _, a in encoded])
-    return ids, mask, answers
+    answers = torch.tensor([a for _, _, a in encoded])
+    return ids, extra, mask, answers
 
 
 def build_model(num_keys: int, seed: int, layers: int, hidden: int):
@@ -152,9 +168,15 @@ def build_model(num_keys: int, seed: int, layers: int, hidden: int):
     return Qwen2ForCausalLM(config)
 
 
-def last_logits(model, ids, mask):
+def embed(model, ids, extra):
+    """Each position's token embedding plus, where it has one, its extra id's (a fused pair's value)."""
+    table = model.get_input_embeddings()
+    return table(ids) + table(extra) * (extra != PAD).unsqueeze(-1)
+
+
+def last_logits(model, ids, extra, mask):
     positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions)
+    out = model(inputs_embeds=embed(model, ids, extra), attention_mask=mask, position_ids=positions)
     return out.logits[:, -1, :]
 
 
@@ -177,11 +199,14 @@ def main(argv=None) -> int:
                         help="questions per training sample, each with its answer and loss (multi-query recall)")
     parser.add_argument("--query_first", action="store_true",
                         help="put the question before the pairs too (for the planner: the task before the image)")
+    parser.add_argument("--fused", action="store_true",
+                        help="each pair one position, its embedding the key's plus the value's (as an image token "
+                             "holds an object and its table's colour): the lookup without binding across positions")
     args = parser.parse_args(argv)
     if args.query_first and args.queries > 1:
         parser.error("--query_first asks one question; use it with --queries 1")
-    global QUERY_FIRST
-    QUERY_FIRST = args.query_first
+    global QUERY_FIRST, FUSED
+    QUERY_FIRST, FUSED = args.query_first, args.fused
     torch.set_num_threads(1)
     num_keys = max(args.num_keys, OBJECTS)
     if not COLOURS <= args.num_values <= COLOURS + num_keys:
@@ -190,7 +215,7 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     test_rng = random.Random(10_000 + args.seed)  # held-out scenes (the data is infinite; seeds differ)
     test = [scene_example(test_rng, mixed_colours=True) for _ in range(1000)]
-    test_ids, test_mask, test_answers = batch(test)
+    test_ids, test_extra, test_mask, test_answers = batch(test)
     shortcut = sum(shortcut_answer(p) == a for (p, _), a in zip(test, test_answers.tolist())) / len(test)
     listed = [len({c for _, c in p}) for p, _ in test]
     chance = sum(1 / n for n in listed) / len(test)
@@ -211,23 +236,23 @@ def main(argv=None) -> int:
     def accuracy() -> float:
         model.eval()
         with torch.no_grad():
-            predicted = last_logits(model, test_ids, test_mask).argmax(dim=-1)
+            predicted = last_logits(model, test_ids, test_extra, test_mask).argmax(dim=-1)
         model.train()
         return (predicted == test_answers).float().mean().item()
 
     print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
-          f"seed={args.seed} query_first={args.query_first} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
+          f"seed={args.seed} query_first={args.query_first} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
           f"chance among listed colours {chance:.3f}", flush=True)
     started = time.time()
     model.train()
     for step in range(args.steps):
         if args.queries > 1:
-            ids, mask, targets = dense_batch([sample() for _ in range(args.batch_size)], rng, args.queries)
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            ids, extra, mask, targets = dense_batch([sample() for _ in range(args.batch_size)], rng, args.queries)
+            logits = model(inputs_embeds=embed(model, ids, extra), attention_mask=mask).logits
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
         else:
-            ids, mask, answers = batch([sample() for _ in range(args.batch_size)])
-            loss = torch.nn.functional.cross_entropy(last_logits(model, ids, mask), answers)
+            ids, extra, mask, answers = batch([sample() for _ in range(args.batch_size)])
+            loss = torch.nn.functional.cross_entropy(last_logits(model, ids, extra, mask), answers)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimiser.step()

@@ -11,8 +11,9 @@ import recall  # noqa: E402
 
 def test_a_scene_reads_as_pairs_then_the_question_and_the_answer_is_the_asked_key_s_colour():
     pairs, asked = [(0, 1), (3, 2)], 3
-    tokens, answer = recall.encode(pairs, asked)
+    tokens, extras, answer = recall.encode(pairs, asked)
     k = recall.FIRST_KEY
+    assert set(extras) == {recall.PAD} and len(extras) == len(tokens)
     assert tokens[-3:] == [recall.WHERE, k + 3, recall.ASK]
     assert answer == recall.FIRST_COLOUR + 2
     assert recall.shortcut_answer([(0, 1), (3, 2), (4, 2)]) == recall.FIRST_COLOUR + 2  # most listed
@@ -35,8 +36,8 @@ def test_a_two_step_run_prints_its_final_accuracy(capsys):
 
 def test_multi_query_samples_ask_the_first_question_as_the_test_does_and_put_the_loss_on_every_answer():
     pairs, asked = [(0, 1), (3, 2), (5, 4)], 3
-    tokens, targets = recall.encode_queries(pairs, asked, random.Random(0), queries=4)
-    single, answer = recall.encode(pairs, asked)
+    tokens, _, targets = recall.encode_queries(pairs, asked, random.Random(0), queries=4)
+    single, _, answer = recall.encode(pairs, asked)
     assert tokens[:len(single)] == single and tokens[len(single)] == answer  # the test's prompt, then its answer
     asks = [i for i, t in enumerate(tokens) if t == recall.ASK]
     assert len(asks) == 4 and [i for i, t in enumerate(targets) if t != -100] == asks
@@ -55,7 +56,18 @@ def test_wide_values_run_over_the_colours_then_the_key_tokens():
     rng = random.Random(0)
     values = {v for _ in range(500) for _, v in recall.random_keys_example(rng, 16, num_values=21)[0]}
     assert values == set(range(21))  # 5 colours + 16 keys
-    tokens, answer = recall.encode([(2, 7)], 2)
+    _, _, answer = recall.encode([(2, 7)], 2)
     assert answer == recall.FIRST_KEY + 2  # value 7 is the third key token
     assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
                         "--num_keys", "16", "--num_values", "21"]) == 0
+
+
+def test_a_fused_pair_is_one_position_holding_its_key_and_its_value(monkeypatch, capsys):
+    monkeypatch.setattr(recall, "FUSED", True)
+    tokens, extras, answer = recall.encode([(0, 1), (3, 2)], 3)
+    k, c = recall.FIRST_KEY, recall.FIRST_COLOUR
+    assert tokens == [recall.BOS, k + 0, k + 3, recall.WHERE, k + 3, recall.ASK]
+    assert extras == [recall.PAD, c + 1, c + 2, recall.PAD, recall.PAD, recall.PAD] and answer == c + 2
+    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--fused", "--queries", "2",
+                        "--train", "random_keys"]) == 0
+    assert "fused=True" in capsys.readouterr().out
