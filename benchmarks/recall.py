@@ -13,6 +13,7 @@ On that distribution "answer the colour listed most often" is a strong shortcut 
     python benchmarks/recall.py --train random_keys --queries 8           # 8 questions per sample, each with loss
     python benchmarks/recall.py --train random_keys --num_values 261      # values from 261 tokens, not 5 colours
     python benchmarks/recall.py --train scene --fused                     # a pair is one position, as in an image token
+    python benchmarks/recall.py --train scene --fused --ask_once          # ... and the key asked only before the pairs
 
 Training data (`--train`):
 - `scene`: the test distribution itself (9 keys, 5 values, few pairs, a strong majority value);
@@ -76,6 +77,7 @@ def random_keys_example(rng: random.Random, num_keys: int, copy: bool = False,
 
 
 QUERY_FIRST = False  # --query_first: "where is X?" before the pairs, then again at the end
+ASK_ONCE = False  # --ask_once: the key only in the question before the pairs; the end is just "?"
 FUSED = False  # --fused: a pair is one position holding its key and its value, as an image token does
 
 
@@ -83,7 +85,7 @@ def encode(pairs, asked) -> tuple[list[int], list[int], int]:
     """Token ids, a second id added to each position's embedding (PAD: none; the value of a fused
     pair), and the answer."""
     tokens = [BOS]
-    if QUERY_FIRST:  # every pair's tokens can then compare their key with the query as they are read
+    if QUERY_FIRST or ASK_ONCE:  # every pair's tokens can then compare their key with the query as they are read
         tokens += [WHERE, FIRST_KEY + asked, ASK]
     extras = [PAD] * len(tokens)
     for key, colour in pairs:
@@ -93,8 +95,9 @@ def encode(pairs, asked) -> tuple[list[int], list[int], int]:
         else:
             tokens += [FIRST_KEY + key, COLON, FIRST_COLOUR + colour, DOT]
             extras += [PAD] * 4
-    tokens += [WHERE, FIRST_KEY + asked, ASK]
-    extras += [PAD] * 3
+    ending = [ASK] if ASK_ONCE else [WHERE, FIRST_KEY + asked, ASK]
+    tokens += ending
+    extras += [PAD] * len(ending)
     answer = FIRST_COLOUR + dict(pairs)[asked]
     return tokens, extras, answer
 
@@ -199,14 +202,17 @@ def main(argv=None) -> int:
                         help="questions per training sample, each with its answer and loss (multi-query recall)")
     parser.add_argument("--query_first", action="store_true",
                         help="put the question before the pairs too (for the planner: the task before the image)")
+    parser.add_argument("--ask_once", action="store_true",
+                        help="ask only before the pairs and end with '?' alone: the key must be carried across "
+                             "the pairs, as the planner carries the task's object from the sentence past the image")
     parser.add_argument("--fused", action="store_true",
                         help="each pair one position, its embedding the key's plus the value's (as an image token "
                              "holds an object and its table's colour): the lookup without binding across positions")
     args = parser.parse_args(argv)
-    if args.query_first and args.queries > 1:
-        parser.error("--query_first asks one question; use it with --queries 1")
-    global QUERY_FIRST, FUSED
-    QUERY_FIRST, FUSED = args.query_first, args.fused
+    if (args.query_first or args.ask_once) and args.queries > 1:
+        parser.error("--query_first and --ask_once ask one question; use them with --queries 1")
+    global QUERY_FIRST, ASK_ONCE, FUSED
+    QUERY_FIRST, ASK_ONCE, FUSED = args.query_first, args.ask_once, args.fused
     torch.set_num_threads(1)
     num_keys = max(args.num_keys, OBJECTS)
     if not COLOURS <= args.num_values <= COLOURS + num_keys:
@@ -241,7 +247,7 @@ def main(argv=None) -> int:
         return (predicted == test_answers).float().mean().item()
 
     print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
-          f"seed={args.seed} query_first={args.query_first} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
+          f"seed={args.seed} query_first={args.query_first} ask_once={args.ask_once} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
           f"chance among listed colours {chance:.3f}", flush=True)
     started = time.time()
     model.train()

@@ -71,3 +71,12 @@ def test_a_fused_pair_is_one_position_holding_its_key_and_its_value(monkeypatch,
     assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--fused", "--queries", "2",
                         "--train", "random_keys"]) == 0
     assert "fused=True" in capsys.readouterr().out
+
+
+def test_asked_once_the_key_comes_only_before_the_pairs(monkeypatch):
+    monkeypatch.setattr(recall, "ASK_ONCE", True)
+    tokens, _, answer = recall.encode([(0, 1), (3, 2)], 3)
+    k, c = recall.FIRST_KEY, recall.FIRST_COLOUR
+    assert tokens == [recall.BOS, recall.WHERE, k + 3, recall.ASK, k + 0, recall.COLON, c + 1, recall.DOT,
+                      k + 3, recall.COLON, c + 2, recall.DOT, recall.ASK]
+    assert answer == c + 2
