@@ -14,6 +14,7 @@ On that distribution "answer the colour listed most often" is a strong shortcut 
     python benchmarks/recall.py --train random_keys --num_values 261      # values from 261 tokens, not 5 colours
     python benchmarks/recall.py --train scene --fused                     # a pair is one position, as in an image token
     python benchmarks/recall.py --train scene --fused --ask_once          # ... and the key asked only before the pairs
+    python benchmarks/recall.py --train scene --fused --train_scenes 400  # 400 scenes seen over and over, as in SFT
 
 Training data (`--train`):
 - `scene`: the test distribution itself (9 keys, 5 values, few pairs, a strong majority value);
@@ -202,6 +203,8 @@ def main(argv=None) -> int:
                         help="questions per training sample, each with its answer and loss (multi-query recall)")
     parser.add_argument("--query_first", action="store_true",
                         help="put the question before the pairs too (for the planner: the task before the image)")
+    parser.add_argument("--train_scenes", type=int, default=0, metavar="N",
+                        help="train on a fixed pool of N scenes (as SFT sees 400), not a fresh scene per sample")
     parser.add_argument("--ask_once", action="store_true",
                         help="ask only before the pairs and end with '?' alone: the key must be carried across "
                              "the pairs, as the planner carries the task's object from the sentence past the image")
@@ -209,6 +212,8 @@ def main(argv=None) -> int:
                         help="each pair one position, its embedding the key's plus the value's (as an image token "
                              "holds an object and its table's colour): the lookup without binding across positions")
     args = parser.parse_args(argv)
+    if args.train_scenes and args.train != "scene":
+        parser.error("--train_scenes draws a pool of scenes; use it with --train scene")
     if (args.query_first or args.ask_once) and args.queries > 1:
         parser.error("--query_first and --ask_once ask one question; use them with --queries 1")
     global QUERY_FIRST, ASK_ONCE, FUSED
@@ -226,12 +231,18 @@ def main(argv=None) -> int:
     listed = [len({c for _, c in p}) for p, _ in test]
     chance = sum(1 / n for n in listed) / len(test)
 
+    pool_rng = random.Random(20_000 + args.seed)
+    pool = [scene_example(pool_rng) for _ in range(args.train_scenes)]
+    seen = {(tuple(p), a) for p, a in pool}
+
     model = build_model(num_keys, args.seed, args.layers, args.hidden)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, min(200, args.steps // 10))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: min(1.0, (s + 1) / warmup))
 
     def sample() -> tuple:
+        if pool:
+            return rng.choice(pool)
         if args.train == "scene":
             return scene_example(rng)
         if args.train == "mixed" and rng.random() < 0.5:
@@ -249,6 +260,9 @@ def main(argv=None) -> int:
     print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
           f"seed={args.seed} query_first={args.query_first} ask_once={args.ask_once} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
           f"chance among listed colours {chance:.3f}", flush=True)
+    if pool:
+        repeated = sum((tuple(p), a) in seen for p, a in test) / len(test)
+        print(f"training pool: {len(pool)} scenes ({repeated:.1%} of the test prompts are in it)", flush=True)
     started = time.time()
     model.train()
     for step in range(args.steps):

@@ -80,3 +80,8 @@ def test_asked_once_the_key_comes_only_before_the_pairs(monkeypatch):
     assert tokens == [recall.BOS, recall.WHERE, k + 3, recall.ASK, k + 0, recall.COLON, c + 1, recall.DOT,
                       k + 3, recall.COLON, c + 2, recall.DOT, recall.ASK]
     assert answer == c + 2
+
+
+def test_a_fixed_pool_of_training_scenes_is_reported_with_its_overlap_with_the_test(capsys):
+    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train_scenes", "50"]) == 0
+    assert "training pool: 50 scenes (" in capsys.readouterr().out
