@@ -232,9 +232,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             output["advantages"] = self._sampled_baseline_advantages(breakdowns, is_negative, output, mode)
             # travels with the batch through TRL's shuffle and split into the loss (_compute_loss)
             output["negative_rows"] = torch.tensor(is_negative, dtype=torch.bool, device=output["advantages"].device)
-        if self.use_ftca or negatives_on:  # where each completion token falls in its decoded plan
+        if self.use_ftca or negatives_on:  # where each token falls in its decoded plan: FTCA's rows, negatives'
             ids, mask = output["completion_ids"], output["completion_mask"]
-            offsets = [token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist()) for i in range(len(ids))]
+            offsets = [token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
+                       if self.use_ftca or is_negative[i] else None for i in range(len(ids))]
         if self.use_ftca:
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
