@@ -30,14 +30,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from harp.data import world  # noqa: E402
+
 GRID = 4  # merged image tokens per side (112 px input, 28 px per merged token)
-COLOURS = ("white", "red", "blue", "green", "yellow")
+COLOURS = tuple(world.TABLE_COLOURS)  # label c + 1 is the table colour COLOURS[c]
 
 
 def token_labels(record: dict, data_seed: int) -> tuple[list[int], list[int]]:
     """Per image token (raster order): object index + 1 (0 = none), table colour index + 1 (0 = none)."""
-    from harp.data import world
-
     index = int(record["id"].rsplit("_", 1)[1])
     sample = world.sample_scene(random.Random(f"{data_seed}:{index}"))
     if sample.task != record["task"]:
@@ -66,9 +66,9 @@ class TokenHook:
 
         hidden = model.config.text_config.hidden_size
         self.mode, self.queue, self.tokens, self.labels = mode, [], None, None
-        self.object_head = torch.nn.Linear(hidden, 1 + len(OBJECT_NAMES))
+        self.object_head = torch.nn.Linear(hidden, 1 + len(world.OBJECTS))
         self.colour_head = torch.nn.Linear(hidden, 1 + len(COLOURS))
-        self.object_embedding = torch.nn.Embedding(1 + len(OBJECT_NAMES), hidden)
+        self.object_embedding = torch.nn.Embedding(1 + len(world.OBJECTS), hidden)
         self.colour_embedding = torch.nn.Embedding(1 + len(COLOURS), hidden)
         for table in (self.object_embedding, self.colour_embedding):
             torch.nn.init.normal_(table.weight, std=0.02)
@@ -96,9 +96,6 @@ class TokenHook:
 
         return (F.cross_entropy(self.object_head(self.tokens), self.labels[0])
                 + F.cross_entropy(self.colour_head(self.tokens), self.labels[1]))
-
-
-from harp.data.world import OBJECTS as OBJECT_NAMES  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -138,11 +135,8 @@ def main(argv=None) -> int:
     hook = TokenHook(model, args.mode)
     model.model.visual.register_forward_hook(hook, with_kwargs=True)
 
-    records = read_records(data / "sft_train.jsonl")
-    labels = {record["id"]: token_labels(record, args.data_seed) for record in records}
-    examples = load_examples(data / "sft_train.jsonl")
-    for example, record in zip(examples, records):
-        example["labels_key"] = record["id"]
+    labels = [token_labels(record, args.data_seed) for record in read_records(data / "sft_train.jsonl")]
+    examples = load_examples(data / "sft_train.jsonl")  # the same records, in the same order
     collate = PlanCollator(processor, domain)
     parameters = list(model.parameters()) + hook.parameters()
     optimiser = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
@@ -158,8 +152,9 @@ def main(argv=None) -> int:
         order = list(range(len(examples)))
         rng.shuffle(order)
         for start in range(0, len(order), args.batch_size):
-            batch = [examples[i] for i in order[start:start + args.batch_size]]
-            hook.queue = [labels[e["labels_key"]] for e in batch]
+            indices = order[start:start + args.batch_size]
+            batch = [examples[i] for i in indices]
+            hook.queue = [labels[i] for i in indices]
             inputs = collate(batch)
             loss = model(**inputs).loss
             aux = hook.aux_loss() if args.mode == "aux" else None
