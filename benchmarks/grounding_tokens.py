@@ -9,13 +9,23 @@ and the colour around it. This probe asks whether the planner's failure is in th
 - `aux`: the same, plus an auxiliary loss on the vision tower's output: a linear read-out of each of
   the 16 image tokens must name the object drawn in it and the colour of the table under it;
 - `oracle`: the tower's output replaced by clean fused tokens, a learnt embedding of the object
-  plus one of the table colour (from the scene's layout): the image as `--fused` recall sees it.
+  plus one of the table colour (from the scene's layout): the image as `--fused` recall sees it;
+- `oracle_text`: the same, but from the language model's own input embeddings: the object's word as
+  the task writes it (` apple`) plus the colour's token as the plan writes it (`(Red`), so matching
+  the task's object and copying the answer need no new embedding (as in `--fused` recall).
+
+More, and denser, lookup data: `--train_scenes N` trains on the first N scenes of the data seed
+(rendered once into the regime folder) less the regime's test and val scenes; `--every_object`
+adds, for every training scene, a one-object task that does not name the table for each object on
+it, so most samples need the lookup and many defeat the "most-loaded table" shortcut.
 
 Labels come from the synthetic world's layout (`harp.data.world.sample_scene` with the data seed
 and the record's index), so this runs on synthetic data only. Prints task completion by task kind
 on test+val, with the two baselines.
 
     python benchmarks/grounding_tokens.py --data .experiments/long_grpo/clean --mode oracle --seed 1
+    python benchmarks/grounding_tokens.py --data .experiments/long_grpo/clean --mode oracle_text \
+        --train_scenes 2500 --every_object --epochs 4 --batch_size 64 --lr 1e-3
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ def token_labels(record: dict, data_seed: int) -> tuple[list[int], list[int]]:
     """Per image token (raster order): object index + 1 (0 = none), table colour index + 1 (0 = none)."""
     index = int(record["id"].rsplit("_", 1)[1])
     sample = world.sample_scene(random.Random(f"{data_seed}:{index}"))
-    if sample.task != record["task"]:
+    if sample.scene["objects"] != record["scene"]["objects"]:
         raise SystemExit(f"{record['id']}: not scene {index} of data seed {data_seed} (pass --data_seed)")
     cell = world.IMAGE_SIZE / GRID
     objects, colours = [0] * GRID * GRID, [0] * GRID * GRID
@@ -89,13 +99,83 @@ class TokenHook:
         self.tokens = output.pooler_output
         if self.mode == "oracle":
             output.pooler_output = self.object_embedding(self.labels[0]) + self.colour_embedding(self.labels[1])
+        if self.mode == "oracle_text":
+            objects, colours = self.labels
+            output.pooler_output = (self.text_embedding(self.object_ids[objects]) * (objects > 0).unsqueeze(-1)
+                                    + self.text_embedding(self.colour_ids[colours]) * (colours > 0).unsqueeze(-1))
         return output
+
+    def use_text_embeddings(self, model, tokenizer) -> None:
+        """oracle_text: objects as the task writes them (" apple"), colours as the plan does ("(Red")."""
+        import torch
+
+        def token(text: str) -> int:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(ids) != 1:
+                raise SystemExit(f"oracle_text needs {text!r} to be one token, the tokenizer makes {len(ids)}")
+            return ids[0]
+
+        self.text_embedding = model.get_input_embeddings()
+        self.object_ids = torch.tensor([0] + [token(" " + name) for name in world.OBJECTS])
+        self.colour_ids = torch.tensor([0] + [token("(" + world.display(colour)) for colour in COLOURS])
 
     def aux_loss(self):
         import torch.nn.functional as F
 
         return (F.cross_entropy(self.object_head(self.tokens), self.labels[0])
                 + F.cross_entropy(self.colour_head(self.tokens), self.labels[1]))
+
+
+def one_task_per_object(record: dict, rng: random.Random) -> list[dict]:
+    """For each object in the record's scene, a one-object task that does not name its table."""
+    from harp.data.synthetic import mention_order_plan
+    from harp.plan import Domain, Scene
+
+    domain = Domain.load("navigate_pick_place")
+    scene = record["scene"]
+    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
+    image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
+    tasks = []
+    for obj, table in scene["objects"].items():
+        destination, phrasing = rng.choice(receptacles), rng.choice(image_only)
+        goal_scene = dict(scene, goal={obj: destination})
+        task = world.PHRASINGS_ONE[phrasing][0].format(o=obj, s=table, d=destination, p=world.preposition(destination))
+        tasks.append(dict(record, task=task, scene=goal_scene,
+                          plan=mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain),
+                          meta={"num_objects": 1, "source_named": False, "phrasing": phrasing}))
+    return tasks
+
+
+def training_records(regime: Path, data_seed: int, train_scenes: int, every_object: bool) -> Path:
+    """The records file to train on: the regime's own, or the first `train_scenes` scenes of the data
+    seed (rendered once under the regime folder) less its test and val scenes, plus one task per
+    object when `every_object`."""
+    import json
+
+    from harp.data.records import read_records
+    from harp.data.synthetic import build_synthetic
+
+    data = regime / "data"
+    if not train_scenes and not every_object:
+        return data / "sft_train.jsonl"
+    if train_scenes:
+        rendered = regime / f"grounding_scenes_{train_scenes}"
+        if not (rendered / "actions.jsonl").is_file():
+            build_synthetic(train_scenes, seed=data_seed, images_dir=rendered / "bdv2" / "synthetic",
+                            output_dir=rendered, progress=False)
+        held_out = {record["id"] for name in ("sft_val.jsonl", "sft_test.jsonl") for record in read_records(data / name)}
+        records = [record for record in read_records(rendered / "actions.jsonl") if record["id"] not in held_out]
+    else:
+        records = list(read_records(data / "sft_train.jsonl"))
+    rng = random.Random(f"{data_seed}:every_object")
+    rows = []
+    for record in records:
+        row = dict(record, image=str(record.image_path))
+        rows += [row] + (one_task_per_object(row, rng) if every_object else [])
+    rng.shuffle(rows)
+    path = regime / f"grounding_train_{train_scenes or 'regime'}{'_every_object' if every_object else ''}.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
 
 
 def main(argv=None) -> int:
@@ -112,12 +192,18 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a regime folder: data/sft_{train,val,test}.jsonl")
-    parser.add_argument("--mode", choices=("plain", "aux", "oracle"), default="plain")
+    parser.add_argument("--mode", choices=("plain", "aux", "oracle", "oracle_text"), default="plain")
+    parser.add_argument("--train_scenes", type=int, default=0, metavar="N",
+                        help="> 0: train on the first N scenes of --data_seed less the regime's test and val")
+    parser.add_argument("--every_object", action="store_true",
+                        help="add a one-object, table-not-named task for every object of every training scene")
     parser.add_argument("--data_seed", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--schedule", choices=("linear", "constant"), default="linear",
+                        help="after the 50 warm-up steps: decay to 0 (the demo SFT's) or hold (the recall probe's)")
     parser.add_argument("--aux_weight", type=float, default=1.0)
     parser.add_argument("--max_steps", type=int, default=0, help="> 0: stop there (smoke runs)")
     parser.add_argument("--limit", type=int, default=0, help="> 0: evaluate on this many records (smoke runs)")
@@ -133,21 +219,28 @@ def main(argv=None) -> int:
     model, processor = load_model_and_processor(model_dir, dtype=torch.float32, device="cpu", for_training=True)
     model.train()
     hook = TokenHook(model, args.mode)
+    if args.mode == "oracle_text":
+        hook.use_text_embeddings(model, processor.tokenizer)
     model.model.visual.register_forward_hook(hook, with_kwargs=True)
 
-    labels = [token_labels(record, args.data_seed) for record in read_records(data / "sft_train.jsonl")]
-    examples = load_examples(data / "sft_train.jsonl")  # the same records, in the same order
+    train_path = training_records(Path(args.data), args.data_seed, args.train_scenes, args.every_object)
+    labels = [token_labels(record, args.data_seed) for record in read_records(train_path)]
+    examples = load_examples(train_path)  # the same records, in the same order
     collate = PlanCollator(processor, domain)
     parameters = list(model.parameters()) + hook.parameters()
     optimiser = torch.optim.AdamW(parameters, lr=args.lr, weight_decay=0.01)
     steps_per_epoch = (len(examples) + args.batch_size - 1) // args.batch_size
     total = args.max_steps or args.epochs * steps_per_epoch
     warmup = 50
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    def rate(s: int) -> float:
+        decay = 1.0 if args.schedule == "constant" else max(0.0, (total - s) / max(1, total - warmup))
+        return min((s + 1) / warmup, decay)
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
     rng = random.Random(args.seed)
     started, step = time.time(), 0
-    print(f"mode={args.mode} seed={args.seed} steps={total} aux_weight={args.aux_weight}", flush=True)
+    print(f"mode={args.mode} seed={args.seed} steps={total} batch={args.batch_size} lr={args.lr} ({args.schedule}) "
+          f"aux_weight={args.aux_weight} training records={len(examples)} ({train_path.name})", flush=True)
     while step < total:
         order = list(range(len(examples)))
         rng.shuffle(order)

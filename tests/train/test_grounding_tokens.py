@@ -31,13 +31,40 @@ def test_each_object_s_token_holds_the_object_and_its_table_s_colour(regime):
         placed = {OBJECTS[o - 1]: grounding_tokens.COLOURS[c - 1] for o, c in zip(objects, colours) if o}
         assert placed == {obj: table.split()[0] for obj, table in where.items()}
     with pytest.raises(SystemExit, match="not scene"):
-        grounding_tokens.token_labels(record, data_seed=4)  # another world: the task differs
+        grounding_tokens.token_labels(record, data_seed=4)  # another world: the objects differ
+
+
+def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_table(regime):
+    import random
+
+    from harp.plan import Domain, Scene, simulate
+
+    domain = Domain.load("navigate_pick_place")
+    for record in read_records(regime / "actions.jsonl"):
+        tasks = grounding_tokens.one_task_per_object(dict(record), random.Random(0))
+        assert sorted(next(iter(t["scene"]["goal"])) for t in tasks) == sorted(record["scene"]["objects"])
+        for task in tasks:
+            (obj, _), = task["scene"]["goal"].items()
+            table = record["scene"]["objects"][obj]
+            assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
+            assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
+            assert simulate(task["plan"], Scene.from_dict(task["scene"]), domain).completed
+
+
+def test_more_training_scenes_leave_out_the_test_and_val_scenes(regime):
+    path = grounding_tokens.training_records(regime, data_seed=3, train_scenes=30, every_object=False)
+    ids = [record["id"] for record in read_records(path)]
+    held_out = {r["id"] for name in ("sft_val.jsonl", "sft_test.jsonl") for r in read_records(regime / "data" / name)}
+    assert len(ids) == 30 - len(held_out) and not held_out & set(ids)
+    for record in read_records(path):  # the first 20 of the 30 are the regime's own scenes
+        grounding_tokens.token_labels(record, data_seed=3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["aux", "oracle"])
+@pytest.mark.parametrize("mode", ["aux", "oracle", "oracle_text"])
 def test_a_two_step_run_prints_completion_by_task_kind(regime, mode, capsys):
+    more = ["--train_scenes", "24", "--every_object"] if mode == "oracle_text" else []
     assert grounding_tokens.main(["--data", str(regime), "--data_seed", "3", "--mode", mode,
-                                  "--max_steps", "2", "--limit", "4"]) == 0
+                                  "--max_steps", "2", "--limit", "4"] + more) == 0
     out = capsys.readouterr().out
     assert f"mode={mode} seed=1 test+val 4: task completion" in out and "most-loaded" in out
