@@ -21,7 +21,8 @@ it, so most samples need the lookup and many defeat the "most-loaded table" shor
 
 Labels come from the synthetic world's layout (`harp.data.world.sample_scene` with the data seed
 and the record's index), so this runs on synthetic data only. Prints task completion by task kind
-on test+val, with the two baselines.
+on test+val, with the two baselines, and for `plain` and `aux` again with every image replaced
+by a uniform grey one (the blank-image control).
 
     python benchmarks/grounding_tokens.py --data .experiments/long_grpo/clean --mode oracle --seed 1
     python benchmarks/grounding_tokens.py --data .experiments/long_grpo/clean --mode oracle_text \
@@ -232,6 +233,7 @@ def main(argv=None) -> int:
     steps_per_epoch = (len(examples) + args.batch_size - 1) // args.batch_size
     total = args.max_steps or args.epochs * steps_per_epoch
     warmup = 50
+
     def rate(s: int) -> float:
         decay = 1.0 if args.schedule == "constant" else max(0.0, (total - s) / max(1, total - warmup))
         return min((s + 1) / warmup, decay)
@@ -270,18 +272,23 @@ def main(argv=None) -> int:
     if args.limit:
         test = test[:args.limit]
     batch_size = 16
-    hook.queue = [token_labels(record, args.data_seed) for record in test]
-    with torch.no_grad():
-        predictions = generate_for_records(model, processor, test, domain, batch_size=batch_size, max_new_tokens=48)
-    if hook.queue:
-        raise RuntimeError(f"{len(hook.queue)} queued labels were never used: images and labels are out of step")
-    rows = score_predictions(test, predictions, domain, hprm)
-    metrics = summarize(rows)
-    print(f"mode={args.mode} seed={args.seed} test+val {len(rows)}: task completion {metrics['task_completion']:.3f}, "
-          f"avg reward {metrics['avg_reward']:.3f} ({time.time() - started:.0f}s)")
-    for kind, summary in details(rows)["by_task_kind"].items():
-        print(f"  {kind:<40} n={summary['num_samples']:<3} completion {summary['task_completion']:.3f}  "
-              f"uniform {summary['baseline_uniform']}  most-loaded {summary['baseline_most_loaded']}")
+    # The blank-image control: with the real tower's tokens, image-only tasks should fall to chance.
+    # Oracle tokens come from the layout, not the pixels, so blanking changes nothing there.
+    for blank in (False, True) if args.mode in ("plain", "aux") else (False,):
+        hook.queue = [token_labels(record, args.data_seed) for record in test]
+        with torch.no_grad():
+            predictions = generate_for_records(model, processor, test, domain, batch_size=batch_size,
+                                               max_new_tokens=48, blank_images=blank)
+        if hook.queue:
+            raise RuntimeError(f"{len(hook.queue)} queued labels were never used: images and labels are out of step")
+        rows = score_predictions(test, predictions, domain, hprm)
+        metrics = summarize(rows)
+        print(f"mode={args.mode} seed={args.seed} test+val {len(rows)}{' blank images' if blank else ''}: "
+              f"task completion {metrics['task_completion']:.3f}, avg reward {metrics['avg_reward']:.3f} "
+              f"({time.time() - started:.0f}s)")
+        for kind, summary in details(rows)["by_task_kind"].items():
+            print(f"  {kind:<40} n={summary['num_samples']:<3} completion {summary['task_completion']:.3f}  "
+                  f"uniform {summary['baseline_uniform']}  most-loaded {summary['baseline_most_loaded']}")
     return 0
 
 

@@ -68,3 +68,4 @@ def test_a_two_step_run_prints_completion_by_task_kind(regime, mode, capsys):
                                   "--max_steps", "2", "--limit", "4"] + more) == 0
     out = capsys.readouterr().out
     assert f"mode={mode} seed=1 test+val 4: task completion" in out and "most-loaded" in out
+    assert (f"mode={mode} seed=1 test+val 4 blank images: task completion" in out) == (mode == "aux")
