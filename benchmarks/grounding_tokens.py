@@ -1,4 +1,4 @@
-"""Would the tiny planner look objects up if its image tokens were clean? SFT with three kinds of image token.
+"""Would the tiny planner look objects up if its image tokens were clean? SFT with four kinds of image token.
 
 The text-only recall control (benchmarks/recall.py) learns the lookup when each pair sits in one
 position holding its key and its value (`--fused`), and not otherwise. An image token of the
@@ -68,7 +68,7 @@ def token_labels(record: dict, data_seed: int) -> tuple[list[int], list[int]]:
 
 
 class TokenHook:
-    """Forward hook on the vision tower: reads (aux) or replaces (oracle) its merged tokens.
+    """Forward hook on the vision tower: reads (aux) or replaces (oracle, oracle_text) its merged tokens.
 
     `queue` holds the (objects, colours) labels of the images the next forwards will see, in order."""
 
@@ -127,12 +127,11 @@ class TokenHook:
                 + F.cross_entropy(self.colour_head(self.tokens), self.labels[1]))
 
 
-def one_task_per_object(record: dict, rng: random.Random) -> list[dict]:
+def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
     """For each object in the record's scene, a one-object task that does not name its table."""
     from harp.data.synthetic import mention_order_plan
-    from harp.plan import Domain, Scene
+    from harp.plan import Scene
 
-    domain = Domain.load("navigate_pick_place")
     scene = record["scene"]
     receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
     image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
@@ -151,10 +150,9 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
     """The records file to train on: the regime's own, or the first `train_scenes` scenes of the data
     seed (rendered once under the regime folder) less its test and val scenes, plus one task per
     object when `every_object`."""
-    import json
-
-    from harp.data.records import read_records
+    from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic
+    from harp.plan import Domain
 
     data = regime / "data"
     if not train_scenes and not every_object:
@@ -168,14 +166,15 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
         records = [record for record in read_records(rendered / "actions.jsonl") if record["id"] not in held_out]
     else:
         records = list(read_records(data / "sft_train.jsonl"))
+    domain = Domain.load("navigate_pick_place")
     rng = random.Random(f"{data_seed}:every_object")
     rows = []
     for record in records:
         row = dict(record, image=str(record.image_path))
-        rows += [row] + (one_task_per_object(row, rng) if every_object else [])
+        rows += [row] + (one_task_per_object(row, rng, domain) if every_object else [])
     rng.shuffle(rows)
     path = regime / f"grounding_train_{train_scenes or 'regime'}{'_every_object' if every_object else ''}.jsonl"
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    write_records(path, rows)
     return path
 
 

@@ -41,7 +41,7 @@ def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_tab
 
     domain = Domain.load("navigate_pick_place")
     for record in read_records(regime / "actions.jsonl"):
-        tasks = grounding_tokens.one_task_per_object(dict(record), random.Random(0))
+        tasks = grounding_tokens.one_task_per_object(dict(record), random.Random(0), domain)
         assert sorted(next(iter(t["scene"]["goal"])) for t in tasks) == sorted(record["scene"]["objects"])
         for task in tasks:
             (obj, _), = task["scene"]["goal"].items()
