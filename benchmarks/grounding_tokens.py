@@ -127,31 +127,12 @@ class TokenHook:
                 + F.cross_entropy(self.colour_head(self.tokens), self.labels[1]))
 
 
-def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
-    """For each object in the record's scene, a one-object task that does not name its table."""
-    from harp.data.synthetic import mention_order_plan
-    from harp.plan import Scene
-
-    scene = record["scene"]
-    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
-    image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
-    tasks = []
-    for obj, table in scene["objects"].items():
-        destination, phrasing = rng.choice(receptacles), rng.choice(image_only)
-        goal_scene = dict(scene, goal={obj: destination})
-        task = world.PHRASINGS_ONE[phrasing][0].format(o=obj, s=table, d=destination, p=world.preposition(destination))
-        tasks.append(dict(record, task=task, scene=goal_scene,
-                          plan=mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain),
-                          meta={"num_objects": 1, "source_named": False, "phrasing": phrasing}))
-    return tasks
-
-
 def training_records(regime: Path, data_seed: int, train_scenes: int, every_object: bool) -> Path:
     """The records file to train on: the regime's own, or the first `train_scenes` scenes of the data
     seed (rendered once under the regime folder) less its test and val scenes, plus one task per
     object when `every_object`."""
     from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic
+    from harp.data.synthetic import build_synthetic, one_task_per_object
     from harp.plan import Domain
 
     data = regime / "data"

@@ -26,6 +26,7 @@ from harp import config_checks
 from harp.errors import ConfigError
 
 REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
+LR_SCHEDULERS = {"linear": "linear", "constant": "constant_with_warmup"}  # SFT's training.lr_scheduler: the Trainer's name
 
 
 # ----------------------------------------------------------------------------------------- SFT
@@ -66,6 +67,7 @@ class SFTTrainingConfig:
     learning_rate: float = 2e-5  # peak learning rate
     weight_decay: float = 0.01  # AdamW weight decay
     warmup_steps: int = 100  # linear warm-up, in optimiser updates
+    lr_scheduler: str = "linear"  # after warm-up: "linear" decays to 0 at the last step, "constant" holds the rate
     max_length: int = 512  # tokens per sample, image tokens included; longer samples: data.on_overlong
     logging_steps: int = 10  # log every N updates
     save_steps: int = 500  # checkpoint every N updates
@@ -183,6 +185,7 @@ def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bo
                                                          "gradient_accumulation_steps", "max_length", "logging_steps",
                                                          "save_steps", "eval_steps"])
     config_checks.choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
+    config_checks.choice(config.source, "training.lr_scheduler", t.lr_scheduler, tuple(LR_SCHEDULERS))
     config_checks.positive(config.source, "data", config.data, ["max_train_records"])
     config_checks.check_training(config.source, t, check_files)
     config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)

@@ -60,6 +60,24 @@ def mention_order_plan(scene_dict: dict, scene, domain) -> list[str] | None:
     return plan if trace.completed and len(plan) == optimal_length(scene, domain) else None
 
 
+def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
+    """For each object in the record's scene, a one-object task that does not name its table.
+
+    Only the picture tells where such an object is, so these tasks teach the lookup (harp.models.pretrain)."""
+    scene = record["scene"]
+    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
+    image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
+    tasks = []
+    for obj, table in scene["objects"].items():
+        destination, phrasing = rng.choice(receptacles), rng.choice(image_only)
+        goal_scene = dict(scene, goal={obj: destination})
+        task = world.PHRASINGS_ONE[phrasing][0].format(o=obj, s=table, d=destination, p=world.preposition(destination))
+        tasks.append(dict(record, task=task, scene=goal_scene,
+                          plan=mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain),
+                          meta={"num_objects": 1, "source_named": False, "phrasing": phrasing}))
+    return tasks
+
+
 def build_synthetic(
     num_scenes: int = 500,
     seed: int = 0,

@@ -22,7 +22,7 @@ import logging
 import time
 from pathlib import Path
 
-from harp.config import SFTConfig, save_run_config
+from harp.config import LR_SCHEDULERS, SFTConfig, save_run_config
 from harp.errors import DataError
 from harp.models.load import load_model_and_processor, resolve_model_path
 from harp.train.checkpoint import ResumableMixin
@@ -99,6 +99,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         per_device_eval_batch_size=t.per_device_eval_batch_size,
         eval_strategy="steps" if eval_dataset is not None else "no",
         eval_steps=t.eval_steps,
+        lr_scheduler_type=LR_SCHEDULERS[t.lr_scheduler],
         max_length=None,  # our collator never truncates; overlong samples were dropped beforehand
         remove_unused_columns=False,  # the collator needs image, task, completion
         dataset_kwargs={"skip_prepare_dataset": True},

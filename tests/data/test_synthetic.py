@@ -8,7 +8,7 @@ import pytest
 
 from harp.data import world
 from harp.data.records import read_records
-from harp.data.synthetic import build_synthetic
+from harp.data.synthetic import build_synthetic, one_task_per_object
 from harp.errors import DataError
 from harp.plan import Domain, Scene, optimal_length, simulate
 
@@ -129,3 +129,16 @@ def test_refuses_to_overwrite_teacher_records(tmp_path):
     (tmp_path / "actions.jsonl").write_text('{"image": "./bdv2/x_0.png", "task": "t", "plan": ["Pick(Apple)"]}\n')
     with pytest.raises(DataError, match=r"actions.jsonl:1: holds teacher-labelled records"):
         build_synthetic(3, 0, images_dir=tmp_path / "img", output_dir=tmp_path, progress=False)
+
+
+def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_table(tmp_path):
+    out, _ = build(tmp_path, "a", n=20, seed=3)
+    for record in read_records(out / "actions.jsonl"):
+        tasks = one_task_per_object(dict(record), random.Random(0), DOMAIN)
+        assert sorted(next(iter(t["scene"]["goal"])) for t in tasks) == sorted(record["scene"]["objects"])
+        for task in tasks:
+            (obj, _), = task["scene"]["goal"].items()
+            table = record["scene"]["objects"][obj]
+            assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
+            assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
+            assert simulate(task["plan"], Scene.from_dict(task["scene"]), DOMAIN).completed

@@ -34,23 +34,6 @@ def test_each_object_s_token_holds_the_object_and_its_table_s_colour(regime):
         grounding_tokens.token_labels(record, data_seed=4)  # another world: the objects differ
 
 
-def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_table(regime):
-    import random
-
-    from harp.plan import Domain, Scene, simulate
-
-    domain = Domain.load("navigate_pick_place")
-    for record in read_records(regime / "actions.jsonl"):
-        tasks = grounding_tokens.one_task_per_object(dict(record), random.Random(0), domain)
-        assert sorted(next(iter(t["scene"]["goal"])) for t in tasks) == sorted(record["scene"]["objects"])
-        for task in tasks:
-            (obj, _), = task["scene"]["goal"].items()
-            table = record["scene"]["objects"][obj]
-            assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
-            assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
-            assert simulate(task["plan"], Scene.from_dict(task["scene"]), domain).completed
-
-
 def test_more_training_scenes_leave_out_the_test_and_val_scenes(regime):
     path = grounding_tokens.training_records(regime, data_seed=3, train_scenes=30, every_object=False)
     ids = [record["id"] for record in read_records(path)]

@@ -1,0 +1,122 @@
+"""`harp model pretrain`: rebuild the grounded embedded model from scratch, deterministically.
+
+SFT on the demo's 400 scenes teaches the random tiny model the plan format but not to look an
+object up in the picture: it settles on "go to the table holding the most objects" instead
+(docs/experiments.md §3). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
+thousands of scenes, a task for every object of every scene that only the picture answers, batches
+of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples). That takes about 25 minutes
+on one CPU core, too long for the demo, so it is done once and the result ships in the package
+(GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
+
+The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
+experiments never use, so no scene they evaluate on was seen in pretraining. Same arguments, same
+bytes: the model's seed, the scenes and the data order are fixed, and a small model runs on one
+torch thread (harp.models.load).
+
+Steps, each skipped when its output is already in --workdir, so a killed run resumes:
+  1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
+  2. the scenes, and their training records                        <workdir>/scenes/pretrain.jsonl
+  3. full fine-tuning by harp's SFT stage (CONFIG), resuming from   <workdir>/sft/
+     its newest complete checkpoint
+  4. the result copied to --out with MANIFEST: the recipe, the time and the weights' sha256
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import shutil
+import time
+from pathlib import Path
+
+from harp.errors import HarpError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
+GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
+PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments use 0-5
+NUM_SCENES = 2500
+MANIFEST = "pretraining.json"
+WEIGHTS = "model.safetensors"
+
+
+def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "navigate_pick_place") -> Path:
+    """Render the scenes and write their records, each followed by one image-only task per object, shuffled."""
+    from harp.data.records import read_records, write_records
+    from harp.data.synthetic import build_synthetic, one_task_per_object
+    from harp.plan import Domain
+
+    path = scenes_dir / "pretrain.jsonl"
+    if path.is_file():
+        return path
+    build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
+                    output_dir=scenes_dir, domain=domain_name)
+    domain = Domain.load(domain_name)
+    rng = random.Random(f"{PRETRAIN_DATA_SEED}:every_object")
+    rows = []
+    for record in read_records(scenes_dir / "actions.jsonl"):
+        rows += [dict(record)] + one_task_per_object(dict(record), rng, domain)
+    rng.shuffle(rows)
+    write_records(path, rows)  # atomically, last: its presence marks the step done
+    return path
+
+
+def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NUM_SCENES,
+                      overrides: list[str] = (), sizes: dict | None = None) -> Path:
+    """Run the steps above; return `out`. `overrides`: `section.key=value` for CONFIG (smoke runs)."""
+    from harp.config import load_sft_config
+    from harp.models.tiny import build_tiny_model
+    from harp.train.sft import train_sft
+
+    started = time.time()
+    out, workdir = Path(out), Path(workdir)
+    base = workdir / "base"
+    if not (base / WEIGHTS).is_file():
+        build_tiny_model(base, seed=0, sizes=sizes)
+    records = pretraining_records(workdir / "scenes", num_scenes)
+    resume = ["training.resume_from_checkpoint=true"] if any((workdir / "sft").glob("checkpoint-*")) else []
+    config = load_sft_config(CONFIG, [f"model.name={base}", f"data.train_path={records}",
+                                      f"training.output_dir={workdir / 'sft'}", *resume, *overrides])
+    final = train_sft(config)
+    manifest = {
+        "command": "harp model pretrain",
+        "data_seed": PRETRAIN_DATA_SEED,
+        "num_scenes": num_scenes,
+        "records": sum(1 for _ in records.open(encoding="utf-8")),
+        "config": str(CONFIG.relative_to(ROOT)),
+        "overrides": list(overrides),
+        "seconds": round(time.time() - started),
+        "sha256": {WEIGHTS: sha256(final / WEIGHTS)},
+    }
+    (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    replace_dir(final, out)
+    return out
+
+
+def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR) -> Path:
+    """Copy the shipped grounded model to `out`, after checking its weights against its manifest."""
+    manifest_path = source / MANIFEST
+    if not manifest_path.is_file():
+        raise HarpError(f"{source}: no grounded model here; rebuild it with `harp model pretrain --out {source}`")
+    expected = json.loads(manifest_path.read_text(encoding="utf-8"))["sha256"][WEIGHTS]
+    if not (source / WEIGHTS).is_file() or sha256(source / WEIGHTS) != expected:
+        raise HarpError(f"{source / WEIGHTS}: missing or not the weights its {MANIFEST} names (a Git LFS pointer? "
+                        f"a partial copy?); rebuild with `harp model pretrain --out {source}`")
+    replace_dir(source, Path(out))
+    return Path(out)
+
+
+def replace_dir(source: Path, out: Path) -> None:
+    """Copy a model folder to `out`, replacing what is there, so `out` is never half-written.
+
+    The Trainer's pickled training_args.bin stays behind: a model to share needs no pickle."""
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns("training_args.bin"))
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

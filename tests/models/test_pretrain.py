@@ -1,0 +1,83 @@
+"""`harp model pretrain` and `init-tiny --grounded`: same arguments, same weights; a resumed run ends
+where an unbroken one does; the shipped model is the one its manifest names, on scenes no one else uses."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harp.errors import HarpError
+from harp.models import pretrain
+from harp.models.tiny import MICRO_SIZES
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
+         "training.warmup_steps=1", "training.report_to=[none]"]
+
+
+def smoke_pretrain(out, workdir, overrides=SMOKE):
+    return pretrain.pretrain_grounded(out, workdir, num_scenes=6, overrides=list(overrides), sizes=MICRO_SIZES)
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pretrain")
+    return smoke_pretrain(root / "out", root / "work"), root
+
+
+def test_pretraining_records_add_an_image_only_task_for_every_object(pretrained):
+    from harp.data.records import read_records
+
+    _, root = pretrained
+    scenes = read_records(root / "work" / "scenes" / "actions.jsonl")
+    rows = read_records(root / "work" / "scenes" / "pretrain.jsonl")
+    assert len(rows) == len(scenes) + sum(len(s["scene"]["objects"]) for s in scenes)
+    assert sum(not row["meta"]["source_named"] and row["meta"]["num_objects"] == 1 for row in rows) >= len(rows) - len(scenes)
+    assert all(row.image_path.is_file() for row in rows)
+
+
+@pytest.mark.slow
+def test_same_arguments_same_weights_and_a_resumed_run_ends_the_same(pretrained, tmp_path):
+    out, _ = pretrained
+    manifest = json.loads((out / pretrain.MANIFEST).read_text())
+    assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["sha256"]["model.safetensors"]
+    assert not (out / "training_args.bin").exists()
+    again = smoke_pretrain(tmp_path / "out", tmp_path / "work")
+    assert pretrain.sha256(again / "model.safetensors") == pretrain.sha256(out / "model.safetensors")
+    # Killed after the step-2 checkpoint: stop there, then run the full command again in the same folder.
+    smoke_pretrain(tmp_path / "cut", tmp_path / "work2", SMOKE + ["training.max_steps=2"])
+    resumed = smoke_pretrain(tmp_path / "resumed", tmp_path / "work2")
+    assert pretrain.sha256(resumed / "model.safetensors") == pretrain.sha256(out / "model.safetensors")
+
+
+def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, tmp_path):
+    import shutil
+
+    out, _ = pretrained
+    copy = pretrain.copy_grounded(tmp_path / "model", source=out)
+    assert (copy / "config.json").is_file() and (copy / pretrain.MANIFEST).is_file()
+    tampered = tmp_path / "tampered"
+    shutil.copytree(out, tampered)
+    (tampered / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(HarpError, match="not the weights its pretraining.json names"):
+        pretrain.copy_grounded(tmp_path / "model2", source=tampered)
+    with pytest.raises(HarpError, match="no grounded model here"):
+        pretrain.copy_grounded(tmp_path / "model3", source=tmp_path / "nowhere")
+    assert (copy / "config.json").is_file()  # a failed copy leaves the earlier one alone
+
+
+def test_the_shipped_grounded_model_is_what_its_manifest_says():
+    manifest = json.loads((pretrain.GROUNDED_DIR / pretrain.MANIFEST).read_text())
+    assert manifest["sha256"]["model.safetensors"] == pretrain.sha256(pretrain.GROUNDED_DIR / "model.safetensors")
+    assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["overrides"] == []
+    assert manifest["num_scenes"] == pretrain.NUM_SCENES
+
+
+def test_pretraining_scenes_are_drawn_with_a_seed_the_demo_and_experiments_do_not_use():
+    from harp import demo
+
+    used = {demo.SEED}
+    for path in (ROOT / "configs" / "experiments").glob("*.yaml"):
+        used.add(yaml.safe_load(path.read_text()).get("data_seed", 0))
+    assert pretrain.PRETRAIN_DATA_SEED not in used
