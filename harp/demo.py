@@ -1,10 +1,10 @@
 """`harp demo` (and `make demo`): the whole pipeline on the embedded defaults, no network.
 
 Stages, each the command a user would type (run in `.demo/`, so the demo never touches a user's
-own `data/`, `outputs/` or `results/`): synthetic data (500 scenes), split, the tiny model, SFT
-(configs/demo/sft.yaml), negatives, GRPO (configs/demo/grpo.yaml), evaluation of SFT and GRPO side
-by side, report. It prints one line per stage with its time and ends with the metrics table and
-the report's path.
+own `data/`, `outputs/` or `results/`): synthetic data (500 scenes), split, the grounded tiny
+model (shipped; `harp model pretrain` rebuilds it), SFT (configs/demo/sft.yaml), negatives, GRPO
+(configs/demo/grpo.yaml), evaluation of SFT and GRPO side by side, report. It prints one line
+per stage with its time and ends with the metrics table and the report's path.
 
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
 log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time). Running
@@ -54,7 +54,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
               ["actions.jsonl"]),
         Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
               ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
-        Stage("model", "embedded tiny Qwen2.5-VL", harp + ["model", "init-tiny", "--out", "models/tiny-qwen2.5-vl"],
+        Stage("model", "embedded tiny Qwen2.5-VL, grounded", harp + ["model", "init-tiny", "--grounded", "--out", "models/tiny-qwen2.5-vl"],
               ["models/tiny-qwen2.5-vl/config.json"]),
         Stage("sft", "SFT (configs/demo/sft.yaml)", python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
               ["outputs/sft/final"]),

@@ -77,6 +77,11 @@ def test_wrong_types_and_ranges(tmp_path, line, message):
         load_grpo_config(write(tmp_path, line), check_files=False)
 
 
+def test_sft_lr_scheduler_is_one_of_two(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.lr_scheduler: must be one of linear, constant, got 'cosine'"):
+        load_sft_config(write(tmp_path, "training:\n  lr_scheduler: cosine\n"), check_files=False)
+
+
 def test_error_is_one_line_and_names_file(tmp_path):
     path = write(tmp_path, "training:\n  max_length: many\n")
     with pytest.raises(ConfigError) as info:

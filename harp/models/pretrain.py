@@ -35,7 +35,7 @@ from harp.errors import HarpError
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
 GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
-PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments use 0-5
+PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
 MANIFEST = "pretraining.json"
 WEIGHTS = "model.safetensors"

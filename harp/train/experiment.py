@@ -31,6 +31,8 @@ from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError
 from harp.eval.evaluate import evaluate
+from harp.eval.metrics import SHORTCUT_WRONG, kind_label
+from harp.models.pretrain import copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.train.grpo import train_grpo
 from harp.train.sft import train_sft
@@ -41,6 +43,7 @@ VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None f
     "negatives_off": (True, 0),
     "both_off": (False, 0),
 }
+BASE_MODELS = ("random", "grounded")
 # Two-sided 95% Student t quantiles by degrees of freedom (no scipy in the environment).
 REPOSITORY = Path(__file__).resolve().parents[2]
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
@@ -66,6 +69,8 @@ class ExperimentConfig:
     sft_overrides: list[str] = field(default_factory=list)
     grpo_overrides: list[str] = field(default_factory=list)
     eval_batch_size: int = 16
+    base_model: str = "random"  # SFT starts from: "random" (init-tiny) or "grounded" (init-tiny --grounded)
+    blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
 
 
 def load_experiment(path: str | Path, regimes: list[str] | None = None) -> ExperimentConfig:
@@ -101,6 +106,8 @@ def load_experiment(path: str | Path, regimes: list[str] | None = None) -> Exper
             raise ConfigError(f"{path}: variants: unknown '{name}' (expected {', '.join(VARIANTS)})")
     if not config.seeds:
         raise ConfigError(f"{path}: seeds: at least one seed")
+    if config.base_model not in BASE_MODELS:
+        raise ConfigError(f"{path}: base_model: expected one of {', '.join(BASE_MODELS)}, got {config.base_model!r}")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
         given = Path(getattr(config, key))
         if not given.is_file() and (REPOSITORY / given).is_file():
@@ -148,7 +155,36 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
                 gains = f"{format_ci(dc):>24}{format_ci(dr):>20}"
             lines.append(f"  {model:<16}{format_ci(completion):>20}{format_ci(reward):>20}{gains}")
         lines.append("")
+        lines += grounding_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
+
+
+GROUNDING_COLUMNS = [("all tasks", "task_completion"), ("image-only, 1 object", "one_object_image_only"),
+                     ("shortcut wrong", "shortcut_wrong")]
+
+
+def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Completion where only the picture tells (mean ± 95% CI over seeds), beside the baselines of
+    one-object image-only tasks, and with blank images when they were evaluated."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any("one_object_image_only" in row for row in rows):
+        return []  # results from before these figures were recorded
+    baselines = next(row["baselines_one_object_image_only"] for row in rows if "baselines_one_object_image_only" in row)
+    lines = [f"  grounding (one-object image-only baselines: uniform guess {baselines['uniform']}, "
+             f"most-loaded table {baselines['most_loaded']})",
+             f"  {'model':<22}" + "".join(f"{title:>22}" for title, _ in GROUNDING_COLUMNS)]
+    for model in models:
+        for blank in (False, True):
+            found = [by[model, s].get("blank") if blank else by[model, s] for s in seeds if (model, s) in by]
+            found = [row for row in found if row]
+            if not found:
+                continue
+            cells = []
+            for _, key in GROUNDING_COLUMNS:
+                values = [row[key] for row in found if row.get(key) is not None]
+                cells.append(format_ci(values) if values else "-")
+            lines.append(f"  {model + (' blank images' if blank else ''):<22}" + "".join(f"{c:>22}" for c in cells))
+    return lines + [""]
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -206,22 +242,43 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
 
 
 def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dict[str, Path]) -> dict[str, dict]:
-    """Task completion and avg reward of each model on test+val, and image-only completion."""
-    out = root / f"seed{seed}" / "eval" / "evaluation.json"
-    evaluate([str(path) for path in models.values()], root / "eval.jsonl", out, config.eval_batch_size,
-             max_new_tokens=48, report=False, quiet=True)
-    details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
-    results = {}
-    for name, run in zip(models, details["models"]):
-        kinds = run["by_task_kind"]
-        image_only = [k for label, k in kinds.items() if label.endswith("source not named")]
-        n = sum(k["num_samples"] for k in image_only)
-        results[name] = {
-            "task_completion": run["metrics"]["task_completion"], "avg_reward": run["metrics"]["avg_reward"],
-            "image_only_completion": (sum(k["task_completion"] * k["num_samples"] for k in image_only) / n) if n else None,
-            "num_samples": run["num_samples"],
-        }
+    """Task completion and avg reward of each model on test+val, completion on the image-only task
+    kinds, and with `blank_images` the same again with every image uniform (`blank` in each row)."""
+    results = {name: {} for name in models}
+    for blank in (False, True) if config.blank_images else (False,):
+        out = root / f"seed{seed}" / ("eval_blank" if blank else "eval") / "evaluation.json"
+        evaluate([str(path) for path in models.values()], root / "eval.jsonl", out, config.eval_batch_size,
+                 max_new_tokens=48, report=False, quiet=True, blank_images=blank)
+        details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
+        for name, run in zip(models, details["models"]):
+            scores = grounding_scores(run)
+            if blank:
+                results[name]["blank"] = scores
+            else:
+                results[name].update(scores, num_samples=run["num_samples"])
     return results
+
+
+def grounding_scores(run: dict) -> dict:
+    """One model's figures from evaluation_details.json: the two headline metrics, completion on
+    image-only tasks (all, one-object, and where the most-loaded-table shortcut fails) and the
+    baselines of one-object image-only tasks."""
+    kinds = run["by_task_kind"]
+
+    def completion(labels):
+        groups = [kinds[label] for label in labels if label in kinds]
+        n = sum(group["num_samples"] for group in groups)
+        return (sum(group["task_completion"] * group["num_samples"] for group in groups) / n) if n else None
+
+    one = kinds.get(kind_label(1, False), {})
+    return {
+        "task_completion": run["metrics"]["task_completion"], "avg_reward": run["metrics"]["avg_reward"],
+        "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
+        "one_object_image_only": completion([kind_label(1, False)]),
+        "shortcut_wrong": completion([SHORTCUT_WRONG]),
+        "baselines_one_object_image_only": {"uniform": one.get("baseline_uniform"),
+                                            "most_loaded": one.get("baseline_most_loaded")},
+    }
 
 
 def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
@@ -230,9 +287,11 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     results_path = workdir / "results.jsonl"
     done = {(r["regime"], r["seed"], r["model"]) for r in read_results(results_path)}
-    model_dir = workdir / "tiny-qwen2.5-vl"
-    if not (model_dir / "config.json").is_file():
+    model_dir = workdir / ("tiny-qwen2.5-vl" if config.base_model == "random" else "tiny-qwen2.5-vl-grounded")
+    if not (model_dir / "config.json").is_file() and config.base_model == "random":
         build_tiny_model(model_dir)
+    elif not (model_dir / "config.json").is_file():
+        copy_grounded(model_dir)
     for regime in config.regimes:
         root = prepare_data(config, regime, workdir / regime.name)
         for seed in config.seeds:

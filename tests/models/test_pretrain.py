@@ -13,7 +13,7 @@ from harp.models.tiny import MICRO_SIZES
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
-         "training.warmup_steps=1", "training.report_to=[none]"]
+         "training.warmup_steps=1", "training.logging_steps=1", "training.report_to=[none]"]
 
 
 def smoke_pretrain(out, workdir, overrides=SMOKE):
@@ -39,7 +39,9 @@ def test_pretraining_records_add_an_image_only_task_for_every_object(pretrained)
 
 @pytest.mark.slow
 def test_same_arguments_same_weights_and_a_resumed_run_ends_the_same(pretrained, tmp_path):
-    out, _ = pretrained
+    out, root = pretrained
+    history = json.loads((root / "work" / "sft" / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
+    assert [entry["learning_rate"] for entry in history if entry["step"] > 1] == [1e-3, 1e-3]  # held after warm-up
     manifest = json.loads((out / pretrain.MANIFEST).read_text())
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["sha256"]["model.safetensors"]
     assert not (out / "training_args.bin").exists()

@@ -36,6 +36,7 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
     ("variants: [full, typo]\n", "variants: unknown 'typo'"),
     ("regimes: [{label_noise: 0.3}]\n", "regimes[0] needs 'name'"),
     ("epochs: 3\n", "unknown key 'epochs'"),
+    ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
 ])
 def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
     path = tmp_path / "experiment.yaml"
@@ -65,6 +66,7 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
     assert [row["model"] for row in rows] == ["sft", "full", "ftca_off", "negatives_off", "both_off"]
     assert all(0.0 <= row["task_completion"] <= 1.0 and row["num_samples"] == 6 for row in rows)
+    assert all(0.0 <= row["blank"]["task_completion"] <= 1.0 for row in rows) and "sft blank images" in first.stdout
     assert "regime noisy_few (seeds 1; test+val, 6 scenes)" in first.stdout
     noisy = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "actions.jsonl").read_text().splitlines()]
     assert any("label_noise" in record["meta"] for record in noisy)
@@ -73,3 +75,17 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 5
+
+
+def test_summary_shows_grounding_with_its_baselines_and_the_blank_image_control():
+    def row(seed, one, blank_one):
+        figures = {"task_completion": 0.9, "avg_reward": 0.5, "one_object_image_only": one, "shortcut_wrong": one,
+                   "image_only_completion": one, "baselines_one_object_image_only": {"uniform": 0.43, "most_loaded": 0.76}}
+        blank = dict(figures, task_completion=0.4, one_object_image_only=blank_one, shortcut_wrong=0.0)
+        return {"regime": "clean", "seed": seed, "model": "sft", "num_samples": 100, **figures, "blank": blank}
+
+    table = summary_table([row(1, 1.0, 0.4), row(2, 0.9, 0.5)], [])
+    assert "uniform guess 0.43, most-loaded table 0.76" in table
+    line = next(line for line in table.splitlines() if line.strip().startswith("sft blank images"))
+    assert "0.450 ± " in line and line.split()[-1] == "0.000"  # blank: the mean of 0.4 and 0.5; shortcut-wrong 0
+    assert any(line.split()[:1] == ["sft"] and "0.950 ± " in line and "blank" not in line for line in table.splitlines())
