@@ -37,6 +37,10 @@ def main(argv=None) -> int:
         config = load_experiment(args.config, regimes=args.regime)
         if args.summary:
             rows = read_results(Path(config.workdir) / "results.jsonl")
+            if not rows:
+                print(f"error: no results in {Path(config.workdir) / 'results.jsonl'} (run without --summary first)",
+                      file=sys.stderr)
+                return 1
         else:
             rows = run_experiment(config, log=lambda line: print(line, flush=True))
     except HarpError as error:

@@ -159,8 +159,8 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
     return "\n".join(lines)
 
 
-GROUNDING_COLUMNS = [("all tasks", "task_completion"), ("image-only, 1 object", "one_object_image_only"),
-                     ("shortcut wrong", "shortcut_wrong")]
+GROUNDING_COLUMNS = [("all tasks", "task_completion"), ("image-only, all", "image_only_completion"),
+                     ("image-only, 1 object", "one_object_image_only"), ("shortcut wrong", "shortcut_wrong")]
 
 
 def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
@@ -172,7 +172,7 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
     baselines = next(row["baselines_one_object_image_only"] for row in rows if "baselines_one_object_image_only" in row)
     lines = [f"  grounding (one-object image-only baselines: uniform guess {baselines['uniform']}, "
              f"most-loaded table {baselines['most_loaded']})",
-             f"  {'model':<22}" + "".join(f"{title:>22}" for title, _ in GROUNDING_COLUMNS)]
+             f"  {'model':<28}" + "".join(f"{title:>22}" for title, _ in GROUNDING_COLUMNS)]
     for model in models:
         for blank in (False, True):
             found = [by[model, s].get("blank") if blank else by[model, s] for s in seeds if (model, s) in by]
@@ -183,7 +183,7 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
             for _, key in GROUNDING_COLUMNS:
                 values = [row[key] for row in found if row.get(key) is not None]
                 cells.append(format_ci(values) if values else "-")
-            lines.append(f"  {model + (' blank images' if blank else ''):<22}" + "".join(f"{c:>22}" for c in cells))
+            lines.append(f"  {model + (' blank images' if blank else ''):<28}" + "".join(f"{c:>22}" for c in cells))
     return lines + [""]
 
 
