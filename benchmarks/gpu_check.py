@@ -118,9 +118,8 @@ def demo_pipeline(table: Table, work: Path) -> None:
     stages = [
         ("data", [py, "-m", "harp.cli", "data", "build", "--source", "synthetic", "--num-scenes", "300", "--seed", "0"]),
         ("split", [py, "-m", "harp.cli", "data", "split"]),
-        ("model", [py, "-m", "harp.cli", "model", "init-tiny", "--out", "models/tiny-qwen2.5-vl"]),
-        ("sft", [py, str(ROOT / "scripts/train_sft.py"), "--config", sft, "--set", "training.bf16=true",
-                 "--set", "training.num_epochs=10"]),
+        ("model", [py, "-m", "harp.cli", "model", "init-tiny", "--grounded", "--out", "models/tiny-qwen2.5-vl"]),
+        ("sft", [py, str(ROOT / "scripts/train_sft.py"), "--config", sft, "--set", "training.bf16=true"]),
         ("negatives", [py, str(ROOT / "scripts/generate_negatives.py"), "--model_path", "outputs/sft/final",
                        "--num_samples_per_image", "2", "--batch_size", "32"]),
         ("grpo", [py, str(ROOT / "scripts/train_grpo.py"), "--config", grpo, "--set", "training.bf16=true",
