@@ -4,8 +4,8 @@ SFT on the demo's 400 scenes teaches the random tiny model the plan format but n
 object up in the picture: it settles on "go to the table holding the most objects" instead
 (docs/experiments.md §3). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
 thousands of scenes, a task for every object of every scene that only the picture answers, batches
-of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples). That takes about 25 minutes
-on one CPU core, too long for the demo, so it is done once and the result ships in the package
+of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples). That takes 30 minutes on
+one CPU core, too long for the demo, so it is done once and the result ships in the package
 (GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
 
 The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
@@ -15,7 +15,7 @@ torch thread (harp.models.load).
 
 Steps, each skipped when its output is already in --workdir, so a killed run resumes:
   1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
-  2. the scenes, and their training records                        <workdir>/scenes/pretrain.jsonl
+  2. the scenes, and their training records                        <workdir>/scenes/pretrain_N.jsonl
   3. full fine-tuning by harp's SFT stage (CONFIG), resuming from   <workdir>/sft/
      its newest complete checkpoint
   4. the result copied to --out with MANIFEST: the recipe, the time and the weights' sha256
@@ -47,7 +47,7 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "n
     from harp.data.synthetic import build_synthetic, one_task_per_object
     from harp.plan import Domain
 
-    path = scenes_dir / "pretrain.jsonl"
+    path = scenes_dir / f"pretrain_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
     if path.is_file():
         return path
     build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",

@@ -288,10 +288,11 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     results_path = workdir / "results.jsonl"
     done = {(r["regime"], r["seed"], r["model"]) for r in read_results(results_path)}
     model_dir = workdir / ("tiny-qwen2.5-vl" if config.base_model == "random" else "tiny-qwen2.5-vl-grounded")
-    if not (model_dir / "config.json").is_file() and config.base_model == "random":
-        build_tiny_model(model_dir)
-    elif not (model_dir / "config.json").is_file():
-        copy_grounded(model_dir)
+    if not (model_dir / "config.json").is_file():
+        if config.base_model == "random":
+            build_tiny_model(model_dir)
+        else:
+            copy_grounded(model_dir)
     for regime in config.regimes:
         root = prepare_data(config, regime, workdir / regime.name)
         for seed in config.seeds:

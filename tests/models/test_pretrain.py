@@ -31,7 +31,7 @@ def test_pretraining_records_add_an_image_only_task_for_every_object(pretrained)
 
     _, root = pretrained
     scenes = read_records(root / "work" / "scenes" / "actions.jsonl")
-    rows = read_records(root / "work" / "scenes" / "pretrain.jsonl")
+    rows = read_records(root / "work" / "scenes" / "pretrain_6.jsonl")
     assert len(rows) == len(scenes) + sum(len(s["scene"]["objects"]) for s in scenes)
     assert sum(not row["meta"]["source_named"] and row["meta"]["num_objects"] == 1 for row in rows) >= len(rows) - len(scenes)
     assert all(row.image_path.is_file() for row in rows)
