@@ -78,6 +78,15 @@ def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
     return tasks
 
 
+def with_one_task_per_object(records: list[dict], rng: random.Random, domain) -> list[dict]:
+    """Each record followed by its `one_task_per_object` tasks, all shuffled by `rng`: lookup training data."""
+    rows = []
+    for record in records:
+        rows += [record] + one_task_per_object(record, rng, domain)
+    rng.shuffle(rows)
+    return rows
+
+
 def build_synthetic(
     num_scenes: int = 500,
     seed: int = 0,

@@ -44,7 +44,7 @@ WEIGHTS = "model.safetensors"
 def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "navigate_pick_place") -> Path:
     """Render the scenes and write their records, each followed by one image-only task per object, shuffled."""
     from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic, one_task_per_object
+    from harp.data.synthetic import build_synthetic, with_one_task_per_object
     from harp.plan import Domain
 
     path = scenes_dir / f"pretrain_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
@@ -53,11 +53,8 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "n
     build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
                     output_dir=scenes_dir, domain=domain_name)
     domain = Domain.load(domain_name)
-    rng = random.Random(f"{PRETRAIN_DATA_SEED}:every_object")
-    rows = []
-    for record in read_records(scenes_dir / "actions.jsonl"):
-        rows += [dict(record)] + one_task_per_object(dict(record), rng, domain)
-    rng.shuffle(rows)
+    records = [dict(record) for record in read_records(scenes_dir / "actions.jsonl")]
+    rows = with_one_task_per_object(records, random.Random(f"{PRETRAIN_DATA_SEED}:every_object"), domain)
     write_records(path, rows)  # atomically, last: its presence marks the step done
     return path
 
