@@ -132,7 +132,7 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
     seed (rendered once under the regime folder) less its test and val scenes, plus one task per
     object when `every_object`."""
     from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic, with_one_task_per_object
+    from harp.data.synthetic import build_synthetic, with_lookup_tasks
     from harp.plan import Domain
 
     data = regime / "data"
@@ -151,7 +151,7 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
     rng = random.Random(f"{data_seed}:every_object")
     rows = [dict(record, image=str(record.image_path)) for record in records]
     if every_object:
-        rows = with_one_task_per_object(rows, rng, domain)
+        rows = with_lookup_tasks(rows, rng, domain)
     else:
         rng.shuffle(rows)
     path = regime / f"grounding_train_{train_scenes or 'regime'}{'_every_object' if every_object else ''}.jsonl"

@@ -78,11 +78,40 @@ def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
     return tasks
 
 
-def with_one_task_per_object(records: list[dict], rng: random.Random, domain) -> list[dict]:
-    """Each record followed by its `one_task_per_object` tasks, all shuffled by `rng`: lookup training data."""
+def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
+    """A two-object task on two of the record's objects that names neither table, or [] under two objects.
+
+    Trained on one-object lookups alone, a model sends the second Navigate back to the first
+    object's table (docs/experiments.md §3); this task needs both looked up. The pair is drawn
+    from all pairs, same table or not, so it teaches no new prior about where the second one is."""
+    scene = record["scene"]
+    objects = sorted(scene["objects"])
+    if len(objects) < 2:
+        return []
+    o1, o2 = rng.sample(objects, 2)
+    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
+    d1 = rng.choice(receptacles)
+    d2 = d1 if rng.random() < 0.5 else rng.choice(receptacles)
+    phrasing = rng.choice(world.two_object_phrasings(source_named=False, same_destination=d1 == d2))
+    goal_scene = dict(scene, goal={o1: d1, o2: d2})  # in mention order, for mention_order_plan
+    plan = mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain)
+    if plan is None:
+        return []
+    task = world.PHRASINGS_TWO[phrasing][0].format(
+        o1=o1, o2=o2, s1=scene["objects"][o1], s2=scene["objects"][o2], d1=d1, d2=d2,
+        p1=world.preposition(d1), p2=world.preposition(d2))
+    return [dict(record, task=task, scene=goal_scene, plan=plan,
+                 meta={"num_objects": 2, "source_named": False, "phrasing": phrasing})]
+
+
+def with_lookup_tasks(records: list[dict], rng: random.Random, domain, two_object: bool = False) -> list[dict]:
+    """Lookup training data: each record followed by its `one_task_per_object` tasks and, with
+    `two_object`, its `two_object_task`; all shuffled by `rng`."""
     rows = []
     for record in records:
         rows += [record] + one_task_per_object(record, rng, domain)
+        if two_object:
+            rows += two_object_task(record, rng, domain)
     rng.shuffle(rows)
     return rows
 

@@ -93,6 +93,12 @@ def display(name: str) -> str:
     return " ".join(word.capitalize() for word in name.split())
 
 
+def two_object_phrasings(source_named: bool, same_destination: bool) -> list[str]:
+    """The names of the two-object phrasings that fit: "two_into" and "two_from" name one destination."""
+    return [name for name, (_, named) in PHRASINGS_TWO.items()
+            if named == source_named and (name in ("two_into", "two_from")) == same_destination]
+
+
 def table_name(colour: str) -> str:
     return f"{colour} table"
 
@@ -168,13 +174,7 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
         o1, o2 = task_objects
         if rng.random() < 0.5:  # half the two-object tasks share one destination
             goal[o2] = goal[o1]
-        same = goal[o1] == goal[o2]
-        names = [
-            n
-            for n, (_, named) in PHRASINGS_TWO.items()
-            if named == source_named and ((n in ("two_into", "two_from")) == same)
-        ]
-        phrasing = rng.choice(names)
+        phrasing = rng.choice(two_object_phrasings(source_named, same_destination=goal[o1] == goal[o2]))
         task = PHRASINGS_TWO[phrasing][0].format(
             o1=o1, o2=o2, s1=where[o1], s2=where[o2], d1=goal[o1], d2=goal[o2],
             p1=preposition(goal[o1]), p2=preposition(goal[o2]),

@@ -3,7 +3,8 @@
 SFT on the demo's 400 scenes teaches the random tiny model the plan format but not to look an
 object up in the picture: it settles on "go to the table holding the most objects" instead
 (docs/experiments.md §3). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
-thousands of scenes, a task for every object of every scene that only the picture answers, batches
+thousands of scenes, a task for every object of every scene that only the picture answers (and one
+moving two of its objects, so that both are looked up), batches
 of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples). That takes 30 minutes on
 one CPU core, too long for the demo, so it is done once and the result ships in the package
 (GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
@@ -15,8 +16,8 @@ torch thread (harp.models.load).
 
 Steps, each skipped when its output is already in --workdir, so a killed run resumes:
   1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
-  2. the scenes, and their training records                        <workdir>/scenes/pretrain_N.jsonl
-  3. full fine-tuning by harp's SFT stage (CONFIG), resuming from   <workdir>/sft/
+  2. the scenes, and their training records                        <workdir>/scenes/lookup_N.jsonl
+  3. full fine-tuning by harp's SFT stage (CONFIG), resuming from   <workdir>/sft_N/
      its newest complete checkpoint
   4. the result copied to --out with MANIFEST: the recipe, the time and the weights' sha256
 """
@@ -42,19 +43,19 @@ WEIGHTS = "model.safetensors"
 
 
 def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "navigate_pick_place") -> Path:
-    """Render the scenes and write their records, each followed by one image-only task per object, shuffled."""
+    """Render the scenes and write their records, each followed by its image-only lookup tasks, shuffled."""
     from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic, with_one_task_per_object
+    from harp.data.synthetic import build_synthetic, with_lookup_tasks
     from harp.plan import Domain
 
-    path = scenes_dir / f"pretrain_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
+    path = scenes_dir / f"lookup_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
     if path.is_file():
         return path
     build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
                     output_dir=scenes_dir, domain=domain_name)
     domain = Domain.load(domain_name)
     records = [dict(record) for record in read_records(scenes_dir / "actions.jsonl")]
-    rows = with_one_task_per_object(records, random.Random(f"{PRETRAIN_DATA_SEED}:every_object"), domain)
+    rows = with_lookup_tasks(records, random.Random(f"{PRETRAIN_DATA_SEED}:lookup"), domain, two_object=True)
     write_records(path, rows)  # atomically, last: its presence marks the step done
     return path
 
@@ -72,9 +73,10 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
     if not (base / WEIGHTS).is_file():
         build_tiny_model(base, seed=0, sizes=sizes)
     records = pretraining_records(workdir / "scenes", num_scenes)
-    resume = ["training.resume_from_checkpoint=true"] if any((workdir / "sft").glob("checkpoint-*")) else []
+    trained = workdir / f"sft_{num_scenes}"  # per scene count, as the records are: never resume another's
+    resume = ["training.resume_from_checkpoint=true"] if any(trained.glob("checkpoint-*")) else []
     config = load_sft_config(CONFIG, [f"model.name={base}", f"data.train_path={records}",
-                                      f"training.output_dir={workdir / 'sft'}", *resume, *overrides])
+                                      f"training.output_dir={trained}", *resume, *overrides])
     final = train_sft(config)
     manifest = {
         "command": "harp model pretrain",
