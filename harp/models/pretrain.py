@@ -31,6 +31,7 @@ import shutil
 import time
 from pathlib import Path
 
+from harp.config import RUN_CONFIG_FILE
 from harp.errors import HarpError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +90,7 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         "sha256": {WEIGHTS: sha256(final / WEIGHTS)},
     }
     (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    without_build_paths(final / RUN_CONFIG_FILE, workdir)
     replace_dir(final, out)
     return out
 
@@ -115,6 +117,15 @@ def replace_dir(source: Path, out: Path) -> None:
     shutil.copytree(source, partial, ignore=shutil.ignore_patterns("training_args.bin"))
     shutil.rmtree(out, ignore_errors=True)
     partial.rename(out)
+
+
+def without_build_paths(run_config: Path, workdir: Path) -> None:
+    """Write the recorded run config with `<workdir>` for the build folder and paths relative to the
+    repository, so the shipped model does not carry the folders of the machine that built it."""
+    text = run_config.read_text(encoding="utf-8")
+    for path, name in ((workdir.resolve(), "<workdir>"), (workdir, "<workdir>"), (ROOT, ".")):
+        text = text.replace(f"{path}/", f"{name}/")
+    run_config.write_text(text, encoding="utf-8")
 
 
 def sha256(path: Path) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from harp.data import world
 from harp.data.records import read_records
-from harp.data.synthetic import build_synthetic, one_task_per_object
+from harp.data.synthetic import build_synthetic, one_task_per_object, two_object_task, with_lookup_tasks
 from harp.errors import DataError
 from harp.plan import Domain, Scene, optimal_length, simulate
 
@@ -142,3 +142,30 @@ def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_tab
             assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
             assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
             assert simulate(task["plan"], Scene.from_dict(task["scene"]), DOMAIN).completed
+
+
+def test_two_object_task_names_neither_table_and_its_plan_fetches_each_from_its_own(tmp_path):
+    out, _ = build(tmp_path, "a", n=30, seed=3)
+    seen_apart = 0
+    for record in read_records(out / "actions.jsonl"):
+        tasks = two_object_task(dict(record), random.Random(0), DOMAIN)
+        if len(record["scene"]["objects"]) < 2:
+            assert tasks == []
+            continue
+        (task,) = tasks
+        (o1, d1), (o2, d2) = task["scene"]["goal"].items()
+        tables = record["scene"]["objects"]
+        assert not any(table in task["task"] for table in tables.values())
+        assert task["task"].index(o1) < task["task"].index(o2) and task["meta"]["num_objects"] == 2
+        assert task["plan"][0] == f"Navigate({tables[o1].title()})" and task["plan"][4] == f"Navigate({tables[o2].title()})"
+        assert simulate(task["plan"], Scene.from_dict(task["scene"]), DOMAIN).completed
+        seen_apart += tables[o1] != tables[o2]
+    assert seen_apart  # pairs on different tables, the case one-object lookups leave unlearnt
+
+
+def test_lookup_tasks_without_two_object_are_the_one_object_tasks_alone(tmp_path):
+    out, _ = build(tmp_path, "a", n=10, seed=3)
+    records = [dict(record) for record in read_records(out / "actions.jsonl")]
+    rows = with_lookup_tasks(records, random.Random(1), DOMAIN)
+    assert len(rows) == len(records) + sum(len(r["scene"]["objects"]) for r in records)
+    assert all(row["meta"]["num_objects"] == 1 for row in rows if row not in records)
