@@ -29,6 +29,7 @@ import json
 import random
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from harp.config import RUN_CONFIG_FILE
@@ -36,6 +37,7 @@ from harp.errors import HarpError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
+PAIRS_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_pairs.yaml"
 GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
 PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
@@ -43,20 +45,45 @@ MANIFEST = "pretraining.json"
 WEIGHTS = "model.safetensors"
 
 
-def pretraining_records(scenes_dir: Path, num_scenes: int, domain_name: str = "navigate_pick_place") -> Path:
-    """Render the scenes and write their records, each followed by its image-only lookup tasks, shuffled."""
+@dataclass(frozen=True)
+class Stage:
+    """One SFT run of the pretraining: its config, and whether its records add two-object lookups."""
+
+    name: str
+    config: Path
+    two_object: bool
+    rng_key: str  # the records' shuffle; renaming it changes the shipped model's bytes
+
+
+# Stage "lookup" learns to find one object in the picture; from random weights, adding two-object
+# tasks to it kept the model at the most-loaded-table plateau for all 1,500 steps (docs/experiments.md
+# §3, session 7). Stage "pairs", from the first's model, teaches the second lookup of a two-object task.
+STAGES = (
+    Stage("lookup", CONFIG, two_object=False, rng_key="every_object"),
+    Stage("pairs", PAIRS_CONFIG, two_object=True, rng_key="lookup"),
+)
+
+
+def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage = STAGES[0],
+                        domain_name: str = "navigate_pick_place") -> Path:
+    """Render the scenes (once) and write the stage's records: each scene's record followed by its
+    image-only lookup tasks, shuffled."""
     from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic, with_lookup_tasks
     from harp.plan import Domain
 
-    path = scenes_dir / f"lookup_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
+    path = scenes_dir / f"{stage.name}_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
     if path.is_file():
         return path
-    build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
-                    output_dir=scenes_dir, domain=domain_name)
+    scenes = scenes_dir / f"scenes_{num_scenes}.jsonl"
+    if not scenes.is_file():
+        build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
+                        output_dir=scenes_dir, domain=domain_name)
+        (scenes_dir / "actions.jsonl").replace(scenes)
     domain = Domain.load(domain_name)
-    records = [dict(record) for record in read_records(scenes_dir / "actions.jsonl")]
-    rows = with_lookup_tasks(records, random.Random(f"{PRETRAIN_DATA_SEED}:lookup"), domain, two_object=True)
+    records = [dict(record) for record in read_records(scenes)]
+    rows = with_lookup_tasks(records, random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"), domain,
+                             two_object=stage.two_object)
     write_records(path, rows)  # atomically, last: its presence marks the step done
     return path
 
@@ -73,18 +100,21 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
     base = workdir / "base"
     if not (base / WEIGHTS).is_file():
         build_tiny_model(base, seed=0, sizes=sizes)
-    records = pretraining_records(workdir / "scenes", num_scenes)
-    trained = workdir / f"sft_{num_scenes}"  # per scene count, as the records are: never resume another's
-    resume = ["training.resume_from_checkpoint=true"] if any(trained.glob("checkpoint-*")) else []
-    config = load_sft_config(CONFIG, [f"model.name={base}", f"data.train_path={records}",
-                                      f"training.output_dir={trained}", *resume, *overrides])
-    final = train_sft(config)
+    final, stages = base, []
+    for stage in STAGES:
+        records = pretraining_records(workdir / "scenes", num_scenes, stage)
+        trained = workdir / f"{stage.name}_{num_scenes}"  # per scene count, as the records: never resume another's
+        resume = ["training.resume_from_checkpoint=true"] if any(trained.glob("checkpoint-*")) else []
+        config = load_sft_config(stage.config, [f"model.name={final}", f"data.train_path={records}",
+                                                f"training.output_dir={trained}", *resume, *overrides])
+        final = train_sft(config)
+        stages.append({"name": stage.name, "config": str(stage.config.relative_to(ROOT)),
+                       "records": sum(1 for _ in records.open(encoding="utf-8"))})
     manifest = {
         "command": "harp model pretrain",
         "data_seed": PRETRAIN_DATA_SEED,
         "num_scenes": num_scenes,
-        "records": sum(1 for _ in records.open(encoding="utf-8")),
-        "config": str(CONFIG.relative_to(ROOT)),
+        "stages": stages,
         "overrides": list(overrides),
         "seconds": round(time.time() - started),
         "sha256": {WEIGHTS: sha256(final / WEIGHTS)},

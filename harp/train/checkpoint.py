@@ -64,6 +64,11 @@ def newest_complete_checkpoint(output_dir: str | Path, warn) -> str | None:
     return None
 
 
+def finished_steps(checkpoint: str | Path) -> int:
+    """The optimizer steps a checkpoint's run had taken (its trainer_state.json's global_step)."""
+    return json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
+
+
 def load_full_checkpoint(model, checkpoint: str | Path) -> None:
     """Copy the weights saved in `checkpoint` (a save_pretrained folder) into `model`, every key checked."""
     loaded = type(model).from_pretrained(str(checkpoint), dtype=model.dtype)
@@ -71,7 +76,22 @@ def load_full_checkpoint(model, checkpoint: str | Path) -> None:
 
 
 class ResumableMixin:
-    """Put before the Trainer class: `class MyTrainer(ResumableMixin, SFTTrainer)`."""
+    """Put before the Trainer class: `class MyTrainer(ResumableMixin, SFTTrainer)`.
+
+    It also ends a resumed run that had already reached `max_steps` without another step: the
+    Trainer checks `max_steps` only after a step, so resuming from a run's last checkpoint (killed
+    while saving `final/`, or run again) trained one step more and ended with other weights.
+    """
+
+    def train(self, resume_from_checkpoint=None, **kwargs):
+        if resume_from_checkpoint and 0 < self.args.max_steps <= finished_steps(resume_from_checkpoint):
+            from transformers import TrainerState
+            from transformers.trainer_utils import TrainOutput
+
+            self._load_from_checkpoint(resume_from_checkpoint)
+            self.state = TrainerState.load_from_json(str(Path(resume_from_checkpoint) / "trainer_state.json"))
+            return TrainOutput(self.state.global_step, float("nan"), {})
+        return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         model = self.model if model is None else model

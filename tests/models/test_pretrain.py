@@ -26,39 +26,49 @@ def pretrained(tmp_path_factory):
     return smoke_pretrain(root / "out", root / "work"), root
 
 
-def test_pretraining_records_add_image_only_tasks_for_every_object_and_a_pair(pretrained):
+def test_pretraining_records_teach_one_object_lookups_then_pairs(pretrained):
     from harp.data.records import read_records
 
     _, root = pretrained
-    scenes = read_records(root / "work" / "scenes" / "actions.jsonl")
-    rows = read_records(root / "work" / "scenes" / "lookup_6.jsonl")
+    scenes = read_records(root / "work" / "scenes" / "scenes_6.jsonl")
     one_object = sum(len(s["scene"]["objects"]) for s in scenes)
     pairs = sum(len(s["scene"]["objects"]) >= 2 for s in scenes)
+    lookup = read_records(root / "work" / "scenes" / "lookup_6.jsonl")
+    assert len(lookup) == len(scenes) + one_object
+    assert sum(not row["meta"]["source_named"] and row["meta"]["num_objects"] == 1 for row in lookup) >= one_object
+    rows = read_records(root / "work" / "scenes" / "pairs_6.jsonl")
     assert pairs and len(rows) == len(scenes) + one_object + pairs
-    image_only = [row for row in rows if not row["meta"]["source_named"]]
-    assert sum(row["meta"]["num_objects"] == 1 for row in image_only) >= one_object
-    assert sum(row["meta"]["num_objects"] == 2 for row in image_only) >= pairs
-    assert all(row.image_path.is_file() for row in rows)
+    assert sum(not row["meta"]["source_named"] and row["meta"]["num_objects"] == 2 for row in rows) >= pairs
+    assert all(row.image_path.is_file() for row in lookup + rows)
 
 
 @pytest.mark.slow
-def test_same_arguments_same_weights_and_a_resumed_run_ends_the_same(pretrained, tmp_path):
+def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_same(pretrained, tmp_path):
+    import shutil
+
     out, root = pretrained
-    history = json.loads((root / "work" / "sft_6" / "checkpoint-3" / "trainer_state.json").read_text())["log_history"]
-    assert [entry["learning_rate"] for entry in history if entry["step"] > 1] == [1e-3, 1e-3]  # held after warm-up
+    for stage, rate in (("lookup_6", 1e-3), ("pairs_6", 3e-4)):  # each held after its warm-up step
+        state = json.loads((root / "work" / stage / "checkpoint-3" / "trainer_state.json").read_text())
+        assert [entry["learning_rate"] for entry in state["log_history"] if entry["step"] > 1] == [rate, rate]
     manifest = json.loads((out / pretrain.MANIFEST).read_text())
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["sha256"]["model.safetensors"]
+    assert [stage["name"] for stage in manifest["stages"]] == ["lookup", "pairs"]
     assert not (out / "training_args.bin").exists()
     assert str(root) not in (out / "harp_config.yaml").read_text()  # no build-machine folders in a shipped model
-    again = smoke_pretrain(tmp_path / "out", tmp_path / "work")
-    assert pretrain.sha256(again / "model.safetensors") == pretrain.sha256(out / "model.safetensors")
-    # Killed after the step-2 checkpoint: stop there, then run the full command again in the same folder.
-    smoke_pretrain(tmp_path / "cut", tmp_path / "work2", SMOKE + ["training.max_steps=2"])
-    resumed = smoke_pretrain(tmp_path / "resumed", tmp_path / "work2")
-    assert pretrain.sha256(resumed / "model.safetensors") == pretrain.sha256(out / "model.safetensors")
+    expected = pretrain.sha256(out / "model.safetensors")
+    work = tmp_path / "work"
+    assert pretrain.sha256(smoke_pretrain(tmp_path / "out", work) / "model.safetensors") == expected
+    # Killed in the second stage after its step-2 checkpoint, then the same command again:
+    for gone in ("pairs_6/checkpoint-3", "pairs_6/final"):
+        shutil.rmtree(work / gone)
+    assert pretrain.sha256(smoke_pretrain(tmp_path / "resumed", work) / "model.safetensors") == expected
+    # Killed in the first stage after its step-2 checkpoint (the second never started):
+    for gone in ("lookup_6/checkpoint-3", "lookup_6/final", "pairs_6"):
+        shutil.rmtree(work / gone)
+    assert pretrain.sha256(smoke_pretrain(tmp_path / "resumed2", work) / "model.safetensors") == expected
     # Another scene count in the same folder trains afresh: it never resumes the other's checkpoints.
-    pretrain.pretrain_grounded(tmp_path / "five", tmp_path / "work", num_scenes=5, overrides=SMOKE, sizes=MICRO_SIZES)
-    assert (tmp_path / "work" / "sft_5" / "checkpoint-3").is_dir()
+    pretrain.pretrain_grounded(tmp_path / "five", work, num_scenes=5, overrides=SMOKE, sizes=MICRO_SIZES)
+    assert (work / "lookup_5" / "checkpoint-3").is_dir() and (work / "pairs_5" / "checkpoint-3").is_dir()
 
 
 def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, tmp_path):
