@@ -52,7 +52,7 @@ def run_pretrain(args) -> int:
 
 INIT_TINY = Command("init-tiny", "build the embedded tiny Qwen2.5-VL checkpoint (no network)",
                     add_init_tiny_arguments, run_init_tiny)
-PRETRAIN = Command("pretrain", "rebuild the grounded tiny model from scratch (30 minutes on one core)",
+PRETRAIN = Command("pretrain", "rebuild the grounded tiny model from scratch (42 minutes on one core)",
                    add_pretrain_arguments, run_pretrain)
 
 

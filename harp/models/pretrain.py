@@ -3,11 +3,11 @@
 SFT on the demo's 400 scenes teaches the random tiny model the plan format but not to look an
 object up in the picture: it settles on "go to the table holding the most objects" instead
 (docs/experiments.md §3). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
-thousands of scenes, a task for every object of every scene that only the picture answers (and one
-moving two of its objects, so that both are looked up), batches
-of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples). That takes 30 minutes on
-one CPU core, too long for the demo, so it is done once and the result ships in the package
-(GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
+thousands of scenes, a task for every object of every scene that only the picture answers, batches
+of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples); then a second, gentler run
+that adds a two-object task per scene, so the second object is looked up too (STAGES). That takes
+42 minutes on one CPU core, too long for the demo, so it is done once and the result ships in the
+package (GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
 
 The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
 experiments never use, so no scene they evaluate on was seen in pretraining. Same arguments, same
@@ -16,9 +16,10 @@ torch thread (harp.models.load).
 
 Steps, each skipped when its output is already in --workdir, so a killed run resumes:
   1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
-  2. the scenes, and their training records                        <workdir>/scenes/lookup_N.jsonl
-  3. full fine-tuning by harp's SFT stage (CONFIG), resuming from   <workdir>/sft_N/
-     its newest complete checkpoint
+  2. the scenes                                                    <workdir>/scenes/scenes_N.jsonl
+  3. per stage, its records                                        <workdir>/scenes/<stage>_N.jsonl
+     and full fine-tuning by harp's SFT stage (the stage's config)  <workdir>/<stage>_N/
+     from the previous stage's model, resuming from its newest complete checkpoint
   4. the result copied to --out with MANIFEST: the recipe, the time and the weights' sha256
 """
 

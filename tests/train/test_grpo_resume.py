@@ -29,7 +29,7 @@ def setup(tmp_path):
     return tmp_path
 
 
-def config(root, out):
+def config(root, out, *extra):
     from harp.config import load_grpo_config
 
     return load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", [
@@ -39,10 +39,11 @@ def config(root, out):
         "training.num_candidates=2", "training.negatives_per_group=1", "training.max_new_tokens=6",
         "training.gradient_accumulation_steps=2",  # 2 prompts per step, 4 prompts: an epoch is 2 steps
         "training.logging_steps=1", "training.save_steps=2", "training.eval_steps=100", "training.max_eval_samples=1",
-        "training.report_to=none", "training.bf16=false", "training.learning_rate=1e-3", "training.warmup_steps=0"])
+        "training.report_to=none", "training.bf16=false", "training.learning_rate=1e-3", "training.warmup_steps=0",
+        *extra])
 
 
-def test_a_killed_grpo_run_resumes_to_the_same_weights(setup, monkeypatch):
+def test_a_killed_grpo_run_resumes_to_the_same_weights_and_a_finished_one_takes_no_step(setup, monkeypatch):
     from safetensors.torch import load_file
     from transformers import TrainerCallback
 
@@ -70,3 +71,12 @@ def test_a_killed_grpo_run_resumes_to_the_same_weights(setup, monkeypatch):
 
     a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
     assert max(float((a[k] - b[k]).abs().max()) for k in a) == 0.0
+
+    # Killed while `final/` was being written, every checkpoint on disk, mid-epoch: resumed, it takes
+    # no step more (the Trainer checks max_steps only after a step; harp.train.checkpoint.ResumableMixin).
+    ended = grpo.train_grpo(config(setup, setup / "ended", "training.max_steps=3"), progress=False)
+    a = load_file(str(ended / "model.safetensors"))
+    again = grpo.train_grpo(config(setup, setup / "ended", "training.max_steps=3"), resume=True, progress=False)
+    b = load_file(str(again / "model.safetensors"))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) == 0.0
+    assert (setup / "ended" / "checkpoint-3").is_dir() and not (setup / "ended" / "checkpoint-4").exists()
