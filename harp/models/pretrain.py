@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -155,7 +156,7 @@ def without_build_paths(run_config: Path, workdir: Path) -> None:
     repository, so the shipped model does not carry the folders of the machine that built it."""
     text = run_config.read_text(encoding="utf-8")
     for path, name in ((workdir.resolve(), "<workdir>"), (workdir, "<workdir>"), (ROOT, ".")):
-        text = text.replace(f"{path}/", f"{name}/")
+        text = re.sub(rf"(?<=\s){re.escape(str(path))}/", f"{name}/", text)  # whole paths only, not inside one
     run_config.write_text(text, encoding="utf-8")
 
 
