@@ -60,12 +60,17 @@ def mention_order_plan(scene_dict: dict, scene, domain) -> list[str] | None:
     return plan if trace.completed and len(plan) == optimal_length(scene, domain) else None
 
 
+def scene_receptacles(scene: dict) -> list[str]:
+    """The scene's receptacles, in its locations' order: the destinations of the lookup tasks."""
+    return [name for name in scene["locations"] if name in world.RECEPTACLES]
+
+
 def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
     """For each object in the record's scene, a one-object task that does not name its table.
 
     Only the picture tells where such an object is, so these tasks teach the lookup (harp.models.pretrain)."""
     scene = record["scene"]
-    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
+    receptacles = scene_receptacles(scene)
     image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
     tasks = []
     for obj, table in scene["objects"].items():
@@ -89,7 +94,7 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     if len(objects) < 2:
         return []
     o1, o2 = rng.sample(objects, 2)
-    receptacles = [name for name in scene["locations"] if name in world.RECEPTACLES]
+    receptacles = scene_receptacles(scene)
     d1 = rng.choice(receptacles)
     d2 = d1 if rng.random() < 0.5 else rng.choice(receptacles)
     phrasing = rng.choice(world.two_object_phrasings(source_named=False, same_destination=d1 == d2))

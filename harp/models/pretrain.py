@@ -66,7 +66,7 @@ STAGES = (
 )
 
 
-def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage = STAGES[0],
+def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
                         domain_name: str = "navigate_pick_place") -> Path:
     """Render the scenes (once) and write the stage's records: each scene's record followed by its
     image-only lookup tasks, shuffled."""

@@ -64,11 +64,6 @@ def newest_complete_checkpoint(output_dir: str | Path, warn) -> str | None:
     return None
 
 
-def finished_steps(checkpoint: str | Path) -> int:
-    """The optimizer steps a checkpoint's run had taken (its trainer_state.json's global_step)."""
-    return json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]
-
-
 def load_full_checkpoint(model, checkpoint: str | Path) -> None:
     """Copy the weights saved in `checkpoint` (a save_pretrained folder) into `model`, every key checked."""
     loaded = type(model).from_pretrained(str(checkpoint), dtype=model.dtype)
@@ -84,13 +79,15 @@ class ResumableMixin:
     """
 
     def train(self, resume_from_checkpoint=None, **kwargs):
-        if resume_from_checkpoint and 0 < self.args.max_steps <= finished_steps(resume_from_checkpoint):
+        if resume_from_checkpoint:
             from transformers import TrainerState
             from transformers.trainer_utils import TrainOutput
 
-            self._load_from_checkpoint(resume_from_checkpoint)
-            self.state = TrainerState.load_from_json(str(Path(resume_from_checkpoint) / "trainer_state.json"))
-            return TrainOutput(self.state.global_step, float("nan"), {})
+            state = TrainerState.load_from_json(str(Path(resume_from_checkpoint) / "trainer_state.json"))
+            if 0 < self.args.max_steps <= state.global_step:
+                self._load_from_checkpoint(resume_from_checkpoint)
+                self.state = state
+                return TrainOutput(state.global_step, float("nan"), {})
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
