@@ -16,6 +16,7 @@ from pathlib import Path
 from harp.data.alfred_import import import_alfred
 from harp.data.build import TeacherOptions, build_from_teacher
 from harp.data.images import SYNTHETIC_SUBDIR
+from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
@@ -53,6 +54,9 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                            help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
                            "redundant step, wrong order, wrong receptacle); records keep their true scene "
                            "(default: %(default)s)")
+    synthetic.add_argument("--label-noise-kinds", nargs="+", choices=NOISE_KINDS, default=list(NOISE_KINDS),
+                           metavar="KIND", help="only these mistakes, each on a share P of the records where it can "
+                           "happen: a teacher's blind spot, e.g. wrong_table (default: all four)")
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument("--base-url", default=defaults.base_url,
                          help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)")
@@ -80,7 +84,7 @@ def run_build(args: argparse.Namespace) -> int:
         counts = build_synthetic(
             num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / SYNTHETIC_SUBDIR,
             output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
-            label_noise=args.label_noise,
+            label_noise=args.label_noise, label_noise_kinds=tuple(args.label_noise_kinds),
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")

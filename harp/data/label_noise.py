@@ -12,7 +12,10 @@ that goes to the wrong table, takes a detour or puts an object in the wrong rece
 - `wrong_receptacle`: an object placed somewhere other than the task's destination.
 
 Each noisy record keeps its true `scene` (H-PRM's reward and evaluation use it), so GRPO can see
-what SFT was taught wrong; `meta.label_noise` names the kind. Every noisy plan passes the
+what SFT was taught wrong; `meta.label_noise` names the kind. `--label-noise-kinds` restricts the
+mistakes to some kinds: a teacher with one blind spot (e.g. `wrong_table`: it misreads which table
+holds an object) errs on a share P of the records where that mistake can happen, the rest stay
+clean. Such a mistake is systematic: above P = 0.5 it is what SFT learns to do. Every noisy plan passes the
 teacher build's own check (it completes the scene inferred from it), so the noise is exactly what
 that check misses. Deterministic: the same (seed, scene index) gives the same noise.
 """
@@ -82,8 +85,21 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
     return [step for b in blocks for step in b]
 
 
-def add_label_noise(record: dict, share: float, rng: random.Random, domain) -> dict:
+def check_kinds(kinds) -> tuple[str, ...]:
+    """`kinds` as a tuple, or a ValueError naming the unknown kind."""
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"unknown label-noise kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not kinds:
+        raise ValueError(f"label-noise kinds: name at least one of {', '.join(KINDS)}")
+    return tuple(kinds)
+
+
+def add_label_noise(record: dict, share: float, rng: random.Random, domain, kinds: tuple[str, ...] = KINDS) -> dict:
     """The record, with a noisy plan and `meta.label_noise` for a share `share` of records (drawn by `rng`).
+
+    Only mistakes of `kinds` are made; a record where none of them applies stays clean. (With every
+    kind, one always applies: `redundant_step`.)
 
     A noisy plan that the teacher build's check (`harp.data.build.check_plan`) would reject is not
     used: the record stays clean. That does not happen with the
@@ -91,8 +107,10 @@ def add_label_noise(record: dict, share: float, rng: random.Random, domain) -> d
     """
     if share <= 0 or rng.random() >= share:
         return record
-    kinds = _applicable(record, record["plan"])
-    kind = rng.choice(kinds)
+    applicable = [kind for kind in _applicable(record, record["plan"]) if kind in kinds]
+    if not applicable:
+        return record
+    kind = rng.choice(applicable)
     plan = noisy_plan(record, kind, rng)
 
     if check_plan(plan, domain).reason is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harp.data import world
 from harp.data.images import record_path
-from harp.data.label_noise import add_label_noise
+from harp.data.label_noise import KINDS as NOISE_KINDS, add_label_noise, check_kinds
 from harp.data.ledger import ACTIONS, PROCESSED, TASKS
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
@@ -130,11 +130,13 @@ def build_synthetic(
     domain: str = "navigate_pick_place",
     progress: bool = True,
     label_noise: float = 0.0,
+    label_noise_kinds: tuple[str, ...] = NOISE_KINDS,
 ) -> dict:
     """Render the scenes and write the records; return counts for the summary.
 
     `label_noise`: the share of plans given a teacher-like mistake (harp.data.label_noise); each
-    record keeps its true scene. Drawn from `(seed, index)` apart from the scene, so the scenes and
+    record keeps its true scene; `label_noise_kinds` the mistakes it may be (a share of the records
+    where one applies). Drawn from `(seed, index)` apart from the scene, so the scenes and
     images are the same at any noise level.
     """
     from tqdm import tqdm
@@ -143,6 +145,10 @@ def build_synthetic(
         raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
     if not 0.0 <= label_noise <= 1.0:
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
+    try:
+        label_noise_kinds = check_kinds(label_noise_kinds)
+    except ValueError as error:
+        raise DataError(f"--label-noise-kinds: {error}") from None
     output_dir, images_dir = Path(output_dir), Path(images_dir)
     _refuse_teacher_records(output_dir / ACTIONS)
     domain_spec = Domain.load(domain)
@@ -153,7 +159,8 @@ def build_synthetic(
         path = images_dir / f"scene_{index:05d}_0.png"
         record, sample = synthetic_record(index, seed, domain_spec, record_path(path))
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
-        records.append(add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec))
+        records.append(add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec,
+                                       label_noise_kinds))
 
     write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
     write_records(output_dir / ACTIONS, records)

@@ -13,7 +13,7 @@ negative-mining stage runs. Everything lands in `workdir/`; each finished (regim
 appends one line to `results.jsonl`, and a rerun skips what is there (kill it and start it again).
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
-`{name, label_noise, sft_records}`; `sft_overrides` / `grpo_overrides` are `--set`-style
+`{name, label_noise, label_noise_kinds, sft_records}`; `sft_overrides` / `grpo_overrides` are `--set`-style
 `key=value` strings applied to `sft_config` / `grpo_config`.
 """
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harp.config import load_grpo_config, load_sft_config
+from harp.data.label_noise import KINDS as NOISE_KINDS, check_kinds
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError
@@ -53,6 +54,7 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 class Regime:
     name: str
     label_noise: float = 0.0  # share of noisy training plans (harp.data.label_noise)
+    label_noise_kinds: list[str] = field(default_factory=lambda: list(NOISE_KINDS))  # the mistakes it may be
     sft_records: int | None = None  # SFT on the first N training records only (few labels); None = all
 
 
@@ -91,9 +93,13 @@ def load_experiment(path: str | Path, regimes: list[str] | None = None) -> Exper
     for i, item in enumerate(data.pop("regimes", None) or [{"name": "clean"}]):
         extra = set(item) - set(Regime.__dataclass_fields__)
         if extra or "name" not in item:
-            raise ConfigError(f"{path}: regimes[{i}] needs 'name' and only label_noise, sft_records "
-                              f"(got {', '.join(sorted(item))})")
+            raise ConfigError(f"{path}: regimes[{i}] needs 'name' and only label_noise, label_noise_kinds, "
+                              f"sft_records (got {', '.join(sorted(item))})")
         regimes.append(Regime(**item))
+        try:
+            check_kinds(regimes[-1].label_noise_kinds)
+        except ValueError as error:
+            raise ConfigError(f"{path}: regimes[{i}].label_noise_kinds: {error}") from None
     if selected:
         unknown = sorted(set(selected) - {regime.name for regime in regimes})
         if unknown:
@@ -203,7 +209,8 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     if (root / "eval.jsonl").is_file():
         return root
     build_synthetic(config.num_scenes, seed=config.data_seed, images_dir=root / "bdv2" / "synthetic",
-                    output_dir=root, progress=False, label_noise=regime.label_noise)
+                    output_dir=root, progress=False, label_noise=regime.label_noise,
+                    label_noise_kinds=tuple(regime.label_noise_kinds))
     split_records(root / "actions.jsonl", data)
     lines = [line for name in ("sft_test.jsonl", "sft_val.jsonl")
              for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]

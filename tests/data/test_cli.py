@@ -1,9 +1,12 @@
 """`harp data build|split|contact-sheet` and the guide's `python data_build.py --source synthetic`."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from harp.cli import main
 
@@ -45,3 +48,14 @@ def test_data_build_script_synthetic(tmp_path):
     assert result.returncode == 0, result.stderr
     assert len((tmp_path / "actions.jsonl").read_text().splitlines()) == 3
     assert (tmp_path / "processed" / "processed_images.txt").read_text().count("_0.png") == 3
+
+
+def test_label_noise_kinds_from_the_command_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["data", "build", "--source", "synthetic", "--num-scenes", "40", "--quiet", "--label-noise", "1",
+            "--label-noise-kinds", "wrong_table"]
+    assert main(argv) == 0
+    assert re.search(r"label noise: \d+ plans \(wrong_table \d+\)", capsys.readouterr().out)
+    with pytest.raises(SystemExit):
+        main(argv[:-1] + ["wrong_tabel"])
+    assert "invalid choice: 'wrong_tabel'" in capsys.readouterr().err

@@ -55,6 +55,34 @@ def test_the_share_is_about_p_and_scenes_do_not_change(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_one_kind_errs_on_a_share_of_the_records_where_it_can_happen():
+    """A teacher's blind spot (`--label-noise-kinds wrong_table`): only that mistake, only where it can
+    happen, on about a share P of those records; every other record keeps its plan."""
+    applicable = noisy = 0
+    for index, record in enumerate(records(200)):
+        out = add_label_noise(record, 0.6, random.Random(index), DOMAIN, ("wrong_table",))
+        tables = [place for place in record["scene"]["locations"] if place.endswith("table")]
+        can = not record["meta"]["source_named"] and len(tables) > 1
+        applicable += can
+        if "label_noise" in out["meta"]:
+            assert can and out["meta"]["label_noise"] == "wrong_table" and out["plan"] != record["plan"]
+            noisy += 1
+        else:
+            assert out == record
+    assert 0.45 * applicable <= noisy <= 0.75 * applicable, (noisy, applicable)
+
+
+def test_all_kinds_is_the_default_draw(tmp_path):
+    """Naming every kind draws exactly what the default does (the same bytes as before the option)."""
+    one = build_synthetic(30, seed=5, images_dir=tmp_path / "a", output_dir=tmp_path / "a", progress=False,
+                          label_noise=0.4)
+    two = build_synthetic(30, seed=5, images_dir=tmp_path / "b", output_dir=tmp_path / "b", progress=False,
+                          label_noise=0.4, label_noise_kinds=tuple(reversed(KINDS)))
+    assert one["label_noise"] == two["label_noise"]
+    plans = [(tmp_path / d / "actions.jsonl").read_text().replace(f"/{d}/", "/") for d in "ab"]
+    assert plans[0] == plans[1]
+
+
 def test_bad_share_and_kind_are_one_line_errors(tmp_path):
     from harp.errors import DataError
 
@@ -62,6 +90,9 @@ def test_bad_share_and_kind_are_one_line_errors(tmp_path):
         build_synthetic(2, label_noise=1.5, images_dir=tmp_path, output_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="unknown label-noise kind"):
         noisy_plan(records(1)[0], "typo", random.Random(0))
+    with pytest.raises(DataError, match="--label-noise-kinds: unknown label-noise kind 'typo'"):
+        build_synthetic(2, label_noise=0.5, label_noise_kinds=("typo",), images_dir=tmp_path, output_dir=tmp_path,
+                        progress=False)
 
 
 def test_simulate_on_true_scene_is_unchanged_for_clean_records():

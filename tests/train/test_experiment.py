@@ -37,6 +37,8 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
     ("regimes: [{label_noise: 0.3}]\n", "regimes[0] needs 'name'"),
     ("epochs: 3\n", "unknown key 'epochs'"),
     ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
+    ("regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
+     "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'"),
 ])
 def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
     path = tmp_path / "experiment.yaml"
