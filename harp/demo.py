@@ -1,7 +1,8 @@
 """`harp demo` (and `make demo`): the whole pipeline on the embedded defaults, no network.
 
 Stages, each the command a user would type (run in `.demo/`, so the demo never touches a user's
-own `data/`, `outputs/` or `results/`): synthetic data (500 scenes), split, the grounded tiny
+own `data/`, `outputs/` or `results/`): synthetic data (500 scenes, labelled by a teacher with a
+blind spot: `REGIME`), split, the grounded tiny
 model (shipped; `harp model pretrain` rebuilds it), SFT (configs/demo/sft.yaml), negatives, GRPO
 (configs/demo/grpo.yaml), evaluation of SFT and GRPO side by side, report. It prints one line
 per stage with its time and ends with the metrics table and the report's path.
@@ -32,6 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = ROOT / ".demo"
 NUM_SCENES = 500
 SEED = 0
+# The demo's regime: something for GRPO to fix, as a teacher would leave it. SFT imitates the
+# teacher's labels, mistakes included; GRPO's reward checks sampled plans against the true scene.
+LABEL_NOISE = ["--label-noise", "0.6", "--label-noise-kinds", "wrong_table"]
+REGIME = ("a teacher with a blind spot: it takes the wrong table on 60% of the tasks whose sentence does not "
+          "name it (harp data build " + " ".join(LABEL_NOISE) + "); the records keep their true scenes, "
+          "which GRPO's reward and the evaluation use")
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,9 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
     sft_config = str(ROOT / "configs" / "demo" / "sft.yaml")
     grpo_config = str(ROOT / "configs" / "demo" / "grpo.yaml")
     return [
-        Stage("data", f"synthetic data ({num_scenes} scenes)",
-              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed)],
+        Stage("data", f"synthetic data ({num_scenes} scenes, a teacher with a blind spot)",
+              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed),
+                      *LABEL_NOISE],
               ["actions.jsonl"]),
         Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
               ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
@@ -90,6 +98,7 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     env.setdefault("OMP_NUM_THREADS", "1")
     all_stages = stages(num_scenes, seed)
     print(f"HARP demo in {workdir} (logs in {workdir / 'logs'}; `harp demo --force` redoes every stage)", flush=True)
+    print(f"regime: {REGIME}", flush=True)
     started = time.monotonic()
     rerun = False
     for index, stage in enumerate(all_stages, start=1):
@@ -122,10 +131,28 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     if side_by_side.is_file():
         print()
         print(format_table(json.loads(side_by_side.read_text(encoding="utf-8"))))
+    details = workdir / "results" / "evaluation_details.json"
+    if details.is_file():
+        print()
+        print("\n".join(kind_lines(json.loads(details.read_text(encoding="utf-8")))))
     report = workdir / "results" / "report.md"
     if report.is_file():
         print(f"\nreport: {report}")
     return 0
+
+
+def kind_lines(details: dict) -> list[str]:
+    """Task completion per task kind, one column per model: where the teacher's blind spot shows."""
+    models = details["models"]
+    kinds = list(dict.fromkeys(kind for model in models for kind in model["by_task_kind"]))
+    columns = [max(len(model["label"]), 8) for model in models]
+    rows = [("task completion by task kind", [model["label"] for model in models])]
+    for kind in kinds:
+        groups = [model["by_task_kind"].get(kind) for model in models]
+        n = next(group for group in groups if group)["num_samples"]
+        rows.append((f"{kind} (n = {n})", [f"{group['task_completion']:.4f}" if group else "-" for group in groups]))
+    width = max(len(name) for name, _ in rows)
+    return [name.ljust(width) + "  " + "  ".join(cell.rjust(w) for cell, w in zip(cells, columns)) for name, cells in rows]
 
 
 def _run(args) -> int:
