@@ -6,7 +6,6 @@ commands that write their outputs, so the skipping logic is tested in a second.
 
 import sys
 
-import pytest
 
 from harp import demo
 from harp.demo import Stage
