@@ -2,10 +2,10 @@
 
 Stages, each the command a user would type (run in `.demo/`, so the demo never touches a user's
 own `data/`, `outputs/` or `results/`): synthetic data (500 scenes, labelled by a teacher with a
-blind spot: `REGIME`), split, the grounded tiny
-model (shipped; `harp model pretrain` rebuilds it), SFT (configs/demo/sft.yaml), negatives, GRPO
-(configs/demo/grpo.yaml), evaluation of SFT and GRPO side by side, report. It prints one line
-per stage with its time and ends with the metrics table and the report's path.
+blind spot: `REGIME`), split, the grounded tiny model (shipped; `harp model pretrain` rebuilds it),
+SFT (configs/demo/sft.yaml), negatives, GRPO (configs/demo/grpo.yaml), evaluation of SFT and GRPO
+side by side, report. It names its regime, prints one line per stage with its time and ends with
+the metrics table, task completion by task kind and the report's path.
 
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
 log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time). Running

@@ -14,9 +14,9 @@ that goes to the wrong table, takes a detour or puts an object in the wrong rece
 Each noisy record keeps its true `scene` (H-PRM's reward and evaluation use it), so GRPO can see
 what SFT was taught wrong; `meta.label_noise` names the kind. `--label-noise-kinds` restricts the
 mistakes to some kinds: a teacher with one blind spot (e.g. `wrong_table`: it misreads which table
-holds an object) errs on a share P of the records where that mistake can happen, the rest stay
-clean. Such a mistake is systematic: above P = 0.5 it is what SFT learns to do. Every noisy plan passes the
-teacher build's own check (it completes the scene inferred from it), so the noise is exactly what
+holds an object) errs on a share P of the records where that mistake can happen, and the rest stay
+clean. Such a mistake is systematic: above P = 0.5 it is what SFT learns to do. Every noisy plan
+passes the teacher build's own check (it completes the scene inferred from it), so the noise is exactly what
 that check misses. Deterministic: the same (seed, scene index) gives the same noise.
 """
 
@@ -86,13 +86,14 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
 
 
 def check_kinds(kinds) -> tuple[str, ...]:
-    """`kinds` as a tuple, or a ValueError naming the unknown kind."""
+    """`kinds` (one name or several) as a tuple, or a ValueError naming the unknown kind."""
+    kinds = (kinds,) if isinstance(kinds, str) else tuple(kinds)
     for kind in kinds:
         if kind not in KINDS:
             raise ValueError(f"unknown label-noise kind {kind!r}; expected one of {', '.join(KINDS)}")
     if not kinds:
         raise ValueError(f"label-noise kinds: name at least one of {', '.join(KINDS)}")
-    return tuple(kinds)
+    return kinds
 
 
 def add_label_noise(record: dict, share: float, rng: random.Random, domain, kinds: tuple[str, ...] = KINDS) -> dict:

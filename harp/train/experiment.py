@@ -95,11 +95,12 @@ def load_experiment(path: str | Path, regimes: list[str] | None = None) -> Exper
         if extra or "name" not in item:
             raise ConfigError(f"{path}: regimes[{i}] needs 'name' and only label_noise, label_noise_kinds, "
                               f"sft_records (got {', '.join(sorted(item))})")
-        regimes.append(Regime(**item))
+        regime = Regime(**item)
         try:
-            check_kinds(regimes[-1].label_noise_kinds)
+            regime.label_noise_kinds = list(check_kinds(regime.label_noise_kinds))
         except ValueError as error:
             raise ConfigError(f"{path}: regimes[{i}].label_noise_kinds: {error}") from None
+        regimes.append(regime)
     if selected:
         unknown = sorted(set(selected) - {regime.name for regime in regimes})
         if unknown:

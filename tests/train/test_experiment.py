@@ -54,6 +54,8 @@ def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
     assert len(load_experiment(path).regimes) == 3
     with pytest.raises(ConfigError, match=re.escape("no regime named typo (the file has clean, noisy, few)")):
         load_experiment(path, regimes=["typo"])
+    path.write_text("regimes: [{name: blind, label_noise: 0.6, label_noise_kinds: wrong_table}]\n")
+    assert load_experiment(path).regimes[0].label_noise_kinds == ["wrong_table"]  # one name is a list of one
 
 
 @pytest.mark.slow
