@@ -55,6 +55,7 @@ def _applicable(record: dict, plan: list[str]) -> list[str]:
 
 def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
     """The record's plan with one mistake of `kind` (see the module docstring)."""
+    check_kinds(kind)
     plan = list(record["plan"])
     scene = record["scene"]
     blocks = _blocks(plan)
@@ -72,7 +73,7 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
         others = [p for p in scene["locations"] if p not in (destination, source)]
         wrong = display_name(rng.choice(sorted(others)))
         blocks[block][2], blocks[block][3] = f"Navigate({wrong})", f"Place({wrong})"
-    elif kind == "redundant_step":
+    else:  # redundant_step
         # a detour before one of the block's two Navigate steps, to a place neither here nor there
         at = rng.choice((0, 2))
         before = "start" if block == 0 and at == 0 else normalize_entity(_argument(blocks[block][at - 1] if at else
@@ -80,8 +81,6 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
         target = normalize_entity(_argument(blocks[block][at]))
         others = [p for p in scene["locations"] if p not in (before, target)]
         blocks[block].insert(at, f"Navigate({display_name(rng.choice(sorted(others)))})")
-    else:
-        raise ValueError(f"unknown label-noise kind {kind!r}; expected one of {', '.join(KINDS)}")
     return [step for b in blocks for step in b]
 
 

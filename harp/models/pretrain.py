@@ -92,7 +92,7 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
 
 def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NUM_SCENES,
                       overrides: list[str] = (), sizes: dict | None = None) -> Path:
-    """Run the steps above; return `out`. `overrides`: `section.key=value` for CONFIG (smoke runs)."""
+    """Run the steps above; return `out`. `overrides`: `section.key=value` for every stage's config (smoke runs)."""
     from harp.config import load_sft_config
     from harp.models.tiny import build_tiny_model
     from harp.train.sft import train_sft
