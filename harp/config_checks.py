@@ -12,9 +12,8 @@ while the YAML is read, in harp.config.)
 from __future__ import annotations
 
 import importlib.util
-import os
-from pathlib import Path
 
+from harp import paths
 from harp.errors import ConfigError
 from harp.rewards.vocabulary import WEIGHT_KEYS
 
@@ -61,16 +60,7 @@ def check_training(source: str, t, check_files: bool) -> None:
 
 def check_output_dir(source: str, output_dir: str) -> None:
     """The folder exists or can be made, and can be written."""
-    path = Path(output_dir)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{source}: training.output_dir: {output_dir} is a file, not a folder")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{source}: training.output_dir: {parent} is a file, so {output_dir} cannot be made")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{source}: training.output_dir: {parent} is not writable")
+    paths.check_output_dir(output_dir, f"{source}: training.output_dir", ConfigError)
 
 
 def check_lora(source: str, lora, freeze_vision_encoder: bool) -> None:
