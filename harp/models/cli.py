@@ -5,9 +5,12 @@ from __future__ import annotations
 from harp.entry import Command, add_group
 from harp.models.load import EMBEDDED_MODEL_DIR
 
+OUT_RULE = "a model HARP wrote there is replaced whole; a folder holding anything else is refused"
+
 
 def add_init_tiny_arguments(parser) -> None:
-    parser.add_argument("--out", default=EMBEDDED_MODEL_DIR, help=f"output directory (default {EMBEDDED_MODEL_DIR})")
+    parser.add_argument("--out", default=EMBEDDED_MODEL_DIR,
+                        help=f"output directory (default {EMBEDDED_MODEL_DIR}); {OUT_RULE}")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights (same seed, same files)")
     parser.add_argument("--grounded", action="store_true",
                         help="copy the shipped grounded model instead (built by `harp model pretrain`; "
@@ -32,7 +35,7 @@ def add_pretrain_arguments(parser) -> None:
 
     parser.add_argument("--out", default="models/tiny-qwen2.5-vl-grounded",
                         help="where the grounded model goes (default %(default)s; the shipped one: "
-                             "harp/models/checkpoints/tiny-qwen2.5-vl-grounded)")
+                             f"harp/models/checkpoints/tiny-qwen2.5-vl-grounded); {OUT_RULE}")
     parser.add_argument("--workdir", default=".pretrain",
                         help="scenes, records and checkpoints (default %(default)s); a killed run resumes from it")
     parser.add_argument("--num-scenes", type=int, default=NUM_SCENES,

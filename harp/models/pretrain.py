@@ -20,7 +20,7 @@ Steps, each skipped when its output is already in --workdir, so a killed run res
   3. per stage, its records                                        <workdir>/scenes/<stage>_N.jsonl
      and full fine-tuning by harp's SFT stage (the stage's config)  <workdir>/<stage>_N/
      from the previous stage's model, resuming from its newest complete checkpoint
-  4. the result copied to --out with MANIFEST: the recipe, the time and the weights' sha256
+  4. the result copied to --out with MANIFEST: the recipe, the time and every file's sha256
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harp.config import RUN_CONFIG_FILE
-from harp.errors import HarpError
+from harp.errors import DataError, HarpError
+from harp.models.folder import (MANIFEST, MODEL_FILES, NOT_SHIPPED, SAVED_FILES, WEIGHTS, check_model_out,
+                                 write_model_dir)
+from harp.paths import check_output_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
@@ -43,8 +46,6 @@ PAIRS_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_pairs.yaml"
 GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
 PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
-MANIFEST = "pretraining.json"
-WEIGHTS = "model.safetensors"
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,13 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
     from harp.train.sft import train_sft
 
     started = time.time()
-    out, workdir = Path(out), Path(workdir)
+    # Both checked now, not after 42 minutes of training.
+    out, workdir = check_model_out(out), check_output_dir(workdir, "--workdir")
+    if workdir.resolve().is_relative_to(out.resolve()):
+        raise HarpError(f"--workdir {workdir} is inside --out {out}, which the model replaces; name separate folders")
     base = workdir / "base"
     if not (base / WEIGHTS).is_file():
-        build_tiny_model(base, seed=0, sizes=sizes)
+        build_tiny_model(base, seed=0, sizes=sizes, key="--workdir")
     final, stages = base, []
     for stage in STAGES:
         records = pretraining_records(workdir / "scenes", num_scenes, stage)
@@ -112,6 +116,7 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         final = train_sft(config)
         stages.append({"name": stage.name, "config": str(stage.config.relative_to(ROOT)),
                        "records": sum(1 for _ in records.open(encoding="utf-8"))})
+    without_build_paths(final / RUN_CONFIG_FILE, workdir)
     manifest = {
         "command": "harp model pretrain",
         "data_seed": PRETRAIN_DATA_SEED,
@@ -119,36 +124,48 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         "stages": stages,
         "overrides": list(overrides),
         "seconds": round(time.time() - started),
-        "sha256": {WEIGHTS: sha256(final / WEIGHTS)},
+        "sha256": {path.name: sha256(path) for path in sorted(final.iterdir())
+                   if path.is_file() and path.name not in (MANIFEST, *NOT_SHIPPED)},
     }
     (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    without_build_paths(final / RUN_CONFIG_FILE, workdir)
-    replace_dir(final, out)
-    return out
+    return write_model_dir(out, lambda folder: copy_files(final, folder, [*manifest["sha256"], MANIFEST]))
 
 
-def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR) -> Path:
-    """Copy the shipped grounded model to `out`, after checking its weights against its manifest."""
-    manifest_path = source / MANIFEST
-    if not manifest_path.is_file():
-        raise HarpError(f"{source}: no grounded model here; rebuild it with `harp model pretrain --out {source}`")
-    expected = json.loads(manifest_path.read_text(encoding="utf-8"))["sha256"][WEIGHTS]
-    if not (source / WEIGHTS).is_file() or sha256(source / WEIGHTS) != expected:
-        raise HarpError(f"{source / WEIGHTS}: missing or not the weights its {MANIFEST} names (a Git LFS pointer? "
-                        f"a partial copy?); rebuild with `harp model pretrain --out {source}`")
-    replace_dir(source, Path(out))
-    return Path(out)
+def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR, key: str = "--out") -> Path:
+    """Copy the shipped grounded model to `out`, after checking every file of it against its manifest."""
+    out = check_model_out(out, key)
+    digests = read_manifest(source)
+    for name, digest in digests.items():
+        if not (source / name).is_file() or sha256(source / name) != digest:
+            raise HarpError(f"{source / name}: missing or not the file its {MANIFEST} names (a Git LFS pointer? "
+                            f"a partial copy?); rebuild with `harp model pretrain --out {source}`")
+    return write_model_dir(out, lambda folder: copy_files(source, folder, [*digests, MANIFEST]), key)
 
 
-def replace_dir(source: Path, out: Path) -> None:
-    """Copy a model folder to `out`, replacing what is there, so `out` is never half-written.
+def read_manifest(source: Path) -> dict[str, str]:
+    """The sha256 of each file of the model in `source`, from its MANIFEST: every file the model
+    needs to load is named, so a checkpoint without its tokenizer is refused, not copied."""
+    path, rebuild = source / MANIFEST, f"; rebuild it with `harp model pretrain --out {source}`"
+    if not path.is_file():
+        raise HarpError(f"{source}: no grounded model here{rebuild}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise DataError(f"{path}: not a readable JSON manifest ({str(error).splitlines()[0]}){rebuild}") from None
+    digests = manifest.get("sha256") if isinstance(manifest, dict) else None
+    if not isinstance(digests, dict) or not all(
+            name in MODEL_FILES and isinstance(digest, str) for name, digest in digests.items()):
+        raise DataError(f"{path}: sha256 is not a map from model file names to digests{rebuild}")
+    missing = [name for name in SAVED_FILES if name not in digests]
+    if missing:
+        raise DataError(f"{path}: names no sha256 for {', '.join(missing)}{rebuild}")
+    return digests
 
-    The Trainer's pickled training_args.bin stays behind: a model to share needs no pickle."""
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial, ignore=shutil.ignore_patterns("training_args.bin"))
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
+
+def copy_files(source: Path, folder: Path, names: list[str]) -> None:
+    """Copy the named files of a model, those its manifest vouches for, from `source` into `folder`."""
+    for name in names:
+        shutil.copy2(source / name, folder / name)
 
 
 def without_build_paths(run_config: Path, workdir: Path) -> None:
@@ -161,4 +178,5 @@ def without_build_paths(run_config: Path, workdir: Path) -> None:
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    with path.open("rb") as handle:  # streamed: a weights file may be gigabytes
+        return hashlib.file_digest(handle, "sha256").hexdigest()

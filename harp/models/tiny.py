@@ -25,27 +25,14 @@ import json
 import math
 from pathlib import Path
 
+from harp.data.records import PROCESSOR_TOKENS
 from harp.data.world import vocabulary
+from harp.models.folder import check_model_out, write_model_dir
 from harp.models.prompt import system_prompt
 from harp.plan.domain import Domain, available_domains
 
 # Qwen2.5-VL's special tokens, in the real model's order (ids follow the BPE vocabulary here).
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|object_ref_start|>",
-    "<|object_ref_end|>",
-    "<|box_start|>",
-    "<|box_end|>",
-    "<|quad_start|>",
-    "<|quad_end|>",
-    "<|vision_start|>",
-    "<|vision_end|>",
-    "<|vision_pad|>",
-    "<|image_pad|>",
-    "<|video_pad|>",
-]
+SPECIAL_TOKENS = list(PROCESSOR_TOKENS)
 
 # Qwen2-VL's chat template (an image content item becomes <|vision_start|><|image_pad|><|vision_end|>,
 # which the processor expands to one pad per image token), with `{% generation %}` markers around
@@ -244,12 +231,14 @@ def tiny_config(tokenizer, sizes: dict | None = None):
 
 
 def build_tiny_model(out_dir: str | Path, seed: int = 0, sizes: dict | None = None,
-                     max_pixels: int = DEFAULT_MAX_PIXELS, words: list[str] | None = None) -> Path:
-    """Build the tokenizer, processor and a randomly initialised model; save them to `out_dir`."""
+                     max_pixels: int = DEFAULT_MAX_PIXELS, words: list[str] | None = None,
+                     key: str = "--out") -> Path:
+    """Build the tokenizer, processor and a randomly initialised model; save them to `out_dir`, in place
+    of a model there (harp.models.folder; `key` names `out_dir` in its errors)."""
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration, GenerationConfig
 
-    out_dir = Path(out_dir)
+    out_dir = check_model_out(out_dir, key)
     tokenizer = build_tokenizer(words)
     processor = build_processor(tokenizer, max_pixels=max_pixels)
     config = tiny_config(tokenizer, sizes)
@@ -261,10 +250,12 @@ def build_tiny_model(out_dir: str | Path, seed: int = 0, sizes: dict | None = No
         pad_token_id=tokenizer.pad_token_id,
         do_sample=False,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    return out_dir
+
+    def save(folder: Path) -> None:
+        model.save_pretrained(folder)
+        processor.save_pretrained(folder)
+
+    return write_model_dir(out_dir, save, key)
 
 
 def describe(model_dir: str | Path) -> str:

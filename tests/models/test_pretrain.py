@@ -51,7 +51,8 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
         state = json.loads((root / "work" / stage / "checkpoint-3" / "trainer_state.json").read_text())
         assert [entry["learning_rate"] for entry in state["log_history"] if entry["step"] > 1] == [rate, rate]
     manifest = json.loads((out / pretrain.MANIFEST).read_text())
-    assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["sha256"]["model.safetensors"]
+    assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED
+    assert manifest["sha256"] == {p.name: pretrain.sha256(p) for p in out.iterdir() if p.name != pretrain.MANIFEST}
     assert [stage["name"] for stage in manifest["stages"]] == ["lookup", "pairs"]
     assert not (out / "training_args.bin").exists()
     assert str(root) not in (out / "harp_config.yaml").read_text()  # no build-machine folders in a shipped model
@@ -80,7 +81,7 @@ def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, 
     tampered = tmp_path / "tampered"
     shutil.copytree(out, tampered)
     (tampered / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
-    with pytest.raises(HarpError, match="not the weights its pretraining.json names"):
+    with pytest.raises(HarpError, match="model.safetensors: missing or not the file its pretraining.json names"):
         pretrain.copy_grounded(tmp_path / "model2", source=tampered)
     with pytest.raises(HarpError, match="no grounded model here"):
         pretrain.copy_grounded(tmp_path / "model3", source=tmp_path / "nowhere")
@@ -89,7 +90,8 @@ def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, 
 
 def test_the_shipped_grounded_model_is_what_its_manifest_says():
     manifest = json.loads((pretrain.GROUNDED_DIR / pretrain.MANIFEST).read_text())
-    assert manifest["sha256"]["model.safetensors"] == pretrain.sha256(pretrain.GROUNDED_DIR / "model.safetensors")
+    files = {p.name: pretrain.sha256(p) for p in pretrain.GROUNDED_DIR.iterdir() if p.name != pretrain.MANIFEST}
+    assert manifest["sha256"] == files  # every file, each as built
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["overrides"] == []
     assert manifest["num_scenes"] == pretrain.NUM_SCENES
 
