@@ -6,6 +6,7 @@
     python benchmarks/learning.py --config configs/experiments/long_grpo.yaml --regime noise0.3   # one regime
 
 Resumable: finished runs are in <workdir>/results.jsonl; run the same command again to continue.
+Rows made under other settings (an edited regime, override or config) are kept there but not reused.
 What it runs and how it counts: harp/train/experiment.py.
 """
 
@@ -24,7 +25,8 @@ def main(argv=None) -> int:
     import torch
 
     from harp.errors import HarpError
-    from harp.train.experiment import load_experiment, read_results, run_experiment, summary_table
+    from harp.train.experiment import (RESULTS, SUMMARY, current_rows, load_experiment, read_results, run_experiment,
+                                       summary_table)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="experiment YAML (configs/experiments/*.yaml)")
@@ -36,9 +38,13 @@ def main(argv=None) -> int:
     try:
         config = load_experiment(args.config, regimes=args.regime)
         if args.summary:
-            rows = read_results(Path(config.workdir) / "results.jsonl")
+            path = Path(config.workdir) / RESULTS
+            names = {regime.name for regime in config.regimes}
+            every = [row for row in read_results(path) if row["regime"] in names]
+            rows = current_rows(config, every)
             if not rows:
-                print(f"error: no results in {Path(config.workdir) / 'results.jsonl'} (run without --summary first)",
+                other = f"; its {len(every)} rows of these regimes were made under other settings" if every else ""
+                print(f"error: no results for these settings in {path}{other} (run without --summary first)",
                       file=sys.stderr)
                 return 1
         else:
@@ -46,10 +52,9 @@ def main(argv=None) -> int:
     except HarpError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    names = {regime.name for regime in config.regimes}
-    table = summary_table([row for row in rows if row["regime"] in names], config.variants)
+    table = summary_table(rows, config.variants)
     print(table)
-    (Path(config.workdir) / "summary.txt").write_text(table + "\n", encoding="utf-8")
+    (Path(config.workdir) / SUMMARY).write_text(table + "\n", encoding="utf-8")
     return 0
 
 

@@ -178,7 +178,7 @@ class GRPOConfig:
 
 def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> SFTConfig:
     """Load and validate an SFT config; raise ConfigError naming the file and key."""
-    config = _load(SFTConfig, path, overrides)
+    config = load_config_file(SFTConfig, path, overrides)
     t = config.training
     _check_common(config.source, t.report_to, t.deepspeed, check_files)
     config_checks.positive(config.source, "training", t, ["per_device_train_batch_size", "per_device_eval_batch_size",
@@ -198,7 +198,7 @@ def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bo
 
 def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> GRPOConfig:
     """Load and validate a GRPO config; raise ConfigError naming the file and key."""
-    config = _load(GRPOConfig, path, overrides)
+    config = load_config_file(GRPOConfig, path, overrides)
     t, r = config.training, config.reward
     _check_common(config.source, t.report_to, t.deepspeed, check_files)
     config_checks.check_grpo_groups(config.source, t, r)
@@ -215,7 +215,9 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
     return config
 
 
-def _load(cls: type, path: str | Path, overrides: list[str]) -> Any:
+def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> Any:
+    """A config dataclass from a YAML file (any, e.g. harp.train.experiment's): bytes, YAML, unknown keys and
+    types checked, each problem one ConfigError line naming the file and key; ranges are the caller's."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -304,7 +306,7 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
             value = [value]
         if not isinstance(value, list):
             raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
-        return [_coerce(item_type, item, source, key) for item in value]
+        return [_coerce(item_type, item, source, f"{key}[{i}]") for i, item in enumerate(value)]
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -13,6 +13,16 @@ from pathlib import Path
 from harp.errors import HarpError
 
 
+def _encodable(path: str | Path, key: str, error: type[HarpError]) -> None:
+    """No NUL byte or lone surrogate (YAML's "\\0", "\\ud800"): no file system takes them, and mkdir would raise."""
+    try:
+        if "\0" in str(path):
+            raise ValueError
+        os.fsencode(path)
+    except (ValueError, UnicodeEncodeError):
+        raise error(f"{key}: {str(path)!r} is not a path (a NUL byte or a lone surrogate in it)") from None
+
+
 def _writable_parent(path: Path, key: str, error: type[HarpError]) -> None:
     """The nearest existing folder above (or at) `path` is a folder we may write into."""
     parent = path.absolute()
@@ -28,6 +38,7 @@ def check_output_dir(path: str | Path, key: str, error: type[HarpError] = HarpEr
     """A folder that exists or can be made, and can be written."""
     if not str(path).strip():
         raise error(f"{key}: empty path; name a folder")
+    _encodable(path, key, error)
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise error(f"{key}: {path} is a file, not a folder")
@@ -39,6 +50,7 @@ def check_output_file(path: str | Path, key: str, error: type[HarpError] = HarpE
     """A file that can be written (replaced if it exists): not a folder, not `.`, in a folder that can be written."""
     if not str(path).strip():
         raise error(f"{key}: empty path; name a file")
+    _encodable(path, key, error)
     path = Path(path)
     if path.is_dir() or path.name in ("", ".", ".."):
         raise error(f"{key}: {path} is a folder, not a file")

@@ -9,34 +9,52 @@ task completion and avg reward for SFT and each variant, and each variant's pair
 
 Variants: `full` (FTCA + negatives), `ftca_off`, `negatives_off`, `both_off` (plain TRL GRPO).
 Negatives are verified rule-based perturbations of each prompt's plan (GRPO's top-up), so no
-negative-mining stage runs. Everything lands in `workdir/`; each finished (regime, seed, model)
-appends one line to `results.jsonl`, and a rerun skips what is there (kill it and start it again).
+negative-mining stage runs. Everything lands in `workdir/`: each regime's data and models in
+`workdir/<name>/`, and one line per finished (regime, seed, model) in `results.jsonl`.
+
+Resuming (kill it and start it again): a rerun skips the rows of `results.jsonl` made under the
+regime's current settings, i.e. the hash (`settings` in each row, `<name>/settings.json`) of
+everything its results depend on besides the seed and the variant: the data (scenes, data seed,
+label noise), `sft_records`, the base model and the resolved SFT and GRPO configs with their
+overrides. After an edit, earlier rows stay in `results.jsonl` but count for nothing, and the
+regime's old folder is moved to `workdir/_old/`, not deleted. A torn last line (a kill mid-write) is
+dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
 `{name, label_noise, label_noise_kinds, sft_records}`; `sft_overrides` / `grpo_overrides` are `--set`-style
-`key=value` strings applied to `sft_config` / `grpo_config`.
+`key=value` strings applied to `sft_config` / `grpo_config`. `load_experiment` checks all of it (types,
+ranges, overrides, the workdir) before anything runs: a bad value is one ConfigError line naming the
+file and key.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import logging
 import math
+import re
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harp.config import load_grpo_config, load_sft_config
+from harp.config import load_config_file, load_grpo_config, load_sft_config
 from harp.data.label_noise import KINDS as NOISE_KINDS, check_kinds
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
-from harp.errors import ConfigError
+from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
 from harp.eval.metrics import SHORTCUT_WRONG, kind_label
 from harp.models.pretrain import copy_grounded
 from harp.models.tiny import build_tiny_model
+from harp.paths import check_output_dir
 from harp.train.grpo import train_grpo
 from harp.train.sft import train_sft
+
+logger = logging.getLogger(__name__)
 
 VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None for the config's)
     "full": (True, None),
@@ -44,7 +62,14 @@ VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None f
     "negatives_off": (True, 0),
     "both_off": (False, 0),
 }
-BASE_MODELS = ("random", "grounded")
+MODEL_DIRS = {"random": "tiny-qwen2.5-vl", "grounded": "tiny-qwen2.5-vl-grounded"}  # base_model -> its folder in workdir
+RESULTS, SUMMARY, SETTINGS, OLD = "results.jsonl", "summary.txt", "settings.json", "_old"
+# A regime's name is its folder in workdir: one plain name (no separators, no `..`, no leading dot
+# or `_`, so never `_old`), and not another file of the workdir.
+REGIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+RESERVED_NAMES = {*MODEL_DIRS.values(), RESULTS, SUMMARY}
+MIN_SCENES = 10  # below it the 80/10/10 split (harp.data.split) may leave val or test empty
+MAX_SEED = 2**32 - 1  # numpy's seeds (transformers' set_seed) stop here
 # Two-sided 95% Student t quantiles by degrees of freedom (no scipy in the environment).
 REPOSITORY = Path(__file__).resolve().parents[2]
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
@@ -52,7 +77,7 @@ T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8:
 
 @dataclass
 class Regime:
-    name: str
+    name: str = ""  # its folder in workdir (required)
     label_noise: float = 0.0  # share of noisy training plans (harp.data.label_noise)
     label_noise_kinds: list[str] = field(default_factory=lambda: list(NOISE_KINDS))  # the mistakes it may be
     sft_records: int | None = None  # SFT on the first N training records only (few labels); None = all
@@ -60,7 +85,7 @@ class Regime:
 
 @dataclass
 class ExperimentConfig:
-    workdir: str = ".experiments/learning"
+    workdir: str = ""  # required: where the data, models and results.jsonl go (an empty file runs nothing)
     num_scenes: int = 500
     data_seed: int = 0
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
@@ -73,53 +98,120 @@ class ExperimentConfig:
     eval_batch_size: int = 16
     base_model: str = "random"  # SFT starts from: "random" (init-tiny) or "grounded" (init-tiny --grounded)
     blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
+    source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
 
 def load_experiment(path: str | Path, regimes: list[str] | None = None) -> ExperimentConfig:
-    """Read and check an experiment YAML; a bad key is a one-line ConfigError naming the file and key.
-    `regimes` keeps only the regimes of those names (all when None)."""
-    import yaml
+    """Read and check an experiment YAML, all of it, before anything runs: a bad key or value is a
+    one-line ConfigError naming the file and key. `regimes` keeps only the regimes of those names
+    (all when None)."""
+    config = load_config_file(ExperimentConfig, path)  # bytes, YAML, unknown keys, types (harp.config)
+    check_experiment(config)
+    if regimes:
+        unknown = sorted(set(regimes) - {regime.name for regime in config.regimes})
+        if unknown:
+            raise ConfigError(f"{config.source}: no regime named {', '.join(unknown)} "
+                              f"(the file has {', '.join(regime.name for regime in config.regimes)})")
+        config.regimes = [regime for regime in config.regimes if regime.name in regimes]
+    return config
 
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ConfigError(f"{path}: cannot read the experiment file: {error}") from None
-    known = set(ExperimentConfig.__dataclass_fields__)
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"{path}: unknown key '{key}' (expected one of {', '.join(sorted(known))})")
-    selected, regimes = regimes, []
-    for i, item in enumerate(data.pop("regimes", None) or [{"name": "clean"}]):
-        extra = set(item) - set(Regime.__dataclass_fields__)
-        if extra or "name" not in item:
-            raise ConfigError(f"{path}: regimes[{i}] needs 'name' and only label_noise, label_noise_kinds, "
-                              f"sft_records (got {', '.join(sorted(item))})")
-        regime = Regime(**item)
+
+def check_experiment(config: ExperimentConfig) -> None:
+    """The ranges and the combinations a typed config may still get wrong (see load_experiment)."""
+    def fail(key: str, problem: str):
+        raise ConfigError(f"{config.source}: {key}: {problem}")
+
+    if not config.workdir.strip():
+        fail("workdir", "missing; name the folder the data, models and results.jsonl go into")
+    check_output_dir(config.workdir, f"{config.source}: workdir", ConfigError)
+    if config.num_scenes < MIN_SCENES:
+        fail("num_scenes", f"must be at least {MIN_SCENES} (the 80/10/10 split needs val and test scenes), "
+                           f"got {config.num_scenes}")
+    if not config.seeds:
+        fail("seeds", "at least one seed")
+    for i, seed in enumerate(config.seeds):
+        if not 0 <= seed <= MAX_SEED:
+            fail(f"seeds[{i}]", f"must be an integer in [0, {MAX_SEED}], got {seed}")
+        if seed in config.seeds[:i]:
+            fail(f"seeds[{i}]", f"{seed} is there twice")
+    for i, variant in enumerate(config.variants):
+        if variant not in VARIANTS:
+            fail(f"variants[{i}]", f"unknown '{variant}' (expected {', '.join(VARIANTS)})")
+        if variant in config.variants[:i]:
+            fail(f"variants[{i}]", f"{variant} is there twice")
+    if config.base_model not in MODEL_DIRS:
+        fail("base_model", f"expected one of {', '.join(MODEL_DIRS)}, got {config.base_model!r}")
+    if config.eval_batch_size < 1:
+        fail("eval_batch_size", f"must be at least 1, got {config.eval_batch_size}")
+    if not config.regimes:
+        fail("regimes", "name at least one regime")
+    names = {}
+    for i, regime in enumerate(config.regimes):
+        key = f"regimes[{i}]"
+        if not regime.name:
+            fail(f"{key}.name", "missing; every regime needs a name (its folder in the workdir)")
+        if not REGIME_NAME.fullmatch(regime.name) or regime.name in RESERVED_NAMES:
+            fail(f"{key}.name", f"{regime.name!r} is not a plain folder name: up to 64 letters, digits, '.', '_', "
+                                f"'+' or '-', starting with a letter or digit, not {', '.join(sorted(RESERVED_NAMES))}")
+        folder = regime.name.lower()  # one folder on a case-insensitive disk
+        if folder in names:
+            fail(f"{key}.name", f"{regime.name!r} is also regimes[{names[folder]}]'s name; "
+                                f"each regime needs its own (it names its folder and its rows)")
+        names[folder] = i
+        if not 0.0 <= regime.label_noise <= 1.0:
+            fail(f"{key}.label_noise", f"must be a number in [0, 1], got {regime.label_noise!r}")
         try:
             regime.label_noise_kinds = list(check_kinds(regime.label_noise_kinds))
         except ValueError as error:
-            raise ConfigError(f"{path}: regimes[{i}].label_noise_kinds: {error}") from None
-        regimes.append(regime)
-    if selected:
-        unknown = sorted(set(selected) - {regime.name for regime in regimes})
-        if unknown:
-            raise ConfigError(f"{path}: no regime named {', '.join(unknown)} "
-                              f"(the file has {', '.join(regime.name for regime in regimes)})")
-        regimes = [regime for regime in regimes if regime.name in selected]
-    config = ExperimentConfig(**data, regimes=regimes)
-    for name in config.variants:
-        if name not in VARIANTS:
-            raise ConfigError(f"{path}: variants: unknown '{name}' (expected {', '.join(VARIANTS)})")
-    if not config.seeds:
-        raise ConfigError(f"{path}: seeds: at least one seed")
-    if config.base_model not in BASE_MODELS:
-        raise ConfigError(f"{path}: base_model: expected one of {', '.join(BASE_MODELS)}, got {config.base_model!r}")
+            fail(f"{key}.label_noise_kinds", str(error))
+        if regime.sft_records is not None and regime.sft_records < 1:
+            fail(f"{key}.sft_records", f"must be at least 1 (or null: all), got {regime.sft_records}")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
         given = Path(getattr(config, key))
         if not given.is_file() and (REPOSITORY / given).is_file():
             setattr(config, key, str(REPOSITORY / given))
-    return config
+    # The stages' configs with the overrides, as each run loads them, so a bad override stops here, not
+    # after the first SFT run.
+    stage_configs(config)
+    for variant in config.variants:
+        stage_configs(config, variant)
+
+
+def stage_configs(config: ExperimentConfig, variant: str | None = None) -> tuple:
+    """The SFT and GRPO configs the runs load (their data paths aside), with `variant`'s switches."""
+    stage = "sft_config with sft_overrides"
+    try:
+        sft = load_sft_config(config.sft_config, config.sft_overrides, check_files=False)
+        stage = "grpo_config with grpo_overrides" + (f" and variant {variant}" if variant else "")
+        grpo = load_grpo_config(config.grpo_config, variant_overrides(config, variant), check_files=False)
+    except ConfigError as error:
+        raise ConfigError(f"{config.source}: {stage}: {error}") from None
+    return sft, grpo
+
+
+def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str]:
+    """The experiment's GRPO overrides, then the variant's switches (last, so the variant is what it says)."""
+    if variant is None:
+        return list(config.grpo_overrides)
+    use_ftca, negatives = VARIANTS[variant]
+    switches = [f"reward.use_ftca={str(use_ftca).lower()}"]
+    if negatives is not None:
+        switches.append(f"training.negatives_per_group={negatives}")
+    return [*config.grpo_overrides, *switches]
+
+
+def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
+    """What a regime's results depend on besides the seed and the variant (each row says those)."""
+    sft, grpo = stage_configs(config)
+    resolved = {name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
+                for name, stage in (("sft", sft), ("grpo", grpo))}
+    return {"num_scenes": config.num_scenes, "data_seed": config.data_seed, "label_noise": regime.label_noise,
+            "label_noise_kinds": regime.label_noise_kinds, "sft_records": regime.sft_records,
+            "base_model": config.base_model, **resolved}
+
+
+def settings_key(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -197,10 +289,77 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
 # ---------------------------------------------------------------------------------------- running
 
 
-def read_results(path: Path) -> list[dict]:
+def read_results(path: Path, repair: bool = False) -> list[dict]:
+    """The rows of results.jsonl. A torn last line (a kill mid-write) is dropped with a warning, and with
+    `repair` cut from the file so that the next row starts a line of its own; any other bad line is a
+    DataError naming it."""
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        lines = path.read_bytes().split(b"\n")  # the last is b"" when the file ends in a newline
+    except OSError as error:
+        raise DataError(f"{path}: cannot be read ({error.strerror or error})") from None
+    rows, good_end = [], 0  # good_end: the byte after the last good line's newline
+    for number, raw in enumerate(lines, start=1):
+        if raw.strip():
+            try:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                problem = f"not valid JSON ({getattr(error, 'msg', None) or error.reason})"
+                if any(line.strip() for line in lines[number:]):
+                    raise DataError(f"{path}:{number}: {problem}") from None
+                logger.warning(f"{path}:{number}: a torn last line ({problem}), dropped; its run is redone")
+                if repair:
+                    with path.open("r+b") as handle:
+                        handle.truncate(good_end)
+                return rows
+            except RecursionError:
+                raise DataError(f"{path}:{number}: JSON nested too deeply") from None
+            if not (isinstance(row, dict) and isinstance(row.get("regime"), str)
+                    and isinstance(row.get("model"), str) and isinstance(row.get("seed"), int)):
+                raise DataError(f"{path}:{number}: not a result row (an object with regime, seed and model)")
+            rows.append(row)
+        good_end += len(raw) + 1
+    if repair and lines[-1].strip():  # a whole row cut before its newline
+        with path.open("ab") as handle:
+            handle.write(b"\n")
+    return rows
+
+
+def current_rows(config: ExperimentConfig, rows: list[dict]) -> list[dict]:
+    """The rows of the config's regimes made under their current settings; of repeats, the last."""
+    keys = {regime.name: settings_key(regime_settings(config, regime)) for regime in config.regimes}
+    latest = {}
+    for row in rows:
+        if row["regime"] in keys and row.get("settings") == keys[row["regime"]]:
+            latest[row["regime"], row["seed"], row["model"]] = row
+    return list(latest.values())
+
+
+def regime_folder(workdir: Path, regime: Regime, settings: dict, log=print) -> Path:
+    """`workdir/<name>`, holding the runs of the regime's current settings (its settings.json says which).
+    A folder from other settings, or from before they were recorded, is moved to `workdir/_old/`."""
+    root, key = workdir / regime.name, settings_key(settings)
+    try:
+        recorded = json.loads((root / SETTINGS).read_text(encoding="utf-8"))["key"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = None
+    if recorded == key:
+        return root
+    if root.exists() or root.is_symlink():
+        name = f"{regime.name}-{recorded if isinstance(recorded, str) else 'unrecorded'}"
+        aside, n = workdir / OLD / name, 1
+        while aside.exists() or aside.is_symlink():
+            n += 1
+            aside = workdir / OLD / f"{name}~{n}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        root.rename(aside)
+        log(f"[{regime.name}] {root} was made under other settings: moved to {aside}; running afresh")
+    root.mkdir(parents=True)
+    tmp = root / (SETTINGS + ".tmp")
+    tmp.write_text(json.dumps({"key": key, "settings": settings}, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(root / SETTINGS)
+    return root
 
 
 def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
@@ -239,13 +398,10 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
     out = root / f"seed{seed}" / f"grpo_{variant}"
     if (out / "final" / "config.json").is_file():
         return out / "final"
-    use_ftca, negatives = VARIANTS[variant]
     overrides = [f"model.sft_model_path={sft}", f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
                  "data.negative_path=null", f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
                  f"training.output_dir={out}", f"training.seed={seed}", "training.report_to=[none]",
-                 f"reward.use_ftca={str(use_ftca).lower()}", *config.grpo_overrides]
-    if negatives is not None:
-        overrides.append(f"training.negatives_per_group={negatives}")
+                 *variant_overrides(config, variant)]
     return train_grpo(load_grpo_config(config.grpo_config, overrides), progress=False)
 
 
@@ -290,19 +446,33 @@ def grounding_scores(run: dict) -> dict:
 
 
 def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
-    """Run what `results.jsonl` lacks; return every result row."""
+    """Run what `results.jsonl` lacks under the current settings; return the rows of those settings."""
     workdir = Path(config.workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    results_path = workdir / "results.jsonl"
-    done = {(r["regime"], r["seed"], r["model"]) for r in read_results(results_path)}
-    model_dir = workdir / ("tiny-qwen2.5-vl" if config.base_model == "random" else "tiny-qwen2.5-vl-grounded")
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # what check_experiment cannot foresee: a name too long, a full disk
+        raise ConfigError(f"{config.source}: workdir: {workdir} cannot be made ({error.strerror or error})") from None
+    results_path = workdir / RESULTS
+    rows = read_results(results_path, repair=True)
+    settings = {regime.name: regime_settings(config, regime) for regime in config.regimes}
+    keys = {name: settings_key(value) for name, value in settings.items()}
+    done = {(r["regime"], r["seed"], r["model"]) for r in current_rows(config, rows)
+            if "blank" in r or not config.blank_images}
+    stale = Counter(r["regime"] for r in rows if r["regime"] in keys and r.get("settings") != keys[r["regime"]])
+    model_dir = workdir / MODEL_DIRS[config.base_model]
     if not (model_dir / "config.json").is_file():
         if config.base_model == "random":
             build_tiny_model(model_dir)
         else:
             copy_grounded(model_dir)
+    roots = {}
+    for regime in config.regimes:  # every regime's data first: a bad sft_records stops before any training
+        if stale[regime.name]:
+            log(f"[{regime.name}] {stale[regime.name]} rows of {results_path} were made under other settings: "
+                f"kept there, not reused")
+        roots[regime.name] = prepare_data(config, regime, regime_folder(workdir, regime, settings[regime.name], log))
     for regime in config.regimes:
-        root = prepare_data(config, regime, workdir / regime.name)
+        root = roots[regime.name]
         for seed in config.seeds:
             wanted = ["sft", *config.variants]
             if all((regime.name, seed, m) in done for m in wanted):
@@ -318,9 +488,10 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
             with results_path.open("a", encoding="utf-8") as handle:
                 for model, score in scores.items():
                     if (regime.name, seed, model) not in done:
-                        row = {"regime": regime.name, "seed": seed, "model": model, **score}
+                        row = {"regime": regime.name, "seed": seed, "model": model, "settings": keys[regime.name],
+                               **score}
                         handle.write(json.dumps(row) + "\n")
             log(f"[{regime.name} seed {seed}] " + ", ".join(
                 f"{m} {s['task_completion']:.2f}/{s['avg_reward']:+.3f}" for m, s in scores.items())
                 + f" ({time.time() - started:.0f}s)")
-    return read_results(results_path)
+    return current_rows(config, read_results(results_path))

@@ -33,28 +33,28 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
 
 @pytest.mark.parametrize("text, message", [
     ("seeds: []\n", "seeds: at least one seed"),
-    ("variants: [full, typo]\n", "variants: unknown 'typo'"),
-    ("regimes: [{label_noise: 0.3}]\n", "regimes[0] needs 'name'"),
-    ("epochs: 3\n", "unknown key 'epochs'"),
+    ("variants: [full, typo]\n", "variants[1]: unknown 'typo'"),
+    ("regimes: [{label_noise: 0.3}]\n", "regimes[0].name: missing"),
+    ("epochs: 3\n", "epochs: unknown key"),
     ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
     ("regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
      "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'"),
 ])
 def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
     path = tmp_path / "experiment.yaml"
-    path.write_text(text)
+    path.write_text(f"workdir: {tmp_path / 'run'}\n{text}")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_experiment(path)
 
 
 def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
     path = tmp_path / "experiment.yaml"
-    path.write_text("regimes: [{name: clean}, {name: noisy, label_noise: 0.3}, {name: few, sft_records: 10}]\n")
+    path.write_text("workdir: run\nregimes: [{name: clean}, {name: noisy, label_noise: 0.3}, {name: few, sft_records: 10}]\n")
     assert [r.name for r in load_experiment(path, regimes=["few", "clean"]).regimes] == ["clean", "few"]
     assert len(load_experiment(path).regimes) == 3
     with pytest.raises(ConfigError, match=re.escape("no regime named typo (the file has clean, noisy, few)")):
         load_experiment(path, regimes=["typo"])
-    path.write_text("regimes: [{name: blind, label_noise: 0.6, label_noise_kinds: wrong_table}]\n")
+    path.write_text("workdir: run\nregimes: [{name: blind, label_noise: 0.6, label_noise_kinds: wrong_table}]\n")
     assert load_experiment(path).regimes[0].label_noise_kinds == ["wrong_table"]  # one name is a list of one
 
 
