@@ -15,6 +15,9 @@ next state. Both take the canonical argument.
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,11 +26,16 @@ from typing import Callable, Optional
 import yaml
 
 from harp.errors import ConfigError
+from harp.plan.fact_domain import FactDomain
 from harp.plan.names import normalize_entity
+from harp.plan.pddl_domain import check_word, optional_text, read_pddl, shown
 from harp.plan.scene import Scene, State
 
 DOMAINS_DIR = Path(__file__).parent / "domains"
 ARGUMENT_KINDS = ("location", "object", "openable")
+SUFFIXES = (".yaml", ".yml", ".pddl")  # a name with one of these is a path, in any case (`.PDDL`)
+MAX_DOMAIN_BYTES = 1 << 20  # domain files are a few KiB; a bigger one is a mistake (or a link to /dev/zero)
+MAX_YAML_DEPTH = 32  # a domain YAML nests 4 deep
 
 
 # ------------------------------------------------------------------------ the vocabulary
@@ -149,24 +157,21 @@ class Domain:
         """A domain by name (a file under harp/plan/domains) or by path to a YAML or PDDL file.
 
         A YAML file with a `pddl` key is the plan-language mapping of a PDDL domain (domains/alfred.yaml);
-        a `.pddl` path is read with default mappings. Both give a FactDomain (the general fact core).
+        a PDDL file (whatever its name) is read with default mappings. Both give a FactDomain (the
+        general fact core).
         """
         if isinstance(name_or_path, Domain) or getattr(name_or_path, "kind", None) == "facts":
             return name_or_path
         text = str(name_or_path)
         path = Path(text)
-        if not (path.suffix in (".yaml", ".yml", ".pddl") or path.is_file()):
+        # A path: a known suffix, or anything there but a folder (a FIFO or a device too: the reader
+        # says what is wrong with it). Otherwise the name of a shipped domain.
+        if not (path.suffix.lower() in SUFFIXES or (os.path.lexists(path) and not path.is_dir())):
             path = DOMAINS_DIR / f"{text}.yaml"
             if not path.is_file():
                 known = ", ".join(available_domains())
                 raise ConfigError(f"domain '{text}': no such domain (known: {known}; or give a path to a YAML or PDDL file)")
-        if path.suffix == ".pddl":
-            from harp.plan.pddl_domain import load_pddl_domain
-
-            if not path.is_file():
-                raise ConfigError(f"{path}: no such PDDL domain file")
-            return load_pddl_domain(str(path.resolve()))
-        return _load_file(str(path.resolve()))
+        return _load_file(os.path.abspath(path))
 
     def canonical_action(self, name: str) -> Optional[str]:
         """The action as the domain writes it, case-insensitively; None when unknown."""
@@ -236,35 +241,90 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
 
 
-@lru_cache(maxsize=64)
-def _load_file(path: str):
+def read_domain_text(path, what: str = "domain file") -> str:
+    """A domain file's text: a regular file (not a FIFO, not a link to /dev/zero) of at most
+    MAX_DOMAIN_BYTES, in UTF-8; anything else is one line naming the file (and the line)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read domain file ({error.strerror})") from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO would wait for a writer
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(f"{path}: not a regular file; give the path of a {what}")
+            data = handle.read(MAX_DOMAIN_BYTES + 1)
+    except (OSError, ValueError) as error:  # ValueError: a path with a NUL byte
+        raise ConfigError(f"{path}: cannot read {what} ({getattr(error, 'strerror', None) or error})") from None
+    if len(data) > MAX_DOMAIN_BYTES:
+        raise ConfigError(f"{path}: over {MAX_DOMAIN_BYTES >> 20} MiB; a {what} is a few KiB")
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text (save the file as UTF-8)") from None
+
+
+class _DomainYaml(yaml.SafeLoader):
+    """safe_load without aliases, nested at most MAX_YAML_DEPTH: a domain file needs neither, a few
+    lines of nested aliases (a "billion laughs") expand to gigabytes as the values are read, and
+    deep nesting would take a second to end in a RecursionError."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        problem = "aliases (*name) are not allowed in a domain file" if self.check_event(yaml.AliasEvent) else \
+            f"nested deeper than {MAX_YAML_DEPTH}" if self.depth >= MAX_YAML_DEPTH else None
+        if problem:
+            raise yaml.composer.ComposerError(None, None, problem, self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _read_yaml(path: str, text: str):
+    try:
+        return yaml.load(text, Loader=_DomainYaml)
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}:{where}: {getattr(error, 'problem', None) or 'invalid YAML'}") from None
+    except ValueError as error:  # a date that does not exist (2024-02-30)
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _is_pddl(path: str, text: str) -> bool:
+    """A PDDL file whatever its name (`.PDDL`, `.txt`): it opens with `(define`, a domain YAML never does."""
+    opening = re.sub(r";[^\n]*", "", text).lstrip()
+    return Path(path).suffix.lower() == ".pddl" or re.match(r"\(\s*define\b", opening, re.IGNORECASE) is not None
+
+
+@lru_cache(maxsize=64)
+def _load_file(path: str):
+    text = read_domain_text(path)
+    if _is_pddl(path, text):
+        return FactDomain(read_pddl(path, text))
+    data = _read_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'name' and 'actions'")
     if "pddl" in data:  # the plan-language mapping of a PDDL domain
-        from harp.plan.pddl_domain import load_pddl_domain
-
         _known(path, "", data, ("name", "description", "pddl", "actions", "reasons", "kinds", "scene_inference"))
-        pddl_path = Path(path).parent / str(data["pddl"])
-        if not pddl_path.is_file():
+        if not isinstance(data["pddl"], str) or not data["pddl"].strip():
+            raise ConfigError(f"{path}: pddl: expected the path of the PDDL file, from this file's folder")
+        # beside the mapping file itself, not beside a link to it
+        pddl_path = os.path.join(os.path.dirname(os.path.realpath(path)), data["pddl"])
+        if not os.path.lexists(pddl_path):
             raise ConfigError(f"{path}: pddl: no such file {pddl_path}")
-        return load_pddl_domain(str(pddl_path.resolve()), path)
+        pddl_path = os.path.abspath(pddl_path)
+        return FactDomain(read_pddl(pddl_path, read_domain_text(pddl_path, "PDDL domain file"), data, path))
     _known(path, "", data, ("name", "description", "actions"))
     actions_data = data.get("actions")
     if not isinstance(actions_data, dict) or not actions_data:
         raise ConfigError(f"{path}: actions: expected a non-empty mapping of action name -> spec")
     actions = {}
     for name, spec in actions_data.items():
-        key = f"actions.{name}"
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigError(f"{path}: {key}: an action name must be one word (letters, digits, _)")
+        key = f"actions.{shown(name)}"
+        check_word(name, path, key)
         if not isinstance(spec, dict):
             raise ConfigError(f"{path}: {key}: expected a mapping")
         _known(path, key + ".", spec, ("argument", "description", "preconditions", "effects"))
@@ -285,7 +345,8 @@ def _load_file(path: str):
     lower = [a.lower() for a in actions]
     if len(set(lower)) != len(lower):
         raise ConfigError(f"{path}: actions: two actions differ only in case")
-    return Domain(str(data.get("name") or Path(path).stem), str(data.get("description") or ""), actions, path)
+    return Domain(optional_text(data, "name", path) or Path(path).stem, optional_text(data, "description", path),
+                  actions, path)
 
 
 def _known(path: str, prefix: str, data: dict, keys: tuple[str, ...]) -> None:
@@ -293,7 +354,7 @@ def _known(path: str, prefix: str, data: dict, keys: tuple[str, ...]) -> None:
         if key not in keys:
             close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else f" (known: {', '.join(keys)})"
-            raise ConfigError(f"{path}: {prefix}{key}: unknown key{hint}")
+            raise ConfigError(f"{path}: {prefix}{shown(key)}: unknown key{hint}")
 
 
 def _names(path: str, key: str, value, table: dict, what: str) -> tuple[str, ...]:
@@ -303,5 +364,5 @@ def _names(path: str, key: str, value, table: dict, what: str) -> tuple[str, ...
         if item not in table:
             close = difflib.get_close_matches(item, list(table), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(table)})"
-            raise ConfigError(f"{path}: {key}: unknown {what} '{item}'{hint}")
+            raise ConfigError(f"{path}: {key}: unknown {what} '{shown(item)}'{hint}")
     return tuple(value)

@@ -12,23 +12,44 @@ mapping YAML beside it (domains/alfred.yaml):
   `not P` when P must be false; `P?` when no binding of the unwritten parameters exists at all);
 - `scene_inference`: how a scene is inferred from a reference plan (only `alfred` today).
 
-A bare `.pddl` path works too: each action is its own word (`pick-up` -> `Pick_up`), its first
+A bare PDDL file works too: each action is its own word (`pick-up` -> `Pick_up`), its first
 parameter is written, reasons are generic. This module turns the lifted formulas into nested
 tuples; harp/plan/facts.py grounds them per scene.
+
+Everything is checked here, at load, so a mistake is one line naming the file and its line (PDDL)
+or key (mapping), not a wrong verdict or a crash hours into GRPO. The `pddl` package checks the
+syntax, the types and the constants; this module checks what it does not: every predicate declared
+and given its number of arguments, every variable bound, no action, predicate or derived rule
+defined twice, no action a plan cannot name, every reason sentence formats, scene inference only
+for a domain that declares what it writes.
 """
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Optional
 
-import yaml
-
 from harp.errors import ConfigError
+from harp.plan.parser import _IDENT as WORD_PATTERN  # what the plan parser reads as an action's name
+
+MAX_NESTING = 32  # grounding and reason sentences recurse through formulas: deeper ones are refused
+
+# What each scene inference writes into a scene (harp/plan/alfred.py). A mapping may ask for it only
+# when its PDDL file declares these types and predicates, or inferred scenes would hold entities and
+# facts the domain cannot read (tests/plan/test_domain_loading.py keeps alfred.py within this list).
+SCENE_INFERENCE = {
+    "alfred": {
+        "types": ("item", "furniture", "spot"),
+        "predicates": {"robot-at": 1, "hand-empty": 0, "in": 2, "beside": 2, "receptacle": 1, "pickable": 1,
+                       "openable": 1, "opened": 1, "toggleable": 1, "sharp": 1, "sliceable": 1, "heater": 1,
+                       "cooler": 1, "washer": 1},
+    },
+}
 
 # Lifted formulas: ("atom", pred, terms) | ("eq", t1, t2) | ("not", f) | ("and", fs) | ("or", fs)
 # | ("exists", ((var, types), ...), f). Terms are "?var" or a constant's canonical name.
@@ -63,6 +84,7 @@ class PddlSpec:
     name: str
     description: str
     path: str
+    mapping: str  # the mapping YAML's path; "" for a bare PDDL file
     types: dict  # type -> parent type
     predicates: dict  # name -> arity
     signatures: dict  # name -> each argument's types (empty: any)
@@ -74,11 +96,12 @@ class PddlSpec:
     kinds: dict  # property -> entity kinds that have it (scene inference)
     fluents: frozenset  # predicates some effect changes
 
+    # One PDDL file under two mappings is two domains (other words): caches must not mix them.
     def __hash__(self) -> int:
-        return hash(self.path)
+        return hash((self.path, self.mapping))
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, PddlSpec) and self.path == other.path
+        return isinstance(other, PddlSpec) and (self.path, self.mapping) == (other.path, other.mapping)
 
     def subtypes(self, type_name: str) -> frozenset:
         """The type and every type below it."""
@@ -92,165 +115,391 @@ class PddlSpec:
         return frozenset(result)
 
 
-def read_pddl(pddl_path: Path, mapping: Optional[dict], mapping_path: str) -> PddlSpec:
-    """Parse a PDDL domain (with the `pddl` package) and apply a mapping; errors name file and line."""
-    from pddl import parse_domain
-
-    try:
-        text = pddl_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{pddl_path}: cannot read PDDL domain ({getattr(error, 'strerror', None) or error})") from None
-    try:
-        domain = parse_domain(str(pddl_path))
-    except Exception as error:  # lark's parse errors and pddl's validation errors have no common base
-        raise ConfigError(f"{pddl_path}:{_error_line(error, text)}: {_first_line(error)}") from None
+def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path: str = "") -> PddlSpec:
+    """Parse and check a PDDL domain's text and apply its mapping (None: a bare PDDL file, defaults)."""
+    source = _Source(path, text)
+    domain = source.parse()
+    source.check_unique()
     types = {str(k): (str(v) if v else None) for k, v in dict(domain.types).items()}
-    predicates = {str(p.name): p.arity for p in domain.predicates}
-    signatures = {str(p.name): tuple(frozenset(str(t) for t in term.type_tags) for term in p.terms)
-                  for p in domain.predicates}
+    predicates, signatures = {}, {}
+    for p in domain.predicates:
+        name = str(p.name)
+        if name in predicates:
+            raise source.error(source.section("predicates"), f"predicate {name} is declared twice", _opening(name),
+                               nth=1)
+        predicates[name] = p.arity
+        signatures[name] = tuple(frozenset(str(t) for t in term.type_tags) for term in p.terms)
+    reader = _Reader(source, predicates, {str(dp.predicate.name) for dp in domain.derived_predicates})
     derived = {}
-    for dp in domain.derived_predicates:
-        params = tuple("?" + str(t.name) for t in dp.predicate.terms)
-        derived[str(dp.predicate.name)] = (params, _formula(dp.condition, pddl_path))
-    order = [m.group(1).lower() for m in re.finditer(r"\(\s*:action\s+([^\s()]+)", text, re.IGNORECASE)]
-    actions = {str(a.name): a for a in sorted(domain.actions, key=lambda a: order.index(a.name) if a.name in order else 1e9)}
-    fluents = set()
+    for rule in domain.derived_predicates:
+        name = str(rule.predicate.name)
+        params = tuple("?" + str(t.name) for t in rule.predicate.terms)
+        derived[name] = (params, reader.formula(rule.condition, frozenset(params), f"derived {name}",
+                                                source.span("derived", name)))
+    order = {name: i for i, name in enumerate(source.names("action"))}
+    actions = sorted(domain.actions, key=lambda a: order.get(str(a.name).lower(), len(order)))
     lifted = {}
-    for name, action in actions.items():
-        parameters = tuple(("?" + str(v.name), frozenset(str(t) for t in v.type_tags) or frozenset({"object"}))
-                           for v in action.parameters)
-        conjuncts = _conjuncts(action.precondition, pddl_path) if action.precondition is not None else ()
-        add, delete = _effects(action.effect, pddl_path, name)
-        fluents.update(p for p, _ in add + delete)
+    for action in actions:
+        name = str(action.name).lower()
+        where = source.span("action", name)
+        parameters = tuple(_typed(v) for v in action.parameters)
+        bound = frozenset(p for p, _ in parameters)
+        conjuncts = reader.conjuncts(action.precondition, bound, f"action {name}", where)
+        add, delete = reader.effects(action.effect, bound, f"action {name}", where)
         lifted[name] = (parameters, conjuncts, add, delete)
+    where = mapping_path or path
     mapping = mapping or {}
-    words = _words(mapping, lifted, mapping_path or str(pddl_path))
-    reasons = mapping.get("reasons") or {}
-    if not isinstance(reasons, dict) or not all(isinstance(v, str) for v in reasons.values()):
-        raise ConfigError(f"{mapping_path}: reasons: expected a mapping of predicate -> sentence")
-    kinds = mapping.get("kinds") or {}
-    if not isinstance(kinds, dict) or not all(isinstance(v, list) for v in kinds.values()):
-        raise ConfigError(f"{mapping_path}: kinds: expected a mapping of property -> list of kinds")
+    if mapping.get("actions") is None:
+        words = _bare_words(lifted, source)
+    else:
+        words = _words(mapping["actions"], lifted, where)
     return PddlSpec(
-        name=str(mapping.get("name") or str(domain.name)),
-        description=str(mapping.get("description") or f"PDDL domain {domain.name}"),
-        path=str(pddl_path), types=types, predicates=predicates, signatures=signatures, derived=derived,
-        constants=tuple(str(c.name).lower() for c in domain.constants), words=words, reasons=dict(reasons),
-        scene_inference=mapping.get("scene_inference"),
-        kinds={str(k): frozenset(str(x).lower() for x in v) for k, v in kinds.items()},
-        fluents=frozenset(fluents),
+        name=optional_text(mapping, "name", where) or str(domain.name),
+        description=optional_text(mapping, "description", where) or f"PDDL domain {domain.name}",
+        path=path, mapping=mapping_path, types=types, predicates=predicates, signatures=signatures, derived=derived,
+        constants=tuple(str(c.name).lower() for c in domain.constants), words=words,
+        reasons=_reasons(mapping.get("reasons"), predicates, where),
+        scene_inference=_scene_inference(mapping.get("scene_inference"), types, predicates, derived, where),
+        kinds=_kinds(mapping.get("kinds"), where),
+        fluents=frozenset(p for _, _, add, delete in lifted.values() for p, _ in add + delete),
     )
 
 
-def _words(mapping: dict, lifted: dict, where: str) -> dict:
-    spec = mapping.get("actions")
-    if spec is None:  # a bare PDDL file: one word per action, its first parameter written
-        words = {}
-        for name, (parameters, conjuncts, add, delete) in lifted.items():
-            word = name[:1].upper() + re.sub(r"[^A-Za-z0-9_]", "_", name[1:])
-            written = parameters[0][0] if parameters else ""
-            kind = "/".join(sorted(parameters[0][1])) if parameters else "nothing"
-            words[word] = WordSpec(word, kind, f"the PDDL action {name}",
-                                   (Schema(name, parameters, written, conjuncts, add, delete),))
-        return words
-    if not isinstance(spec, dict) or not spec:
-        raise ConfigError(f"{where}: actions: expected a mapping of plan word -> spec")
-    words = {}
-    for word, item in spec.items():
-        key = f"actions.{word}"
-        if not isinstance(word, str) or not word.isidentifier() or not isinstance(item, dict):
-            raise ConfigError(f"{where}: {key}: expected a one-word action name with a mapping")
-        schemas = []
-        for entry in item.get("pddl") or []:
-            if not isinstance(entry, dict) or set(entry) - {"action", "written"}:
-                raise ConfigError(f"{where}: {key}.pddl: each entry is {{action: NAME, written: ?PARAM}}")
-            name = str(entry.get("action", "")).lower()
-            if name not in lifted:
-                close = difflib.get_close_matches(name, list(lifted), n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                raise ConfigError(f"{where}: {key}.pddl: no PDDL action '{name}'{hint}")
-            parameters, conjuncts, add, delete = lifted[name]
-            written = str(entry.get("written", ""))
-            if written not in [p for p, _ in parameters]:
-                raise ConfigError(f"{where}: {key}.pddl: '{written}' is not a parameter of {name}")
-            schemas.append(Schema(name, parameters, written, conjuncts, add, delete))
-        if not schemas:
-            raise ConfigError(f"{where}: {key}.pddl: list at least one PDDL action")
-        description = " ".join(str(item.get("description") or "").split())
-        if not description:
-            raise ConfigError(f"{where}: {key}.description: expected a one-line description")
-        words[word] = WordSpec(word, str(item.get("argument") or "entity"), description, tuple(schemas))
+# ---------------------------------------------------------------------------- the PDDL file
+
+
+class _Source:
+    """A PDDL file's text, to name the line of a mistake (the `pddl` package keeps no positions)."""
+
+    def __init__(self, path: str, text: str):
+        self.path, self.text = path, text
+        # comments blanked, offsets kept: a name in a comment is never taken for its use
+        self.code = re.sub(r";[^\n]*", lambda m: " " * len(m.group()), text)
+        self.blocks = [(m[1].lower(), m[2].lower(), m.start()) for m in
+                       re.finditer(r"\(\s*:(action|derived)\s*\(?\s*([^\s()]+)", self.code, re.IGNORECASE)]
+        self.starts = [start for _, _, start in self.blocks]
+        self.by_name: dict[tuple[str, str], list[int]] = {}
+        for kind, name, start in self.blocks:
+            self.by_name.setdefault((kind, name), []).append(start)
+
+    def parse(self):
+        try:
+            return _transformer_class()().transform(_grammar().parse(self.text))
+        except RecursionError:
+            raise ConfigError(f"{self.path}: nested too deeply") from None
+        except Exception as error:  # lark's parse errors and pddl's validation errors have no common base
+            raise self._parse_error(error) from None
+
+    def _parse_error(self, error: Exception) -> ConfigError:
+        error = getattr(error, "orig_exc", error)  # lark wraps what the transformer raised in a VisitError
+        message = str(error).strip().splitlines()
+        message = (message[0] if message else type(error).__name__)[:200]
+        line = getattr(error, "line", None)
+        if not (isinstance(line, int) and line > 0):
+            line = None
+            quoted = re.search(r"'([^'\s]+)'", message)  # pddl's own checks: "Constant 'desk' not defined."
+            found = quoted and re.search(rf"(?<![\w?-]){re.escape(quoted[1])}(?![\w-])", self.code)
+            if found:
+                line = self.text.count("\n", 0, found.start()) + 1
+        return ConfigError(f"{self.path}: line {line}: {message}" if line else f"{self.path}: {message}")
+
+    def names(self, kind: str) -> list[str]:
+        return [name for k, name, _ in self.blocks if k == kind]
+
+    def span(self, kind: str, name: str, nth: int = 0) -> tuple[int, int]:
+        """Where the nth `(:action NAME` (or `(:derived (NAME`) block is: up to the next block."""
+        starts = self.by_name.get((kind, name.lower()), [0])
+        start = starts[min(nth, len(starts) - 1)]
+        index = bisect.bisect_right(self.starts, start)
+        return start, self.starts[index] if index < len(self.starts) else len(self.code)
+
+    def section(self, keyword: str) -> tuple[int, int]:
+        found = re.search(rf"\(\s*:{keyword}\b", self.code, re.IGNORECASE)
+        return (found.start() if found else 0), (self.starts[0] if self.starts else len(self.code))
+
+    def check_unique(self) -> None:
+        seen = set()
+        for kind, name, _ in self.blocks:
+            if (kind, name) in seen:
+                what = f"action {name} is defined twice" if kind == "action" else \
+                    f"predicate {name} is derived by two rules (HARP reads one: join them with (or ...))"
+                raise self.error(self.span(kind, name, 1), what)
+            seen.add((kind, name))
+
+    def error(self, span: tuple[int, int], message: str, pattern: str = "", nth: int = 0) -> ConfigError:
+        """A ConfigError at the nth match of `pattern` inside `span` (else at the span's start)."""
+        offset = span[0]
+        if pattern:
+            found = list(re.compile(pattern, re.IGNORECASE).finditer(self.code, span[0], span[1]))
+            if found:
+                offset = found[min(nth, len(found) - 1)].start()
+        return ConfigError(f"{self.path}: line {self.text.count(chr(10), 0, offset) + 1}: {message}")
+
+
+# pddl's own parser (pddl.parse_domain) compiles its grammar on every call (0.1 s) and leaves
+# sys.tracebacklimit = 0 after an error; its grammar and transformer are used directly instead.
+@lru_cache(maxsize=1)
+def _grammar():
+    from lark import Lark
+    from pddl.parser import GRAMMAR_FILE, PARSERS_DIRECTORY
+
+    return Lark(GRAMMAR_FILE.read_text(), parser="lalr", import_paths=[PARSERS_DIRECTORY], start="domain")
+
+
+@lru_cache(maxsize=1)
+def _transformer_class():
+    """pddl's domain transformer (one per file: it keeps state), taught that :precondition and :effect
+    are optional."""
+    from pddl.logic.base import And
+    from pddl.parser.domain import DomainTransformer
+
+    class Transformer(DomainTransformer):
+        def action_def(self, args):
+            # The body is [":precondition", formula, ":effect", effect], None where absent; pddl 0.5.1
+            # fails on a None ('NoneType' object is not subscriptable): an absent one is (and), none.
+            body = getattr(args[5], "children", None)
+            if body is not None and len(body) == 4:
+                for index, keyword in ((0, ":precondition"), (2, ":effect")):
+                    if body[index] is None:
+                        body[index:index + 2] = [keyword, And()]
+            return super().action_def(args)
+
+    return Transformer
+
+
+def _typed(variable) -> tuple[str, frozenset]:
+    """("?x", its types); an untyped variable is an object."""
+    return "?" + str(variable.name), frozenset(str(t) for t in variable.type_tags) or frozenset({"object"})
+
+
+def _opening(name: str) -> str:
+    return rf"\(\s*{re.escape(name)}(?=[\s()])"
+
+
+class _Reader:
+    """pddl's formulas as tuples, checked: every predicate declared and given its number of arguments,
+    every variable a parameter (or bound by exists), nothing nested deeper than MAX_NESTING."""
+
+    def __init__(self, source: _Source, predicates: dict, derived: set):
+        self.source, self.predicates, self.derived = source, predicates, derived
+
+    def conjuncts(self, node, bound: frozenset, label: str, span) -> tuple:
+        from pddl.logic.base import Or
+
+        if node is None or (isinstance(node, Or) and not node.operands):
+            return ()  # no precondition; pddl reads `:precondition ()` as an empty (or), never true
+        formula = self.formula(node, bound, label, span)
+        return formula[1] if formula[0] == "and" else (formula,)
+
+    def formula(self, node, bound: frozenset, label: str, span, depth: int = 0) -> tuple:
+        from pddl.logic.base import And, ExistsCondition, Not, Or
+        from pddl.logic.predicates import EqualTo, Predicate
+
+        if depth > MAX_NESTING:
+            raise self.source.error(span, f"{label}: a formula nested deeper than {MAX_NESTING}")
+        if isinstance(node, Predicate):
+            return self.atom(node, bound, label, span)
+        if isinstance(node, EqualTo):
+            return ("eq", self.term(node.left, bound, label, span), self.term(node.right, bound, label, span))
+        if isinstance(node, Not):
+            return ("not", self.formula(node.argument, bound, label, span, depth + 1))
+        if isinstance(node, Or) and not node.operands:
+            raise self.source.error(span, f"{label}: (or) with nothing inside never holds", r"\(\s*or\s*\)")
+        if isinstance(node, (And, Or)):
+            kind = "and" if isinstance(node, And) else "or"
+            return (kind, tuple(self.formula(x, bound, label, span, depth + 1) for x in node.operands))
+        if isinstance(node, ExistsCondition):
+            variables = tuple(sorted(_typed(v) for v in node.variables))
+            inner = bound | {v for v, _ in variables}
+            return ("exists", variables, self.formula(node.condition, inner, label, span, depth + 1))
+        raise self.source.error(span, f"{label}: unsupported {type(node).__name__} (HARP reads and, or, not, exists "
+                                      f"and =)")
+
+    def atom(self, node, bound: frozenset, label: str, span) -> tuple:
+        name = str(node.name)
+        if name not in self.predicates:
+            close = difflib.get_close_matches(name, list(self.predicates), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise self.source.error(span, f"{label}: undeclared predicate '{name}'{hint}", _opening(name))
+        terms = tuple(self.term(t, bound, label, span) for t in node.terms)
+        arity = self.predicates[name]
+        if len(terms) != arity:
+            raise self.source.error(span, f"{label}: {name} takes {arity} argument{'s' * (arity != 1)}, got "
+                                          f"{len(terms)}", _opening(name))
+        return ("atom", name, terms)
+
+    def term(self, term, bound: frozenset, label: str, span) -> str:
+        from pddl.logic.terms import Variable
+
+        if not isinstance(term, Variable):
+            return str(term.name).lower()  # a constant: pddl has checked that it is declared
+        name = "?" + str(term.name)
+        if name not in bound:
+            raise self.source.error(span, f"{label}: undeclared variable {name} (not a parameter)",
+                                    re.escape(name) + r"(?![\w-])")
+        return name
+
+    def effects(self, node, bound: frozenset, label: str, span) -> tuple[tuple, tuple]:
+        from pddl.logic.base import And, Not, Or
+        from pddl.logic.predicates import Predicate
+
+        if node is None or (isinstance(node, Or) and not node.operands):
+            return (), ()  # no effect; pddl reads `:effect ()` as an empty (or)
+        add, delete = [], []
+        for item in (node.operands if isinstance(node, And) else (node,)):
+            negated = isinstance(item, Not)
+            atom = item.argument if negated else item
+            if not isinstance(atom, Predicate):
+                raise self.source.error(span, f"{label}: unsupported effect {type(item).__name__} (HARP reads add and "
+                                              f"delete literals)")
+            _, name, terms = self.atom(atom, bound, label, span)
+            if name in self.derived:
+                raise self.source.error(span, f"{label}: an effect cannot change {name}, a derived predicate",
+                                        _opening(name))
+            (delete if negated else add).append((name, terms))
+        return tuple(add), tuple(delete)
+
+
+# ------------------------------------------------------------------------------ the mapping
+
+
+def shown(key) -> str:
+    """A key or name from a user's file as an error message shows it: on one line."""
+    text = str(key)
+    return text if text.isprintable() else repr(text)
+
+
+def check_word(word, where: str, key: str) -> None:
+    """A plan word is one identifier the plan parser reads (Word(Argument))."""
+    if isinstance(word, bool):
+        raise ConfigError(f"{where}: {key}: YAML reads on/off/yes/no/true/false as true or false: quote the word "
+                          f"('On')")
+    if not isinstance(word, str) or not re.fullmatch(WORD_PATTERN, word):
+        raise ConfigError(f"{where}: {key}: a plan word is one word of ASCII letters, digits and _")
+
+
+def optional_text(data: dict, key: str, where: str, prefix: str = "") -> str:
+    """A one-line text value, "" when absent; `prefix` names where `key` sits (`actions.Pick.`)."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {prefix}{key}: expected text, got {type(value).__name__}")
+    return " ".join(value.split())
+
+
+def _bare_words(lifted: dict, source: _Source) -> dict:
+    """A bare PDDL file: one word per action, its first parameter written."""
+    words, lower = {}, {}
+    for name, (parameters, conjuncts, add, delete) in lifted.items():
+        where = source.span("action", name)
+        if not parameters:
+            # A step is Word(Argument): no plan could name the action, yet the planner would use it.
+            raise source.error(where, f"action {name} has no parameters, so no plan step can name it: give it one, "
+                                      f"or map the plan words in a YAML file that leaves it out")
+        word = name[:1].upper() + re.sub(r"[^A-Za-z0-9_]", "_", name[1:])
+        if word.lower() in lower:
+            raise source.error(where, f"actions {lower[word.lower()]} and {name} are both the plan word {word}: "
+                                      f"rename one")
+        lower[word.lower()] = name
+        kind = "/".join(sorted(parameters[0][1]))
+        words[word] = WordSpec(word, kind, f"the PDDL action {name}",
+                               (Schema(name, parameters, parameters[0][0], conjuncts, add, delete),))
     return words
 
 
-def _formula(node, where) -> tuple:
-    from pddl.logic.base import And, ExistsCondition, Not, Or
-    from pddl.logic.predicates import EqualTo, Predicate
-
-    if isinstance(node, Predicate):
-        return ("atom", str(node.name), tuple(_term(t) for t in node.terms))
-    if isinstance(node, EqualTo):
-        return ("eq", _term(node.left), _term(node.right))
-    if isinstance(node, Not):
-        return ("not", _formula(node.argument, where))
-    if isinstance(node, And):
-        return ("and", tuple(_formula(x, where) for x in node.operands))
-    if isinstance(node, Or):
-        return ("or", tuple(_formula(x, where) for x in node.operands))
-    if isinstance(node, ExistsCondition):
-        variables = tuple(sorted(("?" + str(v.name), frozenset(str(t) for t in v.type_tags) or frozenset({"object"}))
-                                 for v in node.variables))
-        return ("exists", variables, _formula(node.condition, where))
-    raise ConfigError(f"{where}: unsupported precondition {node} (HARP reads and/or/not/exists/=)")
-
-
-def _conjuncts(node, where) -> tuple:
-    formula = _formula(node, where)
-    return formula[1] if formula[0] == "and" else (formula,)
-
-
-def _effects(node, where, action: str) -> tuple[tuple, tuple]:
-    from pddl.logic.base import And, Not
-    from pddl.logic.predicates import Predicate
-
-    add, delete = [], []
-    for item in (node.operands if isinstance(node, And) else (node,) if node is not None else ()):
-        if isinstance(item, Predicate):
-            add.append((str(item.name), tuple(_term(t) for t in item.terms)))
-        elif isinstance(item, Not) and isinstance(item.argument, Predicate):
-            delete.append((str(item.argument.name), tuple(_term(t) for t in item.argument.terms)))
-        else:
-            raise ConfigError(f"{where}: action {action}: unsupported effect {item} (HARP reads add/delete literals)")
-    return tuple(add), tuple(delete)
+def _words(spec, lifted: dict, where: str) -> dict:
+    if not isinstance(spec, dict) or not spec:
+        raise ConfigError(f"{where}: actions: expected a mapping of plan word -> spec")
+    words, lower = {}, {}
+    for word, item in spec.items():
+        key = f"actions.{shown(word)}"
+        check_word(word, where, key)
+        if word.lower() in lower:
+            raise ConfigError(f"{where}: {key}: {lower[word.lower()]} and {word} differ only in case")
+        lower[word.lower()] = word
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: {key}: expected a mapping with argument, description and pddl")
+        entries = item.get("pddl")
+        if not isinstance(entries, list) or not entries:
+            raise ConfigError(f"{where}: {key}.pddl: list at least one PDDL action")
+        schemas = []
+        for entry in entries:
+            if not isinstance(entry, dict) or set(entry) - {"action", "written"} or \
+                    not all(isinstance(entry.get(k), str) for k in ("action", "written")):
+                raise ConfigError(f"{where}: {key}.pddl: each entry is {{action: NAME, written: ?PARAM}}")
+            name = entry["action"].lower()
+            if name not in lifted:
+                close = difflib.get_close_matches(name, list(lifted), n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(f"{where}: {key}.pddl: no PDDL action '{shown(name)}'{hint}")
+            parameters, conjuncts, add, delete = lifted[name]
+            if entry["written"] not in [p for p, _ in parameters]:
+                raise ConfigError(f"{where}: {key}.pddl: '{shown(entry['written'])}' is not a parameter of {name}")
+            schemas.append(Schema(name, parameters, entry["written"], conjuncts, add, delete))
+        description = optional_text(item, "description", where, f"{key}.")
+        if not description:
+            raise ConfigError(f"{where}: {key}.description: expected a one-line description")
+        words[word] = WordSpec(word, optional_text(item, "argument", where, f"{key}.") or "entity", description,
+                               tuple(schemas))
+    return words
 
 
-def _term(term) -> str:
-    from pddl.logic.terms import Variable
-
-    return "?" + str(term.name) if isinstance(term, Variable) else str(term.name).lower()
+_REASON_KEY = re.compile(r"(not )?([^\s?]+)(\?)?")
 
 
-def _error_line(error: Exception, text: str) -> str:
-    line = getattr(error, "line", None)
-    if isinstance(line, int) and line > 0:
-        return f" line {line}"
-    return ""
-
-
-def _first_line(error: Exception) -> str:
-    message = str(error).strip().splitlines()
-    return (message[0] if message else type(error).__name__)[:200]
-
-
-@lru_cache(maxsize=32)
-def load_pddl_domain(pddl_path: str, mapping_path: str = ""):
-    """A FactDomain for a PDDL file and its mapping YAML (cached per pair of paths)."""
-    from harp.plan.fact_domain import FactDomain
-
-    mapping = None
-    if mapping_path:
+def _reasons(value, predicates: dict, where: str) -> dict:
+    """Each sentence is formatted now, as a failing precondition would: a mistake in one would
+    otherwise surface the first time that precondition fails, hours into GRPO."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"{where}: reasons: expected a mapping of predicate -> sentence (quote keys like 'on')")
+    for written, template in value.items():
+        key = f"reasons.{shown(written)}"
+        match = _REASON_KEY.fullmatch(written)
+        name = match[2] if match else written
+        if name not in predicates:
+            close = difflib.get_close_matches(name, list(predicates), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{where}: {key}: no predicate '{shown(name)}' in the PDDL file{hint}; "
+                              f"keys are P, not P, P? or not P?")
+        fields = [str(i) for i in range(predicates[name])] + ["robot", "holding"]
         try:
-            mapping = yaml.safe_load(Path(mapping_path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-            raise ConfigError(f"{mapping_path}: cannot read domain mapping ({error})") from None
-    return FactDomain(read_pddl(Path(pddl_path), mapping, mapping_path))
+            used = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+            unknown = [field for field in used if field not in fields]
+            if not unknown:
+                template.format(*fields[:-2], robot="robot", holding="holding")
+        except (ValueError, IndexError, KeyError, TypeError) as error:
+            raise ConfigError(f"{where}: {key}: {error} in {template!r} (a literal brace is {{{{ or }}}})") from None
+        if unknown:
+            allowed = ", ".join("{" + field + "}" for field in fields)
+            raise ConfigError(f"{where}: {key}: {shown('{' + unknown[0] + '}')} in {template!r}: a sentence may use "
+                              f"{allowed}")
+    return dict(value)
+
+
+def _kinds(value, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
+                                              for v in value.values()):
+        raise ConfigError(f"{where}: kinds: expected a mapping of property -> list of kinds")
+    return {str(k): frozenset(x.lower() for x in v) for k, v in value.items()}
+
+
+def _scene_inference(value, types: dict, predicates: dict, derived: dict, where: str) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in SCENE_INFERENCE:
+        raise ConfigError(f"{where}: scene_inference: unknown {value!r} (known: {', '.join(SCENE_INFERENCE)})")
+    needs = SCENE_INFERENCE[value]
+    for type_name in needs["types"]:
+        if type_name not in types:
+            raise ConfigError(f"{where}: scene_inference: {value} writes entities of type '{type_name}', which the "
+                              f"PDDL file does not declare")
+    for name, arity in needs["predicates"].items():
+        if predicates.get(name) != arity or name in derived:
+            raise ConfigError(f"{where}: scene_inference: {value} writes facts ({name}{' ?x' * arity}), which the PDDL "
+                              f"file does not declare as a predicate of {arity} argument{'s' * (arity != 1)}")
+    return value
