@@ -28,76 +28,127 @@ CamelCase ALFRED uses in `pddl_params` when known (`CounterTop`), else capitalis
 `{"id": trial, "image": "", "task": first task sentence, "plan": [...], "meta": {...}}` with no
 scene: scoring infers it and takes the plan's net effect as the goal. ALFRED ships no images here,
 so `image` is empty (these records are for `harp score`, not for training).
+
+Import is all or nothing, and nothing is coerced: a row with an unknown action, a wrong number of
+arguments, an argument that is not an object type (letters and digits), a missing or repeated
+`trial`, or a plan or task over the record caps (harp.data.records) is one DataError naming its
+line, and the output is not written. Every record written reads back with the record readers.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import re
 from pathlib import Path
 
-from harp.data.records import json_error, write_records
-from harp.errors import DataError
+from harp.data.records import iter_records, record_problem, text_problem, write_records
+from harp.errors import DataError, HarpError
+from harp.paths import check_output_file
 from harp.plan import Domain
 from harp.plan.alfred import infer_initial
 from harp.plan.facts import kind_of
+from harp.plan.parser import parse_plan
 
-WORDS = {"gotolocation": "Navigate", "pickupobject": "Pick", "putobject": "Place", "openobject": "Open",
-         "closeobject": "Close", "toggleobject": "Toggle", "heatobject": "Heat", "coolobject": "Cool",
-         "cleanobject": "Clean", "sliceobject": "Slice"}
+ACTIONS = {"GotoLocation": "Navigate", "PickupObject": "Pick", "PutObject": "Place", "OpenObject": "Open",
+           "CloseObject": "Close", "ToggleObject": "Toggle", "HeatObject": "Heat", "CoolObject": "Cool",
+           "CleanObject": "Clean", "SliceObject": "Slice"}  # and NoOp, which ends the plan
+WORDS = {name.lower(): word for name, word in ACTIONS.items()}  # ALFRED's names, any case
 HELD_VERBS = {"Heat": "heats", "Cool": "cools", "Clean": "cleans"}  # act on the held object, see above
 # ALFRED object types as ALFRED writes them (the data's `pddl_params` holds more).
 CAMEL = ["CounterTop", "SinkBasin", "BathtubBasin", "DiningTable", "CoffeeTable", "SideTable", "StoveBurner",
          "GarbageCan", "DeskLamp", "FloorLamp", "ArmChair", "TissueBox", "ToiletPaper", "ToiletPaperHanger",
          "HandTowel", "HandTowelHolder", "SoapBar", "SoapBottle", "SprayBottle", "DishSponge", "ButterKnife",
          "CreditCard", "CellPhone", "KeyChain", "RemoteControl", "BaseballBat", "TennisRacket", "WateringCan"]
+# An ALFRED argument is an object type (`countertop`, `cd`): letters and digits. Anything else
+# (`table), Pick(apple`) would write steps the demonstration does not have.
+OBJECT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 def read_alfred(path: str | Path) -> list[dict]:
-    """The ALFRED rows of a jsonl file; a malformed line is a DataError naming file and line."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read ({getattr(error, 'strerror', None) or error})") from None
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not valid JSON ({json_error(error)})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("high_pddl"), list):
-            raise DataError(f"{path}:{number}: expected an ALFRED row with a 'high_pddl' list")
-        for step in row["high_pddl"]:
-            if not isinstance(step, dict) or not isinstance(step.get("action"), str) \
-                    or not isinstance(step.get("args", []), list):
-                raise DataError(f"{path}:{number}: high_pddl: expected steps like {{\"action\": ..., \"args\": [...]}}")
-        rows.append(row)
+    """The ALFRED rows of a jsonl file, each checked (`row_problem`); a bad one is a DataError naming file and line."""
+    return [row for _, row in _numbered_rows(path)]
+
+
+def _numbered_rows(path: str | Path) -> list[tuple[int, dict]]:
+    rows, trials = [], {}
+    for number, row in iter_records(path, required=()):  # bad bytes, deep nesting, lone surrogates: one line
+        problem = row_problem(row)
+        if not problem and row["trial"] in trials:  # `harp score` matches records by id
+            problem = f"trial {row['trial']!r} is also on line {trials[row['trial']]}; each must be unique"
+        if problem:
+            raise DataError(f"{path}:{number}: {problem}")
+        trials[row["trial"]] = number
+        rows.append((number, row))
+    if not rows:  # exiting 0 with an empty output hid a wrong --input
+        raise DataError(f"{path}: no ALFRED rows")
     return rows
 
 
+def row_problem(row: dict) -> str | None:
+    """What makes an ALFRED row unfit to import, in a few words (None when it is fit): everything
+    `convert` reads is checked for type and form, so nothing is coerced or dropped unsaid."""
+    if not isinstance(row, dict) or not isinstance(row.get("high_pddl"), list):
+        return "expected an ALFRED row with a 'high_pddl' list"
+    if not isinstance(row.get("trial"), str) or not row["trial"].strip():
+        return "expected a 'trial' string (the record's id)"
+    for key in ("task_type", "scene"):
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"'{key}' must be a string, got {type(row[key]).__name__}"
+    if not isinstance(row.get("pddl_params", {}), dict):
+        return "'pddl_params' must be an object"
+    descriptions = row.get("task_descs", [])
+    if not isinstance(descriptions, list) or not all(isinstance(d, str) for d in descriptions):
+        return "'task_descs' must be a list of strings"
+    written, ended = [], False
+    for index, step in enumerate(row["high_pddl"]):
+        where = f"high_pddl step {index}"
+        if not isinstance(step, dict) or not isinstance(step.get("action"), str) \
+                or not isinstance(step.get("args", []), list):
+            return f'{where}: expected {{"action": ..., "args": [...]}}'
+        action, args = step["action"].strip(), step.get("args", [])
+        if action.lower() == "noop":
+            ended = True
+            continue
+        if ended:
+            return f"{where}: {action} after NoOp, which ends the plan"
+        word = WORDS.get(action.lower())
+        if word is None:
+            return f"{where}: unknown ALFRED action {action!r} (known: {', '.join(ACTIONS)}, NoOp)"
+        wanted = 2 if word == "Place" else 1
+        if len(args) != wanted:
+            return f"{where}: {action} takes {wanted} argument{'s' if wanted > 1 else ''}, got {len(args)}"
+        for arg in args:
+            if not isinstance(arg, str):
+                return f"{where}: arguments must be strings, got {type(arg).__name__}"
+            if not OBJECT_TYPE.fullmatch(arg.strip()) and (arg.strip() or word not in HELD_VERBS):
+                return f"{where}: {action} argument {arg!r} is not an ALFRED object type (letters and digits)"
+        written.append(f"{word}({args[-1].strip()})")
+    if not written:
+        return "high_pddl has no step besides NoOp"
+    task = next((d.strip() for d in descriptions if d.strip()), "")
+    return text_problem(task, written)  # a plan over the step cap is refused before the walk, which is not linear
+
+
 def alfred_steps(row: dict) -> list[tuple[str, str, str]]:
-    """(HARP word, ALFRED kind, ALFRED's step as written) per step; `PutObject(x, r)` keeps r."""
+    """(HARP word, ALFRED kind, ALFRED's step as written) per step of a checked row; `PutObject(x, r)` keeps r."""
     steps = []
     for step in row["high_pddl"]:
-        action = step["action"].strip().lower()
-        if action == "noop":
+        action = step["action"].strip()
+        if action.lower() == "noop":
             continue
-        args = [str(a).strip().lower() for a in step.get("args") or []]
-        word = WORDS.get(action, step["action"].strip())
-        written = f"{step['action'].strip()}({', '.join(a for a in args if a)})"
-        steps.append((word, (args[-1] if word == "Place" else args[0]) if args else "", written))
+        args = [a.strip().lower() for a in step["args"]]
+        word = WORDS[action.lower()]
+        steps.append((word, args[-1], f"{action}({', '.join(a for a in args if a)})"))
     return steps
 
 
 def convert(row: dict, domain) -> dict:
-    """One ALFRED row as a HARP record (see the module docstring)."""
+    """One checked ALFRED row (`row_problem`) as a HARP record (see the module docstring)."""
     steps = alfred_steps(row)
     _, _, names = infer_initial([(w.lower(), a) for w, a, _ in steps], domain.spec, rename=True)
     camel = {name.lower(): name for name in CAMEL}
     for value in (row.get("pddl_params") or {}).values():
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and OBJECT_TYPE.fullmatch(value):
             camel.setdefault(value.lower(), value)
     plan = [f"{word}({_display(name, camel)})" for (word, _, _), name in zip(steps, names)]
     meta = {"source": "alfred", "task_type": row.get("task_type"), "scene": row.get("scene")}
@@ -106,9 +157,8 @@ def convert(row: dict, domain) -> dict:
                 if word in HELD_VERBS and name and kind_of(name) != kind]
     if repaired:
         meta["repaired"] = repaired
-    descriptions = [d for d in row.get("task_descs") or [] if isinstance(d, str) and d.strip()]
-    return {"id": str(row.get("trial") or ""), "image": "", "task": descriptions[0].strip() if descriptions else "",
-            "plan": plan, "meta": meta}
+    task = next((d.strip() for d in row.get("task_descs", []) if d.strip()), "")
+    return {"id": row["trial"], "image": "", "task": task, "plan": plan, "meta": meta}
 
 
 def _display(name: str, camel: dict) -> str:
@@ -118,9 +168,30 @@ def _display(name: str, camel: dict) -> str:
 
 
 def import_alfred(input_path: str | Path, output_path: str | Path, domain_name: str = "alfred") -> int:
-    """Convert a whole file; returns the number of records written."""
+    """Convert a whole file; returns the number of records written.
 
+    All or nothing: a row that cannot be imported is a DataError naming its line, and nothing is
+    written. Each record is checked as the record readers check it and its plan must parse, so
+    everything written reads back as written."""
+    output, source = check_output_file(output_path, "--output"), Path(input_path)
+    if output.resolve() == source.resolve() or (output.exists() and source.exists() and os.path.samefile(source, output)):
+        raise HarpError(f"--output {output_path}: is the --input file; write the records elsewhere")
     domain = Domain.load(domain_name)
-    records = [convert(row, domain) for row in read_alfred(input_path)]
-    write_records(output_path, records)
+    records = []
+    for number, row in _numbered_rows(input_path):
+        record = convert(row, domain)
+        problem = record_problem(record) or _plan_problem(record["plan"])
+        if problem:
+            raise DataError(f"{input_path}:{number}: {problem}")
+        records.append(record)
+    write_records(output, records)
     return len(records)
+
+
+def _plan_problem(plan: list[str]) -> str | None:
+    """A step that would not parse: a blank Heat/Cool/Clean argument with nothing in the hand to stand for it."""
+    for index, step in enumerate(plan):
+        parsed = parse_plan(step)
+        if not parsed.ok or len(parsed.steps) != 1:
+            return f"high_pddl: it would write the step {step!r} (step {index}), which does not parse"
+    return None

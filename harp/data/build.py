@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harp.data.images import BadImage, check_image, find_images, record_path
-from harp.data.ledger import Ledger
-from harp.data.records import text_too_long
+from harp.data.ledger import Ledger, check_outputs
+from harp.data.records import text_problem
 from harp.data.teacher import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
     KEY_VARIABLE,
+    SURROGATES,
     TeacherClient,
     TeacherError,
     TeacherInterrupted,
@@ -137,9 +138,9 @@ def parse_task_answer(answer: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError('no "task" string in the answer')
     task = " ".join(value.split())
-    too_long = text_too_long(task, None)
-    if too_long:  # every later stage would refuse the record; say so here, once
-        raise ValueError(too_long)
+    problem = text_problem(task, None)
+    if problem:  # every later stage would refuse the record; say so here, once
+        raise ValueError(problem)
     return task
 
 
@@ -151,8 +152,8 @@ def parse_plan_answer(answer: str) -> tuple[list[str] | str, str]:
         pass
     elif not (isinstance(plan, str) and plan.strip()):
         raise ValueError('no "plan" (a list of step strings) in the answer')
-    reasoning = value.get("reasoning")
-    return plan, reasoning if isinstance(reasoning, str) else ""
+    reasoning = value.get("reasoning")  # kept in meta, where a lone surrogate (a \ud800 escape) could not be written
+    return plan, SURROGATES.sub("\ufffd", reasoning) if isinstance(reasoning, str) else ""
 
 
 # ---------------------------------------------------------------------------------- checking
@@ -173,9 +174,9 @@ def check_plan(plan: list[str] | str, domain) -> PlanCheck:
     names, Title Case arguments without articles), so both sources train the same way.
     """
 
-    too_long = text_too_long(None, plan)
-    if too_long:  # checked before parsing and planning it, which would take minutes
-        return PlanCheck(None, "plan_format", too_long)
+    problem = text_problem(None, plan)
+    if problem:  # checked before parsing and planning it, which would take minutes
+        return PlanCheck(None, "plan_format", problem)
     parsed = parse_plan(plan)
     if not parsed.ok:
         first = parsed.errors[0] if parsed.errors else None
@@ -214,6 +215,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
     """Label every new image with the teacher; print and return the summary."""
     from tqdm import tqdm
 
+    check_outputs(options.output_dir)
     own_client = client is None
     if own_client:
         check_base_url(options.base_url)

@@ -15,15 +15,16 @@ from pathlib import Path
 
 from harp.data.alfred_import import import_alfred
 from harp.data.build import TeacherOptions, build_from_teacher
-from harp.data.images import SYNTHETIC_SUBDIR
+from harp.data.images import SYNTHETIC_SIZES, SYNTHETIC_SUBDIR
 from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
+from harp.paths import check_output_dir
 
 
-def _number(kind, low: float, inclusive: bool = True, what: str = ""):
-    """An argparse type: a number of `kind` at least (or above) `low`, else argparse's one-line error."""
+def _number(kind, low: float, inclusive: bool = True, what: str = "", high: float | None = None):
+    """An argparse type: a number of `kind` at least (or above) `low` and at most `high`, else argparse's one-line error."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -31,6 +32,8 @@ def _number(kind, low: float, inclusive: bool = True, what: str = ""):
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
         if not math.isfinite(value) or value < low or (value == low and not inclusive):
             raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'above'} {low}{what}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}{what}, got {text}")
         return value
     return parse
 
@@ -49,14 +52,15 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     synthetic = parser.add_argument_group("synthetic source")
     synthetic.add_argument("--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)")
     synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
-    synthetic.add_argument("--image-size", type=_number(int, 32), default=224, help="image side in pixels (default: %(default)s)")
+    synthetic.add_argument("--image-size", type=_number(int, SYNTHETIC_SIZES[0], high=SYNTHETIC_SIZES[1]), default=224,
+                           help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: %(default)s)")
     synthetic.add_argument("--label-noise", type=float, default=0.0, metavar="P",
                            help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
                            "redundant step, wrong order, wrong receptacle); records keep their true scene "
                            "(default: %(default)s)")
-    synthetic.add_argument("--label-noise-kinds", nargs="+", choices=NOISE_KINDS, default=list(NOISE_KINDS),
-                           metavar="KIND", help="only these mistakes, each on a share P of the records where it can "
-                           "happen: a teacher's blind spot, e.g. wrong_table (default: all four)")
+    synthetic.add_argument("--label-noise-kinds", nargs="+", choices=NOISE_KINDS, default=None,
+                           metavar="KIND", help="with --label-noise: only these mistakes, each on a share P of the records "
+                           "where it can happen: a teacher's blind spot, e.g. wrong_table (default: all four)")
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument("--base-url", default=defaults.base_url,
                          help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)")
@@ -76,15 +80,16 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    if Path(args.output_dir).exists() and not Path(args.output_dir).is_dir():
-        raise HarpError(f"--output-dir {args.output_dir}: is a file, not a folder")
+    if args.label_noise_kinds and not args.label_noise:  # it would make no plan noisy, silently
+        raise HarpError("--label-noise-kinds: give --label-noise P too (the share of plans given a mistake)")
     if args.source == "synthetic":
         from harp.data.synthetic import build_synthetic  # PIL: deferred so that `harp --help` starts fast
 
         counts = build_synthetic(
-            num_scenes=args.num_scenes, seed=args.seed, images_dir=Path(args.images_dir) / SYNTHETIC_SUBDIR,
+            num_scenes=args.num_scenes, seed=args.seed,
+            images_dir=check_output_dir(args.images_dir, "--images-dir") / SYNTHETIC_SUBDIR,
             output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
-            label_noise=args.label_noise, label_noise_kinds=tuple(args.label_noise_kinds),
+            label_noise=args.label_noise, label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")

@@ -1,13 +1,16 @@
 """Finding and checking the user's scene images (read only: nothing here moves or deletes a file).
 
 The guide's convention: images live under `./bdv2/` (any depth) and their stem ends in `_0`
-(`scene_001_0.png`). An image is usable when it is non-empty, decodes completely and is not a
-decompression bomb; otherwise `check_image` says why in a few words, for rejected.jsonl.
+(`scene_001_0.png`). An image is usable when it is non-empty, decodes completely, is not a
+decompression bomb and has a shape the model's processor takes (`shape_problem`); otherwise
+`check_image` says why in a few words, for rejected.jsonl. `open_image` and `image_size`, which
+every stage reads images with, refuse such a shape too, naming the record.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -17,9 +20,12 @@ from harp.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs claim far more
+MAX_ASPECT_RATIO = 200  # Qwen2.5-VL's processor refuses an image whose long side is over 200 times its short one
 
 
 SYNTHETIC_SUBDIR = "synthetic"  # where `--source synthetic` renders; the teacher leaves it alone
+# Its `--image-size` (pixels per side): at most the largest square check_image takes (100,000 asked for 30 GB).
+SYNTHETIC_SIZES = (32, math.isqrt(MAX_PIXELS))
 
 
 def find_images(images_dir: str | Path, warn=None) -> list[Path]:
@@ -69,11 +75,13 @@ def open_image(image, where: str = "") -> "PIL.Image.Image":
     A missing or unreadable file is a one-line DataError: `data/sft_test.jsonl:7: image not found:
     ./bdv2/x_0.png` for a record (`where` = its file:line), `x.png: image not found` for a path alone."""
     if not isinstance(image, (str, Path)):
+        _check_shape(image.size, "image", where)
         return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
     from PIL import Image  # lazy: keeps the pure-Python paths free of imaging imports
 
     try:
         with Image.open(image) as opened:
+            _check_shape(opened.size, image, where)
             return opened.convert("RGB")
     except (OSError, Image.DecompressionBombError, ValueError) as error:
         raise _image_error(image, where, error) from None
@@ -85,9 +93,23 @@ def image_size(path: str | Path, where: str = "") -> tuple[int, int]:
 
     try:
         with Image.open(path) as image:
+            _check_shape(image.size, path, where)
             return image.size
     except (OSError, Image.DecompressionBombError, ValueError) as error:
         raise _image_error(path, where, error) from None
+
+
+def shape_problem(width: int, height: int) -> str | None:
+    """Why the model's processor would refuse an image of this size (None when it would not)."""
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        return f"{width}x{height} pixels, an aspect ratio over {MAX_ASPECT_RATIO}:1 (the model's processor refuses it)"
+    return None
+
+
+def _check_shape(size: tuple[int, int], path, where: str) -> None:
+    problem = shape_problem(*size)
+    if problem:
+        raise DataError(f"{where}: image {path} is {problem}" if where else f"{path}: {problem}")
 
 
 def _image_error(path, where: str, error: Exception) -> DataError:
@@ -134,6 +156,8 @@ def check_image(path: Path, max_pixels: int = MAX_PIXELS) -> CheckedImage:
             width, height = image.size
             if width * height > max_pixels:
                 raise BadImage(f"too large: {width}x{height} pixels (limit {max_pixels:,})")
+            if problem := shape_problem(width, height):
+                raise BadImage(problem)
             image.load()  # decodes everything: a truncated file fails here
     except BadImage:
         raise

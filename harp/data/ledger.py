@@ -22,11 +22,21 @@ import threading
 from pathlib import Path
 
 from harp.data.records import append_record, iter_records, write_records
+from harp.paths import check_output_dir, check_output_file
 
 TASKS = "tasks.jsonl"
 ACTIONS = "actions.jsonl"
 REJECTED = "rejected.jsonl"
 PROCESSED = "processed/processed_images.txt"
+
+
+def check_outputs(output_dir: str | Path, key: str = "--output-dir") -> Path:
+    """The output folder and its files can be written: checked before any image is labelled or
+    rendered, so a bad `--output-dir` costs a second and leaves nothing half-written."""
+    folder = check_output_dir(output_dir, key)
+    for name in (TASKS, ACTIONS, REJECTED, PROCESSED):
+        check_output_file(folder / name, key)
+    return folder
 
 
 def drop_partial_tail(path: Path) -> bool:

@@ -28,6 +28,13 @@ REQUIRED_KEYS = ("image", "task", "plan")
 MAX_TASK_CHARS = 2_000
 MAX_PLAN_CHARS = 8_000
 MAX_PLAN_STEPS = 200
+# Qwen2.5-VL's special tokens, in the real model's order (harp.models.tiny builds its tokenizer from
+# them). The processor reads them in plain text too: a task holding `<|image_pad|>` counts as one
+# more image (a crash), `<|im_end|>` ends the turn. No real task or plan holds one, so they are refused.
+PROCESSOR_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
+                    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
+                    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+_PROCESSOR_TOKEN = re.compile("|".join(map(re.escape, PROCESSOR_TOKENS)))
 
 
 def json_error(error: json.JSONDecodeError) -> str:
@@ -40,9 +47,10 @@ def iter_records(path: str | Path, required: Iterable[str] = REQUIRED_KEYS) -> I
 
     Besides the required keys, every line is checked for what broke later stages: bytes that are
     not UTF-8, JSON nested too deeply to read, text that cannot be printed or written (a lone
-    surrogate such as \\ud800), `image`/`id` that are not strings, and a task or plan longer than
+    surrogate such as \\ud800), `image`/`id` that are not strings, a task or plan longer than
     any real one (MAX_TASK_CHARS, MAX_PLAN_CHARS, MAX_PLAN_STEPS), which would make tokenising and
-    planning it take minutes and gigabytes."""
+    planning it take minutes and gigabytes, and one holding a special token of the model's
+    processor (PROCESSOR_TOKENS)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -85,9 +93,9 @@ def record_problem(record, required: Iterable[str] = REQUIRED_KEYS, line: str | 
     for key in ("task", "image", "id"):
         if key in record and not isinstance(record[key], str) and (key in required or record[key] is not None):
             return f"'{key}' must be a string, got {type(record[key]).__name__}"
-    too_long = text_too_long(record.get("task"), record.get("plan"))
-    if too_long:
-        return too_long
+    problem = text_problem(record.get("task"), record.get("plan"))
+    if problem:
+        return problem
     if line is None or _SURROGATE_ESCAPE.search(line):  # only a \\udXXX escape can make one
         bad = _unencodable(record)
         if bad is not None:
@@ -105,6 +113,25 @@ def text_too_long(task, plan) -> str | None:
         plan = ", ".join(step for step in plan if isinstance(step, str))
     if isinstance(plan, str) and len(plan) > MAX_PLAN_CHARS:
         return f"'plan' is {len(plan):,} characters (limit {MAX_PLAN_CHARS:,})"
+    return None
+
+
+def text_problem(task, plan) -> str | None:
+    """Why a task or plan cannot go to the model (None when it can): over the caps (`text_too_long`),
+    not valid Unicode (a lone surrogate, which the tokenizer cannot encode), or holding one of
+    PROCESSOR_TOKENS. Every message starts with the key: `'task' holds <|image_pad|>, ...`."""
+    too_long = text_too_long(task, plan)
+    if too_long:
+        return too_long
+    for key, value in (("task", task), ("plan", plan)):
+        text = ", ".join(step for step in value if isinstance(step, str)) if isinstance(value, list) else value
+        if not isinstance(text, str):
+            continue
+        if _unencodable(text) is not None:
+            return f"'{key}' is not valid Unicode (a lone surrogate)"
+        token = _PROCESSOR_TOKEN.search(text)
+        if token:
+            return f"'{key}' holds {token.group()}, a special token of the model's processor"
     return None
 
 
@@ -217,10 +244,14 @@ def write_records(path: str | Path, records: Iterable[dict]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:  # a failed write (or Ctrl-C) leaves the old file as it was, and no debris beside it
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_image(record: Record):

@@ -18,12 +18,14 @@ from collections import Counter
 from pathlib import Path
 
 from harp.data import world
-from harp.data.images import record_path
+from harp.data.images import SYNTHETIC_SIZES, record_path
 from harp.data.label_noise import KINDS as NOISE_KINDS, add_label_noise, check_kinds
-from harp.data.ledger import ACTIONS, PROCESSED, TASKS
+from harp.data.ledger import ACTIONS, PROCESSED, TASKS, check_outputs
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
+from harp.paths import check_output_dir
 from harp.plan import Domain, Scene, optimal_length, optimal_plan, simulate
+from harp.plan.domain import available_domains
 from harp.plan.names import display_name
 
 
@@ -143,15 +145,21 @@ def build_synthetic(
 
     if num_scenes < 1:
         raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
+    if not SYNTHETIC_SIZES[0] <= image_size <= SYNTHETIC_SIZES[1]:
+        raise DataError(f"--image-size must be between {SYNTHETIC_SIZES[0]} and {SYNTHETIC_SIZES[1]}, got {image_size}")
     if not 0.0 <= label_noise <= 1.0:
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
     try:
         label_noise_kinds = check_kinds(label_noise_kinds)
     except ValueError as error:
         raise DataError(f"--label-noise-kinds: {error}") from None
-    output_dir, images_dir = Path(output_dir), Path(images_dir)
-    _refuse_teacher_records(output_dir / ACTIONS)
     domain_spec = Domain.load(domain)
+    if not renders(domain_spec):
+        supported = ", ".join(name for name in available_domains() if renders(Domain.load(name)))
+        raise DataError(f"--domain {domain}: the synthetic source renders tabletop scenes for {supported} only "
+                        "(for ALFRED plans: harp data import-alfred)")
+    output_dir, images_dir = check_outputs(output_dir), check_output_dir(images_dir, "--images-dir")
+    _refuse_teacher_records(output_dir / ACTIONS)
     images_dir.mkdir(parents=True, exist_ok=True)
 
     records = []
@@ -178,6 +186,12 @@ def build_synthetic(
         "label_noise": dict(Counter(r["meta"]["label_noise"] for r in records if "label_noise" in r["meta"])),
         "images_dir": str(images_dir),
     }
+
+
+def renders(domain) -> bool:
+    """Whether the synthetic world's scenes and plans are the domain's: the guide's kind of scene
+    (tables, objects, receptacles; harp.plan.scene) moved with Navigate, Pick and Place."""
+    return domain.kind == "guide" and all(domain.canonical_action(a) for a in ("Navigate", "Pick", "Place"))
 
 
 def _refuse_teacher_records(actions: Path) -> None:

@@ -69,6 +69,7 @@ class TeacherInterrupted(Exception):
 IMAGE_RELATED = re.compile(r"image|picture|media|pixel|too (large|big|long)|context (length|window)|"
                            r"maximum .*tokens|payload", re.IGNORECASE)
 MAX_ERROR_TEXT = 300  # characters of a server's error message kept (after redaction)
+SURROGATES = re.compile("[\ud800-\udfff]")  # lone ones: a JSON escape makes one, no UTF-8 file holds one
 SAME_REFUSALS = 3  # the same image refusal this often before any answer: the server refuses all images
 
 
@@ -135,7 +136,10 @@ class TeacherClient:
         self.usage = Usage()
         self._lock = threading.Lock()
         self._refusals: dict[str, int] = {}  # image refusals by message, before any answer
-        self._redact = Redactor(api_key)
+        redact = Redactor(api_key)
+        # A server's text may hold a lone surrogate (its JSON can escape \ud800), which no UTF-8 file
+        # can hold: an answer kept in rejected.jsonl crashed the build.
+        self._redact = lambda text: SURROGATES.sub("\ufffd", redact(text))
         headers = {"Content-Type": "application/json", "X-Title": "HARP data build"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"

@@ -10,7 +10,7 @@ from harp.data.images import open_image
 from harp.entry import Command
 from harp.errors import DataError
 from harp.eval.evaluate import evaluate, format_table
-from harp.eval.predict import Planner, format_result
+from harp.eval.predict import Planner, check_task, format_result
 from harp.eval.report import write_report
 from harp.models.processes import main_process
 from harp.rewards.hprm import RewardWeights
@@ -56,7 +56,8 @@ def run_evaluate(args) -> int:
 
 def run_predict(args) -> int:
 
-    image = open_image(args.image)  # a bad image fails before the model loads
+    check_task(args.task)  # a bad task or image fails before the model loads
+    image = open_image(args.image)
     scene = None
     if args.scene:
         try:

@@ -38,6 +38,7 @@ from harp.eval.report import write_report
 from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
 from harp.models import processes
 from harp.models.load import load_model_and_processor, resolve_model_path
+from harp.paths import check_output_dir, check_output_file
 from harp.plan.domain import Domain
 from harp.rewards.hprm import HPRM, RewardWeights
 
@@ -134,6 +135,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         model_paths = [model_paths]
     if batch_size < 1:
         raise HarpError(f"--batch_size must be at least 1, got {batch_size}")
+    check_outputs(output_path, report)
     domain_spec = Domain.load(domain)
     run_configs = {str(path): read_run_config(path) for path in model_paths}
     weights_from = "--reward_config" if weights else None
@@ -200,6 +202,17 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
         if not quiet:
             logger.info(f"report: {report_path}")
     return results
+
+
+def check_outputs(output_path: str | Path, report: bool) -> None:
+    """Every path `evaluate` writes (module docstring) can be written: checked before any model
+    loads, so a folder named `evaluation.json`, `.` or a path below a file fails in a second."""
+    output_path = check_output_file(output_path, "--output_path")
+    beside = [f"{output_path.stem}_side_by_side.json", f"{output_path.stem}_details.json"]
+    for name in beside + (["report.md"] if report else []):
+        check_output_file(output_path.parent / name, "--output_path")
+    for name in ["predictions"] + (["plots"] if report else []):
+        check_output_dir(output_path.parent / name, "--output_path")
 
 
 def default_weights(run_configs: dict[str, dict | None]):

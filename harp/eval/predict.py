@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harp.data.images import open_image
+from harp.data.records import text_problem
 from harp.errors import DataError
 from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import failure_reason, passes
@@ -72,12 +73,8 @@ class Planner:
     def plan_batch(self, images: list, tasks: list[str], *, scenes=None, references=None,
                    batch_size: int = 4) -> list[PlanResult]:
         """Plans for several (image, task) pairs, generated in batches."""
-        from harp.data.records import text_too_long
-
         for task in tasks:
-            too_long = text_too_long(task, None)
-            if too_long:  # tokenising a megabyte of task would take minutes and gigabytes
-                raise DataError(f"task: {too_long.split(' ', 1)[1]}")
+            check_task(task)
         images = [open_image(image) for image in images]
         outputs = generate_plans(self.model, self.processor, images, list(tasks), self.domain,
                                  max_new_tokens=self.max_new_tokens, do_sample=False, temperature=1.0,
@@ -105,6 +102,14 @@ class Planner:
             completed=passes(breakdown.error_type, "task"),
             failure=failure_reason(breakdown, parsed), breakdown=breakdown, scene_source=source,
         )
+
+
+def check_task(task: str) -> None:
+    """A task the processor can take, else a one-line DataError: a megabyte of task would take minutes
+    to tokenise, a lone surrogate cannot be encoded, `<|image_pad|>` would count as another image."""
+    problem = text_problem(task, None)
+    if problem:
+        raise DataError(f"task: {problem.split(' ', 1)[1]}")
 
 
 def format_result(result: PlanResult) -> str:

@@ -8,6 +8,7 @@ import logging
 from harp.entry import Command
 from harp.models.processes import main_process, world_size
 from harp.negatives.mine import generate_negatives
+from harp.paths import check_output_file
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_output_file(args.output_path, "--output_path")  # before the model loads (a bad one failed after it)
     if world_size() > 1:
         # The file is appended record by record and resumable; one writer keeps it so. The work is
         # seconds to minutes, far below training, so the other processes have nothing to do.
