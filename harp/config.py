@@ -3,7 +3,11 @@
 Every field has a comment saying what it does. `load_sft_config` / `load_grpo_config` turn a YAML
 file into these dataclasses and fail fast, before any model loads, with one line naming the file
 and the key: an unknown or misspelt key (with the close match), a wrong type, a value out of range
-or a data file that does not exist.
+or a data file that does not exist. A config built or changed in code gets the same checks from its
+`validate()`, which the loaders call.
+
+The keys SFT and GRPO share (same name, same meaning) are declared once, in `ModelBase` and
+`TrainingBase`; each config gives the defaults that differ.
 
 Values may be overridden from the command line as `section.key=value` (parsed as YAML), e.g.
 `--set training.num_epochs=1`.
@@ -24,9 +28,45 @@ import yaml
 
 from harp import config_checks
 from harp.errors import ConfigError
+from harp.rewards.vocabulary import DEFAULT_WEIGHTS
 
-REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
 LR_SCHEDULERS = {"linear": "linear", "constant": "constant_with_warmup"}  # SFT's training.lr_scheduler: the Trainer's name
+
+
+# -------------------------------------------------------------------------- shared by SFT and GRPO
+# A key without a default here has one in each config. kw_only lets it sit among keys with defaults, so
+# the keys keep the guide's order.
+
+
+@dataclass(kw_only=True)
+class ModelBase:
+    """The `model` keys SFT and GRPO share; each config sets `use_lora`'s default."""
+    freeze_vision_encoder: bool = True  # keep the vision tower and its merger frozen
+    use_lora: bool  # train LoRA adapters (merged into final/) instead of all weights
+    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
+
+
+@dataclass(kw_only=True)
+class TrainingBase:
+    """The `training` keys SFT and GRPO share, with one meaning; each config sets the defaults that differ."""
+    output_dir: str  # checkpoint-{step}/, final/, runs/ (GRPO: best/ too) go here
+    num_epochs: float  # passes over the training set
+    per_device_train_batch_size: int  # samples per device per step (GRPO: prompts, each with num_candidates completions)
+    gradient_accumulation_steps: int  # steps accumulated per optimiser update
+    learning_rate: float  # peak learning rate
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_steps: int  # linear warm-up, in optimiser updates
+    logging_steps: int  # log every N updates
+    save_steps: int  # checkpoint every N updates
+    bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU (with a note in the log)
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb (offline fallback), or none
+    run_name: str  # run name for the loggers
+    gradient_checkpointing: bool = False  # trade compute for memory (the guide's OOM advice)
+    deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
+    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
+    seed: int = 42  # seeds data order, sampling and initialisation
+    max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
+    save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
 
 
 # ----------------------------------------------------------------------------------------- SFT
@@ -41,11 +81,9 @@ class LoraConfig:
 
 
 @dataclass
-class SFTModelConfig:
+class SFTModelConfig(ModelBase):
     name: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # hub id or local directory (e.g. models/tiny-qwen2.5-vl)
-    freeze_vision_encoder: bool = True  # keep the vision tower and its merger frozen
-    use_lora: bool = True  # LoRA adapters (merged into final/); false = full fine-tuning
-    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
+    use_lora: bool = True  # false = full fine-tuning
     max_pixels: int | None = None  # cap on image pixels for the processor (None = the processor's own)
 
 
@@ -58,29 +96,21 @@ class SFTDataConfig:
 
 
 @dataclass
-class SFTTrainingConfig:
-    output_dir: str = "outputs/sft"  # checkpoint-{step}/, final/, runs/ go here
-    num_epochs: float = 3  # passes over the training set
-    per_device_train_batch_size: int = 2  # samples per device per step
+class SFTTrainingConfig(TrainingBase):
+    # TrainingBase's keys (their meaning is there) with SFT's defaults:
+    output_dir: str = "outputs/sft"
+    num_epochs: float = 3
+    per_device_train_batch_size: int = 2
+    gradient_accumulation_steps: int = 8
+    learning_rate: float = 2e-5
+    warmup_steps: int = 100
+    logging_steps: int = 10
+    save_steps: int = 500
+    run_name: str = "sft_qwen2.5vl"
     per_device_eval_batch_size: int = 2  # samples per device per evaluation step
-    gradient_accumulation_steps: int = 8  # steps accumulated per optimiser update
-    learning_rate: float = 2e-5  # peak learning rate
-    weight_decay: float = 0.01  # AdamW weight decay
-    warmup_steps: int = 100  # linear warm-up, in optimiser updates
     lr_scheduler: str = "linear"  # after warm-up: "linear" decays to 0 at the last step, "constant" holds the rate
     max_length: int = 512  # tokens per sample, image tokens included; longer samples: data.on_overlong
-    logging_steps: int = 10  # log every N updates
-    save_steps: int = 500  # checkpoint every N updates
-    eval_steps: int = 500  # evaluate on the val split every N updates
-    bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU (with a note in the log)
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb (offline fallback), or none
-    run_name: str = "sft_qwen2.5vl"  # run name for the loggers
-    gradient_checkpointing: bool = False  # trade compute for memory (the guide's OOM advice)
-    deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
-    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
-    seed: int = 42  # seeds data order and initialisation
-    max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
-    save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
+    eval_steps: int = 500  # evaluate on the val split every N updates (GRPO's may be null)
 
 
 @dataclass
@@ -91,17 +121,32 @@ class SFTConfig:
     training: SFTTrainingConfig = field(default_factory=SFTTrainingConfig)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
+    def validate(self, check_files: bool = True) -> "SFTConfig":
+        """Every range, choice and (with `check_files`) path check, as at load: ConfigError naming the key.
+        Call it on a config built or changed in code; returns the config."""
+        source, t = self.source or type(self).__name__, self.training
+        _check_types(self, source)
+        config_checks.check_training(source, t, check_files)
+        config_checks.positive(source, "training", t, ["per_device_eval_batch_size", "max_length", "eval_steps"])
+        config_checks.choice(source, "data.on_overlong", self.data.on_overlong, ("skip", "error"))
+        config_checks.choice(source, "training.lr_scheduler", t.lr_scheduler, tuple(LR_SCHEDULERS))
+        config_checks.positive(source, "data", self.data, ["max_train_records"])
+        config_checks.check_lora(source, self.lora, self.model.freeze_vision_encoder)
+        config_checks.check_max_pixels(source, self.model.max_pixels)
+        if check_files:
+            config_checks.exists(source, "data.train_path", self.data.train_path)
+            config_checks.exists(source, "data.val_path", self.data.val_path)
+        return self
+
 
 # ---------------------------------------------------------------------------------------- GRPO
 
 
 @dataclass
-class GRPOModelConfig:
+class GRPOModelConfig(ModelBase):
     base_model_name: str = "Qwen/Qwen2.5-VL-7B-Instruct"  # the base model (processor fallback, report label)
     sft_model_path: str = "outputs/sft/final"  # the policy starts here; it is also the KL reference
-    freeze_vision_encoder: bool = True  # keep the vision tower frozen
-    use_lora: bool = False  # train LoRA adapters on the SFT model instead of all weights
-    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
+    use_lora: bool = False  # on the SFT model
 
 
 @dataclass
@@ -113,39 +158,35 @@ class GRPODataConfig:
 
 @dataclass
 class RewardConfig:
-    w_format: float = 0.1  # H-PRM level 1: the plan parses
-    w_action: float = 0.25  # level 2: domain actions on entities of the scene
-    w_transition: float = 0.25  # level 3: preconditions hold step after step
-    w_task: float = 0.25  # level 4: the simulated end state satisfies the goal
-    w_efficiency: float = 0.15  # level 5: length against the optimal plan
+    w_format: float = DEFAULT_WEIGHTS["w_format"]  # H-PRM level 1: the plan parses
+    w_action: float = DEFAULT_WEIGHTS["w_action"]  # level 2: domain actions on entities of the scene
+    w_transition: float = DEFAULT_WEIGHTS["w_transition"]  # level 3: preconditions hold step after step
+    w_task: float = DEFAULT_WEIGHTS["w_task"]  # level 4: the simulated end state satisfies the goal
+    w_efficiency: float = DEFAULT_WEIGHTS["w_efficiency"]  # level 5: length against the optimal plan
     use_ftca: bool = True  # token-level credit assignment; false (and no negatives) = exactly TRL's GRPO
     ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (DESIGN.md §3)
 
 
 @dataclass
-class GRPOTrainingConfig:
-    output_dir: str = "outputs/grpo"  # checkpoint-{step}/, best/, final/, runs/ go here
-    num_epochs: float = 2  # passes over the prompts
-    per_device_train_batch_size: int = 1  # prompts per device per step (each with num_candidates completions)
+class GRPOTrainingConfig(TrainingBase):
+    # TrainingBase's keys (their meaning is there) with GRPO's defaults:
+    output_dir: str = "outputs/grpo"
+    num_epochs: float = 2
+    per_device_train_batch_size: int = 1
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 1e-6
+    warmup_steps: int = 50
+    logging_steps: int = 5
+    save_steps: int = 200
+    run_name: str = "grpo_qwen2.5vl"
     num_candidates: int = 4  # completions sampled per prompt (TRL's num_generations)
     temperature: float = 0.8  # sampling temperature
     top_p: float = 1.0  # nucleus sampling
     max_new_tokens: int = 128  # completion length cap
-    learning_rate: float = 1e-6  # peak learning rate
     kl_coef: float = 0.1  # KL penalty against the SFT model (TRL's beta)
-    weight_decay: float = 0.01  # AdamW weight decay
-    warmup_steps: int = 50  # linear warm-up, in optimiser updates
-    logging_steps: int = 5  # log every N updates
-    save_steps: int = 200  # checkpoint every N updates
     eval_steps: int | None = None  # evaluate on the val split every N updates (None = save_steps)
     max_grad_norm: float = 1.0  # gradient clipping
-    bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb, or none
-    run_name: str = "grpo_qwen2.5vl"  # run name for the loggers
     negatives_per_group: int = 1  # verified negatives mixed into each prompt's group; 0 = off
-    gradient_accumulation_steps: int = 1  # steps accumulated per optimiser update
-    gradient_checkpointing: bool = False  # trade compute for memory
-    deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
     use_vllm: bool = False  # generate with vLLM (GPU, when installed)
     # TRL's GRPO options, passed through as TRL names them; the defaults are TRL 1.16's.
     loss_type: str = "dapo"  # grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo or vespo (how token losses are aggregated)
@@ -156,11 +197,7 @@ class GRPOTrainingConfig:
     mask_truncated_completions: bool = False  # completions cut at max_new_tokens get no loss
     vllm_mode: str = "colocate"  # with use_vllm: colocate (vLLM in the training process) or server (`trl vllm-serve`)
     vllm_gpu_memory_utilization: float = 0.3  # colocate mode: share of GPU memory vLLM may take
-    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
-    seed: int = 42  # seeds sampling and data order
-    max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
     max_eval_samples: int | None = 64  # cap on val records per evaluation (None = all)
-    save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
 
 
 @dataclass
@@ -172,47 +209,37 @@ class GRPOConfig:
     training: GRPOTrainingConfig = field(default_factory=GRPOTrainingConfig)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
+    def validate(self, check_files: bool = True) -> "GRPOConfig":
+        """Every range, choice and (with `check_files`) path check, as at load: ConfigError naming the key.
+        Call it on a config built or changed in code; returns the config (`scale_rewards` true/false read
+        as TRL reads them)."""
+        source, t, r = self.source or type(self).__name__, self.training, self.reward
+        _check_types(self, source)
+        config_checks.check_training(source, t, check_files)
+        config_checks.check_grpo_groups(source, t, r)
+        config_checks.check_grpo(source, t, r)
+        if self.model.use_lora:
+            config_checks.check_lora(source, self.lora, self.model.freeze_vision_encoder)
+        if check_files:
+            config_checks.exists(source, "data.train_path", self.data.train_path)
+            config_checks.exists(source, "data.val_path", self.data.val_path)
+            if t.negatives_per_group > 0:
+                config_checks.exists(source, "data.negative_path", self.data.negative_path)
+            config_checks.exists(source, "model.sft_model_path", self.model.sft_model_path)
+        return self
+
 
 # ------------------------------------------------------------------------------------- loading
 
 
 def load_sft_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> SFTConfig:
     """Load and validate an SFT config; raise ConfigError naming the file and key."""
-    config = load_config_file(SFTConfig, path, overrides)
-    t = config.training
-    _check_common(config.source, t.report_to, t.deepspeed, check_files)
-    config_checks.positive(config.source, "training", t, ["per_device_train_batch_size", "per_device_eval_batch_size",
-                                                         "gradient_accumulation_steps", "max_length", "logging_steps",
-                                                         "save_steps", "eval_steps"])
-    config_checks.choice(config.source, "data.on_overlong", config.data.on_overlong, ("skip", "error"))
-    config_checks.choice(config.source, "training.lr_scheduler", t.lr_scheduler, tuple(LR_SCHEDULERS))
-    config_checks.positive(config.source, "data", config.data, ["max_train_records"])
-    config_checks.check_training(config.source, t, check_files)
-    config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
-    config_checks.check_max_pixels(config.source, config.model.max_pixels)
-    if check_files:
-        _exists(config.source, "data.train_path", config.data.train_path)
-        _exists(config.source, "data.val_path", config.data.val_path)
-    return config
+    return load_config_file(SFTConfig, path, overrides).validate(check_files)
 
 
 def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: bool = True) -> GRPOConfig:
     """Load and validate a GRPO config; raise ConfigError naming the file and key."""
-    config = load_config_file(GRPOConfig, path, overrides)
-    t, r = config.training, config.reward
-    _check_common(config.source, t.report_to, t.deepspeed, check_files)
-    config_checks.check_grpo_groups(config.source, t, r)
-    config_checks.check_training(config.source, t, check_files)
-    config_checks.check_grpo(config.source, t, r)
-    if config.model.use_lora:
-        config_checks.check_lora(config.source, config.lora, config.model.freeze_vision_encoder)
-    if check_files:
-        _exists(config.source, "data.train_path", config.data.train_path)
-        _exists(config.source, "data.val_path", config.data.val_path)
-        if t.negatives_per_group > 0:
-            _exists(config.source, "data.negative_path", config.data.negative_path)
-        _exists(config.source, "model.sft_model_path", config.model.sft_model_path)
-    return config
+    return load_config_file(GRPOConfig, path, overrides).validate(check_files)
 
 
 def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> Any:
@@ -244,6 +271,11 @@ def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> 
     config = _build(cls, data, str(path), "")
     config.source = str(path)
     return config
+
+
+def _check_types(config: SFTConfig | GRPOConfig, source: str) -> None:
+    """Types and finite numbers, as a YAML file's are checked: a config built in code never went through that."""
+    _build(type(config), {key: value for key, value in dataclasses.asdict(config).items() if key != "source"}, source, "")
 
 
 def _apply_override(path: Path, data: dict, override: str) -> None:
@@ -337,18 +369,6 @@ def _coerce(hint: Any, value: Any, source: str, key: str) -> Any:
             return value
         raise ConfigError(f"{source}: {key}: expected a string, got {value!r}")
     raise TypeError(f"config field {key} has an unsupported type {hint}")  # a bug in this module
-
-
-def _check_common(source: str, report_to: list[str], deepspeed: str | None, check_files: bool) -> None:
-    for item in report_to:
-        config_checks.choice(source, "training.report_to", item, REPORT_TO_CHOICES)
-    if check_files:
-        _exists(source, "training.deepspeed", deepspeed)
-
-
-def _exists(source: str, key: str, path: str | None) -> None:
-    if path and not Path(path).exists():
-        raise ConfigError(f"{source}: {key}: {path} does not exist")
 
 
 # ------------------------------------------------------------------------------ what a run was

@@ -1,17 +1,19 @@
-"""The range checks of the training configs (harp.config), done at load, before any model loads.
+"""The range checks of the training configs, run by their `validate()` (harp.config), which the loaders
+call: at load, before any model loads.
 
 Each failing check is a ConfigError naming the file and the key. What they catch, and what it
 used to cost: a non-positive learning rate, epoch count or LoRA rank, a negative weight decay,
 warm-up, KL coefficient, FTCA alpha or gradient-norm cap, a seed numpy cannot take, a LoRA target
 the model does not have, a dropout outside [0, 1), `max_pixels` <= 0, an `output_dir` that is a
 file or cannot be written, and `use_vllm` without vLLM installed: each trained an untrained or
-broken model, or stopped with a traceback after the model loaded. (Non-finite numbers are refused
-while the YAML is read, in harp.config.)
+broken model, or stopped with a traceback after the model loaded. (Types and non-finite numbers are
+checked in harp.config, as the YAML is read and again by `validate()`.)
 """
 
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 from harp import paths
 from harp.errors import ConfigError
@@ -20,6 +22,7 @@ from harp.rewards.vocabulary import WEIGHT_KEYS
 # TRL's GRPO losses (trl 1.16 GRPOConfig.loss_type); see the README's "TRL's GRPO options".
 GRPO_LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
 SCALE_REWARDS_CHOICES = ("group", "batch", "none")
+REPORT_TO_CHOICES = ("tensorboard", "wandb", "none")
 VLLM_MODES = ("colocate", "server")
 SEED_RANGE = (0, 2**32 - 1)  # what numpy, torch and random all accept
 # Qwen2.5-VL's linear layers, by the last part of their names: language model, then vision tower.
@@ -40,9 +43,18 @@ def choice(source: str, key: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{source}: {key}: must be one of {', '.join(choices)}, got {value!r}")
 
 
+def exists(source: str, key: str, path: str | None) -> None:
+    """A data, model or DeepSpeed file the run reads is there (None or empty: the key is off)."""
+    if path and not Path(path).exists():
+        raise ConfigError(f"{source}: {key}: {path} does not exist")
+
+
 def check_training(source: str, t, check_files: bool) -> None:
-    """The keys SFT and GRPO share in `training`."""
-    positive(source, "training", t, ["learning_rate"])
+    """The keys SFT and GRPO share in `training` (harp.config.TrainingBase)."""
+    for item in t.report_to:
+        choice(source, "training.report_to", item, REPORT_TO_CHOICES)
+    positive(source, "training", t, ["per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
+                                     "logging_steps", "save_steps"])
     for key in ("weight_decay", "warmup_steps"):
         if getattr(t, key) < 0:
             raise ConfigError(f"{source}: training.{key}: must be >= 0, got {getattr(t, key)}")
@@ -55,6 +67,7 @@ def check_training(source: str, t, check_files: bool) -> None:
     if t.save_total_limit is not None and t.save_total_limit <= 0:
         raise ConfigError(f"{source}: training.save_total_limit: must be > 0 (or null to keep all), got {t.save_total_limit}")
     if check_files:
+        exists(source, "training.deepspeed", t.deepspeed)
         check_output_dir(source, t.output_dir)
 
 
@@ -84,8 +97,7 @@ def check_max_pixels(source: str, max_pixels) -> None:
 
 def check_grpo_groups(source: str, t, reward) -> None:
     """What makes GRPO's groups and their rewards: sizes, sampling, TRL's options, negatives, reward weights."""
-    positive(source, "training", t, ["per_device_train_batch_size", "num_candidates", "max_new_tokens",
-                                     "logging_steps", "save_steps", "gradient_accumulation_steps"])
+    positive(source, "training", t, ["num_candidates", "max_new_tokens"])
     if t.num_candidates < 2:
         raise ConfigError(f"{source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}")
     if t.temperature <= 0:

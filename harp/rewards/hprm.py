@@ -40,7 +40,7 @@ from harp.plan.planner import search
 from harp.plan.scene import Scene
 from harp.plan.simulator import simulate
 
-from harp.rewards.vocabulary import COMPONENTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
+from harp.rewards.vocabulary import COMPONENTS, DEFAULT_WEIGHTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
 
 INVALID_STEP_PENALTY = 2.0  # added to an invalid step's (-1) progress: -3, below any valid step
 _SCENE_CACHE_SIZE = 50_000
@@ -48,11 +48,11 @@ _SCENE_CACHE_SIZE = 50_000
 
 @dataclass(frozen=True, slots=True)
 class RewardWeights:
-    w_format: float = 0.1  # level 1: the plan parses
-    w_action: float = 0.25  # level 2: domain actions on entities of the scene
-    w_transition: float = 0.25  # level 3: preconditions hold step after step
-    w_task: float = 0.25  # level 4: the end state satisfies the goal
-    w_efficiency: float = 0.15  # level 5: length against the optimal plan
+    w_format: float = DEFAULT_WEIGHTS["w_format"]  # level 1: the plan parses
+    w_action: float = DEFAULT_WEIGHTS["w_action"]  # level 2: domain actions on entities of the scene
+    w_transition: float = DEFAULT_WEIGHTS["w_transition"]  # level 3: preconditions hold step after step
+    w_task: float = DEFAULT_WEIGHTS["w_task"]  # level 4: the end state satisfies the goal
+    w_efficiency: float = DEFAULT_WEIGHTS["w_efficiency"]  # level 5: length against the optimal plan
 
     def __post_init__(self):
         values = self.as_tuple()
