@@ -28,6 +28,7 @@ import yaml
 
 from harp import config_checks
 from harp.errors import ConfigError
+from harp.files import load_yaml, read_text
 from harp.rewards.vocabulary import DEFAULT_WEIGHTS
 
 LR_SCHEDULERS = {"linear": "linear", "constant": "constant_with_warmup"}  # SFT's training.lr_scheduler: the Trainer's name
@@ -246,24 +247,9 @@ def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> 
     """A config dataclass from a YAML file (any, e.g. harp.train.experiment's): bytes, YAML, unknown keys and
     types checked, each problem one ConfigError line naming the file and key; ranges are the caller's."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{path}: config file not found")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line}: not UTF-8 text (save the file as UTF-8)") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}:{where}: {problem}") from None
+    data = load_yaml(str(path), read_text(path, "config file")) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for override in overrides or ():
@@ -288,11 +274,7 @@ def _apply_override(path: Path, data: dict, override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"{path}: override {override!r}: {part} is not a section")
-    try:
-        node[leaf] = yaml.safe_load(raw)
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: override {override!r}: the value is not valid YAML ({problem})") from None
+    node[leaf] = load_yaml(f"{path}: override {override!r}: the value is not valid YAML", raw)
 
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
@@ -397,9 +379,6 @@ def read_run_config(model_path: str | Path) -> dict | None:
     path = Path(model_path)
     for candidate in (path / RUN_CONFIG_FILE, path.parent / RUN_CONFIG_FILE):
         if candidate.is_file():
-            try:
-                data = yaml.safe_load(candidate.read_text(encoding="utf-8"))
-            except yaml.YAMLError as error:
-                raise ConfigError(f"{candidate}: not valid YAML ({error})") from None
+            data = load_yaml(str(candidate), read_text(candidate, "run config"))
             return data if isinstance(data, dict) else None
     return None

@@ -94,3 +94,32 @@ def test_the_shipped_values_still_load(tmp_path):
     for kind in ("sft", "grpo"):
         config = load(kind, tmp_path, [])
         assert yaml.safe_load((CONFIGS / f"{kind}_config.yaml").read_text())["training"]["run_name"] == config.training.run_name
+
+
+def test_a_config_with_yaml_aliases_a_fifo_or_an_impossible_date_is_one_line(tmp_path):
+    """One hardened reader (harp.files) for configs, experiment files and domains: a "billion laughs"
+    alias bomb would expand to gigabytes, a FIFO would block, a date that does not exist raised ValueError."""
+    import os
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+                    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+                              for i in range(9)))
+    with pytest.raises(ConfigError, match=r"bomb\.yaml: line 2: aliases"):
+        load_sft_config(bomb, check_files=False)
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"fifo\.yaml: not a regular file"):
+        load_sft_config(fifo, check_files=False)
+    date = tmp_path / "date.yaml"
+    date.write_text("training:\n  run_name: 2024-02-30\n")
+    with pytest.raises(ConfigError, match=r"date\.yaml: "):
+        load_sft_config(date, check_files=False)
+    with pytest.raises(ConfigError, match=r"override 'training\.run_name=\*x': the value is not valid YAML"):
+        load_sft_config(_empty(tmp_path), ["training.run_name=*x"], check_files=False)
+
+
+def _empty(tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("training: {}\n")
+    return path

@@ -17,15 +17,13 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional
 
-import yaml
-
 from harp.errors import ConfigError
+from harp.files import load_yaml, read_text
 from harp.plan.fact_domain import FactDomain
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import check_word, optional_text, read_pddl, shown
@@ -34,8 +32,6 @@ from harp.plan.scene import Scene, State
 DOMAINS_DIR = Path(__file__).parent / "domains"
 ARGUMENT_KINDS = ("location", "object", "openable")
 SUFFIXES = (".yaml", ".yml", ".pddl")  # a name with one of these is a path, in any case (`.PDDL`)
-MAX_DOMAIN_BYTES = 1 << 20  # domain files are a few KiB; a bigger one is a mistake (or a link to /dev/zero)
-MAX_YAML_DEPTH = 32  # a domain YAML nests 4 deep
 
 
 # ------------------------------------------------------------------------ the vocabulary
@@ -241,58 +237,6 @@ def _article(kind: str) -> str:
     return "an" if kind[0] in "aeiou" else "a"
 
 
-def read_domain_text(path, what: str = "domain file") -> str:
-    """A domain file's text: a regular file (not a FIFO, not a link to /dev/zero) of at most
-    MAX_DOMAIN_BYTES, in UTF-8; anything else is one line naming the file (and the line)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # opening a FIFO would wait for a writer
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ConfigError(f"{path}: not a regular file; give the path of a {what}")
-            data = handle.read(MAX_DOMAIN_BYTES + 1)
-    except (OSError, ValueError) as error:  # ValueError: a path with a NUL byte
-        raise ConfigError(f"{path}: cannot read {what} ({getattr(error, 'strerror', None) or error})") from None
-    if len(data) > MAX_DOMAIN_BYTES:
-        raise ConfigError(f"{path}: over {MAX_DOMAIN_BYTES >> 20} MiB; a {what} is a few KiB")
-    try:
-        return data.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line}: not UTF-8 text (save the file as UTF-8)") from None
-
-
-class _DomainYaml(yaml.SafeLoader):
-    """safe_load without aliases, nested at most MAX_YAML_DEPTH: a domain file needs neither, a few
-    lines of nested aliases (a "billion laughs") expand to gigabytes as the values are read, and
-    deep nesting would take a second to end in a RecursionError."""
-
-    depth = 0
-
-    def compose_node(self, parent, index):
-        problem = "aliases (*name) are not allowed in a domain file" if self.check_event(yaml.AliasEvent) else \
-            f"nested deeper than {MAX_YAML_DEPTH}" if self.depth >= MAX_YAML_DEPTH else None
-        if problem:
-            raise yaml.composer.ComposerError(None, None, problem, self.peek_event().start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _read_yaml(path: str, text: str):
-    try:
-        return yaml.load(text, Loader=_DomainYaml)
-    except RecursionError:
-        raise ConfigError(f"{path}: nested too deeply") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: {getattr(error, 'problem', None) or 'invalid YAML'}") from None
-    except ValueError as error:  # a date that does not exist (2024-02-30)
-        raise ConfigError(f"{path}: {error}") from None
-
-
 def _is_pddl(path: str, text: str) -> bool:
     """A PDDL file whatever its name (`.PDDL`, `.txt`): it opens with `(define`, a domain YAML never does."""
     opening = re.sub(r";[^\n]*", "", text).lstrip()
@@ -301,10 +245,10 @@ def _is_pddl(path: str, text: str) -> bool:
 
 @lru_cache(maxsize=64)
 def _load_file(path: str):
-    text = read_domain_text(path)
+    text = read_text(path, "domain file")
     if _is_pddl(path, text):
         return FactDomain(read_pddl(path, text))
-    data = _read_yaml(path, text)
+    data = load_yaml(path, text)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with 'name' and 'actions'")
     if "pddl" in data:  # the plan-language mapping of a PDDL domain
@@ -316,7 +260,7 @@ def _load_file(path: str):
         if not os.path.lexists(pddl_path):
             raise ConfigError(f"{path}: pddl: no such file {pddl_path}")
         pddl_path = os.path.abspath(pddl_path)
-        return FactDomain(read_pddl(pddl_path, read_domain_text(pddl_path, "PDDL domain file"), data, path))
+        return FactDomain(read_pddl(pddl_path, read_text(pddl_path, "PDDL domain file"), data, path))
     _known(path, "", data, ("name", "description", "actions"))
     actions_data = data.get("actions")
     if not isinstance(actions_data, dict) or not actions_data:

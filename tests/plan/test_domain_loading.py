@@ -11,7 +11,7 @@ import pytest
 from harp.errors import ConfigError
 from harp.plan import Domain, optimal_plan, simulate
 from harp.plan.alfred import infer_initial
-from harp.plan.domain import MAX_DOMAIN_BYTES
+from harp.files import MAX_TEXT_BYTES as MAX_DOMAIN_BYTES
 from harp.plan.pddl_domain import SCENE_INFERENCE
 
 LIGHTS = """(define (domain lights)
