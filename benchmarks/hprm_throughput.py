@@ -14,7 +14,7 @@ text. Three figures:
 
 Rates are plans per CPU second of this (single-threaded, one-core) process, which is what
 wall time gives on an idle core; on a busy shared machine wall time would also count other jobs.
-The target (issue 2) is >= 20,000 plans/s in the steady regime. Not a test: nothing is asserted.
+The aim is >= 30,000 plans/s on the guide's world in the steady regime. Not a test: nothing is asserted.
 """
 
 from __future__ import annotations

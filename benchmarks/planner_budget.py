@@ -1,4 +1,4 @@
-"""Worst-case planning time: scenes with 1..50 goal objects among ten tables (issue 11, item 1).
+"""Worst-case planning time: scenes with 1..50 goal objects among ten tables.
 
     .venv/bin/python benchmarks/planner_budget.py
 

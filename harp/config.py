@@ -165,7 +165,7 @@ class RewardConfig:
     w_task: float = DEFAULT_WEIGHTS["w_task"]  # level 4: the simulated end state satisfies the goal
     w_efficiency: float = DEFAULT_WEIGHTS["w_efficiency"]  # level 5: length against the optimal plan
     use_ftca: bool = True  # token-level credit assignment; false (and no negatives) = exactly TRL's GRPO
-    ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (DESIGN.md §3)
+    ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (docs/internals.md §4)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """`harp data import-alfred`: ALFRED expert demonstrations -> HARP records for the `alfred` domain.
 
-    harp data import-alfred --input ../shared/data/alfred_high_level_plans.jsonl --output data/alfred.jsonl
+    harp data import-alfred --input tests/plan/data/alfred_high_level_plans.jsonl --output data/alfred.jsonl
 
 Mapping (one ALFRED high-level step -> one HARP step; `NoOp` ends the plan and is dropped):
 

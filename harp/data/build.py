@@ -4,7 +4,7 @@ For each `bdv2/**/*_0.{png,jpg,jpeg}` not finished by an earlier run: check the 
 teacher to propose one task from the image, then ask it to plan that task with reasoning (two
 calls, prompts in `prompts/*.txt`), and check the plan with the planning core: it must parse,
 use only the domain's actions, and simulate without a violation to the goal of the scene inferred
-from the plan itself (DESIGN.md §1). Accepted records go to actions.jsonl, the rest to
+from the plan itself (docs/internals.md §1). Accepted records go to actions.jsonl, the rest to
 rejected.jsonl with a reason; see `harp.data.ledger` for how a killed run resumes.
 
 Images are read, never moved or deleted. Requests for several images run at once in threads.

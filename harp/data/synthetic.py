@@ -89,7 +89,7 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     """A two-object task on two of the record's objects that names neither table, or [] under two objects.
 
     Trained on one-object lookups alone, a model sends the second Navigate back to the first
-    object's table (docs/experiments.md §3); this task needs both looked up. The pair is drawn
+    object's table (docs/results.md §6); this task needs both looked up. The pair is drawn
     from all pairs, same table or not, so it teaches no new prior about where the second one is."""
     scene = record["scene"]
     objects = sorted(scene["objects"])

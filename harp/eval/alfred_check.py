@@ -1,6 +1,6 @@
 """How H-PRM judges real expert plans: ALFRED demonstrations and broken copies of them.
 
-    .venv/bin/python -m harp.eval.alfred_check [../shared/data/alfred_high_level_plans.jsonl]
+    .venv/bin/python -m harp.eval.alfred_check [tests/plan/data/alfred_high_level_plans.jsonl]
 
 Each expert plan is imported (harp/data/alfred_import.py) and scored against the scene its own
 plan implies; it should come out valid, complete and optimal. Each is then broken three ways, every
@@ -24,7 +24,7 @@ from harp.plan.parser import parse_plan
 from harp.plan.planner import optimal_plan
 from harp.rewards.hprm import HPRM
 
-DEFAULT_PATH = "../shared/data/alfred_high_level_plans.jsonl"
+DEFAULT_PATH = "tests/plan/data/alfred_high_level_plans.jsonl"
 
 
 @dataclass

@@ -12,7 +12,7 @@ metrics are then shares and means over those per-sample rows:
 - avg_steps: mean number of steps in the generated plans (steps the parser recovers; 0 when none).
 - avg_reward: mean H-PRM total reward, in [-1, 1].
 
-The four accuracies are nested on purpose (H-PRM's hierarchy, DESIGN.md §2): a sample counts at a
+The four accuracies are nested on purpose (H-PRM's hierarchy, docs/internals.md §3): a sample counts at a
 level only when every level below it holds, so they read as a funnel and are read off
 `RewardBreakdown.error_type`, the first level that failed. The guide's own example lists a
 transition accuracy above the action accuracy; independent per-level shares would allow that, but a

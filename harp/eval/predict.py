@@ -7,7 +7,7 @@ breakdown. `harp predict` prints the same.
 Validity needs a scene. Given one (`scene=` a scene dict, or `reference=` a reference plan to infer
 it from, as for teacher-labelled records), the plan is simulated from it and task completion is
 exact. Without one, the plan is checked against the scene inferred from the plan itself
-(DESIGN.md §1): format, domain actions and preconditions are still checked (a `Place` with nothing
+(docs/internals.md §1): format, domain actions and preconditions are still checked (a `Place` with nothing
 held is invalid), but "task completed" then only means the plan is self-consistent.
 """
 
