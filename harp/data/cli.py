@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 from harp.data.alfred_import import import_alfred
+from harp.data.alfworld_import import IMPORT_ALFWORLD
 from harp.data.build import TeacherOptions, build_from_teacher
 from harp.data.images import SYNTHETIC_SIZES, SYNTHETIC_SUBDIR
 from harp.data.label_noise import KINDS as NOISE_KINDS
@@ -140,7 +141,7 @@ def add_split_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_import_alfred_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", default="../shared/data/alfred_high_level_plans.jsonl",
+    parser.add_argument("--input", default="tests/plan/data/alfred_high_level_plans.jsonl",
                         help="ALFRED rows with high_pddl (default: %(default)s)")
     parser.add_argument("--output", default="data/alfred.jsonl", help="records to write (default: %(default)s)")
 
@@ -169,4 +170,5 @@ IMPORT_ALFRED = Command("import-alfred", "ALFRED expert plans -> records for --d
 
 
 def register(subparsers) -> None:
-    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET, IMPORT_ALFRED])
+    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET, IMPORT_ALFRED,
+                                                                              IMPORT_ALFWORLD])
