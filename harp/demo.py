@@ -49,8 +49,9 @@ class Stage:
     outputs: list[str]  # paths (relative to the work dir) that must exist for the stage to count as done
 
 
-def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
-    """The demo's stages in order, with the exact commands (relative to the work dir)."""
+def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None = None) -> list[Stage]:
+    """The demo's stages in order, with the exact commands (relative to the work dir); `grounded`: a
+    rebuilt grounded model to start from instead of the shipped one (`harp model pretrain --verify --demo`)."""
     harp = [sys.executable, "-m", "harp.cli"]
     python = [sys.executable]
     sft_config = str(ROOT / "configs" / "demo" / "sft.yaml")
@@ -62,7 +63,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
               ["actions.jsonl"]),
         Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
               ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
-        Stage("model", "embedded tiny Qwen2.5-VL, grounded", harp + ["model", "init-tiny", "--grounded", "--out", "models/tiny-qwen2.5-vl"],
+        Stage("model", "embedded tiny Qwen2.5-VL, grounded", harp + ["model", "init-tiny", "--grounded", *([str(grounded)] if grounded else []), "--out", "models/tiny-qwen2.5-vl"],
               ["models/tiny-qwen2.5-vl/config.json"]),
         Stage("sft", "SFT (configs/demo/sft.yaml)", python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
               ["outputs/sft/final"]),
@@ -84,7 +85,8 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED) -> list[Stage]:
     ]
 
 
-def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED) -> int:
+def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED,
+             grounded: Path | None = None) -> int:
     """Run (or skip) every stage; print one line per stage, then the table and the report path."""
     workdir = Path(workdir)
     if force and workdir.exists():
@@ -96,7 +98,7 @@ def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM
     # One intra-op thread: the tiny model's matrices are too small to split, and on a busy 2-core
     # machine a second thread makes each step 10-40x slower (measured: 8 SFT steps 1.2s vs 43s).
     env.setdefault("OMP_NUM_THREADS", "1")
-    all_stages = stages(num_scenes, seed)
+    all_stages = stages(num_scenes, seed, grounded)
     print(f"HARP demo in {workdir} (logs in {workdir / 'logs'}; `harp demo --force` redoes every stage)", flush=True)
     print(f"regime: {REGIME}", flush=True)
     started = time.monotonic()

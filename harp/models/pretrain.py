@@ -2,17 +2,19 @@
 
 SFT on the demo's 400 scenes teaches the random tiny model the plan format but not to look an
 object up in the picture: it settles on "go to the table holding the most objects" instead
-(docs/experiments.md §3). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
+(docs/results.md §6). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
 thousands of scenes, a task for every object of every scene that only the picture answers, batches
 of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples); then a second, gentler run
 that adds a two-object task per scene, so the second object is looked up too (STAGES). That takes
-42 minutes on one CPU core, too long for the demo, so it is done once and the result ships in the
-package (GROUNDED_DIR); `harp model init-tiny --grounded` copies it.
+about an hour on one CPU core (56 min 31 s, uninterrupted, beside another job), too long for the
+demo, so it is done once and the result ships in the package (GROUNDED_DIR); `harp model
+init-tiny --grounded` copies it.
 
 The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
 experiments never use, so no scene they evaluate on was seen in pretraining. Same arguments, same
-bytes: the model's seed, the scenes and the data order are fixed, and a small model runs on one
-torch thread (harp.models.load).
+bytes, on any CPU with AVX2 and the same torch and transformers: the model's seed, the scenes and
+the data order are fixed, and so are the CPU kernels and the thread count (harp.models.reproducible).
+Elsewhere `--verify` checks that a rebuild behaves as the shipped model (harp.models.verify).
 
 Steps, each skipped when its output is already in --workdir, so a killed run resumes:
   1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
@@ -20,7 +22,8 @@ Steps, each skipped when its output is already in --workdir, so a killed run res
   3. per stage, its records                                        <workdir>/scenes/<stage>_N.jsonl
      and full fine-tuning by harp's SFT stage (the stage's config)  <workdir>/<stage>_N/
      from the previous stage's model, resuming from its newest complete checkpoint
-  4. the result copied to --out with MANIFEST: the recipe, the time and every file's sha256
+  4. the result copied to --out with MANIFEST: the recipe, every run of the build (its time and
+     environment: <workdir>/invocations.jsonl) and every file's sha256
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import json
 import random
 import re
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +42,7 @@ from harp.config import RUN_CONFIG_FILE
 from harp.errors import DataError, HarpError
 from harp.models.folder import (MANIFEST, MODEL_FILES, NOT_SHIPPED, SAVED_FILES, WEIGHTS, check_model_out,
                                  write_model_dir)
+from harp.models.reproducible import PINNED, finish_invocation, mixed_settings, start_invocation, total_seconds
 from harp.paths import check_output_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,16 +98,25 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
 
 def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NUM_SCENES,
                       overrides: list[str] = (), sizes: dict | None = None) -> Path:
-    """Run the steps above; return `out`. `overrides`: `section.key=value` for every stage's config (smoke runs)."""
+    """Run the steps above; return `out`. `overrides`: `section.key=value` for every stage's config (smoke runs).
+
+    For the bytes of harp.models.reproducible, run it in `pinned_numerics()` before torch loads (the CLI does)."""
+    import torch
+
     from harp.config import load_sft_config
     from harp.models.tiny import build_tiny_model
     from harp.train.sft import train_sft
 
     started = time.time()
-    # Both checked now, not after 42 minutes of training.
-    out, workdir = check_model_out(out), check_output_dir(workdir, "--workdir")
-    if workdir.resolve().is_relative_to(out.resolve()):
-        raise HarpError(f"--workdir {workdir} is inside --out {out}, which the model replaces; name separate folders")
+    out, workdir = check_build_paths(out, workdir)
+    torch.set_num_threads(int(PINNED["OMP_NUM_THREADS"]))  # in case torch loaded before the environment was pinned
+    workdir.mkdir(parents=True, exist_ok=True)
+    runs = start_invocation(workdir, progress(workdir, num_scenes))
+    mixed = mixed_settings(runs)
+    if mixed:
+        print(f"note: {workdir} holds work of an earlier run under other settings ({'; '.join(mixed)}): this "
+              f"model's bytes will be those of no single setting; for bytes you can reproduce, use a new "
+              f"--workdir", file=sys.stderr, flush=True)
     base = workdir / "base"
     if not (base / WEIGHTS).is_file():
         build_tiny_model(base, seed=0, sizes=sizes, key="--workdir")
@@ -117,18 +131,41 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         stages.append({"name": stage.name, "config": str(stage.config.relative_to(ROOT)),
                        "records": sum(1 for _ in records.open(encoding="utf-8"))})
     without_build_paths(final / RUN_CONFIG_FILE, workdir)
+    finish_invocation(workdir, runs, started)
     manifest = {
         "command": "harp model pretrain",
         "data_seed": PRETRAIN_DATA_SEED,
         "num_scenes": num_scenes,
         "stages": stages,
         "overrides": list(overrides),
-        "seconds": round(time.time() - started),
+        "invocations": runs,
+        "seconds": total_seconds(runs),
         "sha256": {path.name: sha256(path) for path in sorted(final.iterdir())
                    if path.is_file() and path.name not in (MANIFEST, *NOT_SHIPPED)},
     }
     (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return write_model_dir(out, lambda folder: copy_files(final, folder, [*manifest["sha256"], MANIFEST]))
+
+
+def check_build_paths(out: str | Path, workdir: str | Path) -> tuple[Path, Path]:
+    """`out` and `workdir` as Paths if a build may write there, else one-line HarpError: checked
+    before the build, not after an hour of training."""
+    out, workdir = check_model_out(out), check_output_dir(workdir, "--workdir")
+    if workdir.resolve().is_relative_to(out.resolve()):
+        raise HarpError(f"--workdir {workdir} is inside --out {out}, which the model replaces; name separate folders")
+    return out, workdir
+
+
+def progress(workdir: Path, num_scenes: int) -> dict[str, int]:
+    """The work found in `workdir`: {"base": 0} if the random model is there, and the newest checkpoint's
+    step of each stage begun ({} for a fresh build)."""
+    found = {"base": 0} if (workdir / "base" / WEIGHTS).is_file() else {}
+    for stage in STAGES:
+        steps = [int(path.name.split("-")[1]) for path in (workdir / f"{stage.name}_{num_scenes}").glob("checkpoint-*")
+                 if path.name.split("-")[1].isdigit()]
+        if steps:
+            found[stage.name] = max(steps)
+    return found
 
 
 def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR, key: str = "--out") -> Path:

@@ -54,6 +54,7 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED
     assert manifest["sha256"] == {p.name: pretrain.sha256(p) for p in out.iterdir() if p.name != pretrain.MANIFEST}
     assert [stage["name"] for stage in manifest["stages"]] == ["lookup", "pairs"]
+    assert len(manifest["invocations"]) == 1 and manifest["seconds"] == manifest["invocations"][0]["seconds"]
     assert not (out / "training_args.bin").exists()
     assert str(root) not in (out / "harp_config.yaml").read_text()  # no build-machine folders in a shipped model
     expected = pretrain.sha256(out / "model.safetensors")
@@ -63,6 +64,8 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
     for gone in ("pairs_6/checkpoint-3", "pairs_6/final"):
         shutil.rmtree(work / gone)
     assert pretrain.sha256(smoke_pretrain(tmp_path / "resumed", work) / "model.safetensors") == expected
+    runs = json.loads((tmp_path / "resumed" / pretrain.MANIFEST).read_text())["invocations"]
+    assert [run["progress"] for run in runs] == [{}, {"base": 0, "lookup": 3, "pairs": 2}]  # each run, what it found
     # Killed in the first stage after its step-2 checkpoint (the second never started):
     for gone in ("lookup_6/checkpoint-3", "lookup_6/final", "pairs_6"):
         shutil.rmtree(work / gone)
@@ -75,9 +78,13 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
 def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, tmp_path):
     import shutil
 
+    from harp.cli import main
+
     out, _ = pretrained
     copy = pretrain.copy_grounded(tmp_path / "model", source=out)
     assert (copy / "config.json").is_file() and (copy / pretrain.MANIFEST).is_file()
+    assert main(["model", "init-tiny", "--grounded", str(out), "--out", str(tmp_path / "rebuilt")]) == 0
+    assert (tmp_path / "rebuilt" / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
     tampered = tmp_path / "tampered"
     shutil.copytree(out, tampered)
     (tampered / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
@@ -109,38 +116,16 @@ def test_pretraining_scenes_are_drawn_with_a_seed_the_demo_and_experiments_do_no
 def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_path, capsys):
     """Greedy plans for the image-only tasks of the demo's scenes (seed 0, never seen in
     pretraining): right nearly always with the picture, and no better than a guess on a grey one."""
-    import torch
-
     from harp.cli import main
-    from harp.data.records import write_records
-    from harp.data.synthetic import build_synthetic
-    from harp.eval.evaluate import generate_for_records, load_test_records, score_predictions
-    from harp.models.load import load_model_and_processor
-    from harp.plan import Domain
-    from harp.rewards.hprm import HPRM
+    from harp.models.verify import lookup_rates
 
     assert main(["model", "init-tiny", "--grounded", "--out", str(tmp_path / "model")]) == 0
     assert "(grounded: harp model pretrain)" in capsys.readouterr().out
-    build_synthetic(120, seed=0, images_dir=tmp_path / "bdv2", output_dir=tmp_path, progress=False)
-    domain = Domain.load("navigate_pick_place")
-    model, processor = load_model_and_processor(tmp_path / "model", dtype=torch.float32, device="cpu")
-    completion = {}
-    for objects in (1, 2):
-        image_only = [row for row in read_jsonl(tmp_path / "actions.jsonl")
-                      if row["meta"]["num_objects"] == objects and not row["meta"]["source_named"]]
-        write_records(tmp_path / f"image_only_{objects}.jsonl", image_only)
-        records = load_test_records(tmp_path / f"image_only_{objects}.jsonl", domain)
-        assert len(records) >= 15
-        for blank in (False, True):
-            plans = generate_for_records(model, processor, records, domain, batch_size=16, max_new_tokens=48,
-                                         blank_images=blank)
-            rows = score_predictions(records, plans, domain, HPRM(domain))
-            completion[objects, blank] = sum(row["completed"] for row in rows) / len(rows)
+    rates = lookup_rates(tmp_path / "model", tmp_path / "scenes", num_scenes=120)
+    completion = {(objects, blank): rate for (objects, blank), rate in zip([(1, False), (1, True), (2, False), (2, True)],
+                                                                            rates.values())}
+    assert all(f"(n = {n})" in name for n, name in zip((41, 41, 17, 17), rates)), rates
     # One object: the most-loaded-table shortcut scores about 0.76, a uniform guess about 0.43.
     assert completion[1, False] >= 0.85 and completion[1, True] <= 0.5, completion
     # Two objects (both looked up): the shortcut scores about 0.48, a uniform guess about 0.18.
     assert completion[2, False] >= 0.8 and completion[2, True] <= 0.3, completion
-
-
-def read_jsonl(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
