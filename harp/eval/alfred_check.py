@@ -75,7 +75,7 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
             figures.accepted += 1
         else:
             reasons = [r for r in expert.step_reasons if r] or [e.message for e in expert.format_errors]
-            why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.optimal_length} suffice"
+            why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.known_length} suffice"
             shorter = _spelled_as(optimal_plan(scene, domain), record["plan"]) \
                 if expert.error_type == "inefficient" else None
             figures.rejected.append((record["id"], expert.error_type, why, shorter))

@@ -92,7 +92,7 @@ def failure_reason(breakdown, parsed=None) -> str | None:
         return f"{kind}: a step is invalid"
     if kind == "task":
         return "task: the plan ends before the goal is reached"
-    return f"inefficient: {breakdown.plan_length} steps where {breakdown.optimal_length} suffice"
+    return f"inefficient: {breakdown.plan_length} steps where {breakdown.known_length} suffice"
 
 
 def task_kind(record: dict, scene=None) -> tuple[int | None, bool | None]:

@@ -61,14 +61,14 @@ class FactDomain:
         instances = ground.instances(arg)
         if not instances:
             return word, arg, f"{arg} is not an entity in the scene", "action", state
-        typed = [i for i in instances if ground.by_step.get((word, i))]
+        typed = [i for i in instances if ground.writable(word, i)]
         if not typed:
             what = scene.entities.get(instances[0], "constant")
             return word, arg, f"{word} needs {_article(kind)} {kind}, but {instances[0]} is {_article(what)} {what}", \
                 "action", state
         for instance in typed:
             outcomes = {}
-            for action in ground.by_step[(word, instance)]:
+            for action in ground.step_actions(word, instance, state):
                 if action.applicable(state):
                     outcomes.setdefault(action.apply(state), action)
             if len(outcomes) == 1:
@@ -76,7 +76,7 @@ class FactDomain:
             if len(outcomes) > 1:
                 options = " or ".join(_describe(a) for a in list(outcomes.values())[:3])
                 return word, instance, f"{word}({instance}) is ambiguous here: {options}", "transition", state
-        return word, typed[0], self._reason(ground.by_step[(word, typed[0])], state), "transition", state
+        return word, typed[0], self._reason(ground.step_actions(word, typed[0], state), state), "transition", state
 
     def _reason(self, actions: list[GroundAction], state: FactState) -> str:
         """The first failing precondition of the binding that gets furthest, as a sentence."""

@@ -1,14 +1,15 @@
-"""The general symbolic core: states as sets of ground facts, PDDL actions grounded per scene.
+"""The general symbolic core: states as sets of ground facts, PDDL actions grounded per state.
 
 A fact is a tuple `("in", "apple", "pot")`. A `FactScene` holds the entities (name -> PDDL type),
 the static facts (predicates no action changes), the initial fluent facts and a goal (facts that
-must hold, facts that must not). Per (scene, domain) every action schema is grounded once over the
-typed entities: derived predicates are inlined, `exists` expanded, static atoms and equalities
-decided, so checking a ground action in a state is two set operations plus the few disjunctions
-left. A plan step `Word(Argument)` runs the ground actions of that word whose written parameter is
-the argument; the other parameters are whatever binding the state allows. One binding: the step
-is valid. None: the first precondition that fails (in the PDDL file's order) gives the reason,
-from the mapping's `reasons`. Several with different outcomes: an ambiguous step, invalid.
+must hold, facts that must not). Nothing is grounded up front: the actions a state allows are found
+by matching their preconditions against the facts true in it (`Grounding`), so a scene's size costs
+only what its states hold. A plan step `Word(Argument)` runs the ground actions of that word whose
+written parameter is the argument; the other parameters are whatever binding the state allows. One
+binding: the step is valid. None: the first precondition that fails (in the PDDL file's order)
+gives the reason, from the mapping's `reasons`. Several with different outcomes: an ambiguous step,
+invalid. The work of one step or one state is bounded (`BINDING_BUDGET`); past it the step is not
+checked, and says so in one line.
 
 An argument may name a kind (`book`): it denotes the first instance in scene order (`book`,
 `book 2`, ...) for which the step is valid, so `Pick(Book)` picks the book within reach; a plan
@@ -22,15 +23,15 @@ import itertools
 import re
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
-from harp.plan.pddl_domain import PddlSpec, WordSpec
+from harp.plan.pddl_domain import PddlSpec
 
 _INSTANCE = re.compile(r"^(.*\S) (\d+)$")
 _MAX_DERIVED_DEPTH = 8
-ROBOT = "robot-at"  # the predicate of the robot's place: states index ground actions by it
+_ANY = frozenset({"object"})  # an untyped variable's type
 
 
 def kind_of(name: str) -> str:
@@ -153,184 +154,577 @@ def _read_fact(item: Any, spec: PddlSpec, names: set, where: str) -> tuple:
 
 # ------------------------------------------------------------------------------ grounding
 
+BINDING_BUDGET = 200_000  # candidate facts and values one step check or one state's successors may try (~0.5 s)
+
+
+class PlanningBudgetExceeded(DataError):
+    """A bound on grounding work was hit (one line naming the action); searches catch it and go inexact."""
+
+
+class _Node:
+    """A formula compiled once per scene. `vars`: its free variables; `own`: an `exists`'s variables."""
+
+    __slots__ = ("kind", "pred", "terms", "children", "vars", "own", "static", "derived")
+
+    def __init__(self, kind, pred="", terms=(), children=(), own=()):
+        self.kind, self.pred, self.terms, self.children, self.own = kind, pred, terms, children, own
+        found = {t for t in terms if t[:1] == "?"}
+        for child in children:
+            found |= child.vars
+        self.vars = frozenset(found - set(own))
+        self.static = self.derived = False
+
+
+class _View:
+    """The facts of one state indexed by predicate and by (predicate, position, value), for joins."""
+
+    __slots__ = ("facts", "index")
+
+    def __init__(self, facts):
+        index: dict = {}
+        for fact in facts:
+            index.setdefault(fact[0], []).append(fact)
+            for position, value in enumerate(fact[1:]):
+                index.setdefault((fact[0], position, value), []).append(fact)
+        self.facts, self.index = facts, index
+
 
 class GroundAction:
-    __slots__ = ("word", "written", "schema", "binding", "conjuncts", "pos", "neg", "rest", "add", "delete",
-                 "possible", "order")
+    """One PDDL action with every parameter bound, made when a state first needs it."""
 
-    def __init__(self, word, written, schema, binding, conjuncts, add, delete):
-        self.word, self.written, self.schema, self.binding = word, written, schema, binding
-        self.conjuncts = conjuncts  # ground formulas, one per top-level precondition
-        self.possible = all(c is not False for c in conjuncts)
-        pos, neg, rest = set(), set(), []
-        for c in conjuncts:
-            if c is True or c is False:
-                continue
-            if c[0] == "atom":
-                pos.add(c[1])
-            elif c[0] == "not" and c[1][0] == "atom":
-                neg.add(c[1][1])
-            else:
-                rest.append(c)
-        self.pos, self.neg = frozenset(pos), frozenset(neg)
-        self.rest = tuple(_alternatives(r) for r in rest)
-        self.add, self.delete = frozenset(add), frozenset(delete)
+    __slots__ = ("ground", "word", "written", "schema", "binding", "add", "delete", "order", "relevance")
+
+    def __init__(self, ground: "Grounding", word: str, schema, binding: dict):
+        self.ground, self.word, self.schema, self.binding = ground, word, schema, binding
+        self.written = binding[schema.written] if schema.written else ""
+        self.add = frozenset(ground.fact(p, terms, binding) for p, terms in schema.add)
+        self.delete = frozenset(ground.fact(p, terms, binding) for p, terms in schema.delete)
+        self.order = (ground.word_rank[word], ground.position.get(self.written, -1))  # successors' order
+        self.relevance = None  # the planner's (matters, kept add facts), once asked
 
     def applicable(self, state: frozenset) -> bool:
-        if not (self.possible and self.pos <= state) or self.neg & state:
-            return False
-        for alternatives in self.rest:
-            if isinstance(alternatives, list):
-                if not any(p <= state and not n & state for p, n in alternatives):
-                    return False
-            elif not holds(alternatives, state):
-                return False
-        return True
+        return self.first_failure(state) == len(self.schema.conjuncts)
 
     def apply(self, state: frozenset) -> FactState:
         return FactState((state - self.delete) | self.add)
 
     def first_failure(self, state: frozenset) -> int:
         """Index of the first precondition that does not hold; len(conjuncts) when all hold."""
-        for index, c in enumerate(self.conjuncts):
-            if not holds(c, state):
+        ground = self.ground
+        ground.begin(BINDING_BUDGET, self.schema)
+        view, types = ground.view(state), dict(self.schema.parameters)
+        for index, node in enumerate(ground.conjuncts(self.schema)):
+            if not ground.holds(node, self.binding, types, view):
                 return index
-        return len(self.conjuncts)
-
-
-def _alternatives(formula):
-    """A disjunction of conjunctions of literals as a list of (positive facts, negative facts); else as is."""
-    options = formula[1] if formula[0] == "or" else (formula,)
-    result = []
-    for option in options:
-        parts = option[1] if option[0] == "and" else (option,)
-        pos, neg = set(), set()
-        for part in parts:
-            if part[0] == "atom":
-                pos.add(part[1])
-            elif part[0] == "not" and part[1][0] == "atom":
-                neg.add(part[1][1])
-            else:
-                return formula  # deeper nesting: evaluated by holds()
-        result.append((frozenset(pos), frozenset(neg)))
-    return result
-
-
-def holds(formula, state: frozenset) -> bool:
-    if formula is True or formula is False:
-        return formula
-    kind = formula[0]
-    if kind == "atom":
-        return formula[1] in state
-    if kind == "not":
-        return not holds(formula[1], state)
-    if kind == "and":
-        return all(holds(f, state) for f in formula[1])
-    return any(holds(f, state) for f in formula[1])  # "or"
+        return len(self.schema.conjuncts)
 
 
 class Grounding:
-    """Every action of a domain grounded over one scene's entities (cached per scene)."""
+    """One domain's actions over one scene's entities, grounded lazily (cached per scene).
+
+    Nothing is enumerated up front: the ground actions of a state are found by matching each
+    action's preconditions against the facts true in it (a join: `(robot-at ?p)` binds ?p to the
+    robot's place, `(in ?x ?r)` binds ?r to where ?x is), so the work grows with the facts of a
+    state, not with the product of the typed entities (a 100-entity scene has 10^6 `pick`
+    bindings, of which a state allows a handful). A parameter no precondition binds (`Navigate`'s
+    ?to) ranges over its type. The work of one step check or one state's successors is bounded by
+    `BINDING_BUDGET`: past it, `PlanningBudgetExceeded` names the action.
+    """
 
     def __init__(self, spec: PddlSpec, scene: FactScene):
         self.spec, self.scene = spec, scene
         self.names = list(scene.entities) + [c for c in spec.constants if c not in scene.entities]
-        self._typed: dict = {}
-        self._derived: dict = {}
-        self.by_step: dict[tuple[str, str], list[GroundAction]] = {}
-        self.all: list[GroundAction] = []
-        for word in spec.words.values():
-            for schema in word.schemas:
-                for action in self._ground_schema(word, schema):
-                    self.by_step.setdefault((word.name, action.written), []).append(action)
-                    if action.possible:
-                        self.all.append(action)
-        words = {name: i for i, name in enumerate(spec.words)}
-        position = {name: i for i, name in enumerate(self.names)}
-        for action in self.all:  # successors are listed in the domain's word order, then the scene's
-            action.order = (words[action.word], position.get(action.written, -1))
+        self.position = {name: i for i, name in enumerate(self.names)}
+        self.word_rank = {name: i for i, name in enumerate(spec.words)}
         self.kinds: dict[str, list[str]] = {}
         for name in scene.entities:
             self.kinds.setdefault(kind_of(name), []).append(name)
+        self.statics = _View(scene.statics)
+        self.work, self._limit, self._budget, self._schema = 0, BINDING_BUDGET, BINDING_BUDGET, None
+        self._typed: dict = {}
+        self._type_sets: dict = {}
+        self._exists_types: dict = {}  # renamed `exists` variables -> their types
+        self._fresh = itertools.count()
+        self._compiled: dict = {}
+        self._expanded: dict = {}
+        self._views: dict = {}
+        self._actions: dict = {}
+        self._facts: dict = {}
+        self._well_typed: dict = {}
+        self._possible: dict = {}
+        self._plans: dict = {}
+        self._found: dict = {}
+
+    # ------------------------------------------------------------------------- types and facts
 
     def typed(self, types: frozenset) -> list[str]:
-        key = types
-        if key not in self._typed:
+        """The entities of any of these types, in scene order (constants count as `object` only)."""
+        found = self._typed.get(types)
+        if found is None:
             if "object" in types:
-                self._typed[key] = list(self.names)
+                found = list(self.names)
             else:
                 allowed = set().union(*(self.spec.subtypes(t) for t in types))
-                self._typed[key] = [n for n in self.scene.entities if self.scene.entities[n] in allowed]
-        return self._typed[key]
+                found = [n for n in self.scene.entities if self.scene.entities[n] in allowed]
+            self._typed[types], self._type_sets[types] = found, frozenset(found)
+        return found
 
-    def _ground_schema(self, word: WordSpec, schema) -> Iterable[GroundAction]:
-        others = [(p, t) for p, t in schema.parameters if p != schema.written]
-        written_types = dict(schema.parameters)[schema.written] if schema.written else frozenset({"object"})
-        for written in (self.typed(written_types) if schema.written else [""]):
-            for combo in itertools.product(*(self.typed(t) for _, t in others)):
-                binding = dict(zip((p for p, _ in others), combo))
-                if schema.written:
-                    binding[schema.written] = written
-                conjuncts = tuple(self.ground(c, binding, 0) for c in schema.conjuncts)
-                add = [self._fact(p, terms, binding) for p, terms in schema.add]
-                delete = [self._fact(p, terms, binding) for p, terms in schema.delete]
-                yield GroundAction(word.name, written, schema, binding, conjuncts, add, delete)
+    def type_set(self, types: frozenset) -> frozenset:
+        if types not in self._type_sets:
+            self.typed(types)
+        return self._type_sets[types]
 
-    def _fact(self, pred: str, terms: tuple, binding: dict) -> tuple:
-        return (pred, *(binding.get(t, t) for t in terms))
+    def var_types(self, var: str, types: dict) -> frozenset:
+        return types.get(var) or self._exists_types.get(var) or _ANY
 
-    def ground(self, formula, binding: dict, depth: int):
+    def fact(self, pred: str, terms: tuple, binding: dict) -> tuple:
+        """The ground fact, one object per distinct fact (states share them)."""
+        fact = (pred, *(binding.get(t, t) for t in terms))
+        if len(self._facts) > 200_000:
+            self._facts.clear()
+        return self._facts.setdefault(fact, fact)
+
+    def well_typed(self, fact: tuple) -> bool:
+        """An ill-typed fluent fact, `(in countertop x)`, never holds: no action can make it true."""
+        known = self._well_typed.get(fact)
+        if known is None:
+            known = all(not types or "object" in types or arg in self.type_set(types)
+                        for arg, types in zip(fact[1:], self.spec.signatures.get(fact[0], ())))
+            if len(self._well_typed) > 200_000:
+                self._well_typed.clear()
+            self._well_typed[fact] = known
+        return known
+
+    def view(self, state: frozenset) -> _View:
+        found = self._views.get(state)
+        if found is None:
+            if len(self._views) > 256:
+                self._views.clear()
+            found = self._views[state] = _View(state)
+        return found
+
+    # ----------------------------------------------------------------------------- formulas
+
+    def conjuncts(self, schema) -> tuple:
+        """A schema's top-level preconditions, compiled (in the PDDL file's order)."""
+        found = self._compiled.get(id(schema))
+        if found is None:
+            found = self._compiled[id(schema)] = (schema, tuple(self.compile(c) for c in schema.conjuncts))
+        return found[1]
+
+    def _precondition(self, schema) -> _Node:
+        """All of a schema's preconditions as one conjunction (what a join plans over)."""
+        found = self._compiled.get(("and", id(schema)))
+        if found is None:
+            found = self._compiled[("and", id(schema))] = (schema, _Node("and", children=self.conjuncts(schema)))
+        return found[1]
+
+    def compile(self, formula) -> _Node:
         kind = formula[0]
         if kind == "atom":
-            fact = self._fact(formula[1], formula[2], binding)
-            if fact[0] in self.spec.derived:
-                if depth >= _MAX_DERIVED_DEPTH:
-                    return False
-                if fact not in self._derived:  # each derived atom is grounded once per scene
-                    params, body = self.spec.derived[fact[0]]
-                    self._derived[fact] = self.ground(body, dict(zip(params, fact[1:])), depth + 1)
-                return self._derived[fact]
-            if fact[0] not in self.spec.fluents:
-                return fact in self.scene.statics
-            if not self._well_typed(fact):
-                return False  # (in countertop x): no action can ever make an ill-typed fact true
-            return ("atom", fact)
+            node = _Node("atom", formula[1], tuple(formula[2]))
+            node.derived = formula[1] in self.spec.derived
+            node.static = not node.derived and formula[1] not in self.spec.fluents
+            return node
         if kind == "eq":
-            return binding.get(formula[1], formula[1]) == binding.get(formula[2], formula[2])
+            return _Node("eq", terms=(formula[1], formula[2]))
         if kind == "not":
-            inner = self.ground(formula[1], binding, depth)
-            return (not inner) if isinstance(inner, bool) else ("not", inner)
-        if kind == "exists":
-            variables, body = formula[1], formula[2]
-            options = []
-            for combo in itertools.product(*(self.typed(t) for _, t in variables)):
-                options.append(self.ground(body, {**binding, **dict(zip((v for v, _ in variables), combo))}, depth))
-            return _simplify("or", options)
-        return _simplify(kind, [self.ground(f, binding, depth) for f in formula[1]])
+            return _Node("not", children=(self.compile(formula[1]),))
+        if kind in ("and", "or"):
+            return _Node(kind, children=tuple(self.compile(f) for f in formula[1]))
+        # exists: renamed apart, so every variable of a scene has one type wherever it occurs
+        renamed = {var: f"{var}#{next(self._fresh)}" for var, _ in formula[1]}
+        for var, types in formula[1]:
+            self._exists_types[renamed[var]] = types
+        body = self.compile(_substitute(formula[2], renamed))
+        return _Node("exists", children=(body,), own=tuple(renamed.values()))
 
-    def _well_typed(self, fact: tuple) -> bool:
-        for arg, types in zip(fact[1:], self.spec.signatures.get(fact[0], ())):
-            if types and "object" not in types and arg not in self.typed(types):
-                return False
-        return True
+    def expand(self, node: _Node) -> _Node:
+        """A derived atom's definition with its parameters replaced by the atom's terms."""
+        key = (node.pred, node.terms)
+        found = self._expanded.get(key)
+        if found is None:
+            params, body = self.spec.derived[node.pred]
+            found = self._expanded[key] = self.compile(_substitute(body, dict(zip(params, node.terms))))
+        return found
 
-    @staticmethod
-    def index(actions: list) -> tuple[dict, dict, list]:
-        """File each action under the fact (or the fact and the robot's place) it needs that is
-        rarest in a state, so a state checks only the actions that may apply."""
-        trigger: dict = {}
-        pair_trigger: dict = {}
-        untriggered: list = []
-        for action in actions:
-            fluent = sorted(action.pos, key=lambda f: (f[0] in (ROBOT, "hand-empty"), f))
-            robot = [f for f in action.pos if f[0] == ROBOT]
-            if fluent and robot and fluent[0][0] != ROBOT:
-                pair_trigger.setdefault((fluent[0], robot[0]), []).append(action)
-            elif fluent:
-                trigger.setdefault(fluent[0], []).append(action)
+    def possible(self, fact: tuple) -> bool:
+        """Whether a fluent fact can ever hold: it holds at the start, or some action adds it in a
+        binding its static preconditions allow. `(in apple apple 2)` cannot: only `place` adds `in`,
+        and it needs `(receptacle apple 2)`, which no action changes."""
+        known = self._possible.get(fact)
+        if known is None:
+            known = self.well_typed(fact) and (fact in self.scene.initial or self._addable(fact))
+            self._possible[fact] = known
+        return known
+
+    def _addable(self, fact: tuple) -> bool:
+        for schema in self.schemas():
+            types = dict(schema.parameters)
+            for pred, terms in schema.add:
+                binding = self.unify(terms, fact[1:], types) if pred == fact[0] else None
+                if binding is not None and all(self.static_status(node, binding, types) is not False
+                                               for node in self.conjuncts(schema)):
+                    return True
+        return False
+
+    def schemas(self) -> list:
+        """Every PDDL action the plan words use, once."""
+        seen: dict = {}
+        for word in self.spec.words.values():
+            for schema in word.schemas:
+                seen.setdefault(id(schema), schema)
+        return list(seen.values())
+
+    def unify(self, terms: tuple, values: tuple, types: dict) -> Optional[dict]:
+        """The binding that makes `terms` read `values` (None: any value), or None when none does."""
+        binding: dict = {}
+        for term, value in zip(terms, values):
+            if term[:1] != "?":
+                if value is not None and value != term:
+                    return None
+            elif value is not None:
+                if binding.get(term, value) != value or value not in self.type_set(self.var_types(term, types)):
+                    return None
+                binding[term] = value
+        return binding
+
+    def static_status(self, node: _Node, binding: dict, types: dict, depth: int = 0) -> Optional[bool]:
+        """True or False when the statics and equalities alone decide a formula for every value of
+        its unbound variables (and every state), else None."""
+        kind = node.kind
+        if kind == "atom":
+            if node.derived:
+                return self.static_status(self.expand(node), binding, types, depth + 1) \
+                    if depth < _MAX_DERIVED_DEPTH else False
+            if not node.static:
+                return None
+            values = tuple(binding.get(t) if t[:1] == "?" else t for t in node.terms)
+            if None not in values:
+                return (node.pred, *values) in self.scene.statics
+            return None if self._candidates(node.pred, values, self.statics) else False
+        if kind == "eq":
+            left, right = (binding.get(t) if t[:1] == "?" else t for t in node.terms)
+            return None if left is None or right is None else left == right
+        if kind == "not":
+            inner = self.static_status(node.children[0], binding, types, depth)
+            return None if inner is None else not inner
+        if kind == "exists":  # ruled out for every value of its variables, or undecided
+            return False if self.static_status(node.children[0], binding, types, depth) is False else None
+        statuses = [self.static_status(child, binding, types, depth) for child in node.children]
+        decisive = kind == "or"  # True decides an `or`, False an `and`
+        if decisive in statuses:
+            return decisive
+        return (not decisive) if all(s is not None for s in statuses) else None
+
+    # ------------------------------------------------------------------------------- joins
+
+    def begin(self, limit: int, schema=None) -> None:
+        """Start counting one operation's work (on `schema`'s bindings) against `limit`."""
+        self._limit, self._budget, self._schema = self.work + limit, limit, schema
+
+    def _tick(self, work: int = 1) -> None:
+        self.work += work
+        if self.work > self._limit:
+            action = f" action {self._schema.name}:" if self._schema is not None else ""
+            raise PlanningBudgetExceeded(
+                f"domain {self.spec.name}:{action} more than {self._budget:,} bindings to try in one state "
+                "(give its parameters types, or preconditions that bind them to facts)")
+
+    def holds(self, node: _Node, binding: dict, types: dict, view: _View, depth: int = 0) -> bool:
+        """Whether `node` holds in the state for this binding (of all its variables, or some: then
+        for some value of the others)."""
+        if binding.keys() >= node.vars:
+            return self._check(node, binding, types, view, depth)
+        for _ in self.solve(node, binding, types, view, depth):
+            return True
+        return False
+
+    def _check(self, node: _Node, binding: dict, types: dict, view: _View, depth: int) -> bool:
+        """`holds` for a binding of every variable of `node`: no join, a plain evaluation."""
+        kind = node.kind
+        if kind == "atom":
+            if node.derived:
+                return depth < _MAX_DERIVED_DEPTH and self.holds(self.expand(node), binding, types, view, depth + 1)
+            fact = (node.pred, *[binding[t] if t[:1] == "?" else t for t in node.terms])
+            if node.static:
+                return fact in self.scene.statics
+            return fact in view.facts and self.well_typed(fact)
+        if kind == "and":
+            for child in node.children:
+                if not self._check(child, binding, types, view, depth):
+                    return False
+            return True
+        if kind == "or":
+            for child in node.children:
+                if self._check(child, binding, types, view, depth):
+                    return True
+            return False
+        if kind == "not":
+            return not self._check(node.children[0], binding, types, view, depth)
+        if kind == "eq":
+            left, right = node.terms
+            return binding.get(left, left) == binding.get(right, right)
+        for _ in self.solve(node.children[0], binding, types, view, depth):  # exists: its own variables
+            return True
+        return False
+
+    def solve(self, node: _Node, binding: dict, types: dict, view: _View, depth: int) -> Iterator[dict]:
+        """Every extension of `binding` under which `node` holds in the state `view` (variables the
+        formula leaves unbound are unconstrained by it)."""
+        if binding.keys() >= node.vars:
+            if self._check(node, binding, types, view, depth):
+                yield binding
+            return
+        kind = node.kind
+        if kind == "atom":
+            if node.derived:
+                if depth < _MAX_DERIVED_DEPTH:
+                    yield from self.solve(self.expand(node), binding, types, view, depth + 1)
             else:
-                untriggered.append(action)
-        return trigger, pair_trigger, untriggered
+                yield from self._match(node, binding, types, view)
+        elif kind == "and":
+            yield from self._join(self._plan(node, binding), 0, binding, types, view, depth)
+        elif kind == "eq":
+            yield from self._equal(node, binding, types)
+        elif kind == "not":
+            for full in self._assign([v for v in node.vars if v not in binding], binding, types):
+                if not self._check(node.children[0], full, types, view, depth):
+                    yield full
+        else:  # or, exists: the same extension may come from several branches or witnesses
+            free = [v for v in node.vars if v not in binding]
+            seen = set()
+            for child in node.children:
+                for found in self.solve(child, binding, types, view, depth):
+                    key = tuple(found.get(v) for v in free)
+                    if key not in seen:
+                        seen.add(key)
+                        yield {k: v for k, v in found.items() if k not in node.own} if node.own else found
+
+    def _plan(self, node: _Node, binding: dict) -> tuple:
+        """A conjunction's order of evaluation for the variables bound on entry (planned once):
+        checks first, then atoms with a bound argument, then the rest; each binds what it reads."""
+        shape = node.vars.intersection(binding)
+        plans = self._plans.setdefault(id(node), (node, {}))[1]
+        plan = plans.get(shape)
+        if plan is None:
+            bound, left, plan = set(shape), list(node.children), []
+            while left:
+                child = min(left, key=lambda c: _order_cost(c, bound))
+                left.remove(child)
+                plan.append(child)
+                bound |= child.vars
+            plan = plans[shape] = tuple(plan)
+        return plan
+
+    def _join(self, plan: tuple, index: int, binding: dict, types: dict, view: _View, depth: int) -> Iterator[dict]:
+        if index == len(plan):
+            yield binding
+            return
+        for found in self.solve(plan[index], binding, types, view, depth):
+            yield from self._join(plan, index + 1, found, types, view, depth)
+
+    def _candidates(self, pred: str, values: tuple, view: _View) -> list:
+        """The facts of `pred` that may match (None: any value), from the most selective index."""
+        best = None
+        for position, value in enumerate(values):
+            if value is not None:
+                found = view.index.get((pred, position, value), ())
+                if best is None or len(found) < len(best):
+                    best = found
+        return view.index.get(pred, ()) if best is None else best
+
+    def _match(self, node: _Node, binding: dict, types: dict, view: _View) -> Iterator[dict]:
+        values = tuple(binding.get(t) if t[:1] == "?" else t for t in node.terms)
+        for fact in self._candidates(node.pred, values, self.statics if node.static else view):
+            self._tick()
+            found = dict(binding)
+            for term, value, actual in zip(node.terms, values, fact[1:]):
+                if value is not None:
+                    if value != actual:
+                        break
+                elif term[:1] == "?":
+                    known = found.get(term)
+                    if known is None:
+                        if actual not in self.type_set(self.var_types(term, types)):
+                            break
+                        found[term] = actual
+                    elif known != actual:  # the variable occurs twice
+                        break
+            else:
+                if node.static or self.well_typed(fact):
+                    yield found
+
+    def _equal(self, node: _Node, binding: dict, types: dict) -> Iterator[dict]:
+        left, right = node.terms
+        a = binding.get(left) if left[:1] == "?" else left
+        b = binding.get(right) if right[:1] == "?" else right
+        if a is None and b is None:
+            for full in self._assign([left], binding, types):
+                yield from self._equal(node, full, types)
+            return
+        var, value = (left, b) if a is None else (right, a)
+        if value in self.type_set(self.var_types(var, types)):
+            yield {**binding, var: value}
+
+    def _assign(self, free: list, binding: dict, types: dict) -> Iterator[dict]:
+        """Every assignment of the free variables over their types (a `not` needs them bound)."""
+        for combo in itertools.product(*(self.typed(self.var_types(v, types)) for v in free)):
+            self._tick()
+            yield {**binding, **dict(zip(free, combo))}
+
+    # ----------------------------------------------------------------------- actions of a state
+
+    def bindings(self, schema, fixed: dict, view: _View) -> dict:
+        """Every binding of the schema's parameters extending `fixed` under which its precondition
+        holds in the state, by its values in parameter order."""
+        types = dict(schema.parameters)
+        params = [p for p, _ in schema.parameters]
+        found: dict = {}
+        self._schema = schema
+        for partial in self.solve(self._precondition(schema), fixed, types, view, 0):
+            free = [p for p in params if p not in partial]
+            for full in (self._assign(free, partial, types) if free else (partial,)):
+                found.setdefault(tuple(full[p] for p in params), full)
+        return found
+
+    def action(self, word: str, schema, key: tuple, binding: dict) -> GroundAction:
+        cache_key = (word, id(schema), key)
+        found = self._actions.get(cache_key)
+        if found is None:
+            if len(self._actions) > 100_000:
+                self._actions.clear()
+            found = self._actions[cache_key] = GroundAction(self, word, schema, binding)
+        return found
+
+    def applicable_actions(self, state: frozenset, wanted=None, limit: int = BINDING_BUDGET) -> list[GroundAction]:
+        """Every ground action applicable in `state`, of the schemas `wanted` (ids) if given.
+
+        A schema's actions depend only on the facts of the predicates its precondition reads, which
+        many states share (they differ in what is heated or open): they are cached by those facts,
+        and a cached answer still counts the work it took, so budgets do not depend on the cache."""
+        self.begin(limit)
+        view = None
+        result = []
+        for word in self.spec.words.values():
+            for schema in word.schemas:
+                if wanted is not None and id(schema) not in wanted:
+                    continue
+                reads = self._reads(schema)
+                key = (word.name, id(schema), frozenset(f for f in state if f[0] in reads))
+                found = self._found.get(key)
+                if found is None:
+                    view = view or self.view(state)
+                    before = self.work
+                    found = [self.action(word.name, schema, k, b) for k, b in self.bindings(schema, {}, view).items()]
+                    if len(self._found) > 50_000:
+                        self._found.clear()
+                    self._found[key] = found = (found, self.work - before)
+                else:
+                    self._tick(found[1])
+                result += found[0]
+        return result
+
+    def _reads(self, schema) -> frozenset:
+        """The fluent predicates a schema's precondition reads, through derived predicates."""
+        found = self._compiled.get(("reads", id(schema)))
+        if found is None:
+            reads, todo, seen = set(), list(schema.conjuncts), set()
+            while todo:
+                formula = todo.pop()
+                kind = formula[0]
+                if kind == "atom":
+                    if formula[1] in self.spec.derived and formula[1] not in seen:
+                        seen.add(formula[1])
+                        todo.append(self.spec.derived[formula[1]][1])
+                    elif formula[1] in self.spec.fluents:
+                        reads.add(formula[1])
+                elif kind == "not":
+                    todo.append(formula[1])
+                elif kind in ("and", "or"):
+                    todo.extend(formula[1])
+                elif kind == "exists":
+                    todo.append(formula[2])
+            found = self._compiled[("reads", id(schema))] = (schema, frozenset(reads))
+        return found[1]
+
+    def writable(self, word: str, instance: str) -> bool:
+        """Whether `Word(instance)` names any ground action: the instance has the written
+        parameter's type and every other parameter has entities of its type."""
+        return any(self._fits(schema, instance) for schema in self.spec.words[word].schemas)
+
+    def _fits(self, schema, instance: str) -> bool:
+        if not schema.written:
+            return False
+        types = dict(schema.parameters)
+        return instance in self.type_set(types[schema.written]) and \
+            all(self.typed(t) for p, t in schema.parameters if p != schema.written)
+
+    def _rank(self, schema, binding: dict) -> tuple:
+        """A binding's place in the order the other parameters' entities are listed in."""
+        return tuple(self.position[binding[p]] for p, _ in schema.parameters if p != schema.written)
+
+    def step_actions(self, word: str, instance: str, state: frozenset) -> list[GroundAction]:
+        """The ground actions `Word(instance)` can mean in `state`: those applicable, in the order of
+        the other parameters' entities; when none is, the bindings whose preconditions hold furthest
+        (in the PDDL file's order), the failing precondition's reason is read from: the first
+        binding, and one that reads that precondition with other arguments when there is one."""
+        self.begin(BINDING_BUDGET)
+        view = self.view(state)
+        found = []
+        for schema in self.spec.words[word].schemas:
+            if self._fits(schema, instance):
+                bindings = self.bindings(schema, {schema.written: instance}, view)
+                found += [self.action(word, schema, key, b)
+                          for key, b in sorted(bindings.items(), key=lambda item: self._rank(schema, item[1]))]
+        return found or self._furthest(word, instance, view)
+
+    def _furthest(self, word: str, instance: str, view: _View) -> list[GroundAction]:
+        best, groups = -1, []
+        for rank, schema in enumerate(self.spec.words[word].schemas):
+            if not self._fits(schema, instance):
+                continue
+            types = dict(schema.parameters)
+            partial = [{schema.written: instance}]
+            self._schema = schema
+            reached = len(schema.conjuncts)
+            for index, node in enumerate(self.conjuncts(schema)):
+                extended, seen = [], set()
+                for binding in partial:
+                    for found in self.solve(node, binding, types, view, 0):
+                        key = tuple(sorted(found.items()))
+                        if key not in seen:
+                            seen.add(key)
+                            extended.append(found)
+                if not extended:
+                    reached = index
+                    break
+                partial = extended
+            if reached > best:
+                best, groups = reached, []
+            if reached == best:
+                groups.append((rank, schema, partial))
+        candidates = []  # (order, schema, first completion, partial binding)
+        for rank, schema, partial in groups:
+            types = dict(schema.parameters)
+            for binding in partial:
+                first = {p: binding.get(p) or self.typed(t)[0] for p, t in schema.parameters}
+                candidates.append(((rank, self._rank(schema, first)), schema, first, binding))
+        candidates.sort(key=lambda c: c[0])
+        _, schema, first, _ = candidates[0]
+        terms = _terms(schema.conjuncts[best]) if best < len(schema.conjuncts) else []
+        reading = tuple(first.get(t, t) for t in terms)
+        chosen = [(schema, first)]
+        for _, other, completion, binding in candidates:
+            if tuple(completion.get(t, t) for t in terms) != reading:
+                chosen.append((other, completion))
+                break
+            params = dict(other.parameters)
+            loose = [t for t in terms if t in params and t not in binding and len(self.typed(params[t])) > 1]
+            if loose:  # an unbound argument of the failing precondition: any other entity fails there too
+                chosen.append((other, {**completion, loose[0]: self.typed(params[loose[0]])[1]}))
+                break
+        return [self.action(word, s, tuple(b[p] for p, _ in s.parameters), b) for s, b in chosen]
 
     def instances(self, name: str) -> list[str]:
         """The entities an argument names: itself, or every instance of the kind it names."""
@@ -341,19 +735,51 @@ class Grounding:
         return []
 
 
-def _simplify(kind: str, parts: list):
-    stop, neutral = (False, True) if kind == "and" else (True, False)
-    kept = []
-    for part in parts:
-        if part is stop:
-            return stop
-        nested = part[1] if isinstance(part, tuple) and part[0] == kind else (part,)  # (or a (or b c)) = (or a b c)
-        for item in nested:
-            if item is not neutral and item not in kept:
-                kept.append(item)
-    if not kept:
-        return neutral
-    return kept[0] if len(kept) == 1 else (kind, tuple(kept))
+def _order_cost(node: _Node, bound: set) -> tuple:
+    """How early a conjunct should be evaluated once `bound` variables are known (lower: earlier):
+    checks; atoms with a known argument (few facts match); other formulas with one, such as
+    `(near ?x ?p)` once ?p is known (a join from ?p's side); atoms with none (a fluent one-argument
+    atom, `(robot-at ?p)`, is usually one fact, a static one, `(pickable ?x)`, a property of many);
+    other formulas; equalities, then negations, which must enumerate what is still unbound."""
+    if node.vars <= bound:
+        return (0, 0)
+    known = bool(node.vars & bound)
+    if node.kind == "atom" and not node.derived:
+        return (1 if known else 2, len(node.vars - bound), node.static)
+    if node.kind == "eq":
+        return (0, 1) if known else (4, 0)
+    if node.kind == "not":
+        return (5, 0)
+    return (1, 9) if known else (3, 0)
+
+
+def _substitute(formula, mapping: dict):
+    """A lifted formula with variables renamed or bound (`exists` shadows its own variables)."""
+    kind = formula[0]
+    if kind == "atom":
+        return ("atom", formula[1], tuple(mapping.get(t, t) for t in formula[2]))
+    if kind == "eq":
+        return ("eq", mapping.get(formula[1], formula[1]), mapping.get(formula[2], formula[2]))
+    if kind == "not":
+        return ("not", _substitute(formula[1], mapping))
+    if kind in ("and", "or"):
+        return (kind, tuple(_substitute(f, mapping) for f in formula[1]))
+    inner = {k: v for k, v in mapping.items() if k not in {var for var, _ in formula[1]}}
+    return ("exists", formula[1], _substitute(formula[2], inner))
+
+
+def _terms(formula) -> list:
+    """The terms a failure reason reads from a precondition (not those under an `exists`)."""
+    kind = formula[0]
+    if kind == "atom":
+        return list(formula[2])
+    if kind == "eq":
+        return [formula[1], formula[2]]
+    if kind == "not":
+        return _terms(formula[1])
+    if kind in ("and", "or"):
+        return [t for child in formula[1] for t in _terms(child)]
+    return []
 
 
 @contextmanager
@@ -371,5 +797,4 @@ def no_cyclic_gc():
 
 @lru_cache(maxsize=512)  # a search keeps its own grounding; this spares re-grounding for simulation
 def grounding(scene: FactScene, spec: PddlSpec) -> Grounding:
-    with no_cyclic_gc():
-        return Grounding(spec, scene)
+    return Grounding(spec, scene)

@@ -5,7 +5,9 @@ A step is checked in two layers, matching H-PRM's levels 2 and 3:
   the scene (`Grab(Apple)`, `Pick(Basket)`, `Navigate(Moon)`);
 - `error="transition"`: a real action whose preconditions do not hold (`Place` with an empty hand).
 An invalid step changes nothing and the simulation goes on, so every violation is counted. A valid
-step that leaves the state unchanged (`Navigate` to where the robot already is) is `wasted`.
+step that leaves the state unchanged (`Navigate` to where the robot already is) is `wasted`. A step
+whose check would pass the grounding bound (facts.BINDING_BUDGET: a PDDL action whose parameters
+nothing binds, over thousands of entities) is invalid and `checked` False, its reason the bound's line.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from functools import lru_cache
 from typing import Optional, Union
 
 from harp.plan.domain import Domain
+from harp.plan.facts import PlanningBudgetExceeded
+from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, Step, parse_plan
 from harp.plan.scene import Scene, State
 
@@ -28,6 +32,7 @@ class StepResult:
     error: Optional[str] = None  # None | "action" | "transition"
     action: Optional[str] = None  # canonical action name, None when unknown
     argument: str = ""  # canonical argument
+    checked: bool = True  # False: the check passed a bound, so the step is not known to be valid
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,11 @@ def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: D
 
 def _step(action_text: str, argument_text: str, state: State, scene: Scene, domain: Domain) -> StepResult:
     """One step from one state: the definition of a step's outcome."""
-    action, arg, reason, error, after = domain.step(action_text, argument_text, state, scene)
+    try:
+        action, arg, reason, error, after = domain.step(action_text, argument_text, state, scene)
+    except PlanningBudgetExceeded as bound:
+        return StepResult(False, f"not checked: {bound}", state, False, "transition",
+                          domain.canonical_action(action_text), normalize_entity(argument_text), checked=False)
     if reason is not None:
         return StepResult(False, reason, state, False, error, action, arg)
     return StepResult(True, None, after, after == state, None, action, arg)

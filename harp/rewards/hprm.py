@@ -22,6 +22,12 @@ progress_i = V(s_{i-1}) - V(s_i) - 1 clipped to [-2, 0]. So an optimal step scor
 one -1 (no progress), a harmful one -2 (moves away from the goal), an invalid one -3 (it changes
 nothing, so its progress is -1). V is the exact cost-to-go from harp/plan/planner.py.
 
+Past the planner's budgets (a scene too big to search, harp/plan/planner.py) V may be known only
+as an estimate. The result then says so (`exact` False, `note` the bound hit, `optimal_length`
+None) and claims nothing an estimate cannot support: a valid step scores 0 unless it changes
+nothing (-1), efficiency is judged only against the shortest plan known (the reference's length,
+or steps taken plus an exact V on the way), and progress towards the goal uses the estimate.
+
 `error_type` names the first failing level for the negatives miner and the evaluator: None,
 "format", "action", "state_transition", "task" or "inefficient".
 
@@ -81,9 +87,12 @@ class RewardBreakdown:
     step_reasons: list[Optional[str]]  # why each step is invalid, None when valid
     completed: bool  # the task level holds: parses cleanly, every step valid, the goal reached
     plan_length: int  # number of parsed steps
-    optimal_length: Optional[int]  # None when the scene's goal is unreachable
+    optimal_length: Optional[int]  # None when the scene's goal is unreachable or the optimum is not certified
     error_type: Optional[str]  # None | format | action | state_transition | task | inefficient
     format_errors: tuple[FormatError, ...] = field(default=())
+    exact: bool = True  # every cost-to-go used was exact and every step checked
+    note: Optional[str] = None  # when not exact: the bound hit and what was not judged, one line
+    known_length: Optional[int] = None  # the shortest plan known: the optimum, or past a budget a plan's length
 
     def components(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in COMPONENTS}
@@ -97,6 +106,8 @@ class RewardBreakdown:
             "completed": self.completed,
             "plan_length": self.plan_length,
             "optimal_length": self.optimal_length,
+            "exact": self.exact,
+            "note": self.note,
             "steps": [
                 {"step": f"{s.action}({s.argument})", "span": list(s.span), "score": score, "valid": reason is None,
                  "reason": reason}
@@ -140,26 +151,39 @@ class HPRM:
         parsed = parse_plan(completion)
         scene = self.scene(example)
         graph = search(scene, self.domain)
-        optimal = graph.optimal_length if graph.exact else self._known_length(scene, example)
         steps = parsed.steps
         n = len(steps)
         if n == 0:
+            (v_initial, exact), = graph.trace_values([scene.initial])
+            optimal = v_initial if exact else None
+            note = None if exact else _note(graph.bound(scene.initial), None)
             return RewardBreakdown(-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, (), [], [], False, 0, optimal, "format",
-                                   parsed.errors)
+                                   parsed.errors, exact, note, optimal)
 
         trace = simulate(parsed, scene, self.domain)
-        cost_to_go = graph.cost_to_go
-        v_initial = cost_to_go(scene.initial)
+        states = [scene.initial] + [r.state for r in trace.steps if r.valid]
+        along = graph.trace_values(states)  # (V, exact) before the first step and after each valid one
+        v_initial, exact_initial = along[0]
+        exact, unchecked = exact_initial, None
+        known = v_initial if exact_initial else None  # the shortest plan known: steps taken + an exact V
         step_scores, step_reasons = [], []
         action_errors = transition_errors = 0
         first_transition = None
-        v_prev = v_initial
+        v_prev, exact_prev = along[0]
+        taken = 0
         for index, result in enumerate(trace.steps):
             step_reasons.append(result.reason)
             if result.valid:
-                v = cost_to_go(result.state)
-                step_scores.append(_progress(v_prev, v))
-                v_prev = v
+                taken += 1
+                v, exact_v = along[taken]
+                if exact_prev and exact_v:
+                    step_scores.append(_progress(v_prev, v))
+                else:  # V estimated: only a step that changes nothing is surely wasted
+                    exact = False
+                    step_scores.append(-1.0 if result.wasted else 0.0)
+                if not exact_initial and exact_v and v is not None and (known is None or taken + v < known):
+                    known = taken + v
+                v_prev, exact_prev = v, exact_v
                 continue
             # An invalid step changes nothing: progress -1, minus the penalty.
             step_scores.append(-1.0 - INVALID_STEP_PENALTY)
@@ -169,6 +193,11 @@ class HPRM:
                 transition_errors += 1
                 if first_transition is None:
                     first_transition = index
+                if not result.checked:
+                    exact, unchecked = False, unchecked or result.reason
+        optimal = v_initial if exact_initial else None
+        if not exact_initial:  # the reference is a plan known to work too
+            known = min((k for k in (known, self._known_length(scene, example)) if k is not None), default=None)
 
         # The first failing level gets partial credit (< 1), those below 1, those above -1.
         if not parsed.ok:
@@ -181,25 +210,35 @@ class HPRM:
             v_end = v_prev
             progress = (v_initial - v_end) / v_initial if v_initial and v_end is not None else 0.0
             level, partial = 3, 2.0 * min(max(progress, 0.0), 1.0) - 1.0
-        elif optimal is not None and n > optimal:
-            level, partial = 4, 2.0 * optimal / n - 1.0
+        elif known is not None and n > known:  # longer than optimal, or than a plan known to work
+            level, partial = 4, 2.0 * known / n - 1.0
         else:
             level, partial = 5, 1.0
         values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
         total = sum(w * x for w, x in zip(self._w, values)) / self._w_sum
         total = min(1.0, max(-1.0, total))
+        note = None
+        if not exact:
+            bound = next((graph.bound(s) for s, (_, e) in zip(states, along) if not e), None)
+            note = f"a step was {unchecked}" if unchecked else _note(bound, known)
         return RewardBreakdown(*values, total, steps, step_scores, step_reasons, level >= 4, n, optimal,
-                               ERROR_TYPES[level] if level < 5 else None, parsed.errors)
-
+                               ERROR_TYPES[level] if level < 5 else None, parsed.errors, exact, note, known)
 
     def _known_length(self, scene, example: dict) -> Optional[int]:
-        """When the search ran out of budget: the reference plan's length if it reaches the goal."""
+        """When the optimum is not certified: the reference plan's length if it reaches the goal."""
         key = ("known", scene, _plan_key(example.get("plan")))
         if key not in self._scenes:
             plan = example.get("plan") or []
             trace = simulate(plan, scene, self.domain)
             self._scenes[key] = len(trace.steps) if trace.completed else None
         return self._scenes[key]
+
+
+def _note(bound: Optional[str], known: Optional[int]) -> str:
+    """One line saying which bound was hit and what the score therefore does not claim."""
+    against = f"judged against a known {known}-step plan" if known is not None else "not judged"
+    return (f"{bound or 'search budget exceeded'}: the optimum is not certified; efficiency {against}, "
+            "no step judged wasted or harmful unless it changes nothing")
 
 
 def _progress(v_prev: Optional[int], v: Optional[int]) -> float:
