@@ -296,7 +296,7 @@ def compare(args) -> int:
     H-PRM cannot score the records yet, the first invalid step alone: HARP's simulator on the scene
     without its goal against the engine's first rejected command."""
     from harp.errors import HarpError
-    from harp.plan import Domain
+    from harp.plan import load_domain
     from harp.plan.simulator import simulate
     from harp.rewards.hprm import HPRM
 
@@ -309,7 +309,7 @@ def compare(args) -> int:
     except HarpError as error:
         print(f"H-PRM cannot score ALFWorld records with --domain {args.domain} yet: {error}")
         try:
-            domain = Domain.load(args.domain)
+            domain = load_domain(args.domain)
             scenes = {game: domain.scene_from_dict({**record["scene"], "goal": []}) for game, record in records.items()}
         except HarpError as error:
             print(f"nor can HARP's simulator run them: {error}")

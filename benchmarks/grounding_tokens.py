@@ -133,7 +133,7 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
     object when `every_object`."""
     from harp.data.records import read_records, write_records
     from harp.data.synthetic import build_synthetic, with_lookup_tasks
-    from harp.plan import Domain
+    from harp.plan import load_domain
 
     data = regime / "data"
     if not train_scenes and not every_object:
@@ -147,7 +147,7 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
         records = [record for record in read_records(rendered / "actions.jsonl") if record["id"] not in held_out]
     else:
         records = list(read_records(data / "sft_train.jsonl"))
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     rng = random.Random(f"{data_seed}:every_object")
     rows = [dict(record, image=str(record.image_path)) for record in records]
     if every_object:
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     from harp.eval.metrics import details, summarize
     from harp.models.load import load_model_and_processor
     from harp.models.tiny import build_tiny_model
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.rewards.hprm import HPRM
     from harp.train.sft_data import PlanCollator, load_examples
 
@@ -193,7 +193,7 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     data = Path(args.data) / "data"
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     model_dir = Path(args.data) / "tiny-qwen2.5-vl-probe"
     if not (model_dir / "config.json").is_file():
         build_tiny_model(model_dir)

@@ -47,13 +47,13 @@ def make_trainer(kind: str, model_path: str, dataset, config, num_generations: i
     from trl import GRPOTrainer
 
     from harp.models.load import load_model_and_processor
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.rewards.hprm import HPRM
     from harp.train.grpo import build_trainer, trl_args
 
     model, processor = load_model_and_processor(model_path, for_training=True, dtype=torch.float32)
     if kind == "harp":
-        return build_trainer(config, model, processor, dataset, HPRM(Domain.load("navigate_pick_place")))
+        return build_trainer(config, model, processor, dataset, HPRM(load_domain("navigate_pick_place")))
     args = trl_args(config, num_generations)
     args.reward_weights = None
     return GRPOTrainer(model=model, reward_funcs=[trivial_reward], args=args, train_dataset=dataset,
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
 def run(args, tmp: Path) -> int:
     from harp.config import GRPOConfig
     from harp.data.records import read_records
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.train.grpo import build_dataset
 
     model = args.model
@@ -107,7 +107,7 @@ def run(args, tmp: Path) -> int:
 
         model = str(build_tiny_model(tmp / "tiny"))
     records = read_records(args.data) if args.data else toy_records(tmp, 16)
-    dataset = build_dataset(records, Domain.load("navigate_pick_place"))
+    dataset = build_dataset(records, load_domain("navigate_pick_place"))
     config = GRPOConfig()
     config.model.freeze_vision_encoder = False  # train what the plain trainer trains
     t = config.training

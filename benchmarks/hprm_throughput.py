@@ -28,10 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harp.plan import Scene, optimal_plan  # noqa: E402
+from harp.plan import Domain, GuideScene, load_domain, optimal_plan  # noqa: E402
 from harp.plan import parser as plan_parser  # noqa: E402
 from harp.plan import planner  # noqa: E402
-from harp.plan.domain import Domain  # noqa: E402
 from harp.rewards.hprm import HPRM  # noqa: E402
 
 TABLES = ["white table", "red table", "wooden table", "blue table", "counter", "shelf"]
@@ -45,7 +44,7 @@ def make_record(rng: random.Random, domain: Domain) -> dict:
     objects = {obj: rng.choice(tables) for obj in rng.sample(OBJECTS, rng.randint(1, 3))}
     goal = {obj: rng.choice(receptacles) for obj in rng.sample(list(objects), rng.randint(1, min(2, len(objects))))}
     scene = {"robot": "start", "locations": tables + receptacles, "objects": objects, "goal": goal}
-    plan = optimal_plan(Scene.from_dict(scene), domain)
+    plan = optimal_plan(GuideScene.from_dict(scene), domain)
     record = {"image": "x.png", "task": "t", "plan": plan}
     if rng.random() < 0.5:
         record["scene"] = scene
@@ -96,7 +95,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     rng = random.Random(args.seed)
     records = [make_record(rng, domain) for _ in range(args.scenes)]
     pairs = [(make_plan(rng, record), record) for record in (rng.choice(records) for _ in range(args.plans))]

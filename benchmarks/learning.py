@@ -7,7 +7,7 @@
 
 Resumable: finished runs are in <workdir>/results.jsonl; run the same command again to continue.
 Rows made under other settings (an edited regime, override or config) are kept there but not reused.
-What it runs and how it counts: harp/train/experiment.py.
+What it runs and how it counts: harp/recipes/experiment.py.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     import torch
 
     from harp.errors import HarpError
-    from harp.train.experiment import (RESULTS, SUMMARY, current_rows, load_experiment, read_results, run_experiment,
+    from harp.recipes.experiment import (RESULTS, SUMMARY, current_rows, load_experiment, read_results, run_experiment,
                                        summary_table)
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harp.plan import Domain, Scene  # noqa: E402
+from harp.plan import GuideScene, load_domain  # noqa: E402
 from harp.plan.planner import STATE_BUDGET, search  # noqa: E402
 from harp.rewards.hprm import HPRM  # noqa: E402
 
 
 def main() -> None:
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     tables = [f"table {i}" for i in range(10)]
     print(f"state budget: {STATE_BUDGET} states per scene")
     for count in (1, 2, 3, 4, 5, 10, 50):
@@ -35,7 +35,7 @@ def main() -> None:
         start = time.process_time()
         breakdown = HPRM(domain).score(plan, {"plan": plan, "scene": scene})
         seconds = time.process_time() - start
-        exact = search(Scene.from_dict(scene), domain).exact
+        exact = search(GuideScene.from_dict(scene), domain).exact
         print(f"{count:3d} goal objects: {seconds:6.3f} s  {'exact' if exact else 'budget hit, estimated'}"
               f"  error_type={breakdown.error_type}")
     start = time.process_time()

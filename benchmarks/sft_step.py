@@ -32,7 +32,7 @@ def main() -> None:
     from harp.data.synthetic import build_synthetic
     from harp.models.load import load_model_and_processor
     from harp.models.tiny import build_tiny_model
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.train.sft_data import PlanCollator, load_examples
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -43,7 +43,7 @@ def main() -> None:
         for threads in args.threads:
             model, processor = load_model_and_processor(model_dir, for_training=True)
             torch.set_num_threads(threads)  # after loading, which picks one thread for a small model
-            collator = PlanCollator(processor, Domain.load("navigate_pick_place"))
+            collator = PlanCollator(processor, load_domain("navigate_pick_place"))
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
             batches = [examples[(i * args.batch) % len(examples):][:args.batch] for i in range(args.steps + 1)]
             timings = []

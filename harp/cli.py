@@ -21,7 +21,7 @@ COMMAND_MODULES = [
     "harp.train.cli",  # harp train sft | grpo
     "harp.negatives.cli",  # harp negatives
     "harp.eval.cli",  # harp predict | evaluate | report
-    "harp.demo",  # harp demo
+    "harp.recipes.demo",  # harp demo
 ]
 
 

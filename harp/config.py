@@ -244,7 +244,7 @@ def load_grpo_config(path: str | Path, overrides: list[str] = (), check_files: b
 
 
 def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> Any:
-    """A config dataclass from a YAML file (any, e.g. harp.train.experiment's): bytes, YAML, unknown keys and
+    """A config dataclass from a YAML file (any, e.g. harp.recipes.experiment's): bytes, YAML, unknown keys and
     types checked, each problem one ConfigError line naming the file and key; ranges are the caller's."""
     path = Path(path)
     if not path.exists():

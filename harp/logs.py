@@ -2,7 +2,7 @@
 
 Every module logs with `logger = logging.getLogger(__name__)` (a child of `harp`); this module gives
 the `harp` logger its handler once, when the package is imported. Under DeepSpeed, accelerate or
-torchrun every process runs the same code: only the main process (harp.models.processes.main_process) prints, so a
+torchrun every process runs the same code: only the main process (harp.processes.main_process) prints, so a
 warning is one line, not one per GPU.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from harp.models.processes import main_process
+from harp.processes import main_process
 
 
 class _OneLineHandler(logging.Handler):

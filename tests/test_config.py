@@ -40,7 +40,7 @@ def test_guide_grpo_config_loads_key_for_key():
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))
 def test_every_shipped_yaml_validates(path):
     if path.parent.name == "experiments":  # learning-benchmark files (benchmarks/learning.py), not run configs
-        from harp.train.experiment import load_experiment
+        from harp.recipes.experiment import load_experiment
 
         config = load_experiment(path)
         for run_config, loader in ((config.sft_config, load_sft_config), (config.grpo_config, load_grpo_config)):

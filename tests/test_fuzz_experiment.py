@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harp.errors import ConfigError, DataError
-from harp.train.experiment import (MAX_SEED, REGIME_NAME, VARIANTS, ExperimentConfig, Regime, load_experiment,
+from harp.recipes.experiment import (MAX_SEED, REGIME_NAME, VARIANTS, ExperimentConfig, Regime, load_experiment,
                                    read_results, regime_settings, settings_key)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -44,7 +44,7 @@ from pathlib import Path
 from harp.data.records import iter_records, record_problem, text_problem, write_records
 from harp.errors import DataError, HarpError
 from harp.paths import check_output_file
-from harp.plan import Domain
+from harp.plan import load_domain
 from harp.plan.alfred import infer_initial
 from harp.plan.facts import kind_of
 from harp.plan.parser import parse_plan
@@ -176,7 +176,7 @@ def import_alfred(input_path: str | Path, output_path: str | Path, domain_name: 
     output, source = check_output_file(output_path, "--output"), Path(input_path)
     if output.resolve() == source.resolve() or (output.exists() and source.exists() and os.path.samefile(source, output)):
         raise HarpError(f"--output {output_path}: is the --input file; write the records elsewhere")
-    domain = Domain.load(domain_name)
+    domain = load_domain(domain_name)
     records = []
     for number, row in _numbered_rows(input_path):
         record = convert(row, domain)

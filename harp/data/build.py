@@ -40,7 +40,7 @@ from harp.data.teacher import (
     load_api_key,
 )
 from harp.errors import HarpError
-from harp.plan import Domain, display_name, parse_plan, simulate
+from harp.plan import display_name, load_domain, parse_plan, simulate
 from harp.plan.names import task_names_sources
 from harp.plan.planner import STATE_BUDGET, search
 
@@ -223,7 +223,7 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
         if not key and options.base_url.rstrip("/") == DEFAULT_BASE_URL:
             raise HarpError(NO_KEY_MESSAGE)
     prompts = load_prompts(options.prompts_dir)
-    domain = Domain.load(options.domain)
+    domain = load_domain(options.domain)
     images_dir = Path(options.images_dir)
     if not images_dir.is_dir():
         raise HarpError(f"{images_dir}: no such folder (put scene images named *_0.png there, or use --source synthetic)")

@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 from harp.data.images import open_image
 from harp.errors import DataError
-from harp.plan.scene import scene_for
+from harp.plan.simulator import scene_for
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Record(dict):
 
     `source`, `line`: the file and line number, for errors (`where(record)`).
     `image_path`: the image as found (`resolve_image_path`), or None when the record has no image.
-    `resolved_scene`: the `harp.plan.Scene` once `resolve_scene` ran (H-PRM then uses it as is).
+    `resolved_scene`: the record's scene (a `harp.plan.Scene`) once `resolve_scene` ran (H-PRM then uses it as is).
     A plain dict (a record built in code) becomes one with `as_record`.
     """
 

@@ -24,15 +24,14 @@ from harp.data.ledger import ACTIONS, PROCESSED, TASKS, check_outputs
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
 from harp.paths import check_output_dir
-from harp.plan import Domain, Scene, optimal_length, optimal_plan, simulate
-from harp.plan.domain import available_domains
+from harp.plan import GuideDomain, available_domains, load_domain, optimal_length, optimal_plan, simulate
 from harp.plan.names import display_name
 
 
 def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, object]:
     """The record of scene `index` (its image path given) and the sampled scene to draw."""
     sample = world.sample_scene(random.Random(f"{seed}:{index}"))
-    scene = Scene.from_dict(sample.scene)
+    scene = domain.scene_from_dict(sample.scene)
     plan = mention_order_plan(sample.scene, scene, domain) or optimal_plan(scene, domain)
     record = {
         "image": image,
@@ -70,7 +69,7 @@ def scene_receptacles(scene: dict) -> list[str]:
 def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
     """For each object in the record's scene, a one-object task that does not name its table.
 
-    Only the picture tells where such an object is, so these tasks teach the lookup (harp.models.pretrain)."""
+    Only the picture tells where such an object is, so these tasks teach the lookup (harp.recipes.pretrain)."""
     scene = record["scene"]
     receptacles = scene_receptacles(scene)
     image_only = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
@@ -80,7 +79,7 @@ def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
         goal_scene = dict(scene, goal={obj: destination})
         task = world.PHRASINGS_ONE[phrasing][0].format(o=obj, s=table, d=destination, p=world.preposition(destination))
         tasks.append(dict(record, task=task, scene=goal_scene,
-                          plan=mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain),
+                          plan=mention_order_plan(goal_scene, domain.scene_from_dict(goal_scene), domain),
                           meta={"num_objects": 1, "source_named": False, "phrasing": phrasing}))
     return tasks
 
@@ -101,7 +100,7 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     d2 = d1 if rng.random() < 0.5 else rng.choice(receptacles)
     phrasing = rng.choice(world.two_object_phrasings(source_named=False, same_destination=d1 == d2))
     goal_scene = dict(scene, goal={o1: d1, o2: d2})  # in mention order, for mention_order_plan
-    plan = mention_order_plan(goal_scene, Scene.from_dict(goal_scene), domain)
+    plan = mention_order_plan(goal_scene, domain.scene_from_dict(goal_scene), domain)
     if plan is None:
         return []
     task = world.PHRASINGS_TWO[phrasing][0].format(
@@ -153,9 +152,9 @@ def build_synthetic(
         label_noise_kinds = check_kinds(label_noise_kinds)
     except ValueError as error:
         raise DataError(f"--label-noise-kinds: {error}") from None
-    domain_spec = Domain.load(domain)
+    domain_spec = load_domain(domain)
     if not renders(domain_spec):
-        supported = ", ".join(name for name in available_domains() if renders(Domain.load(name)))
+        supported = ", ".join(name for name in available_domains() if renders(load_domain(name)))
         raise DataError(f"--domain {domain}: the synthetic source renders tabletop scenes for {supported} only "
                         "(for ALFRED plans: harp data import-alfred)")
     output_dir, images_dir = check_outputs(output_dir), check_output_dir(images_dir, "--images-dir")
@@ -189,9 +188,9 @@ def build_synthetic(
 
 
 def renders(domain) -> bool:
-    """Whether the synthetic world's scenes and plans are the domain's: the guide's kind of scene
-    (tables, objects, receptacles; harp.plan.scene) moved with Navigate, Pick and Place."""
-    return domain.kind == "guide" and all(domain.canonical_action(a) for a in ("Navigate", "Pick", "Place"))
+    """Whether the synthetic world's scenes and plans are the domain's: the world writes the guide
+    engine's scene JSON (tables, objects, receptacles; harp.plan.scene), moved with Navigate, Pick and Place."""
+    return isinstance(domain, GuideDomain) and all(domain.canonical_action(a) for a in ("Navigate", "Pick", "Place"))
 
 
 def _refuse_teacher_records(actions: Path) -> None:

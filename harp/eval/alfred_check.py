@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 
 from harp.data.alfred_import import convert, read_alfred
-from harp.plan import Domain
+from harp.plan import load_domain
 from harp.plan.facts import kind_of
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
@@ -63,7 +63,7 @@ def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
 
 def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
 
-    domain = Domain.load("alfred")
+    domain = load_domain("alfred")
     hprm = HPRM(domain)
     figures = ExpertFigures()
     for row in read_alfred(path):

@@ -12,7 +12,7 @@ from harp.errors import DataError
 from harp.eval.evaluate import evaluate, format_table
 from harp.eval.predict import Planner, check_task, format_result
 from harp.eval.report import write_report
-from harp.models.processes import main_process
+from harp.processes import main_process
 from harp.rewards.hprm import RewardWeights
 
 

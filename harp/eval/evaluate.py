@@ -29,6 +29,7 @@ import re
 import types
 from pathlib import Path
 
+from harp import processes
 from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
 from harp.errors import DataError, HarpError
@@ -36,10 +37,9 @@ from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
 from harp.eval.report import write_report
 from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
-from harp.models import processes
 from harp.models.load import load_model_and_processor, resolve_model_path
 from harp.paths import check_output_dir, check_output_file
-from harp.plan.domain import Domain
+from harp.plan.loader import load_domain
 from harp.rewards.hprm import HPRM, RewardWeights
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def generate_for_records(model, processor, records: list[dict], domain, *, batch
                          blank_images: bool = False) -> list[str]:
     """Greedy plans for records, in order, batch by batch (images are loaded per batch; `blank_images`
     replaces each by a uniform grey one). Under a multi-process launch each process generates its
-    share and every process gets all the plans back (harp.models.processes)."""
+    share and every process gets all the plans back (harp.processes)."""
     from tqdm import tqdm
 
 
@@ -136,7 +136,7 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     if batch_size < 1:
         raise HarpError(f"--batch_size must be at least 1, got {batch_size}")
     check_outputs(output_path, report)
-    domain_spec = Domain.load(domain)
+    domain_spec = load_domain(domain)
     run_configs = {str(path): read_run_config(path) for path in model_paths}
     weights_from = "--reward_config" if weights else None
     if weights is None:

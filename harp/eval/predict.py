@@ -23,7 +23,7 @@ from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import failure_reason, passes
 from harp.models.generate import generate_plans
 from harp.models.load import load_model_and_processor
-from harp.plan.domain import Domain
+from harp.plan.loader import load_domain
 from harp.plan.parser import parse_plan
 from harp.rewards.hprm import HPRM, RewardWeights
 
@@ -51,7 +51,7 @@ class Planner:
 
         self.model = model
         self.processor = processor
-        self.domain = Domain.load(domain) if isinstance(domain, (str, Path)) else domain
+        self.domain = load_domain(domain)
         self.hprm = HPRM(self.domain, weights or RewardWeights())
         self.max_new_tokens = max_new_tokens
         self.logits_processor = None

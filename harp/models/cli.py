@@ -25,7 +25,7 @@ def run_init_tiny(args) -> int:
     from harp.models.tiny import build_tiny_model, describe
 
     if args.grounded:
-        from harp.models.pretrain import copy_grounded
+        from harp.models.grounded import copy_grounded
 
         out = copy_grounded(args.out) if args.grounded is True else copy_grounded(args.out, source=Path(args.grounded))
     else:
@@ -35,7 +35,7 @@ def run_init_tiny(args) -> int:
 
 
 def add_pretrain_arguments(parser) -> None:
-    from harp.models.pretrain import NUM_SCENES, PRETRAIN_DATA_SEED
+    from harp.recipes.pretrain import NUM_SCENES, PRETRAIN_DATA_SEED
 
     parser.add_argument("--out", default="models/tiny-qwen2.5-vl-grounded",
                         help="where the grounded model goes (default %(default)s; the shipped one: "
@@ -61,15 +61,15 @@ def add_pretrain_arguments(parser) -> None:
 
 def run_pretrain(args) -> int:
     from harp.errors import HarpError
-    from harp.models.pretrain import GROUNDED_DIR
+    from harp.models.grounded import GROUNDED_DIR
 
     if (args.demo or args.against) and not args.verify:
         raise HarpError("--demo and --against go with --verify")
     if args.verify:
-        from harp.models.verify import verify
+        from harp.recipes.verify import verify
 
         return 0 if verify(args.out, args.against or GROUNDED_DIR, Path(args.workdir) / "verify", demo=args.demo) else 1
-    from harp.models.pretrain import check_build_paths, pretrain_grounded
+    from harp.recipes.pretrain import check_build_paths, pretrain_grounded
     from harp.models.reproducible import PINNED, pinned_numerics
 
     check_build_paths(args.out, args.workdir)  # a bad path: one line, before any note

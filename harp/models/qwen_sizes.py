@@ -24,6 +24,9 @@ PUBLISHED_PARAMETERS = {"3b": 3.75e9, "7b": 8.29e9}  # "Model size" on the Huggi
 TOKEN_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "pad_token_id": 151643}
 IMAGE_TOKEN_ID, VIDEO_TOKEN_ID, VISION_START_ID, VISION_END_ID = 151655, 151656, 151652, 151653
 ROPE = {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]}  # head_dim 128 both
+# The hub processor's pixel limits (preprocessor_config.json: min_pixels 3136, max_pixels 12845056), as
+# transformers 5's image processor spells them: a 640x480 frame becomes 476x644, 34x46 patches, 391 tokens.
+HUB_IMAGE_SIZE = {"shortest_edge": 3136, "longest_edge": 12845056}
 
 
 def real_config(size: str):

@@ -16,7 +16,7 @@ give the same bytes is not yet checked (oneDNN may also block its loops by cache
 machine's build settles it, and `--verify` says what holds either way. The settings must be in the
 process's environment before torch loads: `harp model pretrain` sets them first thing
 (`pinned_numerics`). Where they cannot hold (no AVX2, an ARM CPU, other versions) the bytes
-differ, and "the same model" is the behaviour harp.models.verify checks.
+differ, and "the same model" is the behaviour harp.recipes.verify checks.
 
 Each run of a build appends an entry to <workdir>/LOG (when, what it found done, its environment),
 and the model's manifest lists them all, so a build that was resumed, or that mixes runs under

@@ -29,7 +29,7 @@ from harp.data.records import PROCESSOR_TOKENS
 from harp.data.world import vocabulary
 from harp.models.folder import check_model_out, write_model_dir
 from harp.models.prompt import system_prompt
-from harp.plan.domain import Domain, available_domains
+from harp.plan.loader import available_domains, load_domain
 
 # Qwen2.5-VL's special tokens, in the real model's order (ids follow the BPE vocabulary here).
 SPECIAL_TOKENS = list(PROCESSOR_TOKENS)
@@ -113,7 +113,7 @@ def _domain_texts() -> list[str]:
     """Action names and the system prompt of every shipped domain, and the chat roles."""
     texts = ["Navigate", "Pick", "Place", "Open", "Close", "system", "user", "assistant"]  # + the chat roles
     for name in available_domains():
-        domain = Domain.load(name)
+        domain = load_domain(name)
         texts.extend(domain.action_names)
         texts.append(system_prompt(domain))
     return texts

@@ -6,9 +6,9 @@ import argparse
 import logging
 
 from harp.entry import Command
-from harp.models.processes import main_process, world_size
 from harp.negatives.mine import generate_negatives
 from harp.paths import check_output_file
+from harp.processes import main_process, world_size
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from harp.models.load import load_model_and_processor
 from harp.negatives.perturb import Reference, candidates
 from harp.negatives.store import SOURCES, negative_text, record_key, split_plan
 from harp.negatives.verify import label, verify_file
-from harp.plan.domain import Domain
-from harp.plan.scene import scene_for
+from harp.plan.loader import load_domain
+from harp.plan.simulator import scene_for
 from harp.rewards.hprm import HPRM, RewardWeights
 from harp.rewards.vocabulary import ERROR_TYPES
 
@@ -158,7 +158,7 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
         raise DataError(f"--batch_size must be at least 1, got {batch_size}")
     if not 0 <= min_share < 1:
         raise DataError(f"--min_share must be in [0, 1), got {min_share}")
-    domain_spec = Domain.load(domain)
+    domain_spec = load_domain(domain)
     hprm = HPRM(domain_spec, RewardWeights())
     records = read_records(data_path)
     if not records:  # exiting 0 with nothing written hid a wrong --data_path

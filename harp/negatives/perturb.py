@@ -19,7 +19,7 @@ from typing import Callable
 
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
-from harp.plan.scene import scene_for
+from harp.plan.simulator import scene_for
 
 
 @dataclass

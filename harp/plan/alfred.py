@@ -21,22 +21,29 @@ make an earlier move go nowhere (the expert went from that counter to the apple,
 another counter), the move is renamed to a new instance instead (`CounterTop 2`); a second object
 of a kind picked elsewhere is `Book 2`. ALFRED's controller heats, cools and cleans whatever the
 agent holds (its written argument is informational and sometimes blank or wrong), so an imported
-`Heat`/`Cool`/`Clean` names the held object; with nothing held it keeps its argument. The goal is
-not decided here: it is the plan's net effect (harp/plan/fact_domain.py).
+`Heat`/`Cool`/`Clean` names the held object; with nothing held it keeps its argument.
+
+The goal is the plan's net effect (`with_net_effect_goal`): what its valid steps leave changed.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from harp.plan.facts import kind_of
+from harp.plan.facts import FactScene, kind_of
 from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, parse_plan
 from harp.plan.pddl_domain import PddlSpec
+from harp.plan.protocols import Domain
+from harp.plan.simulator import simulate
 
 START = "start"
 ITEM_WORDS = ("pick", "heat", "cool", "clean", "slice")
 HELD_WORDS = ("heat", "cool", "clean")  # act on the held object (ALFRED's controller)
+# Predicates the net-effect goal leaves out: where the robot stands is a goal only when the plan
+# changes nothing else, and an empty hand or a vacated place follows from the facts that are kept.
+NOT_GOALS = frozenset({"robot-at", "hand-empty"})
+IMPLIED_BY_OTHERS = frozenset({"robot-at", "hand-empty", "in", "holding"})
 APPLIANCE = {"heat": "heater", "cool": "cooler", "clean": "washer"}  # where each is done
 
 
@@ -289,3 +296,33 @@ def infer_initial(plan, spec: PddlSpec, rename: bool = False) -> tuple[dict, lis
     for index, (word, arg) in enumerate(steps):
         walk.step(index, word, arg)
     return dict(walk.types), walk.facts(), walk.out
+
+
+def infer_alfred_scene(plan, spec: PddlSpec, domain: Domain) -> FactScene:
+    """The scene an ALFRED-style reference plan implies in `domain` (read from `spec`), its goal the
+    plan's net effect. Never raises."""
+    entities, facts, _ = infer_initial(plan, spec)
+    return with_net_effect_goal(FactScene(spec, entities, facts), plan, spec, domain)
+
+
+def with_net_effect_goal(scene: FactScene, plan, spec: PddlSpec, domain: Domain) -> FactScene:
+    """The scene with the goal a plan's valid steps achieve.
+
+    Goal facts: what holds at the end and did not at the start, or was undone on the way and
+    restored (the cloth cleaned and put back in its cabinet); must-not facts: what held at the start,
+    is gone at the end and is not a place or a hand (a lamp switched off, a drawer closed).
+    """
+    trace = simulate(plan, scene, domain)
+    final = trace.final_state
+    undone, state = set(), scene.initial
+    for result in trace.steps:
+        if result.valid:
+            undone |= state - result.state
+            state = result.state
+    kept = (final - scene.initial) | (final & scene.initial & undone)
+    added = [f for f in kept if f[0] not in NOT_GOALS]
+    removed = [f for f in scene.initial - final if f[0] not in IMPLIED_BY_OTHERS]
+    if not added and not removed:
+        added = [f for f in final - scene.initial if f[0] == "robot-at"]  # a search task: be there
+    facts = list(scene.statics | scene.initial)
+    return FactScene(spec, scene.entities, facts, added, removed)

@@ -1,29 +1,25 @@
-"""A PDDL domain in the plan language: steps, reasons, scenes and inference for the fact core.
+"""The fact engine: a PDDL domain in the plan language, its steps, reasons, scenes and search.
 
-`FactDomain` offers what the simulator, the planner, H-PRM and the data stages use of a domain
-(`actions`, `action_names`, `canonical_action`, `step`, `scene_from_dict`, `infer_scene`), so
-`Domain.load("alfred")` and `Domain.load("navigate_pick_place")` are used the same way.
+`FactDomain` keeps the contract of harp/plan/protocols.py (`Domain`), as the guide's engine does
+(harp/plan/guide.py), so `load_domain("alfred")` and `load_domain("navigate_pick_place")` are
+used the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from harp.errors import DataError
+from harp.plan.alfred import infer_alfred_scene
+from harp.plan.fact_search import FactSearch
 from harp.plan.facts import FactScene, FactState, GroundAction, grounding
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import PddlSpec
-
-# Predicates the net-effect goal leaves out: where the robot stands is a goal only when the plan
-# changes nothing else, and an empty hand or a vacated place follows from the facts that are kept.
-_NOT_GOALS = frozenset({"robot-at", "hand-empty"})
-_IMPLIED_BY_OTHERS = frozenset({"robot-at", "hand-empty", "in", "holding"})
+from harp.plan.protocols import StepOutcome
 
 
 class FactDomain:
-    """A PDDL domain with its plan-language mapping; get one with `Domain.load`."""
-
-    kind = "facts"
+    """A PDDL domain with its plan-language mapping; get one with `harp.plan.load_domain`."""
 
     def __init__(self, spec: PddlSpec):
         self.spec = spec
@@ -43,40 +39,43 @@ class FactDomain:
     def __eq__(self, other) -> bool:
         return isinstance(other, FactDomain) and self.spec == other.spec
 
-    def canonical_action(self, name: str) -> Optional[str]:
+    def canonical_action(self, name: str) -> str | None:
         return self._by_lower.get(name.strip().lower())
 
     # ------------------------------------------------------------------------- one step
 
-    def step(self, action_text: str, argument_text: str, state: FactState, scene: FactScene):
-        """(canonical action, canonical argument, reason, error kind, next state) of one step."""
+    def step(self, action_text: str, argument_text: str, state: FactState, scene: FactScene) -> StepOutcome:
+        """One step as written: canonical action and argument, why it is invalid, which level, next state."""
         word = self._by_lower.get(action_text.strip().lower())
         arg = normalize_entity(argument_text)
         if word is None:
-            return None, arg, f"unknown action '{action_text}' (the domain has {', '.join(self.action_names)})", "action", state
+            reason = f"unknown action '{action_text}' (the domain has {', '.join(self.action_names)})"
+            return StepOutcome(None, arg, reason, "action", state)
         kind = self.actions[word].argument_kind
         if not arg:
-            return word, arg, f"{word} needs an argument ({kind})", "action", state
+            return StepOutcome(word, arg, f"{word} needs an argument ({kind})", "action", state)
         ground = grounding(scene, self.spec)
         instances = ground.instances(arg)
         if not instances:
-            return word, arg, f"{arg} is not an entity in the scene", "action", state
+            return StepOutcome(word, arg, f"{arg} is not an entity in the scene", "action", state)
         typed = [i for i in instances if ground.writable(word, i)]
         if not typed:
             what = scene.entities.get(instances[0], "constant")
-            return word, arg, f"{word} needs {_article(kind)} {kind}, but {instances[0]} is {_article(what)} {what}", \
-                "action", state
+            reason = f"{word} needs {_article(kind)} {kind}, but {instances[0]} is {_article(what)} {what}"
+            return StepOutcome(word, arg, reason, "action", state)
         for instance in typed:
             outcomes = {}
             for action in ground.step_actions(word, instance, state):
                 if action.applicable(state):
                     outcomes.setdefault(action.apply(state), action)
             if len(outcomes) == 1:
-                return word, instance, None, None, next(iter(outcomes))
+                return StepOutcome(word, instance, None, None, next(iter(outcomes)))
             if len(outcomes) > 1:
                 options = " or ".join(_describe(a) for a in list(outcomes.values())[:3])
-                return word, instance, f"{word}({instance}) is ambiguous here: {options}", "transition", state
-        return word, typed[0], self._reason(ground.step_actions(word, typed[0], state), state), "transition", state
+                return StepOutcome(word, instance, f"{word}({instance}) is ambiguous here: {options}", "transition",
+                                   state)
+        reason = self._reason(ground.step_actions(word, typed[0], state), state)
+        return StepOutcome(word, typed[0], reason, "transition", state)
 
     def _reason(self, actions: list[GroundAction], state: FactState) -> str:
         """The first failing precondition of the binding that gets furthest, as a sentence."""
@@ -100,7 +99,8 @@ class FactDomain:
             key = ("not " if negated else "") + atom[1]
             template = (reasons.get(key + "?") if unbound else None) or reasons.get(key)
             if template:
-                return template.format(*args, robot=_first(state, "robot-at"), holding=_first(state, "holding"))
+                roles = self.spec.roles
+                return template.format(*args, robot=_first(state, roles.robot), holding=_first(state, roles.holding))
             text = f"({atom[1]}{''.join(' ' + a for a in args)})"
             return f"{text} holds" if negated else f"{text} does not hold"
         if atom[0] == "eq":
@@ -116,40 +116,14 @@ class FactDomain:
     def infer_scene(self, plan) -> FactScene:
         """The scene a reference plan implies; its goal is the plan's net effect. Never raises for
         alfred; a domain without scene inference raises a DataError saying records need a scene."""
-        from harp.plan.alfred import infer_initial
-
         if self.spec.scene_inference != "alfred":
             # No way to guess an initial state for an arbitrary PDDL domain: records need a scene.
             raise DataError(f"domain {self.name}: cannot infer a scene from a plan (its mapping has no "
                             f"scene_inference); give each record a 'scene' with entities, init and goal")
-        entities, facts, _ = infer_initial(plan, self.spec)
-        provisional = FactScene(self.spec, entities, facts)
-        return with_net_effect_goal(provisional, plan, self)
+        return infer_alfred_scene(plan, self.spec, self)
 
-
-def with_net_effect_goal(scene: FactScene, plan, domain: FactDomain) -> FactScene:
-    """The scene with the goal a plan's valid steps achieve.
-
-    Goal facts: what holds at the end and did not at the start, or was undone on the way and
-    restored (the cloth cleaned and put back in its cabinet); must-not facts: what held at the start,
-    is gone at the end and is not a place or a hand (a lamp switched off, a drawer closed).
-    """
-    from harp.plan.simulator import simulate
-
-    trace = simulate(plan, scene, domain)
-    final = trace.final_state
-    undone, state = set(), scene.initial
-    for result in trace.steps:
-        if result.valid:
-            undone |= state - result.state
-            state = result.state
-    kept = (final - scene.initial) | (final & scene.initial & undone)
-    added = [f for f in kept if f[0] not in _NOT_GOALS]
-    removed = [f for f in scene.initial - final if f[0] not in _IMPLIED_BY_OTHERS]
-    if not added and not removed:
-        added = [f for f in final - scene.initial if f[0] == "robot-at"]  # a search task: be there
-    facts = list(scene.statics | scene.initial)
-    return FactScene(domain.spec, scene.entities, facts, added, removed)
+    def new_search(self, scene: FactScene) -> FactSearch:
+        return FactSearch(scene, self)
 
 
 def _bound_terms(formula, binding: dict) -> tuple:
@@ -175,6 +149,7 @@ def _describe(action: GroundAction) -> str:
 
 
 def _first(state: FactState, pred: str) -> str:
+    """The first argument of a `pred` fact of the state ("nothing" when none holds)."""
     for fact in state:
         if fact[0] == pred and len(fact) > 1:
             return fact[1]

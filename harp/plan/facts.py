@@ -18,16 +18,15 @@ that must tell instances apart writes `Book 2`.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import re
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Optional
 
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import PddlSpec
+from harp.plan.protocols import PlanningBudgetExceeded
 
 _INSTANCE = re.compile(r"^(.*\S) (\d+)$")
 _MAX_DERIVED_DEPTH = 8
@@ -41,14 +40,9 @@ def kind_of(name: str) -> str:
 
 
 class FactState(frozenset):
-    """A set of ground fluent facts. `objects` lists (item, container) for the placement predicate."""
+    """A set of ground fluent facts."""
 
     __slots__ = ()
-    placement = "in"
-
-    @property
-    def objects(self) -> tuple:
-        return tuple(sorted((f[1], f[2]) for f in self if f[0] == self.placement and len(f) == 3))
 
     def to_dict(self) -> dict:
         return {"facts": sorted(list(f) for f in self)}
@@ -57,7 +51,7 @@ class FactState(frozenset):
 class FactScene:
     """Entities, static facts, initial state and goal of one task. Immutable and hashable."""
 
-    __slots__ = ("domain_path", "entities", "statics", "initial", "goal_true", "goal_false", "robot",
+    __slots__ = ("domain_path", "entities", "statics", "initial", "goal_true", "goal_false",
                  "objects", "locations", "goal", "_key", "_hash")
 
     def __init__(self, spec: PddlSpec, entities: dict, facts: Iterable[tuple], goal_true: Iterable[tuple] = (),
@@ -69,12 +63,11 @@ class FactScene:
         self.initial = FactState(f for f in facts if f[0] in spec.fluents)
         self.goal_true = tuple(sorted(set(goal_true)))
         self.goal_false = tuple(sorted(set(goal_false)))
-        robot = [f[1] for f in self.initial if f[0] == "robot-at" and len(f) == 2]
-        self.robot = robot[0] if robot else ""
-        self.objects = {f[1]: f[2] for f in sorted(self.initial) if f[0] == "in" and len(f) == 3}
-        places = spec.subtypes("place") if "place" in spec.types else frozenset()
-        self.locations = tuple(n for n, t in self.entities.items() if t in places and t != "spot")
-        self.goal = {f[1]: f[2] for f in self.goal_true if f[0] == "in" and len(f) == 3}
+        # The views the stages read (harp/plan/protocols.py), in the domain's own predicates (its `scene` roles).
+        placement, places = spec.roles.placement, frozenset().union(*map(spec.subtypes, spec.roles.locations))
+        self.objects = {f[1]: f[2] for f in sorted(self.initial) if f[0] == placement}
+        self.locations = tuple(n for n, t in self.entities.items() if t in places)
+        self.goal = {f[1]: f[2] for f in self.goal_true if f[0] == placement}
         self._key = (self.domain_path, tuple(self.entities.items()), tuple(sorted(self.statics)),
                      tuple(sorted(self.initial)), self.goal_true, self.goal_false)
         self._hash = hash(self._key)
@@ -155,10 +148,6 @@ def _read_fact(item: Any, spec: PddlSpec, names: set, where: str) -> tuple:
 # ------------------------------------------------------------------------------ grounding
 
 BINDING_BUDGET = 200_000  # candidate facts and values one step check or one state's successors may try (~0.5 s)
-
-
-class PlanningBudgetExceeded(DataError):
-    """A bound on grounding work was hit (one line naming the action); searches catch it and go inexact."""
 
 
 class _Node:
@@ -780,19 +769,6 @@ def _terms(formula) -> list:
     if kind in ("and", "or"):
         return [t for child in formula[1] for t in _terms(child)]
     return []
-
-
-@contextmanager
-def no_cyclic_gc():
-    """Planning allocates many small immutable objects and no cycles: the cyclic collector would
-    rescan them (and every cached graph) again and again; it took half the time of a search."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 @lru_cache(maxsize=512)  # a search keeps its own grounding; this spares re-grounding for simulation

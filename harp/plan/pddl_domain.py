@@ -10,7 +10,11 @@ mapping YAML beside it (domains/alfred.yaml):
   stand for several schemas (`Toggle` = `toggle-on` or `toggle-off`);
 - `reasons`: per predicate, the sentence a failing precondition gives (`{0}`, `{1}` its arguments;
   `not P` when P must be false; `P?` when no binding of the unwritten parameters exists at all);
-- `scene_inference`: how a scene is inferred from a reference plan (only `alfred` today).
+- `scene_inference`: how a scene is inferred from a reference plan (only `alfred` today);
+- `scene`: which predicates and types say where the robot is, what the hand holds, where an object
+  is and which entities are places (`SceneRoles`): what evaluation, negatives and the teacher's
+  check read of a scene, and `{robot}`, `{holding}` in reasons. Without it the conventional names
+  are read where the file declares them (`robot-at`, `holding`, `in`, type `place`).
 
 A bare PDDL file works too: each action is its own word (`pick-up` -> `Pick_up`), its first
 parameter is written, reasons are generic. This module turns the lifted formulas into nested
@@ -28,14 +32,16 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import os
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
 
 from harp.errors import ConfigError
-from harp.plan.parser import _IDENT as WORD_PATTERN  # what the plan parser reads as an action's name
+from harp.files import read_text
+from harp.plan.domain_yaml import check_word, known_keys, optional_text, shown
 
 MAX_NESTING = 32  # grounding and reason sentences recurse through formulas: deeper ones are refused
 
@@ -78,6 +84,22 @@ class WordSpec:
 
 
 @dataclass(frozen=True)
+class SceneRoles:
+    """What the stages read of a fact scene (harp/plan/protocols.py, Scene), in the domain's own
+    predicates and types: the mapping's `scene` key. "" or (): the domain has no such predicate."""
+
+    robot: str = ""  # (P ?place): where the robot is; {robot} in a reason
+    holding: str = ""  # (P ?object): what the hand holds; {holding} in a reason
+    placement: str = ""  # (P ?object ?place): where an object is; Scene.objects and Scene.goal
+    locations: tuple = ()  # types (with their subtypes) of the places the robot goes to; Scene.locations
+
+
+ROLE_ARITY = {"robot": 1, "holding": 1, "placement": 2}
+# A mapping without `scene`, or a bare PDDL file: these names, each where the file declares it so.
+CONVENTIONAL_ROLES = {"robot": "robot-at", "holding": "holding", "placement": "in", "locations": ["place"]}
+
+
+@dataclass(frozen=True)
 class PddlSpec:
     """Everything read from a PDDL file and its mapping; hashable, shared by every scene."""
 
@@ -95,6 +117,7 @@ class PddlSpec:
     scene_inference: Optional[str]
     kinds: dict  # property -> entity kinds that have it (scene inference)
     fluents: frozenset  # predicates some effect changes
+    roles: SceneRoles = field(default_factory=SceneRoles)  # what the stages read of a scene
 
     # One PDDL file under two mappings is two domains (other words): caches must not mix them.
     def __hash__(self) -> int:
@@ -162,7 +185,25 @@ def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path
         scene_inference=_scene_inference(mapping.get("scene_inference"), types, predicates, derived, where),
         kinds=_kinds(mapping.get("kinds"), where),
         fluents=frozenset(p for _, _, add, delete in lifted.values() for p, _ in add + delete),
+        roles=_roles(mapping.get("scene"), types, predicates, derived, where),
     )
+
+
+MAPPING_KEYS = ("name", "description", "pddl", "actions", "reasons", "kinds", "scene_inference", "scene")
+
+
+def read_mapping(path: str, data: dict) -> PddlSpec:
+    """A plan-language mapping (a domain YAML with a `pddl` key, domains/alfred.yaml) and the PDDL
+    file it names, beside it."""
+    known_keys(path, "", data, MAPPING_KEYS)
+    if not isinstance(data["pddl"], str) or not data["pddl"].strip():
+        raise ConfigError(f"{path}: pddl: expected the path of the PDDL file, from this file's folder")
+    # beside the mapping file itself, not beside a link to it
+    pddl_path = os.path.join(os.path.dirname(os.path.realpath(path)), data["pddl"])
+    if not os.path.lexists(pddl_path):
+        raise ConfigError(f"{path}: pddl: no such file {pddl_path}")
+    pddl_path = os.path.abspath(pddl_path)
+    return read_pddl(pddl_path, read_text(pddl_path, "PDDL domain file"), data, path)
 
 
 # ---------------------------------------------------------------------------- the PDDL file
@@ -363,31 +404,6 @@ class _Reader:
 # ------------------------------------------------------------------------------ the mapping
 
 
-def shown(key) -> str:
-    """A key or name from a user's file as an error message shows it: on one line."""
-    text = str(key)
-    return text if text.isprintable() else repr(text)
-
-
-def check_word(word, where: str, key: str) -> None:
-    """A plan word is one identifier the plan parser reads (Word(Argument))."""
-    if isinstance(word, bool):
-        raise ConfigError(f"{where}: {key}: YAML reads on/off/yes/no/true/false as true or false: quote the word "
-                          f"('On')")
-    if not isinstance(word, str) or not re.fullmatch(WORD_PATTERN, word):
-        raise ConfigError(f"{where}: {key}: a plan word is one word of ASCII letters, digits and _")
-
-
-def optional_text(data: dict, key: str, where: str, prefix: str = "") -> str:
-    """A one-line text value, "" when absent; `prefix` names where `key` sits (`actions.Pick.`)."""
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise ConfigError(f"{where}: {prefix}{key}: expected text, got {type(value).__name__}")
-    return " ".join(value.split())
-
-
 def _bare_words(lifted: dict, source: _Source) -> dict:
     """A bare PDDL file: one word per action, its first parameter written."""
     words, lower = {}, {}
@@ -503,3 +519,26 @@ def _scene_inference(value, types: dict, predicates: dict, derived: dict, where:
             raise ConfigError(f"{where}: scene_inference: {value} writes facts ({name}{' ?x' * arity}), which the PDDL "
                               f"file does not declare as a predicate of {arity} argument{'s' * (arity != 1)}")
     return value
+
+
+def _roles(value, types: dict, predicates: dict, derived: dict, where: str) -> SceneRoles:
+    if value is None:  # the conventional names, those the file declares as such
+        found = {role: name for role, name in CONVENTIONAL_ROLES.items() if role in ROLE_ARITY
+                 and predicates.get(name) == ROLE_ARITY[role] and name not in derived}
+        return SceneRoles(**found, locations=tuple(t for t in CONVENTIONAL_ROLES["locations"] if t in types))
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: scene: expected a mapping with robot, holding, placement, locations")
+    known_keys(where, "scene.", value, (*ROLE_ARITY, "locations"))
+    found = {}
+    for role, arity in ROLE_ARITY.items():
+        name = value.get(role)
+        if name is None:
+            continue
+        if not isinstance(name, str) or predicates.get(name.lower()) != arity or name.lower() in derived:
+            raise ConfigError(f"{where}: scene.{role}: expected a predicate of {arity} argument{'s' * (arity != 1)} "
+                              f"that the PDDL file declares, got {shown(name)!r}")
+        found[role] = name.lower()
+    locations = value.get("locations") or []
+    if not isinstance(locations, list) or not all(isinstance(t, str) and t.lower() in types for t in locations):
+        raise ConfigError(f"{where}: scene.locations: expected a list of types the PDDL file declares")
+    return SceneRoles(**found, locations=tuple(t.lower() for t in locations))

@@ -1,6 +1,6 @@
-"""Scenes: the symbolic world a plan runs in (initial state, entities, goal), and how to infer one.
+"""The guide engine's scenes: the symbolic world a plan runs in (initial state, entities, goal), and how to infer one.
 
-Synthetic records carry a `scene` (docs/internals.md, "Scene JSON"); `Scene.from_dict` reads it.
+Synthetic records carry a `scene` (docs/internals.md, "Scene JSON"); `GuideScene.from_dict` reads it.
 Records labelled by a teacher VLM have none, so `infer_scene` reconstructs the smallest scene the
 reference plan implies (DESIGN.md §1): the robot starts at "start", each picked object starts where
 the robot was when it picked it, every navigated or placed-into place is a location, every
@@ -23,7 +23,7 @@ from harp.plan.parser import ParsedPlan, parse_plan
 START = "start"  # the robot's initial location when a scene does not say
 
 
-class State(NamedTuple):
+class GuideState(NamedTuple):
     """The symbolic state: frozen and hashable. A held object is in no location."""
 
     robot: str  # the robot's location
@@ -42,7 +42,7 @@ class State(NamedTuple):
         return {"robot": self.robot, "holding": self.holding, "objects": dict(self.objects), "open": sorted(self.open)}
 
 
-class Scene:
+class GuideScene:
     """Initial state + entities + goal. Treat as immutable: the planner caches by it."""
 
     __slots__ = ("robot", "locations", "objects", "openable", "goal", "goal_open", "goal_holding", "goal_robot",
@@ -64,20 +64,20 @@ class Scene:
         self.goal_open = {norm(k): bool(v) for k, v in (goal_open or {}).items()}
         self.goal_holding = norm(goal_holding) if goal_holding else None  # a pick-up task: hold this
         self.goal_robot = norm(goal_robot) if goal_robot else None  # a search task: be there
-        self.initial = State(self.robot, None, tuple(sorted(self.objects.items())),
-                             frozenset(k for k, v in self.openable.items() if v))
+        self.initial = GuideState(self.robot, None, tuple(sorted(self.objects.items())),
+                                  frozenset(k for k, v in self.openable.items() if v))
         self._key = (self.robot, self.locations, tuple(self.objects.items()), tuple(self.openable.items()),
                      tuple(self.goal.items()), tuple(self.goal_open.items()), self.goal_holding, self.goal_robot)
         self._hash = hash(self._key)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Scene) and self._key == other._key
+        return isinstance(other, GuideScene) and self._key == other._key
 
     def __hash__(self) -> int:
         return self._hash
 
     def __repr__(self) -> str:
-        return f"Scene({self.to_dict()!r})"
+        return f"GuideScene({self.to_dict()!r})"
 
     def entities(self, kind: str) -> tuple[str, ...]:
         """Entities an argument of this kind may name: location, object or openable."""
@@ -89,7 +89,7 @@ class Scene:
             return tuple(self.openable)
         raise ValueError(f"unknown argument kind {kind!r}")
 
-    def satisfied(self, state: State) -> bool:
+    def satisfied(self, state: GuideState) -> bool:
         """Whether a state satisfies the goal."""
         objects = state.objects
         for obj, target in self.goal.items():
@@ -102,7 +102,7 @@ class Scene:
             return False
         return self.goal_robot is None or state.robot == self.goal_robot
 
-    def goal_facts_met(self, state: State) -> tuple[int, int]:
+    def goal_facts_met(self, state: GuideState) -> tuple[int, int]:
         """(goal facts the state satisfies, all goal facts)."""
         met = sum((obj, target) in state.objects for obj, target in self.goal.items())
         met += sum((place in state.open) == is_open for place, is_open in self.goal_open.items())
@@ -115,9 +115,9 @@ class Scene:
         return len(self.goal) + len(self.goal_open) + (self.goal_holding is not None) + (self.goal_robot is not None)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "scene") -> "Scene":
+    def from_dict(cls, data: Any, where: str = "scene") -> "GuideScene":
         """Read the record's `scene` field; a malformed one is a DataError naming `where` and the key."""
-        if isinstance(data, Scene):
+        if isinstance(data, GuideScene):
             return data
         if not isinstance(data, dict):
             raise DataError(f"{where}: expected an object, got {type(data).__name__}")
@@ -182,7 +182,7 @@ class Scene:
         return data
 
 
-def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> Scene:
+def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> GuideScene:
     """The scene a reference plan implies (see the module docstring). Never raises.
 
     Reads effects, not action names, so a renamed or added action in a domain YAML still works.
@@ -232,15 +232,4 @@ def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> Scene:
     goal_robot = robot if not (goal or goal_open or holding) and robot != START else None
     # Objects that start at "start" (picked before any Navigate) need no location entry: only
     # Place targets and Navigate targets are locations.
-    return Scene(START, locations, objects, goal, openable, goal_open, goal_holding, goal_robot)
-
-
-def scene_for(record: dict, domain, where: str = "scene") -> Scene:
-    """The record's scene: its `scene` field when present, else inferred from its `plan`.
-
-    `where` prefixes a malformed scene's error (`data/sft_test.jsonl:3: scene`)."""
-    data = record.get("scene")
-    if data:
-        return domain.scene_from_dict(data, where)
-    return domain.infer_scene(record.get("plan") or [])
-
+    return GuideScene(START, locations, objects, goal, openable, goal_open, goal_holding, goal_robot)

@@ -6,42 +6,21 @@ A step is checked in two layers, matching H-PRM's levels 2 and 3:
 - `error="transition"`: a real action whose preconditions do not hold (`Place` with an empty hand).
 An invalid step changes nothing and the simulation goes on, so every violation is counted. A valid
 step that leaves the state unchanged (`Navigate` to where the robot already is) is `wasted`. A step
-whose check would pass the grounding bound (facts.BINDING_BUDGET: a PDDL action whose parameters
-nothing binds, over thousands of entities) is invalid and `checked` False, its reason the bound's line.
+whose check would pass a bound (PlanningBudgetExceeded: a PDDL action whose parameters nothing
+binds, over thousands of entities) is invalid and `checked` False, its reason the bound's line.
+
+It runs any engine's domain (harp/plan/protocols.py): the domain judges each step, the scene says
+when the goal holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Union
+from typing import Union
 
-from harp.plan.domain import Domain
-from harp.plan.facts import PlanningBudgetExceeded
 from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, Step, parse_plan
-from harp.plan.scene import Scene, State
-
-
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    valid: bool
-    reason: Optional[str]  # why the step is invalid (None when valid)
-    state: State  # the state after the step (unchanged when invalid)
-    wasted: bool  # valid but changed nothing
-    error: Optional[str] = None  # None | "action" | "transition"
-    action: Optional[str] = None  # canonical action name, None when unknown
-    argument: str = ""  # canonical argument
-    checked: bool = True  # False: the check passed a bound, so the step is not known to be valid
-
-
-@dataclass(frozen=True, slots=True)
-class Trace:
-    initial: State
-    steps: list[StepResult]
-    first_invalid: Optional[int]  # index of the first invalid step, None when all are valid
-    final_state: State
-    completed: bool  # all steps valid and the goal holds at the end
+from harp.plan.protocols import Domain, PlanningBudgetExceeded, Scene, State, StepResult, Trace
 
 
 def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: Domain) -> Trace:
@@ -95,3 +74,13 @@ def as_steps(steps: Union[str, list, tuple, ParsedPlan]) -> tuple[Step, ...]:
     if isinstance(steps, (list, tuple)) and steps and all(isinstance(s, Step) for s in steps):
         return tuple(steps)
     return parse_plan(steps).steps
+
+
+def scene_for(record: dict, domain: Domain, where: str = "scene") -> Scene:
+    """The record's scene: its `scene` field when present, else inferred from its `plan`.
+
+    `where` prefixes a malformed scene's error (`data/sft_test.jsonl:3: scene`)."""
+    data = record.get("scene")
+    if data:
+        return domain.scene_from_dict(data, where)
+    return domain.infer_scene(record.get("plan") or [])

@@ -40,10 +40,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from harp.plan.domain import Domain
+from harp.plan.loader import load_domain
 from harp.plan.parser import FormatError, Step, parse_plan
 from harp.plan.planner import search
-from harp.plan.scene import Scene
+from harp.plan.protocols import Domain, Scene
 from harp.plan.simulator import simulate
 
 from harp.rewards.vocabulary import COMPONENTS, DEFAULT_WEIGHTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
@@ -121,7 +121,7 @@ class HPRM:
     """`HPRM(domain, weights).score(completion, example)`; see the module docstring."""
 
     def __init__(self, domain: Union[Domain, str] = "navigate_pick_place", weights: Optional[RewardWeights] = None):
-        self.domain = Domain.load(domain)
+        self.domain = load_domain(domain)
         self.weights = weights or RewardWeights()
         self._w = self.weights.as_tuple()
         self._w_sum = sum(self._w)
@@ -130,8 +130,8 @@ class HPRM:
     def scene(self, example: dict) -> Scene:
         """The example's scene: its `resolved_scene` (a harp.data.records.Record's), its `scene` JSON,
         or inferred from its `plan`."""
-        cached = getattr(example, "resolved_scene", None)
-        if cached is not None and hasattr(cached, "satisfied"):  # a Scene or a FactScene
+        cached = getattr(example, "resolved_scene", None)  # a plain dict has none
+        if cached is not None:
             return cached
         data = example.get("scene")
         key = _scene_key(data) if data else ("plan", _plan_key(example.get("plan")))
@@ -257,16 +257,8 @@ def _plan_key(plan: Any) -> Any:
 
 
 def _scene_key(data: Any) -> Any:
-    """A hashable key for a scene dict, cheaper than building the Scene."""
-    if isinstance(data, Scene):
-        return data
+    """A key for a record's `scene` (any engine's JSON), cheaper than reading the scene: its text."""
     try:
-        key = ("scene", data.get("robot"), tuple(data.get("locations") or ()),
-               tuple((data.get("objects") or {}).items()), tuple((data.get("goal") or {}).items()),
-               tuple((data.get("openable") or {}).items()), tuple((data.get("goal_open") or {}).items()),
-               data.get("goal_holding"), data.get("goal_robot"),
-               len(data))
-        hash(key)
-        return key
-    except (AttributeError, TypeError):  # malformed: Scene.from_dict will say why
-        return ("bad", repr(data))
+        return ("scene", repr(data))
+    except RecursionError:  # nested too deeply: a key no other matches; scene_from_dict will say why
+        return ("bad", object())

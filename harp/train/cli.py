@@ -14,7 +14,7 @@ import argparse
 
 from harp.config import load_grpo_config, load_sft_config
 from harp.entry import Command, add_group
-from harp.models.processes import main_process
+from harp.processes import main_process
 from harp.train.grpo import train_grpo
 from harp.train.sft import train_sft
 

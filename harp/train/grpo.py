@@ -42,9 +42,9 @@ from harp.negatives.mine import perturbation_negatives
 from harp.negatives.store import negatives_by_record, record_key
 from harp.rewards.hprm import HPRM, RewardWeights
 from harp.train.grpo_rewards import HPRMScorer, reward_weights
-from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
-                                  quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
-                                  use_bf16)
+from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, finish_wandb, join_deepspeed,
+                                  load_domain, prepare_trainable, quiet_library_deprecations, resolve_report_to,
+                                  resume_checkpoint, trainer_arguments, use_bf16)
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
     t = config.training
     args = trl_args(config, t.num_candidates + t.negatives_per_group, bf16=bf16)
     args.disable_tqdm = not progress
+    join_deepspeed(args)
     scorer = HPRMScorer(hprm)
     return HarpGRPOTrainer(
         model=model, reward_funcs=scorer.functions(), args=args, train_dataset=train_dataset,
@@ -212,6 +213,7 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
                             progress=progress)
 
     trainer.train(resume_from_checkpoint=resume)
+    finish_wandb()
     final = Path(t.output_dir) / "final"
     trainer.save_policy(final)
     if trainer.is_world_process_zero():

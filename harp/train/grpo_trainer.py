@@ -372,20 +372,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     # ------------------------------------------------------------------------- saving, validation
 
     def save_policy(self, path) -> None:
-        """The current policy as an ordinary model directory (LoRA merged into a copy), with its processor."""
-        import copy
+        """The current policy as an ordinary model directory (LoRA merged), with its processor; every process calls it."""
+        from harp.train.run_setup import save_model_dir
 
-        from peft import PeftModel
-
-        model = self.accelerator.unwrap_model(self.model)
-        if isinstance(model, PeftModel):
-            if self.is_world_process_zero():
-                merged = copy.deepcopy(model).merge_and_unload()
-                merged.save_pretrained(path)
-                self.processing_class.save_pretrained(path)
-                del merged
-            return
-        self.save_model(str(path))
+        save_model_dir(self, path)
 
     def pending_train_rewards(self) -> list[float]:
         """This log period's train `reward` values, not logged yet (validation runs before the step's log)."""

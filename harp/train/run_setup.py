@@ -4,7 +4,8 @@ Both trainers take the same steps before TRL runs, with the same config keys: lo
 domain (`model.domain`), freeze the vision tower and choose LoRA or full fine-tuning
 (`model.freeze_vision_encoder`, `model.use_lora`, `lora.*`), check DeepSpeed, find the checkpoint
 to resume, pick the loggers and the precision the machine can really run, and map the training
-keys both configs spell alike onto the Trainer's arguments (`trainer_arguments`).
+keys both configs spell alike onto the Trainer's arguments (`trainer_arguments`). After training,
+both write their model the same way (`save_model_dir`: LoRA merged, ZeRO-3 shards gathered).
 
 Loggers and precision: the guide's configs ask for `report_to: ["tensorboard", "wandb"]` and
 `bf16: true`. On a machine without a W&B login (or without wandb installed) or without a bf16 GPU,
@@ -19,14 +20,15 @@ import importlib.util
 import logging
 import netrc
 import os
+import sys
 import warnings
 from pathlib import Path
 
 from harp.config import save_run_config
 from harp.errors import ConfigError
 from harp.models import load as model_loading  # a module: tests stand in for model_loading.bf16_available
-from harp.models.processes import world_size
-from harp.plan.domain import Domain
+from harp.processes import world_size
+from harp.plan.loader import load_domain as load_plan_domain
 from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -37,17 +39,21 @@ VISION_PREFIXES = ("visual.", "model.visual.")  # Qwen2.5-VL's vision tower and 
 @contextlib.contextmanager
 def quiet_library_deprecations():
     """Within a training run (a context or a decorator): no FutureWarning about transformers 5's deprecated
-    `is_gradient_checkpointing` alias. peft and TRL still read it: the warning is theirs, says nothing about
-    the user's run, and printed on every LoRA run. Scoped to the run, so importing HARP changes no filter."""
+    `is_gradient_checkpointing` alias (peft and TRL still read it, on every LoRA run), nor about torch's
+    `all_gather_into_tensor`/`reduce_scatter_tensor` (DeepSpeed's ZeRO calls them, in every process). The
+    warnings are the libraries', say nothing about the user's run, and scroll by on every run. Scoped to
+    the run, so importing HARP changes no filter."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` "
+                                r"is deprecated", category=FutureWarning)
         yield
 
 
 def load_domain(name: str, source: str = ""):
     """The planning domain the prompt describes; a missing domain is a ConfigError naming model.domain."""
     try:
-        return Domain.load(name)
+        return load_plan_domain(name)
     except ConfigError as error:
         raise ConfigError(f"{source}: model.domain: {error}") from None
 
@@ -74,15 +80,52 @@ def prepare_trainable(model, config):
 
 
 def check_deepspeed(config) -> None:
-    """DeepSpeed needs its package and a GPU; say so in one line instead of a deep traceback."""
-    import torch
-
+    """DeepSpeed needs its package. Without a GPU it runs on its CPU accelerator over gloo (said once);
+    without a launcher (`python scripts/train_sft.py`) as a launch of one process."""
     if importlib.util.find_spec("deepspeed") is None:
         raise ConfigError(f"{config.source}: training.deepspeed: the deepspeed package is not installed "
                           f"(pip install deepspeed), or remove training.deepspeed")
-    if not torch.cuda.is_available():
-        raise ConfigError(f"{config.source}: training.deepspeed: DeepSpeed needs a GPU and none is visible; "
-                          f"remove training.deepspeed to train on the CPU")
+    if name_cpu_accelerator():
+        logger.warning("training.deepspeed: no GPU visible; DeepSpeed runs on its CPU accelerator (gloo)")
+    if "LOCAL_RANK" not in os.environ:
+        # No launcher set these: DeepSpeed would look for MPI (mpi4py) to find its peers and fail.
+        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1")
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
+
+
+def name_cpu_accelerator() -> bool:
+    """Without CUDA, name DeepSpeed's CPU accelerator (`DS_ACCELERATOR=cpu`) before anything imports deepspeed;
+    true when there is no GPU. accelerate imports deepspeed in every Trainer run once it is installed, and
+    DeepSpeed's own detection, which picks the same accelerator, prints a warning in every process doing so."""
+    import torch
+
+    if torch.cuda.is_available():
+        return False
+    os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    return True
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def join_deepspeed(args) -> None:
+    """DeepSpeed's process group, for a DeepSpeed run on the CPU, once the Trainer's arguments exist.
+
+    There HARP joins the processes as accelerate's CPU processes (gloo, `use_cpu`), and accelerate then
+    leaves deepspeed.comm unset: ZeRO-3's sharded loading (TRL's reference model, under zero.Init) would
+    take the run for one process and fail its batch-size check. DeepSpeed adopts the gloo group."""
+    if not (args.deepspeed and args.use_cpu):
+        return
+    import deepspeed
+
+    args.device  # noqa: B018 (accelerate joins the processes when the device is first asked for)
+    deepspeed.init_distributed(dist_backend="gloo")
 
 
 def resume_checkpoint(setting, output_dir: Path):
@@ -103,6 +146,56 @@ def resume_checkpoint(setting, output_dir: Path):
     if last is None:
         logger.warning(f"resume: no complete checkpoint in {output_dir}; starting from the beginning")
     return last
+
+
+def save_model_dir(trainer, path) -> None:
+    """The trainer's model as an ordinary model directory at `path` (LoRA merged), with its processor;
+    every process calls it (under ZeRO-3 the Trainer's save gathers the shards).
+
+    LoRA: the Trainer saves the adapter, then the main process merges it into a fresh copy of the
+    base weights on the CPU (no second copy of the model on the GPU) and removes the adapter folder."""
+    from peft import PeftModel
+
+    if not isinstance(trainer.accelerator.unwrap_model(trainer.model), PeftModel):
+        trainer.save_model(str(path))
+        return
+    import shutil
+
+    import torch
+    from peft import PeftConfig
+    from transformers import AutoModelForImageTextToText
+
+    path = Path(path)
+    adapter = path.with_name(path.name + "-adapter")
+    trainer.save_model(str(adapter))
+    if trainer.is_world_process_zero():
+        with outside_zero3(trainer.args):
+            base = AutoModelForImageTextToText.from_pretrained(
+                PeftConfig.from_pretrained(str(adapter)).base_model_name_or_path,
+                dtype=torch.bfloat16 if trainer.args.bf16 else torch.float32)
+            merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+        merged.save_pretrained(path)
+        trainer.processing_class.save_pretrained(path)
+        shutil.rmtree(adapter)
+    trainer.accelerator.wait_for_everyone()
+
+
+@contextlib.contextmanager
+def outside_zero3(args):
+    """Models load whole within it, in a ZeRO-3 run. While a ZeRO-3 Trainer lives, transformers loads
+    every model sharded over the processes (deepspeed.zero.Init): one process loading alone would wait
+    for the others forever."""
+    from transformers.integrations.deepspeed import set_hf_deepspeed_config, unset_hf_deepspeed_config
+
+    config = getattr(args, "hf_deepspeed_config", None)
+    if config is None:
+        yield
+        return
+    unset_hf_deepspeed_config()
+    try:
+        yield
+    finally:
+        set_hf_deepspeed_config(config)
 
 
 def config_recorder(config):
@@ -127,6 +220,7 @@ def trainer_arguments(training, bf16: bool, report_to: list[str]) -> dict:
     """The Trainer arguments SFT and GRPO map alike from their `training` section (TRL's names)."""
     import torch
 
+    name_cpu_accelerator()
     t = training
     return dict(
         output_dir=t.output_dir,
@@ -168,6 +262,14 @@ def resolve_report_to(report_to: list[str]) -> list[str]:
                  "in ./wandb (sync later with `wandb sync`)")
             os.environ["WANDB_MODE"] = "offline"
     return chosen or ["none"]
+
+
+def finish_wandb() -> None:
+    """End the stage's W&B run, which the Trainer leaves open: its summary is written now, and a next
+    stage in the same process (SFT then GRPO) logs to a run of its own instead of into this one."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.finish()
 
 
 def wandb_logged_in() -> bool:

@@ -24,11 +24,11 @@ from pathlib import Path
 
 from harp.config import LR_SCHEDULERS, SFTConfig, save_run_config
 from harp.errors import DataError
-from harp.models.load import load_model_and_processor, resolve_model_path
+from harp.models.load import load_model_and_processor
 from harp.train.checkpoint import ResumableMixin
-from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, load_domain, prepare_trainable,
-                                  quiet_library_deprecations, resolve_report_to, resume_checkpoint, trainer_arguments,
-                                  use_bf16)
+from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, finish_wandb, join_deepspeed,
+                                  load_domain, prepare_trainable, quiet_library_deprecations, resolve_report_to,
+                                  resume_checkpoint, save_model_dir, trainer_arguments, use_bf16)
 from harp.train.sft_data import PlanCollator, drop_overlong, load_examples
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ def train_sft(config: SFTConfig) -> Path:
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step}
     if val:
         metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
-    final = save_final(trainer, config, processor, bf16)
+    finish_wandb()
+    final = output_dir / "final"
+    save_model_dir(trainer, final)  # LoRA merged, ZeRO-3 shards gathered
     if trainer.is_world_process_zero():
         save_run_config(config, final)
     if trainer.is_world_process_zero():
@@ -106,6 +108,7 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         label_names=["labels"],
         disable_tqdm=False,
     )
+    join_deepspeed(args)
     return _sft_trainer_class()(
         model=model,
         args=args,
@@ -122,34 +125,17 @@ def _sft_trainer_class():
     from trl import SFTTrainer
 
     class HarpSFTTrainer(ResumableMixin, SFTTrainer):
-        """TRL's SFTTrainer, resuming full fine-tuning with its weights (harp.train.checkpoint)."""
+        """TRL's SFTTrainer, resuming full fine-tuning with its weights (harp.train.checkpoint), and
+        its loss the mean over every plan token of the optimizer step.
+
+        Qwen2.5-VL declares `accepts_loss_kwargs = False`, so the Trainer would not count the step's
+        tokens: each micro-batch's loss would be its own token mean, averaged over processes and
+        accumulation steps, and N processes (or N accumulation steps) would train on other gradients than
+        one process with the same samples. TRL's loss divides by that count itself (the model never sees
+        it), so the count is asked for."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.model_accepts_loss_kwargs = True
 
     return HarpSFTTrainer
-
-
-def save_final(trainer, config: SFTConfig, processor, bf16: bool) -> Path:
-    """Write <output_dir>/final: merged weights (LoRA folded in) and the processor, loadable by from_pretrained."""
-    final = Path(config.training.output_dir) / "final"
-    if not config.model.use_lora:
-        trainer.save_model(str(final))  # gathers ZeRO-3 shards when needed
-        if trainer.is_world_process_zero():
-            processor.save_pretrained(final)
-        return final
-    # LoRA: save the adapter (ZeRO-safe), then merge it into a fresh copy of the base weights on the main process.
-    adapter_dir = Path(config.training.output_dir) / "final-adapter"
-    trainer.save_model(str(adapter_dir))
-    if trainer.is_world_process_zero():
-        import shutil
-
-        import torch
-        from peft import PeftModel
-        from transformers import AutoModelForImageTextToText
-
-        base = AutoModelForImageTextToText.from_pretrained(resolve_model_path(config.model.name),
-                                                           dtype=torch.bfloat16 if bf16 else torch.float32)
-        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-        merged.save_pretrained(final)
-        processor.save_pretrained(final)
-        shutil.rmtree(adapter_dir)
-    trainer.accelerator.wait_for_everyone()
-    return final

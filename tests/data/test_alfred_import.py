@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from harp.data.alfred_import import import_alfred
 from harp.data.records import read_records
 from harp.errors import DataError, HarpError
-from harp.plan import Domain
+from harp.plan import load_domain
 from harp.plan.parser import parse_plan
 
 REAL = Path(__file__).resolve().parents[1] / "plan" / "data" / "alfred_high_level_plans.jsonl"
@@ -111,7 +111,7 @@ def test_a_plan_far_over_the_cap_is_refused_at_once(tmp_path):
     steps = [step("GotoLocation", "countertop"), step("PickupObject", "apple"),
              step("GotoLocation", "fridge"), step("PutObject", "apple", "fridge")] * 1500
     source = write(tmp_path / "alfred.jsonl", row(steps=steps))
-    Domain.load("alfred")  # loaded once per process: not what is timed
+    load_domain("alfred")  # loaded once per process: not what is timed
     start = time.perf_counter()
     with pytest.raises(DataError, match="'plan' has 6,000 steps"):
         import_alfred(source, tmp_path / "out.jsonl")
@@ -160,7 +160,7 @@ fuzz_line = st.one_of(  # as bytes: escaped or raw UTF-8 (a lone surrogate as it
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(fuzz_line, min_size=1, max_size=3))
 def test_any_alfred_file_imports_records_that_read_back_or_fails_in_one_line(lines):
-    alfred = Domain.load("alfred")
+    alfred = load_domain("alfred")
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "alfred.jsonl", Path(folder) / "out.jsonl"
         source.write_bytes(b"\n".join(lines) + b"\n")

@@ -16,7 +16,7 @@ from harp.data.alfworld_import import (ProblemError, alfworld_names, import_alfw
                                        to_alfworld_commands)
 from harp.data.records import read_records
 from harp.errors import DataError, HarpError
-from harp.plan import Domain
+from harp.plan import load_domain
 from harp.plan.names import normalize_entity
 from harp.plan.parser import parse_plan
 
@@ -182,7 +182,7 @@ def test_harp_s_simulator_rejects_the_very_step_alfworld_s_engine_rejects(record
     goal is left out: the fact core cannot read an existential goal yet, so `completed` waits."""
     from harp.plan.simulator import simulate
 
-    domain = Domain.load(GAMES / "harp_domain" / "alfworld.yaml")
+    domain = load_domain(GAMES / "harp_domain" / "alfworld.yaml")
     assert domain.name == "alfworld" and domain.action_names == ["Navigate", "Pick", "Place", "Open", "Close", "Toggle",
                                                                  "Heat", "Cool", "Clean", "Slice"]
     scenes = {game: domain.scene_from_dict({**record["scene"], "goal": []}) for game, record in records.items()}

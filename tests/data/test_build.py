@@ -12,10 +12,10 @@ import pytest
 
 from harp.data.build import TeacherOptions, build_from_teacher, check_plan
 from harp.data.teacher import TeacherClient
-from harp.plan import Domain
+from harp.plan import load_domain
 
 REPO = Path(__file__).resolve().parents[2]
-DOMAIN = Domain.load("navigate_pick_place")
+DOMAIN = load_domain("navigate_pick_place")
 
 
 def options(tmp_path, **kwargs):

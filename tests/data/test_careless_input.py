@@ -64,11 +64,11 @@ def test_non_utf8_and_unreadable_records_are_one_line(tmp_path, monkeypatch):
 
 def test_a_teacher_task_over_the_cap_is_rejected_as_malformed():
     from harp.data.build import check_plan, parse_task_answer
-    from harp.plan import Domain
+    from harp.plan import load_domain
 
     with pytest.raises(ValueError, match="limit 2,000"):
         parse_task_answer(json.dumps({"task": "put it away " * 1_000_000}))  # 12 MB
-    check = check_plan(["Pick(Apple)"] * 5000, Domain.load("navigate_pick_place"))
+    check = check_plan(["Pick(Apple)"] * 5000, load_domain("navigate_pick_place"))
     assert check.reason == "plan_format" and "5,000 steps" in check.detail
 
 
@@ -169,13 +169,13 @@ def test_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
 # ----------------------------------------------------------------------------------- the rest
 
 def test_a_scene_field_of_the_wrong_type_is_not_coerced():
-    from harp.plan.scene import Scene
+    from harp.plan import GuideScene
 
     base = {"locations": ["table", "drawer"], "objects": {"apple": "table"}, "goal": {"apple": "drawer"}}
     with pytest.raises(DataError, match=r"scene\.openable\.drawer: expected true or false, got 'no'"):
-        Scene.from_dict({**base, "openable": {"drawer": "no"}})
+        GuideScene.from_dict({**base, "openable": {"drawer": "no"}})
     with pytest.raises(DataError, match=r"scene\.locations: expected names"):
-        Scene.from_dict({**base, "locations": ["table", ["drawer"]]})
+        GuideScene.from_dict({**base, "locations": ["table", ["drawer"]]})
 
 
 def test_negatives_from_an_empty_file_are_an_error(tmp_path):

@@ -71,22 +71,22 @@ def test_an_image_over_200_to_1_is_one_line_naming_the_record(tmp_path):
 
 def test_evaluate_refuses_such_an_image_before_any_model_loads(tmp_path):
     from harp.eval.evaluate import load_test_records
-    from harp.plan import Domain
+    from harp.plan import load_domain
 
     Image.new("RGB", (1, 5000)).save(tmp_path / "tall_0.png")
     path = write(tmp_path / "test.jsonl", record(image="tall_0.png"))
     with pytest.raises(DataError, match=r"test\.jsonl:1: image .*1x5000 pixels"):
-        load_test_records(path, Domain.load("navigate_pick_place"))
+        load_test_records(path, load_domain("navigate_pick_place"))
 
 
 def test_the_teacher_check_refuses_processor_tokens():
     from harp.data.build import check_plan, parse_task_answer
-    from harp.plan import Domain
+    from harp.plan import load_domain
 
     with pytest.raises(ValueError, match=r"'task' holds <\|image_pad\|>"):
         parse_task_answer(json.dumps({"task": "Put the <|image_pad|> into the basket"}))
     check = check_plan(["Navigate(Table)", "Pick(<|vision_start|>)", "Navigate(Basket)", "Place(Basket)"],
-                       Domain.load("navigate_pick_place"))
+                       load_domain("navigate_pick_place"))
     assert check.reason == "plan_format" and "<|vision_start|>" in check.detail
 
 

@@ -7,11 +7,11 @@ import pytest
 from harp.data.build import check_plan
 from harp.data.label_noise import KINDS, add_label_noise, noisy_plan
 from harp.data.synthetic import build_synthetic, synthetic_record
-from harp.plan import Domain, simulate
-from harp.plan.scene import Scene
+from harp.plan import load_domain, simulate
+from harp.plan import GuideScene
 from harp.rewards.hprm import HPRM
 
-DOMAIN = Domain.load("navigate_pick_place")
+DOMAIN = load_domain("navigate_pick_place")
 
 
 def records(n=120):
@@ -97,4 +97,4 @@ def test_bad_share_and_kind_are_one_line_errors(tmp_path):
 
 def test_simulate_on_true_scene_is_unchanged_for_clean_records():
     for record in records(20):
-        assert simulate(record["plan"], Scene.from_dict(record["scene"]), DOMAIN).completed
+        assert simulate(record["plan"], GuideScene.from_dict(record["scene"]), DOMAIN).completed

@@ -54,7 +54,7 @@ def test_evaluation_resolves_the_scene_once_and_h_prm_scores_against_that_scene(
     from PIL import Image
 
     from harp.eval.evaluate import load_test_records, score_predictions
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.rewards.hprm import HPRM
 
     Image.new("RGB", (8, 8)).save(tmp_path / "s.png")
@@ -62,7 +62,7 @@ def test_evaluation_resolves_the_scene_once_and_h_prm_scores_against_that_scene(
                                                                             "Navigate(Bin)", "Place(Bin)"]}
     (tmp_path / "test.jsonl").write_text(json.dumps(line) + "\n")
     monkeypatch.chdir("/")  # the image is found beside the records file, not in the working directory
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     (record,) = load_test_records(tmp_path / "test.jsonl", domain)
     hprm = HPRM(domain)
     assert hprm.scene(record) is record.resolved_scene  # H-PRM's scene fast path, reached by evaluation

@@ -10,9 +10,9 @@ from harp.data import world
 from harp.data.records import read_records
 from harp.data.synthetic import build_synthetic, one_task_per_object, two_object_task, with_lookup_tasks
 from harp.errors import DataError
-from harp.plan import Domain, Scene, optimal_length, simulate
+from harp.plan import GuideScene, load_domain, optimal_length, simulate
 
-DOMAIN = Domain.load("navigate_pick_place")
+DOMAIN = load_domain("navigate_pick_place")
 
 
 def build(tmp_path, name, n=40, seed=0):
@@ -50,7 +50,7 @@ def test_records_are_the_guide_format_with_ground_truth(tmp_path):
     for record in records:
         assert list(record)[:3] == ["image", "task", "plan"]
         assert record["image"].endswith("_0.png")
-        scene = Scene.from_dict(record["scene"])
+        scene = GuideScene.from_dict(record["scene"])
         trace = simulate(record["plan"], scene, DOMAIN)
         # every plan is valid, reaches its goal, and is as short as the planner says is possible
         assert trace.completed, record
@@ -141,7 +141,7 @@ def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_tab
             table = record["scene"]["objects"][obj]
             assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
             assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
-            assert simulate(task["plan"], Scene.from_dict(task["scene"]), DOMAIN).completed
+            assert simulate(task["plan"], GuideScene.from_dict(task["scene"]), DOMAIN).completed
 
 
 def test_two_object_task_names_neither_table_and_its_plan_fetches_each_from_its_own(tmp_path):
@@ -158,7 +158,7 @@ def test_two_object_task_names_neither_table_and_its_plan_fetches_each_from_its_
         assert not any(table in task["task"] for table in tables.values())
         assert task["task"].index(o1) < task["task"].index(o2) and task["meta"]["num_objects"] == 2
         assert task["plan"][0] == f"Navigate({tables[o1].title()})" and task["plan"][4] == f"Navigate({tables[o2].title()})"
-        assert simulate(task["plan"], Scene.from_dict(task["scene"]), DOMAIN).completed
+        assert simulate(task["plan"], GuideScene.from_dict(task["scene"]), DOMAIN).completed
         seen_apart += tables[o1] != tables[o2]
     assert seen_apart  # pairs on different tables, the case one-object lookups leave unlearnt
 

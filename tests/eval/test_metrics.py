@@ -104,13 +104,13 @@ HAND_CASES = [
 
 @pytest.fixture(scope="module")
 def scored_rows():
-    from harp.plan.domain import Domain
-    from harp.plan.scene import scene_for
+    from harp.plan import load_domain
+    from harp.plan import scene_for
     from harp.rewards.hprm import HPRM
 
     from harp.eval.metrics import sample_row
 
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     hprm = HPRM(domain)
     scene = scene_for(RECORD, domain)
     return [sample_row(RECORD, prediction, hprm.score(prediction, RECORD), domain, scene)
@@ -156,9 +156,9 @@ def test_exact_match_and_step_f1_on_hand_made_predictions(scored_rows):
 # --------------------------------------------------------------- shortcut baselines beside image-only accuracy
 
 def scene_of(objects, goal, locations=("white table", "red table", "blue table", "basket")):
-    from harp.plan.scene import Scene
+    from harp.plan import GuideScene
 
-    return Scene("start", locations, objects, goal)
+    return GuideScene("start", locations, objects, goal)
 
 
 def test_shortcut_baselines_know_everything_but_where_the_objects_are():

@@ -7,8 +7,8 @@ commands that write their outputs, so the skipping logic is tested in a second.
 import sys
 
 
-from harp import demo
-from harp.demo import Stage
+from harp.recipes import demo
+from harp.recipes.demo import Stage
 
 
 def fake_stages(fail=None):

@@ -8,7 +8,7 @@ from PIL import Image
 from harp.eval.constrained import PlanGrammar
 from harp.eval.evaluate import evaluate, format_table
 from harp.eval.metrics import GUIDE_KEYS
-from harp.plan.domain import Domain
+from harp.plan import load_domain
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def test_tiny_model_generates_well_formed_plans_when_constrained(tiny_model_dir)
     from harp.models.load import load_model_and_processor
 
     model, processor = load_model_and_processor(tiny_model_dir)
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     images = [Image.new("RGB", (96, 96), colour) for colour in ("red", "green", "blue")]
     tasks = ["Put the apple into the basket"] * 3
     kwargs = dict(max_new_tokens=24, do_sample=True, temperature=1.0, top_p=1.0, num_return_sequences=2, batch_size=3)

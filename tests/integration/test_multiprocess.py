@@ -9,91 +9,14 @@ written once, and a run killed mid-way resuming to the same weights.
 """
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import torch
+from launching import (PROBE, ROOT, as_flags, assert_same_weights, event_writers, grpo_overrides, launch, ok,
+                       read_probe, sft_overrides, state, warnings_once)
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = Path(__file__).with_name("multiprocess_probe.py")
-
-
-def launch(cwd: Path, script: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`accelerate launch` with two processes (a free port: other runs may hold accelerate's default)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(port), str(script), *args]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-                   **(env or {})}
-    return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=300)
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
-def state(folder: Path) -> dict:
-    return json.loads((folder / "trainer_state.json").read_text())
-
-
-def event_writers(run_dir: Path) -> set[str]:
-    """The processes that wrote TensorBoard events (file names end in .<pid>.<n>; one process may
-    write two files: the Trainer reopens its writer for the evaluation after training)."""
-    return {path.name.rsplit(".", 2)[1] for path in run_dir.rglob("events.out.tfevents.*")}
-
-
-def warnings_once(stderr: str) -> list[str]:
-    lines = [line for line in stderr.splitlines() if line.startswith("harp: warning:")]
-    assert lines and len(lines) == len(set(lines)), lines
-    return lines
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """12 synthetic scenes (8 train, 4 val), the tiny model, and a briefly fine-tuned one (it writes plans)."""
-    from harp.config import load_sft_config
-    from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic
-    from harp.models.tiny import build_tiny_model
-    from harp.train.sft import train_sft
-
-    root = tmp_path_factory.mktemp("multiprocess")
-    build_synthetic(num_scenes=12, seed=5, images_dir=root / "img", output_dir=root, progress=False)
-    rows = read_records(root / "actions.jsonl")
-    write_records(root / "train.jsonl", rows[:8])
-    write_records(root / "val.jsonl", rows[8:])
-    build_tiny_model(root / "tiny")
-    train_sft(load_sft_config(ROOT / "configs" / "demo" / "sft.yaml", sft_overrides(root, "sft_ref") + [
-        "training.max_steps=40", "training.per_device_train_batch_size=4", "training.learning_rate=3e-3",
-        "training.warmup_steps=2", "training.bf16=false", "data.val_path=null"]))
-    return root
-
-
-def sft_overrides(root: Path, out: str) -> list[str]:
-    return [f"model.name={root / 'tiny'}", f"data.train_path={root / 'train.jsonl'}",
-            f"data.val_path={root / 'val.jsonl'}", f"training.output_dir={root / out}", "training.report_to=tensorboard",
-            "training.num_epochs=2", "training.save_steps=2", "training.eval_steps=2", "training.logging_steps=1"]
-
-
-def grpo_overrides(root: Path, out: str, prompts_per_device: int) -> list[str]:
-    return [f"model.sft_model_path={root / 'sft_ref' / 'final'}", f"data.train_path={root / 'train.jsonl'}",
-            f"data.val_path={root / 'val.jsonl'}", "data.negative_path=null", f"training.output_dir={root / out}",
-            "training.max_steps=-1", "training.num_epochs=1", f"training.per_device_train_batch_size={prompts_per_device}",
-            "training.num_candidates=2", "training.negatives_per_group=1", "training.max_new_tokens=16",
-            "training.logging_steps=1", "training.save_steps=2", "training.eval_steps=2", "training.warmup_steps=0"]
-
-
-def as_flags(overrides: list[str]) -> list[str]:
-    return [flag for override in overrides for flag in ("--set", override)]
 
 
 def test_sft_on_two_processes_matches_one_process_steps_and_writes_once(world):
@@ -113,16 +36,6 @@ def test_sft_on_two_processes_matches_one_process_steps_and_writes_once(world):
     assert "training.bf16: no bf16-capable GPU here" in "".join(warnings_once(result.stderr))
     assert result.stdout.count("SFT done") == 1
     assert "find_unused_parameters" not in result.stderr  # DDP's per-rank warning
-
-
-def read_probe(folder: Path) -> dict[int, list[list[dict]]]:
-    """step -> one list of rows per rank."""
-    steps: dict[int, list[list[dict]]] = {}
-    for rank in (0, 1):
-        for line in (folder / f"rank{rank}.jsonl").read_text().splitlines():
-            entry = json.loads(line)
-            steps.setdefault(entry["step"], [[], []])[rank] = entry["rows"]
-    return steps
 
 
 def grpo_two(world: Path, out: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -183,15 +96,6 @@ def test_grpo_on_two_processes_gathers_rewards_keeps_negatives_in_their_group_an
     resumed = world / "grpo_killed"
     assert state(resumed / "checkpoint-4")["global_step"] == 4
     assert_same_weights(resumed / "final", two / "final")
-
-
-def assert_same_weights(a: Path, b: Path) -> None:
-    from safetensors.torch import load_file
-
-    left, right = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
-    assert left.keys() == right.keys()
-    for name in left:
-        torch.testing.assert_close(left[name], right[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_evaluation_on_two_processes_equals_one_process_and_writes_once(world):

@@ -16,6 +16,6 @@ def scenes():
 
 @pytest.fixture(scope="session")
 def domain():
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
 
-    return Domain.load("navigate_pick_place")
+    return load_domain("navigate_pick_place")

@@ -12,7 +12,7 @@ import pytest
 
 from harp.cli import main
 from harp.errors import DataError, HarpError
-from harp.models import folder, pretrain
+from harp.models import folder, grounded
 
 GROUNDED = ["model", "init-tiny", "--grounded"]
 RANDOM = ["model", "init-tiny"]
@@ -87,10 +87,10 @@ def test_a_model_harp_wrote_is_replaced_whole_by_the_next(tmp_path, capsys):
     out = tmp_path / "model"
     assert main([*RANDOM, "--out", str(out)]) == 0
     assert main([*GROUNDED, "--out", str(out)]) == 0
-    assert (out / pretrain.MANIFEST).is_file()
+    assert (out / grounded.MANIFEST).is_file()
     assert main([*RANDOM, "--out", str(out)]) == 0
     # the random model is not left beside the grounded one's manifest, which would vouch for it
-    assert not (out / pretrain.MANIFEST).exists() and folder.foreign_entry(out) is None
+    assert not (out / grounded.MANIFEST).exists() and folder.foreign_entry(out) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
@@ -160,7 +160,7 @@ def test_a_kill_at_any_step_leaves_the_old_model_or_the_new_and_the_next_run_fin
 @pytest.fixture
 def source(tmp_path):
     """A copy of the shipped grounded model to spoil."""
-    return shutil.copytree(pretrain.GROUNDED_DIR, tmp_path / "source")
+    return shutil.copytree(grounded.GROUNDED_DIR, tmp_path / "source")
 
 
 @pytest.mark.parametrize("manifest", [
@@ -173,29 +173,29 @@ def source(tmp_path):
     b"[" * 100_000,  # nested too deeply for json
 ], ids=["cut", "not-utf8", "list", "sha-list", "outside", "number", "deep"])
 def test_a_corrupt_manifest_is_one_line_naming_it(manifest, source, tmp_path):
-    (source / pretrain.MANIFEST).write_bytes(manifest)
-    with pytest.raises(DataError, match=re.escape(str(source / pretrain.MANIFEST))) as error:
-        pretrain.copy_grounded(tmp_path / "out", source=source)
+    (source / grounded.MANIFEST).write_bytes(manifest)
+    with pytest.raises(DataError, match=re.escape(str(source / grounded.MANIFEST))) as error:
+        grounded.copy_grounded(tmp_path / "out", source=source)
     assert "\n" not in str(error.value) and not (tmp_path / "out").exists()
 
 
 def test_a_checkpoint_without_its_tokenizer_or_with_a_spoilt_config_is_refused_before_the_copy(source, tmp_path):
     out = tmp_path / "out"
-    pretrain.copy_grounded(out, source=source)
+    grounded.copy_grounded(out, source=source)
     before = contents(out)
     (source / "config.json").write_text('{"text_config": ')  # a corrupt config.json, the weights intact
     with pytest.raises(HarpError, match="config.json: missing or not the file"):
-        pretrain.copy_grounded(out, source=source)
-    shutil.copy2(pretrain.GROUNDED_DIR / "config.json", source / "config.json")
+        grounded.copy_grounded(out, source=source)
+    shutil.copy2(grounded.GROUNDED_DIR / "config.json", source / "config.json")
     (source / "tokenizer.json").unlink()
     with pytest.raises(HarpError, match="tokenizer.json: missing"):
-        pretrain.copy_grounded(out, source=source)
+        grounded.copy_grounded(out, source=source)
     # a manifest that vouches for the weights alone (as the first one did) vouches for too little
-    manifest = json.loads((source / pretrain.MANIFEST).read_text())
+    manifest = json.loads((source / grounded.MANIFEST).read_text())
     manifest["sha256"] = {"model.safetensors": manifest["sha256"]["model.safetensors"]}
-    (source / pretrain.MANIFEST).write_text(json.dumps(manifest))
+    (source / grounded.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(DataError, match="names no sha256 for .*tokenizer.json"):
-        pretrain.copy_grounded(out, source=source)
+        grounded.copy_grounded(out, source=source)
     assert contents(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out", "source"]
 
 
@@ -206,7 +206,7 @@ def test_weights_are_hashed_in_a_stream_not_read_whole(tmp_path):
         handle.truncate(size)  # sparse: no disk, but read whole it takes 64 MiB of memory
     tracemalloc.start()
     try:
-        digest = pretrain.sha256(weights)
+        digest = grounded.sha256(weights)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from harp.errors import HarpError
-from harp.models import pretrain
+from harp.models import grounded
 from harp.models.tiny import MICRO_SIZES
+from harp.recipes import pretrain
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
@@ -81,7 +82,7 @@ def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, 
     from harp.cli import main
 
     out, _ = pretrained
-    copy = pretrain.copy_grounded(tmp_path / "model", source=out)
+    copy = grounded.copy_grounded(tmp_path / "model", source=out)
     assert (copy / "config.json").is_file() and (copy / pretrain.MANIFEST).is_file()
     assert main(["model", "init-tiny", "--grounded", str(out), "--out", str(tmp_path / "rebuilt")]) == 0
     assert (tmp_path / "rebuilt" / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
@@ -89,22 +90,22 @@ def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, 
     shutil.copytree(out, tampered)
     (tampered / "model.safetensors").write_text("version https://git-lfs.github.com/spec/v1\n")
     with pytest.raises(HarpError, match="model.safetensors: missing or not the file its pretraining.json names"):
-        pretrain.copy_grounded(tmp_path / "model2", source=tampered)
+        grounded.copy_grounded(tmp_path / "model2", source=tampered)
     with pytest.raises(HarpError, match="no grounded model here"):
-        pretrain.copy_grounded(tmp_path / "model3", source=tmp_path / "nowhere")
+        grounded.copy_grounded(tmp_path / "model3", source=tmp_path / "nowhere")
     assert (copy / "config.json").is_file()  # a failed copy leaves the earlier one alone
 
 
 def test_the_shipped_grounded_model_is_what_its_manifest_says():
-    manifest = json.loads((pretrain.GROUNDED_DIR / pretrain.MANIFEST).read_text())
-    files = {p.name: pretrain.sha256(p) for p in pretrain.GROUNDED_DIR.iterdir() if p.name != pretrain.MANIFEST}
+    manifest = json.loads((grounded.GROUNDED_DIR / pretrain.MANIFEST).read_text())
+    files = {p.name: pretrain.sha256(p) for p in grounded.GROUNDED_DIR.iterdir() if p.name != pretrain.MANIFEST}
     assert manifest["sha256"] == files  # every file, each as built
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED and manifest["overrides"] == []
     assert manifest["num_scenes"] == pretrain.NUM_SCENES
 
 
 def test_pretraining_scenes_are_drawn_with_a_seed_the_demo_and_experiments_do_not_use():
-    from harp import demo
+    from harp.recipes import demo
 
     used = {demo.SEED}
     for path in (ROOT / "configs" / "experiments").glob("*.yaml"):
@@ -117,7 +118,7 @@ def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_p
     """Greedy plans for the image-only tasks of the demo's scenes (seed 0, never seen in
     pretraining): right nearly always with the picture, and no better than a guess on a grey one."""
     from harp.cli import main
-    from harp.models.verify import lookup_rates
+    from harp.recipes.verify import lookup_rates
 
     assert main(["model", "init-tiny", "--grounded", "--out", str(tmp_path / "model")]) == 0
     assert "(grounded: harp model pretrain)" in capsys.readouterr().out

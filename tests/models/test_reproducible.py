@@ -1,5 +1,5 @@
 """`harp model pretrain`'s bytes under pinned CPU kernels and threads, the record of every run of a
-build, and `--verify` (harp.models.reproducible, harp.models.verify)."""
+build, and `--verify` (harp.models.reproducible, harp.recipes.verify)."""
 
 import json
 import os
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from harp.cli import main
-from harp.models import pretrain, reproducible
-from harp.models.verify import TOLERANCE, verify
+from harp.models import grounded, reproducible
+from harp.recipes import pretrain
+from harp.recipes.verify import TOLERANCE, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERRIDES = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
@@ -85,7 +86,7 @@ def test_with_torch_loaded_it_is_too_late_to_pin_and_nothing_is_set(monkeypatch)
 
 
 def test_the_shipped_manifest_lists_each_run_of_its_build_and_says_what_was_not_recorded():
-    manifest = json.loads((pretrain.GROUNDED_DIR / pretrain.MANIFEST).read_text())
+    manifest = json.loads((grounded.GROUNDED_DIR / pretrain.MANIFEST).read_text())
     runs = manifest["invocations"]
     assert manifest["seconds"] == reproducible.total_seconds(runs)  # all runs together, not the last one's
     assert all(run["environment"] or "not recorded" in run["note"] for run in runs)
@@ -99,7 +100,7 @@ def test_verify_flags_and_a_missing_model_are_one_line_errors(tmp_path, capsys):
 
 
 def test_the_demo_can_start_from_a_rebuilt_grounded_model():
-    from harp.demo import stages
+    from harp.recipes.demo import stages
 
     command = next(stage.command for stage in stages(grounded=Path("/rebuilt")) if stage.name == "model")
     assert command[command.index("--grounded") + 1] == "/rebuilt"
@@ -143,15 +144,15 @@ def test_verify_passes_a_model_against_itself_and_fails_it_against_the_shipped_o
     assert verify(model, model, tmp_path / "verify", num_scenes=60)
     out = capsys.readouterr().out
     assert "PASS: the same weights, byte for byte" in out and "image-only, 2 objects, grey picture" in out
-    assert not verify(model, pretrain.GROUNDED_DIR, tmp_path / "verify", num_scenes=60)
+    assert not verify(model, grounded.GROUNDED_DIR, tmp_path / "verify", num_scenes=60)
     out = capsys.readouterr().out
     assert "FAIL:" in out and f"differ by more than {TOLERANCE}" in out
     assert "differs" in out.split("weights sha256")[1].splitlines()[0]
 
 
 def test_the_demo_rows_are_the_demo_tables_task_completion_from_a_fresh_demo(tmp_path, monkeypatch):
-    from harp import demo
-    from harp.models.verify import demo_rates
+    from harp.recipes import verify as verifying
+    from harp.recipes.verify import demo_rates
 
     calls = []
 
@@ -162,7 +163,7 @@ def test_the_demo_rows_are_the_demo_tables_task_completion_from_a_fresh_demo(tmp
         (workdir / "results" / "evaluation_side_by_side.json").write_text(json.dumps(table))
         return 0
 
-    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    monkeypatch.setattr(verifying, "run_demo", fake_run_demo)
     rates = demo_rates(tmp_path / "model", tmp_path / "verify" / "demo_model")
     assert rates == {"demo, sft/final: task completion": 0.86, "demo, grpo/final: task completion": 0.98}
     assert calls == [(True, (tmp_path / "model").resolve())]  # forced: the model at this path may be new

@@ -5,12 +5,12 @@ import random
 import pytest
 
 from harp.negatives.perturb import PERTURBATIONS, Reference, candidates
-from harp.plan.domain import Domain
+from harp.plan import load_domain
 from harp.plan.parser import parse_plan
-from harp.plan.scene import scene_for
+from harp.plan import scene_for
 from harp.plan.simulator import simulate
 
-DOMAIN = Domain.load("navigate_pick_place")
+DOMAIN = load_domain("navigate_pick_place")
 RECORD = {
     "image": "x.png", "task": "Put the apple into the bin",
     "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
@@ -74,10 +74,10 @@ ALFRED = {"image": "x.png", "task": "Look at the bowl under the lamp",
 
 
 def test_processing_perturbations_leave_out_or_undo_a_step():
-    from harp.plan import Domain
+    from harp.plan import load_domain
     from harp.rewards.hprm import HPRM
 
-    domain = Domain.load("alfred")
+    domain = load_domain("alfred")
     reference = Reference.from_record(ALFRED, domain)
     assert PERTURBATIONS["skipped_processing"](reference) == ["Navigate(Desk), Pick(Bowl), Navigate(DeskLamp)"]
     (twice,) = PERTURBATIONS["undone_processing"](reference)

@@ -2,23 +2,23 @@
 
 import pytest
 
-from harp.plan import Domain, Scene
+from harp.plan import GuideScene, load_domain
 
 
 @pytest.fixture(scope="session")
 def npp():
-    return Domain.load("navigate_pick_place")
+    return load_domain("navigate_pick_place")
 
 
 @pytest.fixture(scope="session")
 def drawers():
-    return Domain.load("drawers")
+    return load_domain("drawers")
 
 
 @pytest.fixture
 def two_tables():
     """Apple on the white table, cup on the red table; the apple must go into the basket."""
-    return Scene.from_dict({
+    return GuideScene.from_dict({
         "robot": "start",
         "locations": ["White Table", "red table", "basket"],
         "objects": {"apple": "white table", "cup": "red table"},
@@ -29,7 +29,7 @@ def two_tables():
 @pytest.fixture
 def drawer_scene():
     """A spoon in a closed drawer must go onto the table, and the drawer must end closed."""
-    return Scene.from_dict({
+    return GuideScene.from_dict({
         "robot": "start",
         "locations": ["table"],
         "objects": {"spoon": "drawer"},

@@ -9,7 +9,7 @@ import pytest
 
 from harp.data.alfred_import import convert
 from harp.eval.alfred_check import expert_figures
-from harp.plan import Domain, optimal_length
+from harp.plan import load_domain, optimal_length
 from harp.rewards.hprm import HPRM
 
 DATA = Path(__file__).parent / "data" / "alfred_high_level_plans.jsonl"
@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data" / "alfred_high_level_plans.jsonl"
 
 @pytest.fixture(scope="module")
 def alfred():
-    return Domain.load("alfred")
+    return load_domain("alfred")
 
 
 def row(*steps):

@@ -3,8 +3,8 @@
 import pytest
 
 from harp.errors import ConfigError
-from harp.plan import Domain, available_domains
-from harp.plan.domain import EFFECTS, PREDICATES
+from harp.plan import GuideDomain, available_domains, load_domain
+from harp.plan.guide import EFFECTS, PREDICATES
 
 
 def test_shipped_domains(npp, drawers):
@@ -13,7 +13,7 @@ def test_shipped_domains(npp, drawers):
     assert [npp.actions[a].argument_kind for a in npp.action_names] == ["location", "object", "location"]
     assert drawers.action_names == ["Navigate", "Pick", "Place", "Open", "Close"]
     assert all(spec.description for spec in drawers.actions.values())
-    assert Domain.load("navigate_pick_place") is npp  # cached: one object per file
+    assert load_domain("navigate_pick_place") is npp  # cached: one object per file
 
 
 def test_canonical_action_is_case_insensitive(npp):
@@ -23,8 +23,8 @@ def test_canonical_action_is_case_insensitive(npp):
 
 
 def test_every_vocabulary_entry_is_used_by_a_shipped_domain():
-    guide = [Domain.load(name) for name in available_domains()]
-    used = {name for domain in guide if domain.kind == "guide" for spec in domain.actions.values()
+    guide = [load_domain(name) for name in available_domains()]
+    used = {name for domain in guide if isinstance(domain, GuideDomain) for spec in domain.actions.values()
             for name in spec.preconditions + spec.effects}
     assert used == set(PREDICATES) | set(EFFECTS)
 
@@ -33,7 +33,7 @@ def test_a_user_domain_file_loads_by_path(tmp_path):
     path = tmp_path / "mini.yaml"
     path.write_text("name: mini\nactions:\n  Go:\n    argument: location\n    description: go\n"
                     "    effects: [robot_to_argument]\n")
-    domain = Domain.load(path)
+    domain = load_domain(path)
     assert domain.name == "mini" and domain.action_names == ["Go"]
 
 
@@ -55,7 +55,7 @@ def test_domain_file_mistakes_name_the_key(tmp_path, body, message):
     path = tmp_path / "bad.yaml"
     path.write_text(body)
     with pytest.raises(ConfigError) as error:
-        Domain.load(path)
+        load_domain(path)
     assert str(path) in str(error.value)
     assert message in str(error.value) or (message == "invalid YAML" and "line" in str(error.value))
     assert "\n" not in str(error.value)
@@ -63,4 +63,4 @@ def test_domain_file_mistakes_name_the_key(tmp_path, body, message):
 
 def test_unknown_domain_name_lists_the_known_ones():
     with pytest.raises(ConfigError, match="known: alfred, drawers, navigate_pick_place"):
-        Domain.load("kitchen")
+        load_domain("kitchen")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harp.errors import ConfigError
-from harp.plan import Domain, optimal_plan, simulate
+from harp.plan import load_domain, optimal_plan, simulate
 from harp.plan.alfred import infer_initial
 from harp.files import MAX_TEXT_BYTES as MAX_DOMAIN_BYTES
 from harp.plan.pddl_domain import SCENE_INFERENCE
@@ -46,9 +46,9 @@ def write(tmp_path, name, text):
 
 
 def refused(path, *parts):
-    """Domain.load(path) is one ConfigError line holding every part; returns the message."""
+    """load_domain(path) is one ConfigError line holding every part; returns the message."""
     with pytest.raises(ConfigError) as error:
-        Domain.load(path)
+        load_domain(path)
     message = str(error.value)
     assert "\n" not in message, message
     for part in parts:
@@ -83,7 +83,7 @@ def test_an_undeclared_predicate_in_a_derived_predicate_is_refused(tmp_path):
 def test_an_empty_precondition_means_always_applicable(tmp_path):
     # `:precondition ()` is legal PDDL for "none"; the pddl package reads it as an empty (or), never true
     path = write(tmp_path, "lights.pddl", LIGHTS.replace("(and (plugged ?l) (not (lit ?l)))", "()"))
-    domain = Domain.load(path)
+    domain = load_domain(path)
     scene = domain.scene_from_dict({"entities": {"a": "lamp"}, "init": [], "goal": [["lit", "a"]]})
     trace = simulate("Switch_on(A)", scene, domain)
     assert trace.steps[0].valid and trace.completed
@@ -94,7 +94,7 @@ def test_an_action_without_precondition_or_effect_loads(tmp_path):
     # both are optional in PDDL; pddl 0.5.1 fails on either ('NoneType' object is not subscriptable)
     text = LIGHTS.replace("    :precondition (and (plugged ?l) (not (lit ?l)))\n", "")
     text = text.replace("    :effect (not (lit ?l))", "    :effect ()")
-    domain = Domain.load(write(tmp_path, "lights.pddl", text))
+    domain = load_domain(write(tmp_path, "lights.pddl", text))
     scene = domain.scene_from_dict({"entities": {"a": "lamp"}, "init": [], "goal": [["lit", "a"]]})
     assert simulate("Switch_on(A), Switch_off(A)", scene, domain).completed
 
@@ -116,7 +116,7 @@ def test_a_parameterless_action_is_refused_in_a_bare_pddl_file_and_may_stay_unma
     text = LIGHTS[:-2] + "\n  (:action reset :parameters () :effect (and)))\n"
     path = write(tmp_path, "lights.pddl", text)
     refused(path, f"{path}: line 13", "action reset has no parameters")
-    mapped = Domain.load(write(tmp_path, "lights.yaml", MAPPING))  # a mapping that leaves it out is fine
+    mapped = load_domain(write(tmp_path, "lights.yaml", MAPPING))  # a mapping that leaves it out is fine
     assert mapped.action_names == ["Light", "Dim"]
 
 
@@ -147,7 +147,7 @@ def test_scene_inference_is_refused_for_a_domain_it_does_not_fit(tmp_path):
 
 def test_alfred_scene_inference_writes_only_what_its_check_asks_for():
     # SCENE_INFERENCE["alfred"] is what the load check demands; harp/plan/alfred.py must stay within it
-    alfred = Domain.load("alfred")
+    alfred = load_domain("alfred")
     needs = SCENE_INFERENCE["alfred"]
     plan = ("Navigate(Apple), Pick(Apple), Navigate(Microwave), Heat(Apple), Navigate(Fridge), Open(Fridge), "
             "Cool(Apple), Place(Fridge), Close(Fridge), Navigate(Knife), Pick(Knife), Navigate(Bread), "
@@ -188,7 +188,7 @@ def test_a_reason_for_an_unknown_predicate_is_refused(tmp_path):
 
 def test_every_reason_template_renders_when_its_precondition_fails(tmp_path):
     write(tmp_path, "lights.pddl", LIGHTS)
-    domain = Domain.load(write(tmp_path, "lights.yaml", MAPPING))
+    domain = load_domain(write(tmp_path, "lights.yaml", MAPPING))
     scene = domain.scene_from_dict({"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"], ["plugged", "b"]],
                                     "goal": []})
     steps = simulate("Light(A), Light(B)", scene, domain).steps
@@ -263,7 +263,7 @@ def test_a_yaml_alias_bomb_is_refused(tmp_path):
 
 @pytest.mark.parametrize("name", ["lights.PDDL", "lights.txt", "lights"])
 def test_a_pddl_file_is_read_as_pddl_whatever_its_name(tmp_path, name):
-    domain = Domain.load(write(tmp_path, name, "; the lamps\n" + LIGHTS))
+    domain = load_domain(write(tmp_path, name, "; the lamps\n" + LIGHTS))
     assert domain.action_names == ["Switch_on", "Switch_off"]
 
 
@@ -272,12 +272,12 @@ def test_a_linked_mapping_finds_its_pddl_file_beside_the_real_file(tmp_path):
     write(tmp_path / "real", "lights.pddl", LIGHTS)
     write(tmp_path / "real", "lights.yaml", MAPPING)
     (tmp_path / "link.yaml").symlink_to(tmp_path / "real" / "lights.yaml")
-    assert Domain.load(tmp_path / "link.yaml").action_names == ["Light", "Dim"]
+    assert load_domain(tmp_path / "link.yaml").action_names == ["Light", "Dim"]
 
 
 def test_a_mapping_and_a_bare_load_of_one_pddl_file_are_different_domains(tmp_path):
-    bare = Domain.load(write(tmp_path, "lights.pddl", LIGHTS))
-    mapped = Domain.load(write(tmp_path, "lights.yaml", MAPPING))
+    bare = load_domain(write(tmp_path, "lights.pddl", LIGHTS))
+    mapped = load_domain(write(tmp_path, "lights.yaml", MAPPING))
     assert bare != mapped and bare.action_names != mapped.action_names
     scene = mapped.scene_from_dict(SCENE)
     assert optimal_plan(scene, mapped) == ["Light(A)"]

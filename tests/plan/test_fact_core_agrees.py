@@ -1,5 +1,6 @@
 """The general fact core runs the guide's domains too: navigate_pick_place and drawers written in
-PDDL give the same verdicts as the guide's specialised core, step by step, on random scenes and plans."""
+PDDL give the same verdicts as the guide's specialised core, step by step, on random scenes and plans,
+and the same views of a scene to the stages (harp/plan/protocols.py, Scene)."""
 
 from pathlib import Path
 
@@ -7,16 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harp.plan import Domain, Scene, cost_to_go, optimal_length, simulate
+from harp.plan import GuideScene, cost_to_go, load_domain, optimal_length, simulate
 
 DATA = Path(__file__).parent / "data"
-PAIRS = {"navigate_pick_place": (Domain.load("navigate_pick_place"), Domain.load(DATA / "navigate_pick_place.pddl.yaml")),
-         "drawers": (Domain.load("drawers"), Domain.load(DATA / "drawers.pddl.yaml"))}
+PAIRS = {"navigate_pick_place": (load_domain("navigate_pick_place"), load_domain(DATA / "navigate_pick_place.pddl.yaml")),
+         "drawers": (load_domain("drawers"), load_domain(DATA / "drawers.pddl.yaml"))}
 PLACES = ["table", "red table", "basket"]
 THINGS = ["apple", "cup", "pear"]
 
 
-def as_facts(scene: Scene, domain):
+def as_facts(scene: GuideScene, domain):
     entities = {"start": "origin", **{p: "location" for p in scene.locations}, **{d: "drawer" for d in scene.openable},
                 **{o: "thing" for o in scene.objects}}
     init = [["robot-at", scene.robot], ["hand-empty"]] + [["at", o, p] for o, p in scene.objects.items()]
@@ -35,7 +36,7 @@ def scenes_and_plans(draw, drawers: bool):
     goal = {o: draw(st.sampled_from(places)) for o in draw(st.lists(st.sampled_from(list(objects)), min_size=1,
                                                                       unique=True))}
     goal_open = {"drawer": draw(st.booleans())} if drawers and draw(st.booleans()) else {}
-    scene = Scene("start", PLACES, objects, goal, openable, goal_open)
+    scene = GuideScene("start", PLACES, objects, goal, openable, goal_open)
     actions = ["Navigate", "Pick", "Place", "Grab"] + (["Open", "Close"] if drawers else [])
     steps = draw(st.lists(st.tuples(st.sampled_from(actions), st.sampled_from(places + THINGS + ["start", "moon"])),
                           max_size=8))
@@ -58,5 +59,10 @@ def test_the_pddl_version_of_a_guide_domain_agrees(name):
         assert optimal_length(scene, guide) == optimal_length(fact_scene, facts)
         assert [cost_to_go(r.state, scene, guide) for r in guide_trace.steps] == \
             [cost_to_go(r.state, fact_scene, facts) for r in fact_trace.steps]
+        # what evaluation, negatives and the teacher's check read, through the mapping's `scene` roles
+        assert (fact_scene.objects, fact_scene.goal, set(fact_scene.locations)) == \
+            (scene.objects, scene.goal, set(scene.locations))
+        assert fact_scene.goal_size() == scene.goal_size()
+        assert fact_scene.goal_facts_met(fact_trace.final_state) == scene.goal_facts_met(guide_trace.final_state)
 
     check()

@@ -4,13 +4,13 @@ instances of a kind, search and pick-up goals, user PDDL files and malformed one
 import pytest
 
 from harp.errors import ConfigError, DataError
-from harp.plan import Domain, optimal_length, optimal_plan, simulate
+from harp.plan import load_domain, optimal_length, optimal_plan, simulate
 from harp.rewards.hprm import HPRM
 
 
 @pytest.fixture(scope="module")
 def alfred():
-    return Domain.load("alfred")
+    return load_domain("alfred")
 
 
 def kitchen(alfred, goal, extra=()):
@@ -125,7 +125,7 @@ def test_a_user_pddl_file_by_path(tmp_path):
   (:predicates (lit ?l - lamp))
   (:action switch-on :parameters (?l - lamp) :precondition (not (lit ?l)) :effect (lit ?l))
   (:action switch-off :parameters (?l - lamp) :precondition (lit ?l) :effect (not (lit ?l))))""")
-    domain = Domain.load(path)
+    domain = load_domain(path)
     assert domain.action_names == ["Switch_on", "Switch_off"]
     scene = domain.scene_from_dict({"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"]],
                                     "goal": [["lit", "a"], ["not", "lit", "b"]]})
@@ -141,7 +141,7 @@ def test_a_malformed_pddl_file_is_one_line_naming_file_and_line(tmp_path):
     path = tmp_path / "broken.pddl"
     path.write_text("(define (domain broken)\n  (:predicates (on ?x)\n  (:action go :parameters () :effect (on)))\n")
     with pytest.raises(ConfigError) as error:
-        Domain.load(path)
+        load_domain(path)
     message = str(error.value)
     assert message.startswith(f"{path}: line 3") and "\n" not in message
 

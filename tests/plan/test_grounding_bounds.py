@@ -21,13 +21,13 @@ MEMORY = 1 << 30
 SCENARIOS = textwrap.dedent('''
     import json, sys, tempfile
     from pathlib import Path
-    from harp.plan import Domain, simulate
+    from harp.plan import load_domain, simulate
     from harp.plan.planner import search
     from harp.rewards.hprm import HPRM
 
     def tables_and_apples(entities):
         """Half tables, half apples (one on each table in turn); the apple goes to the last table."""
-        alfred = Domain.load("alfred")
+        alfred = load_domain("alfred")
         tables = [f"table {i}" for i in range(1, entities // 2 + 1)]
         apples = ["apple"] + [f"apple {i}" for i in range(2, entities - len(tables))]
         init = [["robot-at", "start"], ["hand-empty"]] + [["receptacle", t] for t in tables]

@@ -6,10 +6,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harp.plan import Domain
+from harp.plan import load_domain
 from harp.plan.facts import FactState, grounding
 
-ALFRED = Domain.load("alfred")
+ALFRED = load_domain("alfred")
 FURNITURE = ["counter", "counter 2", "fridge", "sink", "microwave"]
 ITEMS = ["apple", "apple 2", "knife", "pot", "lamp"]
 

@@ -25,9 +25,9 @@ def test_display_name_round_trips_through_normalize():
 
 
 def test_a_task_names_its_sources_only_when_it_names_every_moved_object_s_start():
-    from harp.plan import Scene
+    from harp.plan import GuideScene
 
-    scene = Scene("start", ["red table", "blue table", "bin"], {"apple": "red table", "cup": "blue table"},
+    scene = GuideScene("start", ["red table", "blue table", "bin"], {"apple": "red table", "cup": "blue table"},
                   {"apple": "bin", "cup": "bin"})
     assert task_names_sources("Move the apple from the red table and the cup from the blue table to the bin", scene)
     assert not task_names_sources("Move the apple from the red table and the cup to the bin", scene)  # one of two

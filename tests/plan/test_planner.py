@@ -1,6 +1,6 @@
 """The exact planner: optimal plans, optimal lengths and cost-to-go, checked by hand."""
 
-from harp.plan import Scene, cost_to_go, optimal_length, optimal_plan, simulate
+from harp.plan import GuideScene, cost_to_go, optimal_length, optimal_plan, simulate
 
 
 def test_one_object(npp, two_tables):
@@ -21,7 +21,7 @@ def test_holding_a_distractor_costs_extra_steps(npp, two_tables):
 
 
 def test_two_objects(npp):
-    scene = Scene.from_dict({"robot": "start", "locations": ["table", "shelf", "box"],
+    scene = GuideScene.from_dict({"robot": "start", "locations": ["table", "shelf", "box"],
                              "objects": {"apple": "table", "pear": "shelf", "ball": "box"},
                              "goal": {"apple": "box", "pear": "box"}})
     plan = optimal_plan(scene, npp)
@@ -30,10 +30,10 @@ def test_two_objects(npp):
 
 
 def test_goal_already_met_and_unreachable_goal(npp):
-    done = Scene.from_dict({"locations": ["box"], "objects": {"apple": "box"}, "goal": {"apple": "box"}})
+    done = GuideScene.from_dict({"locations": ["box"], "objects": {"apple": "box"}, "goal": {"apple": "box"}})
     assert optimal_plan(done, npp) == [] and optimal_length(done, npp) == 0
     # The apple starts at "start", where the robot can never return: no plan exists.
-    stuck = Scene("start", ["box"], {"apple": "box"}, {"apple": "box"}, {"box": False}, {"box": True})
+    stuck = GuideScene("start", ["box"], {"apple": "box"}, {"apple": "box"}, {"box": False}, {"box": True})
     assert optimal_length(stuck, npp) is None and optimal_plan(stuck, npp) is None
 
 
@@ -44,7 +44,7 @@ def test_drawer_task(drawers, drawer_scene):
 
 
 def test_put_into_a_closed_drawer(drawers):
-    scene = Scene.from_dict({"locations": ["table"], "objects": {"apple": "table"},
+    scene = GuideScene.from_dict({"locations": ["table"], "objects": {"apple": "table"},
                              "openable": {"drawer": False}, "goal": {"apple": "drawer"}})
     assert optimal_plan(scene, drawers) == ["Navigate(Table)", "Pick(Apple)", "Navigate(Drawer)", "Open(Drawer)", "Place(Drawer)"]
 
@@ -58,7 +58,7 @@ def test_a_fifty_object_scene_is_scored_within_the_search_budget(npp):
     tables = [f"table {i}" for i in range(10)]
     objects = {f"thing {i}": tables[i % 10] for i in range(50)}
     goal = {obj: tables[(i + 3) % 10] for i, obj in enumerate(objects)}
-    scene = Scene.from_dict({"robot": "start", "locations": tables, "objects": objects, "goal": goal})
+    scene = GuideScene.from_dict({"robot": "start", "locations": tables, "objects": objects, "goal": goal})
     reference = []
     for obj, target in goal.items():
         reference += [f"Navigate({objects[obj]})", f"Pick({obj})", f"Navigate({target})", f"Place({target})"]
@@ -78,7 +78,7 @@ def test_the_search_cache_is_bounded_by_the_states_it_holds(npp, monkeypatch):
 
     planner.search.cache_clear()
     monkeypatch.setattr(planner, "CACHED_STATES", 60)
-    scenes = [Scene.from_dict({"locations": ["table", f"box {i}"], "objects": {"apple": "table"},
+    scenes = [GuideScene.from_dict({"locations": ["table", f"box {i}"], "objects": {"apple": "table"},
                                "goal": {"apple": f"box {i}"}}) for i in range(20)]
     for scene in scenes:
         planner.search(scene, npp)

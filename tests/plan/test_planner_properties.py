@@ -10,9 +10,9 @@ from collections import deque
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harp.plan import Domain, Scene, cost_to_go, infer_scene, optimal_length, optimal_plan, simulate
+from harp.plan import GuideScene, cost_to_go, infer_scene, load_domain, optimal_length, optimal_plan, simulate
 
-NPP, DRAWERS = Domain.load("navigate_pick_place"), Domain.load("drawers")
+NPP, DRAWERS = load_domain("navigate_pick_place"), load_domain("drawers")
 
 
 def successors(state, scene, domain):
@@ -47,7 +47,7 @@ def scenes(draw):
     goal = {obj: draw(st.sampled_from(spots)) for obj in goal_objects}
     openable = {d: draw(st.booleans()) for d in drawers}
     goal_open = {d: False for d in drawers if draw(st.booleans())}
-    return Scene("start", locations, objects, goal, openable, goal_open)
+    return GuideScene("start", locations, objects, goal, openable, goal_open)
 
 
 @settings(max_examples=60, deadline=None)

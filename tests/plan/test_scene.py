@@ -3,14 +3,14 @@
 import pytest
 
 from harp.errors import DataError
-from harp.plan import Scene, infer_scene, scene_for, simulate
+from harp.plan import GuideScene, infer_scene, scene_for, simulate
 
 
 def test_from_dict_normalises_names_and_round_trips(two_tables):
     assert two_tables.locations == ("white table", "red table", "basket")
     assert two_tables.initial.objects == (("apple", "white table"), ("cup", "red table"))
-    assert Scene.from_dict(two_tables.to_dict()) == two_tables
-    assert hash(Scene.from_dict(two_tables.to_dict())) == hash(two_tables)
+    assert GuideScene.from_dict(two_tables.to_dict()) == two_tables
+    assert hash(GuideScene.from_dict(two_tables.to_dict())) == hash(two_tables)
 
 
 def test_openable_places_are_locations(drawer_scene):
@@ -28,7 +28,7 @@ def test_openable_places_are_locations(drawer_scene):
 ])
 def test_malformed_scenes_are_one_line_data_errors(scene, message):
     with pytest.raises(DataError, match=message):
-        Scene.from_dict(scene)
+        GuideScene.from_dict(scene)
 
 
 def test_infer_scene_from_the_guides_example(npp):

@@ -128,10 +128,10 @@ def test_negative_weights_are_rejected():
 
 def test_a_prebuilt_scene_on_the_example_is_used():
     from harp.data.records import Record
-    from harp.plan import Scene
+    from harp.plan import GuideScene
 
     example = Record(GUIDE)
-    example.resolved_scene = Scene.from_dict(SCENE["scene"])  # as harp.data.records.resolve_scene sets it
+    example.resolved_scene = GuideScene.from_dict(SCENE["scene"])  # as harp.data.records.resolve_scene sets it
     assert HPRM().score("Navigate(Red Table), Pick(Cup)", example).error_type == "task"  # cup exists here
 
 

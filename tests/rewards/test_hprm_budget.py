@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harp.cli import main
-from harp.plan import Domain, optimal_length, optimal_plan, simulate
+from harp.plan import load_domain, optimal_length, optimal_plan, simulate
 from harp.plan.facts import grounding
 from harp.plan.planner import search
 from harp.rewards.hprm import HPRM
@@ -15,7 +15,7 @@ from harp.rewards.hprm import HPRM
 
 @pytest.fixture(scope="module")
 def alfred():
-    return Domain.load("alfred")
+    return load_domain("alfred")
 
 
 def tables(alfred, apples: int, goal: list, receptacles: tuple = ()):

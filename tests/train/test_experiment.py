@@ -10,7 +10,7 @@ import pytest
 
 from harp.config import read_run_config
 from harp.errors import ConfigError
-from harp.train.experiment import load_experiment, mean_ci, summary_table
+from harp.recipes.experiment import load_experiment, mean_ci, summary_table
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from harp.errors import ConfigError, DataError
-from harp.train import experiment
-from harp.train.experiment import load_experiment, read_results, run_experiment
+from harp.recipes import experiment
+from harp.recipes.experiment import load_experiment, read_results, run_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pytest
 
 from harp.config import GRPOConfig, load_grpo_config
 from harp.errors import ConfigError, DataError
-from harp.plan.domain import Domain
+from harp.plan import load_domain
 from harp.rewards.hprm import HPRM
 from harp.data.records import Record, read_records
 from harp.train.grpo import checked_image, prompt_negatives, trl_args, val_path
@@ -15,7 +15,7 @@ from harp.train.grpo_eval import reward_hacking
 from harp.rewards.vocabulary import COMPONENTS
 from harp.train.grpo_rewards import HPRMScorer, reward_weights
 
-DOMAIN = Domain.load("navigate_pick_place")
+DOMAIN = load_domain("navigate_pick_place")
 RECORD = {"image": "a.png", "task": "Put the apple into the bin", "id": "s1",
           "scene": {"robot": "start", "locations": ["white table", "bin"], "objects": {"apple": "white table"},
                     "goal": {"apple": "bin"}},

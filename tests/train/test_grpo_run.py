@@ -42,7 +42,7 @@ def test_short_grpo_run_raises_the_mean_reward_of_its_samples(sft_model, tmp_pat
     from harp.config import GRPOConfig
     from harp.data.records import read_records
     from harp.models.load import load_model_and_processor
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.rewards.hprm import HPRM
     from harp.train.grpo import build_dataset, build_trainer
 
@@ -55,7 +55,7 @@ def test_short_grpo_run_raises_the_mean_reward_of_its_samples(sft_model, tmp_pat
     t.per_device_train_batch_size, t.num_candidates, t.negatives_per_group = 1, 16, 0
     # A small step: a single Adam step of 3e-4 already wrecks this 1.3M-parameter model.
     t.max_new_tokens, t.learning_rate, t.kl_coef, t.warmup_steps, t.save_steps = 40, 5e-5, 0.0, 0, 1000
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     model, processor = load_model_and_processor(sft, for_training=True, dtype=torch.float32)
     dataset = build_dataset([record], domain)
     trainer = build_trainer(config, model, processor, dataset, HPRM(domain), bf16=False)  # FTCA on (the default)

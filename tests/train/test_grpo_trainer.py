@@ -36,7 +36,7 @@ def workdir(tmp_path, monkeypatch):
 
 def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, **training):
     from harp.models.load import load_model_and_processor
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
 
     config = GRPOConfig()
     config.model.freeze_vision_encoder = False  # every weight trains, as in a plain TRL run
@@ -46,7 +46,7 @@ def make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=2, *
     t.num_candidates, t.negatives_per_group, t.bf16 = num_candidates, negatives_per_group, False
     for key, value in training.items():  # any other training key, e.g. TRL's loss_type
         setattr(t, key, value)
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     hprm = HPRM(domain)
     negatives = [[NEGATIVE]] if negatives_per_group else None
     dataset = build_dataset([dict(RECORD)], domain, negatives)

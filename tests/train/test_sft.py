@@ -56,11 +56,11 @@ def mean_plan_loss(model_dir, data_file):
     import torch
 
     from harp.models.load import load_model_and_processor
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
     from harp.train.sft_data import PlanCollator, load_examples
 
     model, processor = load_model_and_processor(model_dir, device="cpu")
-    collator = PlanCollator(processor, Domain.load("navigate_pick_place"))
+    collator = PlanCollator(processor, load_domain("navigate_pick_place"))
     with torch.no_grad():
         return float(model(**collator(load_examples(data_file))).loss)
 
@@ -237,7 +237,8 @@ def test_config_mistakes_are_one_line(setup, tmp_path, capsys, monkeypatch):
 
     import torch
 
-    # Both failures, on any machine (with or without a GPU or deepspeed): the package, then the GPU.
+    # On any machine (with or without a GPU or deepspeed): no package is one line; no GPU is DeepSpeed's
+    # CPU accelerator, said once, and no launcher is a launch of one process.
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a))
@@ -246,5 +247,10 @@ def test_config_mistakes_are_one_line(setup, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: object() if name == "deepspeed" else real_find_spec(name, *a))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ConfigError, match="training.deepspeed: DeepSpeed needs a GPU and none is visible"):
-        check_deepspeed(config)
+    launch = ("DS_ACCELERATOR", "RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in launch})  # restored after
+    capsys.readouterr()
+    check_deepspeed(config)
+    assert capsys.readouterr().err == ("harp: warning: training.deepspeed: no GPU visible; DeepSpeed runs on its "
+                                       "CPU accelerator (gloo)\n")
+    assert os.environ["DS_ACCELERATOR"] == "cpu" and os.environ["WORLD_SIZE"] == "1" and os.environ["MASTER_PORT"]

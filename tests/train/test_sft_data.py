@@ -21,10 +21,10 @@ def records_file(tmp_path_factory):
     """Four synthetic records (absolute image paths), one- and two-object tasks."""
     from harp.data import world
     from harp.data.synthetic import synthetic_record
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
 
     folder = tmp_path_factory.mktemp("records")
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     lines = []
     for index in range(4):
         image = folder / f"scene_{index}_0.png"
@@ -38,9 +38,9 @@ def records_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def domain():
-    from harp.plan.domain import Domain
+    from harp.plan import load_domain
 
-    return Domain.load("navigate_pick_place")
+    return load_domain("navigate_pick_place")
 
 
 def test_plan_text_joins_steps_with_comma_space():

@@ -20,9 +20,18 @@ import json
 import math
 from pathlib import Path
 
+from harp.data.records import read_records, write_records
+from harp.data.synthetic import build_synthetic
 from harp.errors import HarpError
+from harp.eval.evaluate import generate_for_records, load_test_records, score_predictions
 from harp.models.folder import MANIFEST, WEIGHTS
+from harp.models.grounded import sha256
+from harp.models.load import load_model_and_processor
+from harp.models.reproducible import PINNED
 from harp.paths import check_output_dir
+from harp.plan import load_domain
+from harp.recipes.demo import run_demo
+from harp.rewards.hprm import HPRM
 
 # Two builds that differ only in rounding train to different weights, as two seeds would; the
 # tolerance sits between the evaluation's own noise and a model without the skill. Noise: a gap
@@ -31,7 +40,7 @@ from harp.paths import check_output_dir
 # two-object stage) scores 0.59 on two objects against the shipped 0.96, a gap of 0.37. Not yet
 # calibrated on two independent full builds: the first pair of them should confirm it.
 TOLERANCE = 0.10
-EVAL_SEED = 0  # the demo's scenes (harp.demo.SEED); pretraining draws from PRETRAIN_DATA_SEED
+EVAL_SEED = 0  # the demo's scenes (harp.recipes.demo.SEED); pretraining draws from PRETRAIN_DATA_SEED
 EVAL_SCENES = 1000  # 315 one-object and 166 two-object tasks; 20 s a model
 
 
@@ -40,18 +49,11 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
     (rendered once into `scenes_dir`), with the picture and on a grey one."""
     import torch
 
-    from harp.data.records import read_records, write_records
-    from harp.data.synthetic import build_synthetic
-    from harp.eval.evaluate import generate_for_records, load_test_records, score_predictions
-    from harp.models.load import load_model_and_processor
-    from harp.plan import Domain
-    from harp.rewards.hprm import HPRM
-
     actions = scenes_dir / "actions.jsonl"
     if not actions.is_file():
         build_synthetic(num_scenes, seed=EVAL_SEED, images_dir=scenes_dir / "bdv2", output_dir=scenes_dir,
                         progress=False)
-    domain = Domain.load("navigate_pick_place")
+    domain = load_domain("navigate_pick_place")
     model, processor = load_model_and_processor(model_dir, dtype=torch.float32, device="cpu")
     rates = {}
     for objects in (1, 2):
@@ -71,8 +73,6 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
 
 def demo_rates(model_dir: str | Path, workdir: Path) -> dict[str, float]:
     """Task completion of each column of the demo's table, the demo run from `model_dir` in `workdir`."""
-    from harp.demo import run_demo
-
     lines = workdir.with_suffix(".txt")
     lines.parent.mkdir(parents=True, exist_ok=True)
     print(f"the demo from {model_dir} in {workdir} (about 5 minutes; its lines: {lines})", flush=True)
@@ -87,9 +87,6 @@ def demo_rates(model_dir: str | Path, workdir: Path) -> dict[str, float]:
 
 def describe_build(model_dir: Path) -> dict[str, str]:
     """What a model's bytes depend on, from its manifest's last run ("not recorded" where it is silent)."""
-    from harp.models.pretrain import sha256
-    from harp.models.reproducible import PINNED
-
     try:
         manifest = json.loads((model_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):

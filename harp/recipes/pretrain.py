@@ -7,14 +7,14 @@ thousands of scenes, a task for every object of every scene that only the pictur
 of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples); then a second, gentler run
 that adds a two-object task per scene, so the second object is looked up too (STAGES). That takes
 about an hour on one CPU core (56 min 31 s, uninterrupted, beside another job), too long for the
-demo, so it is done once and the result ships in the package (GROUNDED_DIR); `harp model
-init-tiny --grounded` copies it.
+demo, so it is done once and the result ships in the package (harp.models.grounded.GROUNDED_DIR);
+`harp model init-tiny --grounded` copies it.
 
 The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
 experiments never use, so no scene they evaluate on was seen in pretraining. Same arguments, same
 bytes, on any CPU with AVX2 and the same torch and transformers: the model's seed, the scenes and
 the data order are fixed, and so are the CPU kernels and the thread count (harp.models.reproducible).
-Elsewhere `--verify` checks that a rebuild behaves as the shipped model (harp.models.verify).
+Elsewhere `--verify` checks that a rebuild behaves as the shipped model (harp.recipes.verify).
 
 Steps, each skipped when its output is already in --workdir, so a killed run resumes:
   1. the random tiny model (`harp model init-tiny`'s, seed 0)      <workdir>/base/
@@ -28,27 +28,24 @@ Steps, each skipped when its output is already in --workdir, so a killed run res
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harp.config import RUN_CONFIG_FILE
-from harp.errors import DataError, HarpError
-from harp.models.folder import (MANIFEST, MODEL_FILES, NOT_SHIPPED, SAVED_FILES, WEIGHTS, check_model_out,
-                                 write_model_dir)
+from harp.errors import HarpError
+from harp.models.folder import MANIFEST, NOT_SHIPPED, WEIGHTS, check_model_out, write_model_dir
+from harp.models.grounded import copy_files, sha256
 from harp.models.reproducible import PINNED, finish_invocation, mixed_settings, start_invocation, total_seconds
 from harp.paths import check_output_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
 PAIRS_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_pairs.yaml"
-GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
 PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
 
@@ -76,9 +73,9 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
                         domain_name: str = "navigate_pick_place") -> Path:
     """Render the scenes (once) and write the stage's records: each scene's record followed by its
     image-only lookup tasks, shuffled."""
-    from harp.data.records import read_records, write_records
+    from harp.data.records import read_records, write_records  # the stages load when used: `harp --help` starts fast
     from harp.data.synthetic import build_synthetic, with_lookup_tasks
-    from harp.plan import Domain
+    from harp.plan import load_domain
 
     path = scenes_dir / f"{stage.name}_{num_scenes}.jsonl"  # another --num-scenes in the same workdir: new records
     if path.is_file():
@@ -88,7 +85,7 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
         build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
                         output_dir=scenes_dir, domain=domain_name)
         (scenes_dir / "actions.jsonl").replace(scenes)
-    domain = Domain.load(domain_name)
+    domain = load_domain(domain_name)
     records = [dict(record) for record in read_records(scenes)]
     rows = with_lookup_tasks(records, random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"), domain,
                              two_object=stage.two_object)
@@ -168,43 +165,6 @@ def progress(workdir: Path, num_scenes: int) -> dict[str, int]:
     return found
 
 
-def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR, key: str = "--out") -> Path:
-    """Copy the shipped grounded model to `out`, after checking every file of it against its manifest."""
-    out = check_model_out(out, key)
-    digests = read_manifest(source)
-    for name, digest in digests.items():
-        if not (source / name).is_file() or sha256(source / name) != digest:
-            raise HarpError(f"{source / name}: missing or not the file its {MANIFEST} names (a Git LFS pointer? "
-                            f"a partial copy?); rebuild with `harp model pretrain --out {source}`")
-    return write_model_dir(out, lambda folder: copy_files(source, folder, [*digests, MANIFEST]), key)
-
-
-def read_manifest(source: Path) -> dict[str, str]:
-    """The sha256 of each file of the model in `source`, from its MANIFEST: every file the model
-    needs to load is named, so a checkpoint without its tokenizer is refused, not copied."""
-    path, rebuild = source / MANIFEST, f"; rebuild it with `harp model pretrain --out {source}`"
-    if not path.is_file():
-        raise HarpError(f"{source}: no grounded model here{rebuild}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise DataError(f"{path}: not a readable JSON manifest ({str(error).splitlines()[0]}){rebuild}") from None
-    digests = manifest.get("sha256") if isinstance(manifest, dict) else None
-    if not isinstance(digests, dict) or not all(
-            name in MODEL_FILES and isinstance(digest, str) for name, digest in digests.items()):
-        raise DataError(f"{path}: sha256 is not a map from model file names to digests{rebuild}")
-    missing = [name for name in SAVED_FILES if name not in digests]
-    if missing:
-        raise DataError(f"{path}: names no sha256 for {', '.join(missing)}{rebuild}")
-    return digests
-
-
-def copy_files(source: Path, folder: Path, names: list[str]) -> None:
-    """Copy the named files of a model, those its manifest vouches for, from `source` into `folder`."""
-    for name in names:
-        shutil.copy2(source / name, folder / name)
-
-
 def without_build_paths(run_config: Path, workdir: Path) -> None:
     """Write the recorded run config with `<workdir>` for the build folder and paths relative to the
     repository, so the shipped model does not carry the folders of the machine that built it."""
@@ -212,8 +172,3 @@ def without_build_paths(run_config: Path, workdir: Path) -> None:
     for path, name in ((workdir.resolve(), "<workdir>"), (workdir, "<workdir>"), (ROOT, ".")):
         text = re.sub(rf"(?<=\s){re.escape(str(path))}/", f"{name}/", text)  # whole paths only, not inside one
     run_config.write_text(text, encoding="utf-8")
-
-
-def sha256(path: Path) -> str:
-    with path.open("rb") as handle:  # streamed: a weights file may be gigabytes
-        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -29,7 +29,7 @@ from harp.entry import Command
 from harp.errors import HarpError
 from harp.eval.evaluate import format_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKDIR = ROOT / ".demo"
 NUM_SCENES = 500
 SEED = 0

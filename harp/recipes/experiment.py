@@ -48,7 +48,7 @@ from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
 from harp.eval.metrics import SHORTCUT_WRONG, kind_label
-from harp.models.pretrain import copy_grounded
+from harp.models.grounded import copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
 from harp.train.grpo import train_grpo

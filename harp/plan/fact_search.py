@@ -1,0 +1,203 @@
+"""The fact engine's search: only the facts and ground actions that can matter for a scene's goal.
+
+`FactSearch` is the planner's breadth-first search (harp/plan/planner.py, `GraphSearch`) over sets
+of facts, each state's successors the ground actions applicable in it (harp/plan/facts.py) that
+`Relevance` keeps. It counts the bindings it tries besides the states it holds (`WORK_BUDGET`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import Optional
+
+from harp.plan.facts import _MAX_DERIVED_DEPTH, BINDING_BUDGET, FactScene, FactState, grounding
+from harp.plan.planner import STATE_BUDGET, WORK_BUDGET, GraphSearch
+from harp.plan.protocols import PlanningBudgetExceeded
+
+
+class _TooBig(Exception):
+    """The relevance analysis passed RELEVANCE_BUDGET."""
+
+
+class FactSearch(GraphSearch):
+    """Fact domains: states are sets of facts, successors the relevant ground actions of each state."""
+
+    def __init__(self, scene: FactScene, domain, budget: int = STATE_BUDGET):
+        self.ground = grounding(scene, domain.spec)
+        self.relevance = Relevance(self.ground, scene)
+        self._work_from = self._work_until = 0
+        super().__init__(scene, domain, budget)
+
+    def project(self, state):
+        return self.relevance.project(state)
+
+    def facts_in(self, state) -> int:
+        return len(state)
+
+    def _allow(self, states: int) -> None:
+        self._work_from = self.ground.work
+        self._work_until = self._work_from + WORK_BUDGET * states // STATE_BUDGET
+
+    def _held_or_worked(self, held: int) -> int:
+        return max(held, -(-(self.ground.work - self._work_from) * STATE_BUDGET // WORK_BUDGET))
+
+    def successors(self, state) -> list:
+        ground, relevance = self.ground, self.relevance
+        left = self._work_until - ground.work
+        try:
+            actions = ground.applicable_actions(state, relevance.schemas, max(0, min(left, BINDING_BUDGET)))
+        except PlanningBudgetExceeded:
+            if left < BINDING_BUDGET:
+                raise PlanningBudgetExceeded(f"search budget exceeded: more than {WORK_BUDGET:,} bindings tried") \
+                    from None
+            raise
+        outcomes: dict = {}
+        for action in actions:
+            matters, add = relevance.effect(action)
+            if not matters:
+                continue
+            key = action.order
+            after = FactState((state - action.delete) | add)  # `state` is projected, so is `after`
+            known = outcomes.get(key)
+            if known is None:
+                outcomes[key] = [action.word, action.written, after]
+            elif known[2] != after:
+                known[2] = None  # several outcomes: an ambiguous step, which the simulator rejects
+        return [tuple(outcomes[key]) for key in sorted(outcomes)
+                if outcomes[key][2] is not None and outcomes[key][2] != state]
+
+
+RELEVANCE_BUDGET = 200_000  # formula nodes the relevance analysis may visit before it keeps everything
+EXISTS_LIMIT = 4_096  # assignments of an `exists` it enumerates (more: it reads them as any value)
+
+
+class Relevance:
+    """The facts and ground actions that can matter for a scene's goal, worked out backwards from it
+    on the lifted actions, so nothing is grounded for it.
+
+    A pattern is a fact with None for "any entity". The goal's facts are needed (true, or false for
+    a negated goal fact). An action matters when it adds a needed fact (or deletes one that must be
+    false), for the values that fact fixes of its parameters; the facts its preconditions read are
+    then needed too, with None for the parameters left open. Dropping the actions that do not matter
+    keeps every optimal plan, from any reachable state (an action that touches no needed fact can be
+    cut from any plan without breaking it), and facts nothing needs can be projected away (heating
+    the knife changes nothing that counts).
+
+    Statics sharpen it: a precondition the statics decide (`(receptacle ?r)`) prunes the actions it
+    rules out, and a fact no action can ever add (`(in apple apple 2)`: only `place` adds `in`, and
+    only into a receptacle) never holds, so what only it would enable is not needed. Past
+    `RELEVANCE_BUDGET` everything is kept: a bigger search, never a wrong one.
+    """
+
+    def __init__(self, ground, scene, limit: int = RELEVANCE_BUDGET):
+        self.ground = ground
+        self.need: dict = {True: set(), False: set()}
+        self.schemas: set = set()  # ids of the schemas with an instance that matters
+        self.everything = False
+        self._left = limit
+        self._keep: dict = {}
+        instances: set = set()
+        queue = deque([(True, f) for f in scene.goal_true] + [(False, f) for f in scene.goal_false])
+        try:
+            while queue:
+                polarity, pattern = queue.popleft()
+                if self._needed(polarity, pattern):
+                    continue
+                self.need[polarity].add(pattern)
+                for schema in ground.schemas():
+                    types = dict(schema.parameters)
+                    for pred, terms in schema.add if polarity else schema.delete:
+                        binding = ground.unify(terms, pattern[1:], types) if pred == pattern[0] else None
+                        key = (id(schema), tuple(sorted(binding.items()))) if binding is not None else None
+                        if key is None or key in instances:
+                            continue
+                        instances.add(key)
+                        status, needs = self._collect_all(ground.conjuncts(schema), binding, types, True, 0)
+                        if status is not False:
+                            self.schemas.add(id(schema))
+                            queue.extend(needs)
+        except _TooBig:
+            self.everything = True
+            self.schemas = {id(s) for s in ground.schemas()}
+
+    def _needed(self, polarity: bool, pattern: tuple) -> bool:
+        """Whether the pattern, or one more general, is needed with this polarity."""
+        need = self.need[polarity]
+        args = pattern[1:]
+        for mask in itertools.product((False, True), repeat=len(args)):
+            if (pattern[0], *(None if m else a for m, a in zip(mask, args))) in need:
+                return True
+        return False
+
+    def keep(self, fact: tuple) -> bool:
+        known = self._keep.get(fact)
+        if known is None:
+            known = self.everything or self._needed(True, fact) or self._needed(False, fact)
+            if len(self._keep) > 200_000:
+                self._keep.clear()
+            self._keep[fact] = known
+        return known
+
+    def project(self, state):
+        if self.everything:
+            return state
+        kept = [f for f in state if self.keep(f)]
+        return state if len(kept) == len(state) else FactState(kept)
+
+    def effect(self, action) -> tuple[bool, frozenset]:
+        """(whether a ground action matters, the facts it adds that are kept)."""
+        found = action.relevance
+        if found is None:
+            matters = self.everything or any(self._needed(True, f) for f in action.add) or \
+                any(self._needed(False, f) for f in action.delete)
+            found = action.relevance = (matters, frozenset(f for f in action.add if self.keep(f)))
+        return found
+
+    # ----------------------------------------------------------------- what a precondition reads
+
+    def _collect_all(self, nodes, binding, types, polarity, depth) -> tuple[Optional[bool], list]:
+        return self._combine("and", [self._collect(n, binding, types, polarity, depth) for n in nodes])
+
+    def _collect(self, node, binding, types, polarity, depth) -> tuple[Optional[bool], list]:
+        """(True/False when the statics decide the formula for every value of its open variables,
+        else None; the needed (polarity, pattern) pairs it reads)."""
+        self._left -= 1
+        if self._left < 0:
+            raise _TooBig
+        ground, kind = self.ground, node.kind
+        if kind == "atom" and node.derived:
+            if depth >= _MAX_DERIVED_DEPTH:  # as in the search: deeper, a derived atom never holds
+                return False, []
+            return self._collect(ground.expand(node), binding, types, polarity, depth + 1)
+        if kind == "atom" and not node.static:
+            values = tuple(binding.get(t) if t[:1] == "?" else t for t in node.terms)
+            if None not in values and not ground.possible((node.pred, *values)):
+                return False, []
+            return None, [(polarity, (node.pred, *values))]
+        if kind in ("atom", "eq"):
+            return ground.static_status(node, binding, types), []
+        if kind == "not":
+            status, needs = self._collect(node.children[0], binding, types, not polarity, depth)
+            return (None if status is None else not status), needs
+        if kind == "exists":
+            lists = [ground.typed(ground.var_types(v, types)) for v in node.own]
+            count = 1
+            for values in lists:
+                count *= len(values)
+            if count > EXISTS_LIMIT:  # read as any value: coarser, still complete
+                status, needs = self._collect(node.children[0], binding, types, polarity, depth)
+                return (False if status is False else None), needs
+            return self._combine("or", [self._collect(node.children[0], {**binding, **dict(zip(node.own, combo))},
+                                                      types, polarity, depth) for combo in itertools.product(*lists)])
+        return self._combine(kind, [self._collect(c, binding, types, polarity, depth) for c in node.children])
+
+    @staticmethod
+    def _combine(kind: str, results: list) -> tuple[Optional[bool], list]:
+        decisive = kind == "or"  # True decides an `or`, False an `and`
+        if any(status is decisive for status, _ in results):
+            return decisive, []
+        open_ = [needs for status, needs in results if status is None]
+        if not open_:
+            return (not decisive), []
+        return None, [pair for needs in open_ for pair in needs]
