@@ -50,15 +50,22 @@ import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GAMES = ROOT / "tests" / "data" / "alfworld"
 VERDICTS = ROOT / "benchmarks" / "data" / "alfworld_verdicts.jsonl"
 REJECTED = "Nothing happens."
-KINDS = ("walkthrough", "dropped", "swapped", "repeated", "inserted", "other_instance", "wrong_receptacle",
-         "missing_open")
+KINDS = (
+    "walkthrough",
+    "dropped",
+    "swapped",
+    "repeated",
+    "inserted",
+    "other_instance",
+    "wrong_receptacle",
+    "missing_open",
+)
 
 
 # ------------------------------------------------------------------ the engine (ALFWorld's venv)
@@ -72,8 +79,7 @@ def worker(exact: bool) -> None:
     import fast_downward
     import textworld
     from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
-    from textworld.envs.pddl import PddlEnv
-    from textworld.envs.pddl import logic
+    from textworld.envs.pddl import PddlEnv, logic
 
     if not exact:  # translate each game once: the translation depends only on the domain and problem
         logic.fast_downward.pddl2sas = functools.lru_cache(maxsize=2)(fast_downward.pddl2sas)
@@ -129,9 +135,13 @@ class _Lazy:
                 continue  # the derived text starts with the template's literal words
             key = (action.name, tuple(sorted((p.name, v.name) for p, v in action.mapping.items())))
             if key not in self.texts:
-                context = {"state": state, "facts": list(state.facts), "mapping": action.mapping,
-                           "variables": {p.name: self.pddl._entity_infos[v.name] for p, v in action.mapping.items()},
-                           "entity_infos": self.pddl._entity_infos}
+                context = {
+                    "state": state,
+                    "facts": list(state.facts),
+                    "mapping": action.mapping,
+                    "variables": {p.name: self.pddl._entity_infos[v.name] for p, v in action.mapping.items()},
+                    "entity_infos": self.pddl._entity_infos,
+                }
                 action.command_template = self.pddl._logic.grammar.derive(template, context)
                 self.texts[key] = action.format_command(self.names)
             if self.texts[key] == command:
@@ -152,10 +162,10 @@ def mutations(record: dict, seed: int) -> list[tuple[str, list[str]]]:
     typed = lambda kind: sorted(shown[n] for n, t in scene["entities"].items() if t == kind and re.search(r" \d+$", n))
     receptacles, objects = typed("receptacle"), typed(TYPES["object"])
     out = [("walkthrough", plan)]  # a plan made twice keeps its first kind: the Open dropped is missing_open
-    out += [("missing_open", plan[:i] + plan[i + 1:]) for i, s in enumerate(plan) if s.startswith("Open(")]
-    out += [("dropped", plan[:i] + plan[i + 1:]) for i in range(len(plan))]
-    out += [("swapped", plan[:i] + [plan[i + 1], plan[i]] + plan[i + 2:]) for i in range(len(plan) - 1)]
-    out += [("repeated", plan[:i + 1] + plan[i:]) for i in range(len(plan))]
+    out += [("missing_open", plan[:i] + plan[i + 1 :]) for i, s in enumerate(plan) if s.startswith("Open(")]
+    out += [("dropped", plan[:i] + plan[i + 1 :]) for i in range(len(plan))]
+    out += [("swapped", plan[:i] + [plan[i + 1], plan[i]] + plan[i + 2 :]) for i in range(len(plan) - 1)]
+    out += [("repeated", plan[: i + 1] + plan[i:]) for i in range(len(plan))]
     for _ in range(3):  # a detour to a random receptacle, or a step of the plan done again elsewhere
         step = rng.choice([f"Navigate({rng.choice(receptacles)})", rng.choice(plan)])
         at = rng.randrange(len(plan) + 1)
@@ -173,11 +183,15 @@ def mutations(record: dict, seed: int) -> list[tuple[str, list[str]]]:
     places = [i for i, s in enumerate(plan) if s.startswith("Place(")]
     if places:  # the last Place and the Navigate before it go to another receptacle: of the same kind, and any
         last = places[-1]
-        target = plan[last][len("Place("):-1]
+        target = plan[last][len("Place(") : -1]
         same = [r for r in receptacles if r.rsplit(" ", 1)[0] == target.rsplit(" ", 1)[0] and r != target]
         for other in ([rng.choice(same)] if same else []) + [rng.choice([r for r in receptacles if r != target])]:
-            out.append(("wrong_receptacle", [s.replace(f"({target})", f"({other})") if i >= last - 1 else s
-                                             for i, s in enumerate(plan)]))
+            out.append(
+                (
+                    "wrong_receptacle",
+                    [s.replace(f"({target})", f"({other})") if i >= last - 1 else s for i, s in enumerate(plan)],
+                )
+            )
     seen, unique = set(), []
     for kind, steps in out:
         if steps and tuple(steps) not in seen:
@@ -193,8 +207,13 @@ def game_data(where: str, game: dict) -> dict:
         return {k: game[k] for k in ("pddl_domain", "grammar", "pddl_problem", "walkthrough", "solvable") if k in game}
     folder = Path(where.rsplit(":", 1)[0]).parent
     grammar = (folder / "grammar.twl2").read_text(encoding="utf-8").replace("UNKNOWN GOAL", game["task"])
-    return {"pddl_domain": (folder / "domain.pddl").read_text(encoding="utf-8"), "grammar": grammar,
-            "pddl_problem": game["pddl_problem"], "walkthrough": game["walkthrough"], "solvable": game.get("solvable", True)}
+    return {
+        "pddl_domain": (folder / "domain.pddl").read_text(encoding="utf-8"),
+        "grammar": grammar,
+        "pddl_problem": game["pddl_problem"],
+        "walkthrough": game["walkthrough"],
+        "solvable": game.get("solvable", True),
+    }
 
 
 def load_games(paths) -> list[tuple[dict, dict]]:
@@ -214,7 +233,7 @@ def read_verdicts(path: Path) -> list[dict]:
             rows.append(json.loads(line))
         except json.JSONDecodeError:
             if number != len(lines):
-                raise SystemExit(f"{path}:{number}: not JSON; move the file aside to start again")
+                raise SystemExit(f"{path}:{number}: not JSON; move the file aside to start again") from None
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return rows
 
@@ -231,12 +250,16 @@ def run(args) -> int:
     try:
         process = subprocess.Popen(engine, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
     except OSError as error:
-        raise SystemExit(f"--engine-python {args.engine_python}: cannot run it ({error.strerror}); install ALFWorld "
-                         f"as this file's docstring says")
+        raise SystemExit(
+            f"--engine-python {args.engine_python}: cannot run it ({error.strerror}); install ALFWorld "
+            f"as this file's docstring says"
+        ) from None
     start, judged, deadline = time.monotonic(), 0, time.monotonic() + args.minutes * 60
     with out.open("a", encoding="utf-8") as handle:
         for number, (record, data) in enumerate(games, start=1):
-            pending = [(kind, plan) for kind, plan in mutations(record, args.seed) if (record["id"], tuple(plan)) not in done]
+            pending = [
+                (kind, plan) for kind, plan in mutations(record, args.seed) if (record["id"], tuple(plan)) not in done
+            ]
             if not pending:
                 continue
             if time.monotonic() > deadline:
@@ -251,12 +274,25 @@ def run(args) -> int:
                 if not line:
                     raise SystemExit(f"the engine stopped (exit {process.wait()}) during {record['id']}")
                 verdict = json.loads(line)
-                append_record(handle, {"game": record["id"], "kind": kind, "plan": plan, "commands": commands,
-                                       "rejected": verdict["rejected"], "won": verdict["won"], "won_at": verdict["won_at"]})
+                append_record(
+                    handle,
+                    {
+                        "game": record["id"],
+                        "kind": kind,
+                        "plan": plan,
+                        "commands": commands,
+                        "rejected": verdict["rejected"],
+                        "won": verdict["won"],
+                        "won_at": verdict["won_at"],
+                    },
+                )
             judged += len(pending)
             seconds = time.monotonic() - began
-            print(f"[{number}/{len(games)}] {record['id']}: {len(pending)} plans in {seconds:.1f} s "
-                  f"({len(pending) / seconds:.1f}/s)", flush=True)
+            print(
+                f"[{number}/{len(games)}] {record['id']}: {len(pending)} plans in {seconds:.1f} s "
+                f"({len(pending) / seconds:.1f}/s)",
+                flush=True,
+            )
     process.stdin.close()
     process.wait()
     elapsed = time.monotonic() - start
@@ -273,7 +309,9 @@ def summary(rows: list[dict], path: Path) -> None:
         if of_kind:
             complete = sum(r["rejected"] is None and r["won"] for r in of_kind)
             rejected = sum(r["rejected"] is not None for r in of_kind)
-            print(f"  {kind:17s} {len(of_kind):5d} plans: {complete:5d} complete, {rejected:5d} with a rejected command")
+            print(
+                f"  {kind:17s} {len(of_kind):5d} plans: {complete:5d} complete, {rejected:5d} with a rejected command"
+            )
 
 
 # ------------------------------------------------------------------------ H-PRM against the engine
@@ -314,8 +352,9 @@ def compare(args) -> int:
         except HarpError as error:
             print(f"nor can HARP's simulator run them: {error}")
             return 2
-        first_invalid = lambda row: next((i for i, s in enumerate(simulate(row["plan"], scenes[row["game"]], domain).steps)
-                                          if not s.valid), None)
+        first_invalid = lambda row: next(
+            (i for i, s in enumerate(simulate(row["plan"], scenes[row["game"]], domain).steps) if not s.valid), None
+        )
         verdicts = [(row, row["rejected"], first_invalid(row)) for row in rows]
         what = "the first invalid step (HARP's simulator, the goal left out)"
     disagreements = [(row, engine, ours) for row, engine, ours in verdicts if engine != ours]
@@ -330,15 +369,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--games", nargs="+", default=[str(GAMES)], help="game files or folders (default: %(default)s)")
     parser.add_argument("--out", default=str(VERDICTS), help="verdicts to append to (default: %(default)s)")
-    parser.add_argument("--engine-python", default=os.environ.get("ALFWORLD_PYTHON", "/tmp/alfworld-venv/bin/python"),
-                        help="a python with alfworld and textworld (default: $ALFWORLD_PYTHON or %(default)s)")
+    parser.add_argument(
+        "--engine-python",
+        default=os.environ.get("ALFWORLD_PYTHON", "/tmp/alfworld-venv/bin/python"),
+        help="a python with alfworld and textworld (default: $ALFWORLD_PYTHON or %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="mutation seed (default: %(default)s)")
     parser.add_argument("--minutes", type=float, default=float("inf"), help="stop starting games after this long")
     parser.add_argument("--limit-games", type=int, default=None, help="only the first N games")
     parser.add_argument("--exact", action="store_true", help="run ALFWorld's engine unchanged (slow)")
     parser.add_argument("--compare", action="store_true", help="score the verdicts' plans with H-PRM and compare")
-    parser.add_argument("--domain", default=str(GAMES / "harp_domain" / "alfworld.yaml"),
-                        help="with --compare: HARP's domain for ALFWorld (default: %(default)s)")
+    parser.add_argument(
+        "--domain",
+        default=str(GAMES / "harp_domain" / "alfworld.yaml"),
+        help="with --compare: HARP's domain for ALFWorld (default: %(default)s)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

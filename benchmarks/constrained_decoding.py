@@ -61,8 +61,10 @@ def measure(name: str, tokenizer, eos_ids, rows: int, steps: int) -> None:
         masked = processor(ids, scores)
         spent += time.process_time() - t0
         ids = torch.cat([ids, masked.argmax(dim=-1, keepdim=True)], dim=1)
-    print(f"{name:<28} vocabulary {len(tokenizer):>7}  build {build:6.2f}s  "
-          f"per step ({rows} rows) {1000 * spent / steps:6.2f} ms  states {len(processor._edges)}")
+    print(
+        f"{name:<28} vocabulary {len(tokenizer):>7}  build {build:6.2f}s  "
+        f"per step ({rows} rows) {1000 * spent / steps:6.2f} ms  states {len(processor._edges)}"
+    )
 
 
 def main() -> int:

@@ -43,8 +43,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 NEEDED = ("torchvision", "transformers", "trl", "peft", "accelerate", "datasets", "deepspeed", "yaml", "PIL")
 # dense bf16 peak (TFLOP/s) by GPU name, from NVIDIA's data sheets (sparsity not counted)
-PEAKS = {"H200": 989, "H100 SXM": 989, "H100 80GB HBM3": 989, "H100 PCIe": 756, "H100 NVL": 835, "H100": 989,
-         "GH200": 989, "B200": 2250, "A100": 312, "L40S": 362, "A10G": 70, "L4": 121}
+PEAKS = {
+    "H200": 989,
+    "H100 SXM": 989,
+    "H100 80GB HBM3": 989,
+    "H100 PCIe": 756,
+    "H100 NVL": 835,
+    "H100": 989,
+    "GH200": 989,
+    "B200": 2250,
+    "A100": 312,
+    "L40S": 362,
+    "A10G": 70,
+    "L4": 121,
+}
 
 
 def fail(message: str, code: int = 2):
@@ -58,12 +70,16 @@ def preflight() -> None:
     except ImportError:
         fail("torch is not installed; install the CUDA build of torch first")
     if not torch.cuda.is_available():
-        fail("no CUDA GPU visible (torch.cuda.is_available() is false); run it on a machine with an NVIDIA GPU "
-             "(see the header of benchmarks/gpu_check.py)")
+        fail(
+            "no CUDA GPU visible (torch.cuda.is_available() is false); run it on a machine with an NVIDIA GPU "
+            "(see the header of benchmarks/gpu_check.py)"
+        )
     missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
     if missing:
-        fail(f"missing packages: {', '.join(missing)}; install the prepared wheels "
-             "(pip install --no-index --find-links gpu_wheels --no-deps gpu_wheels/*.whl)")
+        fail(
+            f"missing packages: {', '.join(missing)}; install the prepared wheels "
+            "(pip install --no-index --find-links gpu_wheels --no-deps gpu_wheels/*.whl)"
+        )
 
 
 def peak_flops(override: float | None) -> tuple[float | None, str]:
@@ -107,8 +123,13 @@ def run(command: list[str], cwd: Path, env: dict, log: Path) -> tuple[bool, floa
 
 
 def environment() -> dict:
-    return {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled",
-            "TOKENIZERS_PARALLELISM": "false"}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
 
 def demo_pipeline(table: Table, work: Path) -> None:
@@ -116,16 +137,54 @@ def demo_pipeline(table: Table, work: Path) -> None:
     py, env = sys.executable, environment()
     sft, grpo = str(ROOT / "configs/demo/sft.yaml"), str(ROOT / "configs/demo/grpo.yaml")
     stages = [
-        ("data", [py, "-m", "harp.cli", "data", "build", "--source", "synthetic", "--num-scenes", "300", "--seed", "0"]),
+        (
+            "data",
+            [py, "-m", "harp.cli", "data", "build", "--source", "synthetic", "--num-scenes", "300", "--seed", "0"],
+        ),
         ("split", [py, "-m", "harp.cli", "data", "split"]),
         ("model", [py, "-m", "harp.cli", "model", "init-tiny", "--grounded", "--out", "models/tiny-qwen2.5-vl"]),
         ("sft", [py, str(ROOT / "scripts/train_sft.py"), "--config", sft, "--set", "training.bf16=true"]),
-        ("negatives", [py, str(ROOT / "scripts/generate_negatives.py"), "--model_path", "outputs/sft/final",
-                       "--num_samples_per_image", "2", "--batch_size", "32"]),
-        ("grpo", [py, str(ROOT / "scripts/train_grpo.py"), "--config", grpo, "--set", "training.bf16=true",
-                  "--set", "training.max_steps=30"]),
-        ("evaluate", [py, str(ROOT / "scripts/evaluate.py"), "--model_path", "outputs/sft/final", "outputs/grpo/final",
-                      "--test_data", "data/sft_test.jsonl", "--batch_size", "32", "--no_report"]),
+        (
+            "negatives",
+            [
+                py,
+                str(ROOT / "scripts/generate_negatives.py"),
+                "--model_path",
+                "outputs/sft/final",
+                "--num_samples_per_image",
+                "2",
+                "--batch_size",
+                "32",
+            ],
+        ),
+        (
+            "grpo",
+            [
+                py,
+                str(ROOT / "scripts/train_grpo.py"),
+                "--config",
+                grpo,
+                "--set",
+                "training.bf16=true",
+                "--set",
+                "training.max_steps=30",
+            ],
+        ),
+        (
+            "evaluate",
+            [
+                py,
+                str(ROOT / "scripts/evaluate.py"),
+                "--model_path",
+                "outputs/sft/final",
+                "outputs/grpo/final",
+                "--test_data",
+                "data/sft_test.jsonl",
+                "--batch_size",
+                "32",
+                "--no_report",
+            ],
+        ),
     ]
     (work / "logs").mkdir(parents=True, exist_ok=True)
     for name, command in stages:
@@ -138,8 +197,10 @@ def demo_pipeline(table: Table, work: Path) -> None:
             figures += f", final/ saved as {dtype}"
         if ok and name == "evaluate":
             results = json.loads((work / "results" / "evaluation_side_by_side.json").read_text())
-            figures += "; " + "; ".join(f"{label}: task_completion {m['task_completion']:.2f}, avg_reward "
-                                        f"{m['avg_reward']:.3f}" for label, m in results.items())
+            figures += "; " + "; ".join(
+                f"{label}: task_completion {m['task_completion']:.2f}, avg_reward {m['avg_reward']:.3f}"
+                for label, m in results.items()
+            )
         if not ok:
             last = text.strip().splitlines()[-1:] or [""]
             figures += f" (log: {work / 'logs' / (name + '.log')}: {last[0][:200]})"
@@ -151,15 +212,17 @@ def demo_pipeline(table: Table, work: Path) -> None:
 def step_timings(table: Table, sizes: list[str], peak: float | None) -> None:
     """(b) LoRA SFT and GRPO steps of the real-size models."""
     import torch
-
     from gpu_steps import add_lora, grpo_step_timing, sft_step_timing
+
     from harp.models.qwen_sizes import parameter_counts, random_model
 
     def figures(timing, what) -> str:
         mfu = timing.mfu(peak)
         utilisation = f"MFU {mfu:.1%}" if mfu is not None else "MFU n/a (unknown peak: --peak-tflops)"
-        return (f"{timing.seconds:.2f} s/step, {timing.tokens_per_second:,.0f} {what} tokens/s, {utilisation}, "
-                f"peak memory {timing.peak_memory_gb:.1f} GiB")
+        return (
+            f"{timing.seconds:.2f} s/step, {timing.tokens_per_second:,.0f} {what} tokens/s, {utilisation}, "
+            f"peak memory {timing.peak_memory_gb:.1f} GiB"
+        )
 
     for size in sizes:
         try:
@@ -170,10 +233,15 @@ def step_timings(table: Table, sizes: list[str], peak: float | None) -> None:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             model.enable_input_require_grads()
             sft = sft_step_timing(model, counts)
-            table.add(f"(b) {size.upper()} LoRA SFT step (4 x [448² image + 256 tokens])", True, figures(sft, "trained"))
+            table.add(
+                f"(b) {size.upper()} LoRA SFT step (4 x [448² image + 256 tokens])", True, figures(sft, "trained")
+            )
             generation, update = grpo_step_timing(model, counts)
-            table.add(f"(b) {size.upper()} GRPO sampling (4 x 128 new tokens, HF generate)", True,
-                      figures(generation, "generated"))
+            table.add(
+                f"(b) {size.upper()} GRPO sampling (4 x 128 new tokens, HF generate)",
+                True,
+                figures(generation, "generated"),
+            )
             table.add(f"(b) {size.upper()} GRPO update (policy + reference, LoRA)", True, figures(update, "trained"))
         except Exception as error:  # one row says what broke; the other checks still run
             table.add(f"(b) {size.upper()} steps", False, one_line(error))
@@ -189,21 +257,59 @@ def deepspeed_check(table: Table, work: Path) -> None:
 
     py = sys.executable
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.check_call([py, "-m", "harp.cli", "data", "build", "--source", "synthetic", "--num-scenes", "40",
-                           "--seed", "1"], cwd=work, env=environment(), stdout=subprocess.DEVNULL)
-    subprocess.check_call([py, "-m", "harp.cli", "model", "init-tiny", "--out", "tiny"], cwd=work, env=environment(),
-                          stdout=subprocess.DEVNULL)
+    subprocess.check_call(
+        [py, "-m", "harp.cli", "data", "build", "--source", "synthetic", "--num-scenes", "40", "--seed", "1"],
+        cwd=work,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+    )
+    subprocess.check_call(
+        [py, "-m", "harp.cli", "model", "init-tiny", "--out", "tiny"],
+        cwd=work,
+        env=environment(),
+        stdout=subprocess.DEVNULL,
+    )
     finals = {}
-    for name, ds in (("plain", None), ("zero2", "configs/ds_config_zero2.json"), ("zero3", "configs/ds_config_zero3.json")):
+    for name, ds in (
+        ("plain", None),
+        ("zero2", "configs/ds_config_zero2.json"),
+        ("zero3", "configs/ds_config_zero3.json"),
+    ):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {**environment(), "RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1",
-               "MASTER_PORT": str(port)}
-        command = [py, str(ROOT / "scripts/train_sft.py"), "--config", str(ROOT / "configs/demo/sft.yaml"),
-                   "--set", "model.name=tiny", "--set", "model.use_lora=true", "--set", "data.train_path=actions.jsonl",
-                   "--set", "data.val_path=null", "--set", f"training.output_dir=out_{name}", "--set", "training.bf16=false",
-                   "--set", "training.max_steps=10", "--set", "training.learning_rate=1e-3", "--set", "training.report_to=none"]
+        env = {
+            **environment(),
+            "RANK": "0",
+            "LOCAL_RANK": "0",
+            "WORLD_SIZE": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+        command = [
+            py,
+            str(ROOT / "scripts/train_sft.py"),
+            "--config",
+            str(ROOT / "configs/demo/sft.yaml"),
+            "--set",
+            "model.name=tiny",
+            "--set",
+            "model.use_lora=true",
+            "--set",
+            "data.train_path=actions.jsonl",
+            "--set",
+            "data.val_path=null",
+            "--set",
+            f"training.output_dir=out_{name}",
+            "--set",
+            "training.bf16=false",
+            "--set",
+            "training.max_steps=10",
+            "--set",
+            "training.learning_rate=1e-3",
+            "--set",
+            "training.report_to=none",
+        ]
         if ds:
             command += ["--deepspeed", str(ROOT / ds)]
         ok, seconds, text = run(command, work, env, work / f"{name}.log")
@@ -215,13 +321,24 @@ def deepspeed_check(table: Table, work: Path) -> None:
         if name != "plain" and "plain" in finals:
             base, other = finals["plain"], finals[name]
             same_keys = base.keys() == other.keys()
-            diff = max((base[k].float() - other[k].float()).abs().max().item() for k in base) if same_keys else float("inf")
-            close = same_keys and all(torch.allclose(base[k].float(), other[k].float(), rtol=1e-4, atol=1e-5) for k in base)
+            diff = (
+                max((base[k].float() - other[k].float()).abs().max().item() for k in base)
+                if same_keys
+                else float("inf")
+            )
+            close = same_keys and all(
+                torch.allclose(base[k].float(), other[k].float(), rtol=1e-4, atol=1e-5) for k in base
+            )
             start = load_file(work / "tiny" / "model.safetensors")
-            moved = max(((base[k].float() - start[k].float()).abs().max().item() for k in base if k in start),
-                        default=float("nan"))
-            table.add(f"(c) SFT {name}: LoRA-merged final/ vs without DeepSpeed", close,
-                      f"{seconds:.0f} s, max |difference| {diff:.2e} (training moved weights by up to {moved:.2e})")
+            moved = max(
+                ((base[k].float() - start[k].float()).abs().max().item() for k in base if k in start),
+                default=float("nan"),
+            )
+            table.add(
+                f"(c) SFT {name}: LoRA-merged final/ vs without DeepSpeed",
+                close,
+                f"{seconds:.0f} s, max |difference| {diff:.2e} (training moved weights by up to {moved:.2e})",
+            )
         else:
             table.add(f"(c) SFT {name} (LoRA, fp32, 10 steps)", True, f"{seconds:.0f} s")
 
@@ -242,10 +359,14 @@ def main() -> None:
     table = Table()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
-        print(f"gpu_check on {gpu} (bf16 peak {peak / 1e12:.0f} TFLOP/s)" if peak else f"gpu_check on {gpu}", flush=True)
-        for section, call in (("(a)", lambda: demo_pipeline(table, work / "demo")),
-                              ("(b)", lambda: step_timings(table, args.sizes, peak)),
-                              ("(c)", lambda: deepspeed_check(table, work / "deepspeed"))):
+        print(
+            f"gpu_check on {gpu} (bf16 peak {peak / 1e12:.0f} TFLOP/s)" if peak else f"gpu_check on {gpu}", flush=True
+        )
+        for section, call in (
+            ("(a)", lambda: demo_pipeline(table, work / "demo")),
+            ("(b)", lambda: step_timings(table, args.sizes, peak)),
+            ("(c)", lambda: deepspeed_check(table, work / "deepspeed")),
+        ):
             try:
                 call()
             except Exception as error:
@@ -255,9 +376,11 @@ def main() -> None:
     import transformers
     import trl
 
-    header = (f"GPU check, {datetime.date.today().isoformat()}, {gpu}, torch {torch.__version__} (CUDA "
-              f"{torch.version.cuda}), transformers {transformers.__version__}, trl {trl.__version__}, "
-              f"python {platform.python_version()}; `python benchmarks/gpu_check.py`")
+    header = (
+        f"GPU check, {datetime.date.today().isoformat()}, {gpu}, torch {torch.__version__} (CUDA "
+        f"{torch.version.cuda}), transformers {transformers.__version__}, trl {trl.__version__}, "
+        f"python {platform.python_version()}; `python benchmarks/gpu_check.py`"
+    )
     text = header + "\n\n" + table.markdown() + "\n"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -102,8 +102,9 @@ class TokenHook:
             output.pooler_output = self.object_embedding(self.labels[0]) + self.colour_embedding(self.labels[1])
         if self.mode == "oracle_text":
             objects, colours = self.labels
-            output.pooler_output = (self.text_embedding(self.object_ids[objects]) * (objects > 0).unsqueeze(-1)
-                                    + self.text_embedding(self.colour_ids[colours]) * (colours > 0).unsqueeze(-1))
+            output.pooler_output = self.text_embedding(self.object_ids[objects]) * (objects > 0).unsqueeze(
+                -1
+            ) + self.text_embedding(self.colour_ids[colours]) * (colours > 0).unsqueeze(-1)
         return output
 
     def use_text_embeddings(self, model, tokenizer) -> None:
@@ -123,8 +124,9 @@ class TokenHook:
     def aux_loss(self):
         import torch.nn.functional as F
 
-        return (F.cross_entropy(self.object_head(self.tokens), self.labels[0])
-                + F.cross_entropy(self.colour_head(self.tokens), self.labels[1]))
+        return F.cross_entropy(self.object_head(self.tokens), self.labels[0]) + F.cross_entropy(
+            self.colour_head(self.tokens), self.labels[1]
+        )
 
 
 def training_records(regime: Path, data_seed: int, train_scenes: int, every_object: bool) -> Path:
@@ -141,9 +143,16 @@ def training_records(regime: Path, data_seed: int, train_scenes: int, every_obje
     if train_scenes:
         rendered = regime / f"grounding_scenes_{train_scenes}"
         if not (rendered / "actions.jsonl").is_file():
-            build_synthetic(train_scenes, seed=data_seed, images_dir=rendered / "bdv2" / "synthetic",
-                            output_dir=rendered, progress=False)
-        held_out = {record["id"] for name in ("sft_val.jsonl", "sft_test.jsonl") for record in read_records(data / name)}
+            build_synthetic(
+                train_scenes,
+                seed=data_seed,
+                images_dir=rendered / "bdv2" / "synthetic",
+                output_dir=rendered,
+                progress=False,
+            )
+        held_out = {
+            record["id"] for name in ("sft_val.jsonl", "sft_test.jsonl") for record in read_records(data / name)
+        }
         records = [record for record in read_records(rendered / "actions.jsonl") if record["id"] not in held_out]
     else:
         records = list(read_records(data / "sft_train.jsonl"))
@@ -174,17 +183,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="a regime folder: data/sft_{train,val,test}.jsonl")
     parser.add_argument("--mode", choices=("plain", "aux", "oracle", "oracle_text"), default="plain")
-    parser.add_argument("--train_scenes", type=int, default=0, metavar="N",
-                        help="> 0: train on the first N scenes of --data_seed less the regime's test and val")
-    parser.add_argument("--every_object", action="store_true",
-                        help="add a one-object, table-not-named task for every object of every training scene")
+    parser.add_argument(
+        "--train_scenes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="> 0: train on the first N scenes of --data_seed less the regime's test and val",
+    )
+    parser.add_argument(
+        "--every_object",
+        action="store_true",
+        help="add a one-object, table-not-named task for every object of every training scene",
+    )
     parser.add_argument("--data_seed", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--schedule", choices=("linear", "constant"), default="linear",
-                        help="after the 50 warm-up steps: decay to 0 (the demo SFT's) or hold (the recall probe's)")
+    parser.add_argument(
+        "--schedule",
+        choices=("linear", "constant"),
+        default="linear",
+        help="after the 50 warm-up steps: decay to 0 (the demo SFT's) or hold (the recall probe's)",
+    )
     parser.add_argument("--aux_weight", type=float, default=1.0)
     parser.add_argument("--max_steps", type=int, default=0, help="> 0: stop there (smoke runs)")
     parser.add_argument("--limit", type=int, default=0, help="> 0: evaluate on this many records (smoke runs)")
@@ -221,13 +242,16 @@ def main(argv=None) -> int:
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, rate)
     rng = random.Random(args.seed)
     started, step = time.time(), 0
-    print(f"mode={args.mode} seed={args.seed} steps={total} batch={args.batch_size} lr={args.lr} ({args.schedule}) "
-          f"aux_weight={args.aux_weight} training records={len(examples)} ({train_path.name})", flush=True)
+    print(
+        f"mode={args.mode} seed={args.seed} steps={total} batch={args.batch_size} lr={args.lr} ({args.schedule}) "
+        f"aux_weight={args.aux_weight} training records={len(examples)} ({train_path.name})",
+        flush=True,
+    )
     while step < total:
         order = list(range(len(examples)))
         rng.shuffle(order)
         for start in range(0, len(order), args.batch_size):
-            indices = order[start:start + args.batch_size]
+            indices = order[start : start + args.batch_size]
             batch = [examples[i] for i in indices]
             hook.queue = [labels[i] for i in indices]
             inputs = collate(batch)
@@ -241,8 +265,12 @@ def main(argv=None) -> int:
             optimiser.zero_grad()
             step += 1
             if step % 125 == 0 or step == total:
-                print(f"  step {step:>5}  loss {loss.item():.4f}" + (f"  aux {aux.item():.4f}" if aux is not None else "")
-                      + f"  ({time.time() - started:.0f}s)", flush=True)
+                print(
+                    f"  step {step:>5}  loss {loss.item():.4f}"
+                    + (f"  aux {aux.item():.4f}" if aux is not None else "")
+                    + f"  ({time.time() - started:.0f}s)",
+                    flush=True,
+                )
             if step >= total:
                 break
 
@@ -250,25 +278,30 @@ def main(argv=None) -> int:
     hprm = HPRM(domain)
     test = load_test_records(data / "sft_test.jsonl", domain) + load_test_records(data / "sft_val.jsonl", domain)
     if args.limit:
-        test = test[:args.limit]
+        test = test[: args.limit]
     batch_size = 16
     # The blank-image control: with the real tower's tokens, image-only tasks should fall to chance.
     # Oracle tokens come from the layout, not the pixels, so blanking changes nothing there.
     for blank in (False, True) if args.mode in ("plain", "aux") else (False,):
         hook.queue = [token_labels(record, args.data_seed) for record in test]
         with torch.no_grad():
-            predictions = generate_for_records(model, processor, test, domain, batch_size=batch_size,
-                                               max_new_tokens=48, blank_images=blank)
+            predictions = generate_for_records(
+                model, processor, test, domain, batch_size=batch_size, max_new_tokens=48, blank_images=blank
+            )
         if hook.queue:
             raise RuntimeError(f"{len(hook.queue)} queued labels were never used: images and labels are out of step")
         rows = score_predictions(test, predictions, domain, hprm)
         metrics = summarize(rows)
-        print(f"mode={args.mode} seed={args.seed} test+val {len(rows)}{' blank images' if blank else ''}: "
-              f"task completion {metrics['task_completion']:.3f}, avg reward {metrics['avg_reward']:.3f} "
-              f"({time.time() - started:.0f}s)")
+        print(
+            f"mode={args.mode} seed={args.seed} test+val {len(rows)}{' blank images' if blank else ''}: "
+            f"task completion {metrics['task_completion']:.3f}, avg reward {metrics['avg_reward']:.3f} "
+            f"({time.time() - started:.0f}s)"
+        )
         for kind, summary in details(rows)["by_task_kind"].items():
-            print(f"  {kind:<40} n={summary['num_samples']:<3} completion {summary['task_completion']:.3f}  "
-                  f"uniform {summary['baseline_uniform']}  most-loaded {summary['baseline_most_loaded']}")
+            print(
+                f"  {kind:<40} n={summary['num_samples']:<3} completion {summary['task_completion']:.3f}  "
+                f"uniform {summary['baseline_uniform']}  most-loaded {summary['baseline_most_loaded']}"
+            )
     return 0
 
 

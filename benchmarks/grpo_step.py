@@ -30,10 +30,20 @@ def toy_records(folder: Path, n: int) -> list[dict]:
     for i in range(n):
         image = folder / f"scene_{i}.png"
         Image.new("RGB", (112, 112), (40 * i % 255, 90, 160)).save(image)
-        records.append({"image": str(image), "task": "Put the apple into the bin", "id": f"s{i}",
-                        "scene": {"robot": "start", "locations": ["white table", "red table", "bin"],
-                                  "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}},
-                        "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]})
+        records.append(
+            {
+                "image": str(image),
+                "task": "Put the apple into the bin",
+                "id": f"s{i}",
+                "scene": {
+                    "robot": "start",
+                    "locations": ["white table", "red table", "bin"],
+                    "objects": {"apple": "white table", "cup": "red table"},
+                    "goal": {"apple": "bin"},
+                },
+                "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
+            }
+        )
     return records
 
 
@@ -56,8 +66,9 @@ def make_trainer(kind: str, model_path: str, dataset, config, num_generations: i
         return build_trainer(config, model, processor, dataset, HPRM(load_domain("navigate_pick_place")))
     args = trl_args(config, num_generations)
     args.reward_weights = None
-    return GRPOTrainer(model=model, reward_funcs=[trivial_reward], args=args, train_dataset=dataset,
-                       processing_class=processor)
+    return GRPOTrainer(
+        model=model, reward_funcs=[trivial_reward], args=args, train_dataset=dataset, processing_class=processor
+    )
 
 
 def step_times(trainer, steps: int, seed: int) -> list[float]:
@@ -123,8 +134,10 @@ def run(args, tmp: Path) -> int:
         for kind, trainer in trainers.items():
             times[kind] += step_times(trainer, args.steps, seed=round_index + 1)
     harp, plain = statistics.median(times["harp"]), statistics.median(times["plain"])
-    print(f"GRPO step, {args.prompts} prompts x {args.candidates} completions, max {args.max_new_tokens} new tokens, "
-          f"{args.rounds} x {args.steps} steps each, model {model}")
+    print(
+        f"GRPO step, {args.prompts} prompts x {args.candidates} completions, max {args.max_new_tokens} new tokens, "
+        f"{args.rounds} x {args.steps} steps each, model {model}"
+    )
     print(f"  TRL GRPOTrainer, trivial reward : {plain * 1000:8.1f} ms/step (median)")
     print(f"  HARP: H-PRM (5 rewards) + FTCA : {harp * 1000:8.1f} ms/step (median)")
     print(f"  ratio {harp / plain:.3f} (target <= 1.10)")

@@ -28,9 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harp.plan import Domain, GuideScene, load_domain, optimal_plan  # noqa: E402
+from harp.plan import (  # noqa: E402
+    Domain,
+    GuideScene,
+    load_domain,
+    optimal_plan,
+    planner,  # noqa: E402
+)
 from harp.plan import parser as plan_parser  # noqa: E402
-from harp.plan import planner  # noqa: E402
 from harp.rewards.hprm import HPRM  # noqa: E402
 
 TABLES = ["white table", "red table", "wooden table", "blue table", "counter", "shelf"]
@@ -67,12 +72,17 @@ def make_plan(rng: random.Random, record: dict) -> str:
             steps.pop(rng.randrange(len(steps)))
     elif kind < 0.80:  # invalid action or entity
         i = rng.randrange(len(steps))
-        steps[i] = rng.choice([f"Grab({rng.choice(OBJECTS).title()})", f"Pick({rng.choice(RECEPTACLES).title()})",
-                               f"Navigate({rng.choice(OBJECTS).title()})"])
+        steps[i] = rng.choice(
+            [
+                f"Grab({rng.choice(OBJECTS).title()})",
+                f"Pick({rng.choice(RECEPTACLES).title()})",
+                f"Navigate({rng.choice(OBJECTS).title()})",
+            ]
+        )
     elif kind < 0.90:  # format: a comma or a parenthesis missing
         text = ", ".join(steps)
         cut = rng.choice([i for i, c in enumerate(text) if c in ",)"])
-        return text[:cut] + text[cut + 1:]
+        return text[:cut] + text[cut + 1 :]
     else:  # garbage
         alphabet = "abcdefghijklmnopqrstuvwxyz ABCDEFG(),.:\n"
         return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))

@@ -25,14 +25,25 @@ def main(argv=None) -> int:
     import torch
 
     from harp.errors import HarpError
-    from harp.recipes.experiment import (RESULTS, SUMMARY, current_rows, load_experiment, read_results, run_experiment,
-                                       summary_table)
+    from harp.recipes.experiment import (
+        RESULTS,
+        SUMMARY,
+        current_rows,
+        load_experiment,
+        read_results,
+        run_experiment,
+        summary_table,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True, help="experiment YAML (configs/experiments/*.yaml)")
     parser.add_argument("--summary", action="store_true", help="print the table from results.jsonl, run nothing")
-    parser.add_argument("--regime", action="append", metavar="NAME",
-                        help="run (or summarise) only this regime of the file; repeat for several")
+    parser.add_argument(
+        "--regime",
+        action="append",
+        metavar="NAME",
+        help="run (or summarise) only this regime of the file; repeat for several",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     try:
@@ -44,8 +55,10 @@ def main(argv=None) -> int:
             rows = current_rows(config, every)
             if not rows:
                 other = f"; its {len(every)} rows of these regimes were made under other settings" if every else ""
-                print(f"error: no results for these settings in {path}{other} (run without --summary first)",
-                      file=sys.stderr)
+                print(
+                    f"error: no results for these settings in {path}{other} (run without --summary first)",
+                    file=sys.stderr,
+                )
                 return 1
         else:
             rows = run_experiment(config, log=lambda line: print(line, flush=True))

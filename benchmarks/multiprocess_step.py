@@ -33,9 +33,23 @@ def run(cwd: Path, processes: int, script: str, config: str, overrides: list[str
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
-                   str(processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                   "--main_process_port", str(port), *command[1:]]
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(port),
+            *command[1:],
+        ]
     command += ["--config", str(ROOT / "configs" / "demo" / config)]
     for override in overrides:
         command += ["--set", override]
@@ -66,21 +80,47 @@ def main() -> None:
         build_synthetic(num_scenes=64, seed=0, images_dir=root / "img", output_dir=root, progress=False)
         write_records(root / "train.jsonl", read_records(root / "actions.jsonl"))
         build_tiny_model(root / "tiny")
-        common = [f"data.train_path={root / 'train.jsonl'}", "data.val_path=null", "training.report_to=none",
-                  "training.save_steps=100000", "training.logging_steps=100000"]
+        common = [
+            f"data.train_path={root / 'train.jsonl'}",
+            "data.val_path=null",
+            "training.report_to=none",
+            "training.save_steps=100000",
+            "training.logging_steps=100000",
+        ]
         rows = []
         for processes in (1, 2):
-            sft = run(root, processes, "train_sft.py", "sft.yaml", common + [
-                f"model.name={root / 'tiny'}", f"training.output_dir={root / f'sft{processes}'}",
-                f"training.max_steps={args.sft_steps}",
-                f"training.per_device_train_batch_size={args.sft_batch // processes}"])
-            grpo = run(root, processes, "train_grpo.py", "grpo.yaml", common + [
-                f"model.sft_model_path={root / 'sft1' / 'final'}", "data.negative_path=null",
-                f"training.output_dir={root / f'grpo{processes}'}", f"training.max_steps={args.grpo_steps}",
-                f"training.per_device_train_batch_size={args.grpo_prompts // processes}"])
+            sft = run(
+                root,
+                processes,
+                "train_sft.py",
+                "sft.yaml",
+                common
+                + [
+                    f"model.name={root / 'tiny'}",
+                    f"training.output_dir={root / f'sft{processes}'}",
+                    f"training.max_steps={args.sft_steps}",
+                    f"training.per_device_train_batch_size={args.sft_batch // processes}",
+                ],
+            )
+            grpo = run(
+                root,
+                processes,
+                "train_grpo.py",
+                "grpo.yaml",
+                common
+                + [
+                    f"model.sft_model_path={root / 'sft1' / 'final'}",
+                    "data.negative_path=null",
+                    f"training.output_dir={root / f'grpo{processes}'}",
+                    f"training.max_steps={args.grpo_steps}",
+                    f"training.per_device_train_batch_size={args.grpo_prompts // processes}",
+                ],
+            )
             rows.append((processes, sft / args.sft_steps, grpo / args.grpo_steps))
-        print(f"global batch: SFT {args.sft_batch} samples, GRPO {args.grpo_prompts} prompts x (4 sampled + 1 negative); "
-              f"load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"global batch: SFT {args.sft_batch} samples, GRPO {args.grpo_prompts} prompts x (4 sampled + 1 negative); "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
         print(f"{'processes':>9}  {'SFT s/step':>10}  {'GRPO s/step':>11}")
         for processes, sft, grpo in rows:
             print(f"{processes:>9}  {sft:>10.3f}  {grpo:>11.3f}")

@@ -36,14 +36,18 @@ def main() -> None:
         breakdown = HPRM(domain).score(plan, {"plan": plan, "scene": scene})
         seconds = time.process_time() - start
         exact = search(GuideScene.from_dict(scene), domain).exact
-        print(f"{count:3d} goal objects: {seconds:6.3f} s  {'exact' if exact else 'budget hit, estimated'}"
-              f"  error_type={breakdown.error_type}")
+        print(
+            f"{count:3d} goal objects: {seconds:6.3f} s  {'exact' if exact else 'budget hit, estimated'}"
+            f"  error_type={breakdown.error_type}"
+        )
     start = time.process_time()
     from harp.eval.alfred_check import expert_figures
 
     figures = expert_figures(str(Path(__file__).resolve().parents[1] / "tests/plan/data/alfred_high_level_plans.jsonl"))
-    print(f"ALFRED: {figures.experts} experts + {figures.broken} broken copies scored in "
-          f"{time.process_time() - start:.1f} s; " + "; ".join(figures.lines()))
+    print(
+        f"ALFRED: {figures.experts} experts + {figures.broken} broken copies scored in "
+        f"{time.process_time() - start:.1f} s; " + "; ".join(figures.lines())
+    )
 
 
 if __name__ == "__main__":

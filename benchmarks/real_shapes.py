@@ -53,8 +53,13 @@ IMAGE = (640, 480)  # BridgeData V2 frames
 VISION_BLOCKS = 1  # measured depth of the vision tower (its 32 frozen blocks are only weights at full depth)
 STAGES = ("sft", "negatives", "grpo", "evaluate")
 SCALED = {  # the test's stand-in: the same layout at a fraction of the width
-    "text": {"hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
-             "vocab_size": 2048},
+    "text": {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 2048,
+    },
     "vision": {"hidden_size": 32, "intermediate_size": 64, "num_heads": 2},
     "rope": [2, 3, 3],  # head_dim 16: mrope sections sum to 8
 }
@@ -98,8 +103,10 @@ class Windows:
     def installed(self):
         import transformers
 
-        self.saved = [(owner, name, getattr(owner, name))
-                      for owner, name in ((transformers.Trainer, "train"), (transformers.GenerationMixin, "generate"))]
+        self.saved = [
+            (owner, name, getattr(owner, name))
+            for owner, name in ((transformers.Trainer, "train"), (transformers.GenerationMixin, "generate"))
+        ]
         for owner, name, call in self.saved:
             setattr(owner, name, self._watched(call))
         try:
@@ -230,16 +237,31 @@ def tokens_note(model: Path, data: Path) -> str:
 
     processor = load_processor(model)
     example = load_examples(data)[0]
-    image = processor.image_processor.get_number_of_image_patches(IMAGE[1], IMAGE[0], {}) // processor.image_processor.merge_size ** 2
-    return (f"a {IMAGE[0]}x{IMAGE[1]} frame: {image} image tokens; one SFT sample: "
-            f"{sample_length(processor, example, load_domain('navigate_pick_place'))} tokens (the embedded tokenizer)")
+    image = (
+        processor.image_processor.get_number_of_image_patches(IMAGE[1], IMAGE[0], {})
+        // processor.image_processor.merge_size**2
+    )
+    return (
+        f"a {IMAGE[0]}x{IMAGE[1]} frame: {image} image tokens; one SFT sample: "
+        f"{sample_length(processor, example, load_domain('navigate_pick_place'))} tokens (the embedded tokenizer)"
+    )
 
 
 # ----------------------------------------------------------------------------------- stages
 
 
-def run_stages(model: Path, data: Path, work: Path, size: str, depth: int, stages: list, *, max_new_tokens: int,
-               grpo_full: bool, max_length: int = 1024) -> None:
+def run_stages(
+    model: Path,
+    data: Path,
+    work: Path,
+    size: str,
+    depth: int,
+    stages: list,
+    *,
+    max_new_tokens: int,
+    grpo_full: bool,
+    max_length: int = 1024,
+) -> None:
     """The guide's stages on `model`, each measured: SFT (LoRA), negatives, GRPO, evaluation."""
     from harp.config import load_grpo_config, load_sft_config
     from harp.eval.evaluate import evaluate
@@ -250,20 +272,54 @@ def run_stages(model: Path, data: Path, work: Path, size: str, depth: int, stage
     quiet = ["training.report_to=none", "training.save_steps=1000", "training.logging_steps=1", "training.max_steps=1"]
     with measured(stages, size, depth, "sft"):
         # max_length: 391 image tokens + the prompt + the plan pass the guide's 512 with Qwen's tokenizer (README)
-        train_sft(load_sft_config(ROOT / "configs" / "sft_config.yaml", quiet + [
-            f"model.name={model}", f"data.train_path={data}", "data.val_path=null", f"training.output_dir={work / 'sft'}",
-            "training.gradient_accumulation_steps=1", f"training.max_length={max_length}", "training.warmup_steps=0"]))
+        train_sft(
+            load_sft_config(
+                ROOT / "configs" / "sft_config.yaml",
+                quiet
+                + [
+                    f"model.name={model}",
+                    f"data.train_path={data}",
+                    "data.val_path=null",
+                    f"training.output_dir={work / 'sft'}",
+                    "training.gradient_accumulation_steps=1",
+                    f"training.max_length={max_length}",
+                    "training.warmup_steps=0",
+                ],
+            )
+        )
     sft_model = work / "sft" / "final"
     with measured(stages, size, depth, "negatives"):
-        generate_negatives(str(sft_model), data, work / "negatives.jsonl", max_new_tokens=max_new_tokens, progress=False)
+        generate_negatives(
+            str(sft_model), data, work / "negatives.jsonl", max_new_tokens=max_new_tokens, progress=False
+        )
     with measured(stages, size, depth, "grpo"):
-        train_grpo(load_grpo_config(ROOT / "configs" / "grpo_config.yaml", quiet + [
-            f"model.sft_model_path={sft_model}", f"data.train_path={data}", f"data.negative_path={work / 'negatives.jsonl'}",
-            "data.val_path=null", f"training.output_dir={work / 'grpo'}", f"training.max_new_tokens={max_new_tokens}",
-            f"model.use_lora={str(not grpo_full).lower()}", "training.warmup_steps=0"]), progress=False)
+        train_grpo(
+            load_grpo_config(
+                ROOT / "configs" / "grpo_config.yaml",
+                quiet
+                + [
+                    f"model.sft_model_path={sft_model}",
+                    f"data.train_path={data}",
+                    f"data.negative_path={work / 'negatives.jsonl'}",
+                    "data.val_path=null",
+                    f"training.output_dir={work / 'grpo'}",
+                    f"training.max_new_tokens={max_new_tokens}",
+                    f"model.use_lora={str(not grpo_full).lower()}",
+                    "training.warmup_steps=0",
+                ],
+            ),
+            progress=False,
+        )
     with measured(stages, size, depth, "evaluate"):
-        evaluate(str(work / "grpo" / "final"), data, work / "evaluation.json", batch_size=4,
-                 max_new_tokens=max_new_tokens, report=False, quiet=True)
+        evaluate(
+            str(work / "grpo" / "final"),
+            data,
+            work / "evaluation.json",
+            batch_size=4,
+            max_new_tokens=max_new_tokens,
+            report=False,
+            quiet=True,
+        )
 
 
 # --------------------------------------------------------------------------------- estimate
@@ -284,8 +340,11 @@ def estimate(stages: list[Stage], shape: Shape, measured_full: bool) -> dict[str
     """GB per stage at full depth with the guide's settings (GRPO: full fine-tuning)."""
     result = {}
     for name in STAGES:
-        points = {s.depth: s.peak_gb - static_gb(name, shape.per_depth[s.depth], measured_full)
-                  for s in stages if s.size == shape.size and s.name == name}
+        points = {
+            s.depth: s.peak_gb - static_gb(name, shape.per_depth[s.depth], measured_full)
+            for s in stages
+            if s.size == shape.size and s.name == name
+        }
         (d1, m1), (d2, m2) = sorted(points.items())[:2]
         per_layer = max(0.0, (m2 - m1) / (d2 - d1))
         dynamic = m1 + per_layer * (shape.layers - d1)
@@ -296,21 +355,26 @@ def estimate(stages: list[Stage], shape: Shape, measured_full: bool) -> dict[str
 def table(stages: list[Stage], shapes: list[Shape], estimates: dict[str, dict[str, float]]) -> str:
     lines = ["| size | depth | stage | seconds | peak GB (CPU) |", "|---|---|---|---|---|"]
     lines += [f"| {s.size} | {s.depth} | {s.name} | {s.seconds:.1f} | {s.peak_gb:.2f} |" for s in stages]
-    lines += ["", "| size | stage | full-depth estimate (GB, one GPU, bf16) | " + " | ".join(f"{c} GB" for c in CARDS_GB) + " |",
-              "|---|---|---|" + "---|" * len(CARDS_GB)]
+    lines += [
+        "",
+        "| size | stage | full-depth estimate (GB, one GPU, bf16) | " + " | ".join(f"{c} GB" for c in CARDS_GB) + " |",
+        "|---|---|---|" + "---|" * len(CARDS_GB),
+    ]
     for shape in shapes:
         for name, gb in estimates[shape.size].items():
-            fits = " | ".join("fits" if gb <= card * 0.9 else "no" for card in CARDS_GB)  # 10% for CUDA context, fragmentation
+            fits = " | ".join(
+                "fits" if gb <= card * 0.9 else "no" for card in CARDS_GB
+            )  # 10% for CUDA context, fragmentation
             lines.append(f"| {shape.size} ({shape.params['total'] / 1e9:.2f}B) | {name} | {gb:.1f} | {fits} |")
     return "\n".join(lines)
 
 
-def run(sizes, depths, work: Path, *, max_new_tokens: int, grpo_full: bool, scaled: bool = False,
-        warmup: bool = True):
+def run(sizes, depths, work: Path, *, max_new_tokens: int, grpo_full: bool, scaled: bool = False, warmup: bool = True):
     """Measure every size at every depth; returns (stages, shapes, estimates)."""
     with WINDOWS.installed():
-        return _run(sizes, depths, work, max_new_tokens=max_new_tokens, grpo_full=grpo_full, scaled=scaled,
-                    warmup=warmup)
+        return _run(
+            sizes, depths, work, max_new_tokens=max_new_tokens, grpo_full=grpo_full, scaled=scaled, warmup=warmup
+        )
 
 
 def _run(sizes, depths, work: Path, *, max_new_tokens: int, grpo_full: bool, scaled: bool, warmup: bool):
@@ -324,12 +388,23 @@ def _run(sizes, depths, work: Path, *, max_new_tokens: int, grpo_full: bool, sca
     shapes = []
     if warmup:  # the first stage would also count the libraries' one-time allocations
         config = shape_config(sizes[0], 1, token_ids, scaled=True)
-        run_stages(write_model(config, work / "warmup" / "model", tokenizer_dir), data, work / "warmup", "warm-up", 1,
-                   [], max_new_tokens=4, grpo_full=grpo_full)
+        run_stages(
+            write_model(config, work / "warmup" / "model", tokenizer_dir),
+            data,
+            work / "warmup",
+            "warm-up",
+            1,
+            [],
+            max_new_tokens=4,
+            grpo_full=grpo_full,
+        )
     for size in sizes:
         layers = TEXT[size]["num_hidden_layers"]
         full = shape_config(size, layers, token_ids, scaled)
-        full.vision_config.depth, full.vision_config.fullatt_block_indexes = VISION["depth"], VISION["fullatt_block_indexes"]
+        full.vision_config.depth, full.vision_config.fullatt_block_indexes = (
+            VISION["depth"],
+            VISION["fullatt_block_indexes"],
+        )
         shape = Shape(size, layers, parameters(full))
         for depth in depths:
             config = shape_config(size, depth, token_ids, scaled)
@@ -356,8 +431,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count() or 1))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.work or tmp)
-        stages, shapes, estimates = run(args.sizes, args.depths, work, max_new_tokens=args.max_new_tokens,
-                                        grpo_full=args.grpo_full)
+        stages, shapes, estimates = run(
+            args.sizes, args.depths, work, max_new_tokens=args.max_new_tokens, grpo_full=args.grpo_full
+        )
     print(table(stages, shapes, estimates))
     return 0
 

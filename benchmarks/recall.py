@@ -64,8 +64,9 @@ def scene_example(rng: random.Random, mixed_colours: bool = False) -> tuple[list
     return pairs, asked
 
 
-def random_keys_example(rng: random.Random, num_keys: int, copy: bool = False,
-                        num_values: int = COLOURS) -> tuple[list[tuple[int, int]], int]:
+def random_keys_example(
+    rng: random.Random, num_keys: int, copy: bool = False, num_values: int = COLOURS
+) -> tuple[list[tuple[int, int]], int]:
     """2-8 pairs of random keys; values from the first `num_values` value tokens: the 5 colours,
     then the key tokens (so up to 5 + num_keys values, as in MQAR's shared vocabulary)."""
     count = rng.randint(2, 8)
@@ -130,10 +131,10 @@ def dense_batch(examples, rng: random.Random, queries: int):
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     targets = torch.full((len(encoded), width), -100, dtype=torch.long)
     for i, (tokens, extras, target) in enumerate(encoded):
-        ids[i, :len(tokens)] = torch.tensor(tokens)
-        extra[i, :len(tokens)] = torch.tensor(extras)
-        mask[i, :len(tokens)] = 1
-        targets[i, :len(tokens)] = torch.tensor(target)
+        ids[i, : len(tokens)] = torch.tensor(tokens)
+        extra[i, : len(tokens)] = torch.tensor(extras)
+        mask[i, : len(tokens)] = 1
+        targets[i, : len(tokens)] = torch.tensor(target)
     return ids, extra, mask, targets
 
 
@@ -154,9 +155,9 @@ def batch(examples):
     extra = torch.full((len(encoded), width), PAD, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.long)
     for i, (tokens, extras, _) in enumerate(encoded):  # left-padded: the answer is predicted at the last position
-        ids[i, width - len(tokens):] = torch.tensor(tokens)
-        extra[i, width - len(tokens):] = torch.tensor(extras)
-        mask[i, width - len(tokens):] = 1
+        ids[i, width - len(tokens) :] = torch.tensor(tokens)
+        extra[i, width - len(tokens) :] = torch.tensor(extras)
+        mask[i, width - len(tokens) :] = 1
     answers = torch.tensor([a for _, _, a in encoded])
     return ids, extra, mask, answers
 
@@ -166,9 +167,17 @@ def build_model(num_keys: int, seed: int, layers: int, hidden: int):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=FIRST_KEY + num_keys, hidden_size=hidden, intermediate_size=3 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=128, tie_word_embeddings=False, pad_token_id=PAD)
+    config = Qwen2Config(
+        vocab_size=FIRST_KEY + num_keys,
+        hidden_size=hidden,
+        intermediate_size=3 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+        tie_word_embeddings=False,
+        pad_token_id=PAD,
+    )
     return Qwen2ForCausalLM(config)
 
 
@@ -193,24 +202,46 @@ def main(argv=None) -> int:
     parser.add_argument("--batch_size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--num_keys", type=int, default=256, help="key vocabulary of random_keys (>= 9)")
-    parser.add_argument("--num_values", type=int, default=COLOURS,
-                        help="value vocabulary of random_keys: the 5 colours, then key tokens (up to 5 + num_keys)")
+    parser.add_argument(
+        "--num_values",
+        type=int,
+        default=COLOURS,
+        help="value vocabulary of random_keys: the 5 colours, then key tokens (up to 5 + num_keys)",
+    )
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--eval_every", type=int, default=500)
-    parser.add_argument("--queries", type=int, default=1,
-                        help="questions per training sample, each with its answer and loss (multi-query recall)")
-    parser.add_argument("--query_first", action="store_true",
-                        help="put the question before the pairs too (for the planner: the task before the image)")
-    parser.add_argument("--train_scenes", type=int, default=0, metavar="N",
-                        help="train on a fixed pool of N scenes (as SFT sees 400), not a fresh scene per sample")
-    parser.add_argument("--ask_once", action="store_true",
-                        help="ask only before the pairs and end with '?' alone: the key must be carried across "
-                             "the pairs, as the planner carries the task's object from the sentence past the image")
-    parser.add_argument("--fused", action="store_true",
-                        help="each pair one position, its embedding the key's plus the value's (as an image token "
-                             "holds an object and its table's colour): the lookup without binding across positions")
+    parser.add_argument(
+        "--queries",
+        type=int,
+        default=1,
+        help="questions per training sample, each with its answer and loss (multi-query recall)",
+    )
+    parser.add_argument(
+        "--query_first",
+        action="store_true",
+        help="put the question before the pairs too (for the planner: the task before the image)",
+    )
+    parser.add_argument(
+        "--train_scenes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train on a fixed pool of N scenes (as SFT sees 400), not a fresh scene per sample",
+    )
+    parser.add_argument(
+        "--ask_once",
+        action="store_true",
+        help="ask only before the pairs and end with '?' alone: the key must be carried across "
+        "the pairs, as the planner carries the task's object from the sentence past the image",
+    )
+    parser.add_argument(
+        "--fused",
+        action="store_true",
+        help="each pair one position, its embedding the key's plus the value's (as an image token "
+        "holds an object and its table's colour): the lookup without binding across positions",
+    )
     args = parser.parse_args(argv)
     if args.train_scenes and args.train != "scene":
         parser.error("--train_scenes draws a pool of scenes; use it with --train scene")
@@ -257,9 +288,12 @@ def main(argv=None) -> int:
         model.train()
         return (predicted == test_answers).float().mean().item()
 
-    print(f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
-          f"seed={args.seed} query_first={args.query_first} ask_once={args.ask_once} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
-          f"chance among listed colours {chance:.3f}", flush=True)
+    print(
+        f"train={args.train} steps={args.steps} lr={args.lr} keys={num_keys} model={args.layers}x{args.hidden} "
+        f"seed={args.seed} query_first={args.query_first} ask_once={args.ask_once} fused={args.fused} queries={args.queries} values={num_values}; test: 1000 scene queries with 2+ colours listed, shortcut (most-listed colour) {shortcut:.3f}, "
+        f"chance among listed colours {chance:.3f}",
+        flush=True,
+    )
     if pool:
         repeated = sum((tuple(p), a) in seen for p, a in test) / len(test)
         print(f"training pool: {len(pool)} scenes ({repeated:.1%} of the test prompts are in it)", flush=True)
@@ -279,12 +313,17 @@ def main(argv=None) -> int:
         schedule.step()
         optimiser.zero_grad()
         if (step + 1) % args.eval_every == 0:
-            print(f"  step {step + 1:>6}  loss {loss.item():.3f}  scene recall accuracy {accuracy():.3f}  "
-                  f"({time.time() - started:.0f}s)", flush=True)
+            print(
+                f"  step {step + 1:>6}  loss {loss.item():.3f}  scene recall accuracy {accuracy():.3f}  "
+                f"({time.time() - started:.0f}s)",
+                flush=True,
+            )
     final = accuracy()
-    print(f"final scene recall accuracy {final:.3f} (shortcut {shortcut:.3f}, chance {chance:.3f}) "
-          f"after {args.steps} steps x {args.batch_size} = {args.steps * args.batch_size} samples, "
-          f"{time.time() - started:.0f}s")
+    print(
+        f"final scene recall accuracy {final:.3f} (shortcut {shortcut:.3f}, chance {chance:.3f}) "
+        f"after {args.steps} steps x {args.batch_size} = {args.steps * args.batch_size} samples, "
+        f"{time.time() - started:.0f}s"
+    )
     return 0
 
 

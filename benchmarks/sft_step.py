@@ -38,14 +38,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model_dir = build_tiny_model(root / "model")
-        build_synthetic(num_scenes=max(64, args.batch), seed=0, images_dir=root / "bdv2", output_dir=root, progress=False)
+        build_synthetic(
+            num_scenes=max(64, args.batch), seed=0, images_dir=root / "bdv2", output_dir=root, progress=False
+        )
         examples = load_examples(root / "actions.jsonl")
         for threads in args.threads:
             model, processor = load_model_and_processor(model_dir, for_training=True)
             torch.set_num_threads(threads)  # after loading, which picks one thread for a small model
             collator = PlanCollator(processor, load_domain("navigate_pick_place"))
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-            batches = [examples[(i * args.batch) % len(examples):][:args.batch] for i in range(args.steps + 1)]
+            batches = [examples[(i * args.batch) % len(examples) :][: args.batch] for i in range(args.steps + 1)]
             timings = []
             for batch in batches:
                 start = time.perf_counter()
@@ -58,8 +60,10 @@ def main() -> None:
             timings = timings[1:]  # the first step warms up
             collate = sum(t[0] for t in timings) / len(timings)
             step = sum(t[1] for t in timings) / len(timings)
-            print(f"threads {threads}: collate {collate:.3f} s/batch, forward+backward+AdamW {step:.3f} s/batch "
-                  f"(batch {args.batch}, {len(timings)} steps, load average {os.getloadavg()[0]:.1f})")
+            print(
+                f"threads {threads}: collate {collate:.3f} s/batch, forward+backward+AdamW {step:.3f} s/batch "
+                f"(batch {args.batch}, {len(timings)} steps, load average {os.getloadavg()[0]:.1f})"
+            )
 
 
 if __name__ == "__main__":

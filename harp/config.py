@@ -31,7 +31,10 @@ from harp.errors import ConfigError
 from harp.files import load_yaml, read_text
 from harp.rewards.vocabulary import DEFAULT_WEIGHTS
 
-LR_SCHEDULERS = {"linear": "linear", "constant": "constant_with_warmup"}  # SFT's training.lr_scheduler: the Trainer's name
+LR_SCHEDULERS = {
+    "linear": "linear",
+    "constant": "constant_with_warmup",
+}  # SFT's training.lr_scheduler: the Trainer's name
 
 
 # -------------------------------------------------------------------------- shared by SFT and GRPO
@@ -42,17 +45,23 @@ LR_SCHEDULERS = {"linear": "linear", "constant": "constant_with_warmup"}  # SFT'
 @dataclass(kw_only=True)
 class ModelBase:
     """The `model` keys SFT and GRPO share; each config sets `use_lora`'s default."""
+
     freeze_vision_encoder: bool = True  # keep the vision tower and its merger frozen
     use_lora: bool  # train LoRA adapters (merged into final/) instead of all weights
-    domain: str = "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
+    domain: str = (
+        "navigate_pick_place"  # planning domain: a name under harp/plan/domains (alfred too), a YAML or PDDL path
+    )
 
 
 @dataclass(kw_only=True)
 class TrainingBase:
     """The `training` keys SFT and GRPO share, with one meaning; each config sets the defaults that differ."""
+
     output_dir: str  # checkpoint-{step}/, final/, runs/ (GRPO: best/ too) go here
     num_epochs: float  # passes over the training set
-    per_device_train_batch_size: int  # samples per device per step (GRPO: prompts, each with num_candidates completions)
+    per_device_train_batch_size: (
+        int  # samples per device per step (GRPO: prompts, each with num_candidates completions)
+    )
     gradient_accumulation_steps: int  # steps accumulated per optimiser update
     learning_rate: float  # peak learning rate
     weight_decay: float = 0.01  # AdamW weight decay
@@ -60,11 +69,13 @@ class TrainingBase:
     logging_steps: int  # log every N updates
     save_steps: int  # checkpoint every N updates
     bf16: bool = True  # bf16 where the hardware has it; fp32 on a CPU (with a note in the log)
-    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])  # tensorboard and/or wandb (offline fallback), or none
+    report_to: list[str] = field(
+        default_factory=lambda: ["tensorboard"]
+    )  # tensorboard and/or wandb (offline fallback), or none
     run_name: str  # run name for the loggers
     gradient_checkpointing: bool = False  # trade compute for memory (the guide's OOM advice)
     deepspeed: str | None = None  # DeepSpeed JSON, e.g. configs/ds_config_zero3.json
-    resume_from_checkpoint: Union[bool, str, None] = None  # true = latest checkpoint in output_dir, or a path
+    resume_from_checkpoint: bool | str | None = None  # true = latest checkpoint in output_dir, or a path
     seed: int = 42  # seeds data order, sampling and initialisation
     max_steps: int = -1  # > 0 overrides num_epochs (smoke runs)
     save_total_limit: int | None = None  # keep at most N checkpoint-{step}/ folders
@@ -77,7 +88,9 @@ class TrainingBase:
 class LoraConfig:
     rank: int = 64  # LoRA rank r
     alpha: int = 128  # LoRA scaling numerator (scale = alpha / rank)
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])  # language-model linear layers that get adapters
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )  # language-model linear layers that get adapters
     dropout: float = 0.05  # dropout on the adapter input
 
 
@@ -122,7 +135,7 @@ class SFTConfig:
     training: SFTTrainingConfig = field(default_factory=SFTTrainingConfig)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
-    def validate(self, check_files: bool = True) -> "SFTConfig":
+    def validate(self, check_files: bool = True) -> SFTConfig:
         """Every range, choice and (with `check_files`) path check, as at load: ConfigError naming the key.
         Call it on a config built or changed in code; returns the config."""
         source, t = self.source or type(self).__name__, self.training
@@ -154,7 +167,9 @@ class GRPOModelConfig(ModelBase):
 class GRPODataConfig:
     train_path: str = "data/sft_train.jsonl"  # prompts (records: image, task, plan[, scene])
     negative_path: str | None = "data/negative_samples.jsonl"  # verified negatives; null = none
-    val_path: str | None = None  # records for best/ selection and val metrics; null = sft_val.jsonl beside train_path if it exists
+    val_path: str | None = (
+        None  # records for best/ selection and val metrics; null = sft_val.jsonl beside train_path if it exists
+    )
 
 
 @dataclass
@@ -191,8 +206,12 @@ class GRPOTrainingConfig(TrainingBase):
     use_vllm: bool = False  # generate with vLLM (GPU, when installed)
     # TRL's GRPO options, passed through as TRL names them; the defaults are TRL 1.16's.
     loss_type: str = "dapo"  # grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo or vespo (how token losses are aggregated)
-    scale_rewards: Union[bool, str] = "group"  # divide advantages by the std of the group, the batch, or none (true = group, false = none)
-    num_iterations: int = 1  # optimiser passes over each generated batch (TRL's mu); > 1 reuses completions with clipped ratios
+    scale_rewards: bool | str = (
+        "group"  # divide advantages by the std of the group, the batch, or none (true = group, false = none)
+    )
+    num_iterations: int = (
+        1  # optimiser passes over each generated batch (TRL's mu); > 1 reuses completions with clipped ratios
+    )
     epsilon: float = 0.2  # lower clipping bound of the ratio (1 - epsilon)
     epsilon_high: float | None = None  # upper bound (1 + epsilon_high); None = epsilon (DAPO suggests 0.28)
     mask_truncated_completions: bool = False  # completions cut at max_new_tokens get no loss
@@ -210,7 +229,7 @@ class GRPOConfig:
     training: GRPOTrainingConfig = field(default_factory=GRPOTrainingConfig)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
-    def validate(self, check_files: bool = True) -> "GRPOConfig":
+    def validate(self, check_files: bool = True) -> GRPOConfig:
         """Every range, choice and (with `check_files`) path check, as at load: ConfigError naming the key.
         Call it on a config built or changed in code; returns the config (`scale_rewards` true/false read
         as TRL reads them)."""
@@ -261,7 +280,9 @@ def load_config_file(cls: type, path: str | Path, overrides: list[str] = ()) -> 
 
 def _check_types(config: SFTConfig | GRPOConfig, source: str) -> None:
     """Types and finite numbers, as a YAML file's are checked: a config built in code never went through that."""
-    _build(type(config), {key: value for key, value in dataclasses.asdict(config).items() if key != "source"}, source, "")
+    _build(
+        type(config), {key: value for key, value in dataclasses.asdict(config).items() if key != "source"}, source, ""
+    )
 
 
 def _apply_override(path: Path, data: dict, override: str) -> None:
@@ -279,7 +300,9 @@ def _apply_override(path: Path, data: dict, override: str) -> None:
 
 def _build(cls: type, data: Any, source: str, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {type(data).__name__}")
+        raise ConfigError(
+            f"{source}: {prefix.rstrip('.') or 'top level'}: expected a mapping, got {type(data).__name__}"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "source"}
     for key in data:
@@ -364,8 +387,10 @@ def save_run_config(config: SFTConfig | GRPOConfig, folder: str | Path) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = {key: value for key, value in dataclasses.asdict(config).items() if key != "source"}
-    header = (f"# The resolved HARP {type(config).__name__} of this run (every key, defaults included), "
-              f"from {config.source or 'defaults'}.\n")
+    header = (
+        f"# The resolved HARP {type(config).__name__} of this run (every key, defaults included), "
+        f"from {config.source or 'defaults'}.\n"
+    )
     path = folder / RUN_CONFIG_FILE
     tmp = path.with_suffix(".tmp")
     tmp.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")

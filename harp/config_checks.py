@@ -53,8 +53,12 @@ def check_training(source: str, t, check_files: bool) -> None:
     """The keys SFT and GRPO share in `training` (harp.config.TrainingBase)."""
     for item in t.report_to:
         choice(source, "training.report_to", item, REPORT_TO_CHOICES)
-    positive(source, "training", t, ["per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate",
-                                     "logging_steps", "save_steps"])
+    positive(
+        source,
+        "training",
+        t,
+        ["per_device_train_batch_size", "gradient_accumulation_steps", "learning_rate", "logging_steps", "save_steps"],
+    )
     for key in ("weight_decay", "warmup_steps"):
         if getattr(t, key) < 0:
             raise ConfigError(f"{source}: training.{key}: must be >= 0, got {getattr(t, key)}")
@@ -65,7 +69,9 @@ def check_training(source: str, t, check_files: bool) -> None:
     if not SEED_RANGE[0] <= t.seed <= SEED_RANGE[1]:
         raise ConfigError(f"{source}: training.seed: must be in [0, 2**32 - 1], got {t.seed}")
     if t.save_total_limit is not None and t.save_total_limit <= 0:
-        raise ConfigError(f"{source}: training.save_total_limit: must be > 0 (or null to keep all), got {t.save_total_limit}")
+        raise ConfigError(
+            f"{source}: training.save_total_limit: must be > 0 (or null to keep all), got {t.save_total_limit}"
+        )
     if check_files:
         exists(source, "training.deepspeed", t.deepspeed)
         check_output_dir(source, t.output_dir)
@@ -86,8 +92,10 @@ def check_lora(source: str, lora, freeze_vision_encoder: bool) -> None:
     for name in lora.target_modules:
         if name not in allowed:
             where = " outside the frozen vision tower" if freeze_vision_encoder and name in VISION_LINEAR else ""
-            raise ConfigError(f"{source}: lora.target_modules: {name!r} is not a linear layer of Qwen2.5-VL{where}; "
-                              f"choose from {', '.join(allowed)}")
+            raise ConfigError(
+                f"{source}: lora.target_modules: {name!r} is not a linear layer of Qwen2.5-VL{where}; "
+                f"choose from {', '.join(allowed)}"
+            )
 
 
 def check_max_pixels(source: str, max_pixels) -> None:
@@ -99,14 +107,18 @@ def check_grpo_groups(source: str, t, reward) -> None:
     """What makes GRPO's groups and their rewards: sizes, sampling, TRL's options, negatives, reward weights."""
     positive(source, "training", t, ["num_candidates", "max_new_tokens"])
     if t.num_candidates < 2:
-        raise ConfigError(f"{source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}")
+        raise ConfigError(
+            f"{source}: training.num_candidates: GRPO needs at least 2 candidates per prompt, got {t.num_candidates}"
+        )
     if t.temperature <= 0:
         raise ConfigError(f"{source}: training.temperature: must be > 0, got {t.temperature}")
     if not 0 < t.top_p <= 1:
         raise ConfigError(f"{source}: training.top_p: must be in (0, 1], got {t.top_p}")
     check_trl_grpo_options(source, t)
     if t.negatives_per_group < 0 or t.negatives_per_group >= t.num_candidates:
-        raise ConfigError(f"{source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}")
+        raise ConfigError(
+            f"{source}: training.negatives_per_group: must be in [0, num_candidates), got {t.negatives_per_group}"
+        )
     weights = {key: getattr(reward, key) for key in WEIGHT_KEYS}
     for key, value in weights.items():
         if value < 0:
@@ -117,8 +129,11 @@ def check_grpo_groups(source: str, t, reward) -> None:
 
 def check_grpo(source: str, t, reward) -> None:
     """GRPO's own keys: penalties, clipping, vLLM."""
-    for section, obj, key in (("training", t, "kl_coef"), ("training", t, "max_grad_norm"),
-                              ("reward", reward, "ftca_alpha")):
+    for section, obj, key in (
+        ("training", t, "kl_coef"),
+        ("training", t, "max_grad_norm"),
+        ("reward", reward, "ftca_alpha"),
+    ):
         if getattr(obj, key) < 0:
             raise ConfigError(f"{source}: {section}.{key}: must be >= 0, got {getattr(obj, key)}")
     for key in ("eval_steps", "max_eval_samples"):
@@ -126,8 +141,10 @@ def check_grpo(source: str, t, reward) -> None:
         if value is not None and value <= 0:
             raise ConfigError(f"{source}: training.{key}: must be > 0 (or null), got {value}")
     if t.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise ConfigError(f"{source}: training.use_vllm: vLLM is not installed (pip install vllm, on a GPU machine); "
-                          "set it to false to generate with transformers")
+        raise ConfigError(
+            f"{source}: training.use_vllm: vLLM is not installed (pip install vllm, on a GPU machine); "
+            "set it to false to generate with transformers"
+        )
 
 
 def check_trl_grpo_options(source: str, t) -> None:
@@ -139,4 +156,6 @@ def check_trl_grpo_options(source: str, t) -> None:
     choice(source, "training.vllm_mode", t.vllm_mode, VLLM_MODES)
     positive(source, "training", t, ["num_iterations", "epsilon", "epsilon_high"])
     if not 0 < t.vllm_gpu_memory_utilization <= 1:
-        raise ConfigError(f"{source}: training.vllm_gpu_memory_utilization: must be in (0, 1], got {t.vllm_gpu_memory_utilization}")
+        raise ConfigError(
+            f"{source}: training.vllm_gpu_memory_utilization: must be in (0, 1], got {t.vllm_gpu_memory_utilization}"
+        )

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from harp.errors import HarpError
 
@@ -21,7 +21,7 @@ class Command:
     name: str  # the subcommand's name under `harp` (or under its group: `harp train <name>`)
     help: str  # one line, shown by `harp --help` and as the script's description
     add_arguments: Callable[[argparse.ArgumentParser], None]  # the stage's flags
-    run: Callable[[argparse.Namespace], "int | None"]  # the handler; None means success
+    run: Callable[[argparse.Namespace], int | None]  # the handler; None means success
     description: str | None = None  # a longer --help text, printed as written (default: `help`)
 
     def _parser_options(self) -> dict:
@@ -53,7 +53,7 @@ def add_group(subparsers, name: str, help: str, commands: list[Command]) -> None
         command.register(inner)
 
 
-def run_command(prog: str, handler: Callable[[argparse.Namespace], "int | None"], args: argparse.Namespace) -> int:
+def run_command(prog: str, handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a handler; its exit code. A HarpError is one line `PROG: error: ...` on stderr, not a traceback."""
     try:
         return int(handler(args) or 0)

@@ -45,8 +45,13 @@ class _PlainYaml(yaml.SafeLoader):
     depth = 0
 
     def compose_node(self, parent, index):
-        problem = "aliases (*name) are not allowed here" if self.check_event(yaml.AliasEvent) else \
-            f"nested deeper than {MAX_YAML_DEPTH}" if self.depth >= MAX_YAML_DEPTH else None
+        problem = (
+            "aliases (*name) are not allowed here"
+            if self.check_event(yaml.AliasEvent)
+            else f"nested deeper than {MAX_YAML_DEPTH}"
+            if self.depth >= MAX_YAML_DEPTH
+            else None
+        )
         if problem:
             raise yaml.composer.ComposerError(None, None, problem, self.peek_event().start_mark)
         self.depth += 1

@@ -46,7 +46,7 @@ def start() -> str | None:
 
 def shard(items: list) -> list:
     """This process's share: every world_size-th item from its rank on (all of them in a single process)."""
-    return items[rank()::world_size()]
+    return items[rank() :: world_size()]
 
 
 def gather_in_order(mine: list, total: int) -> list:

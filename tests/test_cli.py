@@ -9,8 +9,14 @@ from harp.errors import ConfigError
 
 
 def test_every_stage_is_a_harp_subcommand(capsys):
-    for argv in (["train", "sft", "--help"], ["train", "grpo", "--help"], ["negatives", "--help"],
-                 ["data", "build", "--help"], ["evaluate", "--help"], ["score", "--help"]):
+    for argv in (
+        ["train", "sft", "--help"],
+        ["train", "grpo", "--help"],
+        ["negatives", "--help"],
+        ["data", "build", "--help"],
+        ["evaluate", "--help"],
+        ["score", "--help"],
+    ):
         with pytest.raises(SystemExit) as done:
             cli.main(argv)
         assert done.value.code == 0, argv

@@ -31,8 +31,13 @@ def test_guide_grpo_config_loads_key_for_key():
     assert config.training.num_candidates == 4
     assert config.training.kl_coef == pytest.approx(0.1)
     assert config.training.learning_rate == pytest.approx(1e-6)
-    weights = [config.reward.w_format, config.reward.w_action, config.reward.w_transition,
-               config.reward.w_task, config.reward.w_efficiency]
+    weights = [
+        config.reward.w_format,
+        config.reward.w_action,
+        config.reward.w_transition,
+        config.reward.w_task,
+        config.reward.w_efficiency,
+    ]
     assert sum(weights) == pytest.approx(1.0)
     assert config.reward.use_ftca is True
 
@@ -44,8 +49,11 @@ def test_every_shipped_yaml_validates(path):
 
         config = load_experiment(path)
         for run_config, loader in ((config.sft_config, load_sft_config), (config.grpo_config, load_grpo_config)):
-            loader(run_config, config.sft_overrides if loader is load_sft_config else config.grpo_overrides,
-                   check_files=False)
+            loader(
+                run_config,
+                config.sft_overrides if loader is load_sft_config else config.grpo_overrides,
+                check_files=False,
+            )
         return
     loader = load_grpo_config if "grpo" in path.name else load_sft_config
     loader(path, check_files=False)
@@ -53,7 +61,9 @@ def test_every_shipped_yaml_validates(path):
 
 def test_typo_names_key_and_close_match(tmp_path):
     path = write(tmp_path, "training:\n  learning_rte: 1e-5\n")
-    with pytest.raises(ConfigError, match=r"training\.learning_rte: unknown key \(did you mean 'training\.learning_rate'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"training\.learning_rte: unknown key \(did you mean 'training\.learning_rate'\?\)"
+    ):
         load_sft_config(path, check_files=False)
 
 
@@ -63,15 +73,18 @@ def test_unknown_section(tmp_path):
         load_sft_config(path, check_files=False)
 
 
-@pytest.mark.parametrize("line, message", [
-    ("training:\n  bf16: 'yes'\n", r"training\.bf16: expected true or false"),
-    ("training:\n  num_candidates: four\n", r"training\.num_candidates: expected an integer"),
-    ("training:\n  temperature: hot\n", r"training\.temperature: expected a number"),
-    ("training:\n  num_candidates: 1\n", r"training\.num_candidates: GRPO needs at least 2"),
-    ("reward:\n  w_task: -1\n", r"reward\.w_task: weights must be >= 0"),
-    ("training:\n  report_to: [tensorbord]\n", r"training\.report_to: must be one of"),
-    ("training: [1, 2]\n", r"training: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("training:\n  bf16: 'yes'\n", r"training\.bf16: expected true or false"),
+        ("training:\n  num_candidates: four\n", r"training\.num_candidates: expected an integer"),
+        ("training:\n  temperature: hot\n", r"training\.temperature: expected a number"),
+        ("training:\n  num_candidates: 1\n", r"training\.num_candidates: GRPO needs at least 2"),
+        ("reward:\n  w_task: -1\n", r"reward\.w_task: weights must be >= 0"),
+        ("training:\n  report_to: [tensorbord]\n", r"training\.report_to: must be one of"),
+        ("training: [1, 2]\n", r"training: expected a mapping"),
+    ],
+)
 def test_wrong_types_and_ranges(tmp_path, line, message):
     with pytest.raises(ConfigError, match=message):
         load_grpo_config(write(tmp_path, line), check_files=False)
@@ -114,7 +127,9 @@ def test_yaml_syntax_error_names_line(tmp_path):
 
 
 def test_overrides(tmp_path):
-    config = load_sft_config(CONFIGS / "sft_config.yaml", ["training.num_epochs=1", "model.use_lora=false"], check_files=False)
+    config = load_sft_config(
+        CONFIGS / "sft_config.yaml", ["training.num_epochs=1", "model.use_lora=false"], check_files=False
+    )
     assert config.training.num_epochs == 1 and config.model.use_lora is False
     with pytest.raises(ConfigError, match=r"training\.num_epoch: unknown key"):
         load_sft_config(CONFIGS / "sft_config.yaml", ["training.num_epoch=1"], check_files=False)

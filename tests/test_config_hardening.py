@@ -17,40 +17,43 @@ def load(kind, tmp_path, overrides, check_files=False):
     return loader(CONFIGS / f"{kind}_config.yaml", overrides, check_files=check_files)
 
 
-@pytest.mark.parametrize("kind, override, key", [
-    ("sft", "training.learning_rate=.inf", "training.learning_rate"),  # item 3: a model of NaNs
-    ("sft", "training.learning_rate=.nan", "training.learning_rate"),
-    ("sft", "training.learning_rate='1e999'", "training.learning_rate"),
-    ("sft", "training.learning_rate=0", "training.learning_rate"),
-    ("sft", "training.learning_rate=-1e-5", "training.learning_rate"),
-    ("sft", "training.num_epochs=0", "training.num_epochs"),  # an untrained model saved as final/
-    ("sft", "training.num_epochs=-1", "training.num_epochs"),
-    ("sft", "training.weight_decay=-0.1", "training.weight_decay"),
-    ("sft", "training.warmup_steps=-5", "training.warmup_steps"),
-    ("sft", "training.seed=-1", "training.seed"),
-    ("sft", "training.seed=4294967296", "training.seed"),
-    ("sft", "training.max_steps=0", "training.max_steps"),
-    ("sft", "training.save_total_limit=0", "training.save_total_limit"),
-    ("sft", "lora.rank=0", "lora.rank"),
-    ("sft", "lora.alpha=-8", "lora.alpha"),
-    ("sft", "lora.dropout=1.5", "lora.dropout"),
-    ("sft", "lora.dropout=-0.1", "lora.dropout"),
-    ("sft", "lora.target_modules=[]", "lora.target_modules"),
-    ("sft", "lora.target_modules=[q_prj]", "lora.target_modules"),
-    ("sft", "lora.target_modules=[qkv]", "lora.target_modules"),  # the vision tower is frozen
-    ("sft", "model.max_pixels=0", "model.max_pixels"),
-    ("grpo", "reward.w_task=.nan", "reward.w_task"),
-    ("grpo", "reward.w_task=.inf", "reward.w_task"),
-    ("grpo", "reward.w_format=-0.1", "reward.w_format"),
-    ("grpo", "training.kl_coef=-0.1", "training.kl_coef"),
-    ("grpo", "reward.ftca_alpha=-1", "reward.ftca_alpha"),
-    ("grpo", "training.max_grad_norm=-1", "training.max_grad_norm"),
-    ("grpo", "training.weight_decay=-0.01", "training.weight_decay"),
-    ("grpo", "training.learning_rate=0", "training.learning_rate"),
-    ("grpo", "training.num_epochs=0", "training.num_epochs"),
-    ("grpo", "training.eval_steps=0", "training.eval_steps"),
-    ("grpo", "training.seed=1e30", "training.seed"),
-])
+@pytest.mark.parametrize(
+    "kind, override, key",
+    [
+        ("sft", "training.learning_rate=.inf", "training.learning_rate"),  # item 3: a model of NaNs
+        ("sft", "training.learning_rate=.nan", "training.learning_rate"),
+        ("sft", "training.learning_rate='1e999'", "training.learning_rate"),
+        ("sft", "training.learning_rate=0", "training.learning_rate"),
+        ("sft", "training.learning_rate=-1e-5", "training.learning_rate"),
+        ("sft", "training.num_epochs=0", "training.num_epochs"),  # an untrained model saved as final/
+        ("sft", "training.num_epochs=-1", "training.num_epochs"),
+        ("sft", "training.weight_decay=-0.1", "training.weight_decay"),
+        ("sft", "training.warmup_steps=-5", "training.warmup_steps"),
+        ("sft", "training.seed=-1", "training.seed"),
+        ("sft", "training.seed=4294967296", "training.seed"),
+        ("sft", "training.max_steps=0", "training.max_steps"),
+        ("sft", "training.save_total_limit=0", "training.save_total_limit"),
+        ("sft", "lora.rank=0", "lora.rank"),
+        ("sft", "lora.alpha=-8", "lora.alpha"),
+        ("sft", "lora.dropout=1.5", "lora.dropout"),
+        ("sft", "lora.dropout=-0.1", "lora.dropout"),
+        ("sft", "lora.target_modules=[]", "lora.target_modules"),
+        ("sft", "lora.target_modules=[q_prj]", "lora.target_modules"),
+        ("sft", "lora.target_modules=[qkv]", "lora.target_modules"),  # the vision tower is frozen
+        ("sft", "model.max_pixels=0", "model.max_pixels"),
+        ("grpo", "reward.w_task=.nan", "reward.w_task"),
+        ("grpo", "reward.w_task=.inf", "reward.w_task"),
+        ("grpo", "reward.w_format=-0.1", "reward.w_format"),
+        ("grpo", "training.kl_coef=-0.1", "training.kl_coef"),
+        ("grpo", "reward.ftca_alpha=-1", "reward.ftca_alpha"),
+        ("grpo", "training.max_grad_norm=-1", "training.max_grad_norm"),
+        ("grpo", "training.weight_decay=-0.01", "training.weight_decay"),
+        ("grpo", "training.learning_rate=0", "training.learning_rate"),
+        ("grpo", "training.num_epochs=0", "training.num_epochs"),
+        ("grpo", "training.eval_steps=0", "training.eval_steps"),
+        ("grpo", "training.seed=1e30", "training.seed"),
+    ],
+)
 def test_a_bad_value_is_one_line_naming_the_key(tmp_path, kind, override, key):
     with pytest.raises(ConfigError) as caught:
         load(kind, tmp_path, [override])
@@ -69,8 +72,10 @@ def test_use_vllm_without_vllm_is_refused_at_load(tmp_path, monkeypatch):
 
 def test_output_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "taken").write_text("a file")
-    for value, message in ((tmp_path / "taken", "is a file, not a folder"),
-                           (tmp_path / "taken" / "sub", "is a file, so")):
+    for value, message in (
+        (tmp_path / "taken", "is a file, not a folder"),
+        (tmp_path / "taken" / "sub", "is a file, so"),
+    ):
         with pytest.raises(ConfigError, match=rf"training\.output_dir: .*{message}"):
             from harp.config_checks import check_output_dir
 
@@ -93,7 +98,10 @@ def test_grpo_takes_save_total_limit_as_the_readme_says(tmp_path):
 def test_the_shipped_values_still_load(tmp_path):
     for kind in ("sft", "grpo"):
         config = load(kind, tmp_path, [])
-        assert yaml.safe_load((CONFIGS / f"{kind}_config.yaml").read_text())["training"]["run_name"] == config.training.run_name
+        assert (
+            yaml.safe_load((CONFIGS / f"{kind}_config.yaml").read_text())["training"]["run_name"]
+            == config.training.run_name
+        )
 
 
 def test_a_config_with_yaml_aliases_a_fifo_or_an_impossible_date_is_one_line(tmp_path):
@@ -102,9 +110,10 @@ def test_a_config_with_yaml_aliases_a_fifo_or_an_impossible_date_is_one_line(tmp
     import os
 
     bomb = tmp_path / "bomb.yaml"
-    bomb.write_text('a: &a ["x","x","x","x","x","x","x","x","x"]\n'
-                    + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
-                              for i in range(9)))
+    bomb.write_text(
+        'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n" for i in range(9))
+    )
     with pytest.raises(ConfigError, match=r"bomb\.yaml: line 2: aliases"):
         load_sft_config(bomb, check_files=False)
     fifo = tmp_path / "fifo.yaml"

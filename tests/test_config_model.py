@@ -11,9 +11,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harp.config import (GRPOConfig, GRPOModelConfig, GRPOTrainingConfig, ModelBase, RewardConfig, SFTConfig,
-                         SFTModelConfig, SFTTrainingConfig, TrainingBase, load_grpo_config, load_sft_config,
-                         save_run_config)
+from harp.config import (
+    GRPOConfig,
+    GRPOModelConfig,
+    GRPOTrainingConfig,
+    ModelBase,
+    RewardConfig,
+    SFTConfig,
+    SFTModelConfig,
+    SFTTrainingConfig,
+    TrainingBase,
+    load_grpo_config,
+    load_sft_config,
+    save_run_config,
+)
 from harp.errors import ConfigError
 from harp.rewards.hprm import RewardWeights
 from harp.rewards.vocabulary import DEFAULT_WEIGHTS, WEIGHT_KEYS
@@ -29,10 +40,13 @@ def names(cls):
 # ------------------------------------------------------------------------------- one base
 
 
-@pytest.mark.parametrize("base, sft, grpo, apart", [
-    (TrainingBase, SFTTrainingConfig, GRPOTrainingConfig, {"eval_steps"}),  # GRPO's may be null, SFT's may not
-    (ModelBase, SFTModelConfig, GRPOModelConfig, set()),
-])
+@pytest.mark.parametrize(
+    "base, sft, grpo, apart",
+    [
+        (TrainingBase, SFTTrainingConfig, GRPOTrainingConfig, {"eval_steps"}),  # GRPO's may be null, SFT's may not
+        (ModelBase, SFTModelConfig, GRPOModelConfig, set()),
+    ],
+)
 def test_every_key_sft_and_grpo_share_is_declared_once_in_the_base(base, sft, grpo, apart):
     assert names(sft) & names(grpo) == names(base) | apart
     for cls in (sft, grpo):  # a subclass changes a shared key's default, never its type
@@ -48,29 +62,33 @@ def test_a_saved_config_loads_back_equal(tmp_path):
         loaded.source = ""
         assert loaded == config
         assert set(yaml.safe_load(path.read_text())) == {"model", "lora", "data", "training"} | (
-            {"reward"} if loader is load_grpo_config else set())
+            {"reward"} if loader is load_grpo_config else set()
+        )
 
 
 # ------------------------------------------------------------------------------ validate()
 
 
-@pytest.mark.parametrize("cls, section, key, value", [
-    (SFTConfig, "training", "learning_rate", 0.0),
-    (SFTConfig, "training", "learning_rate", float("nan")),  # passes `> 0`: only the type check sees it
-    (SFTConfig, "training", "per_device_train_batch_size", 0),
-    (SFTConfig, "training", "max_length", -1),
-    (SFTConfig, "training", "lr_scheduler", "cosine"),
-    (SFTConfig, "training", "bf16", "yes"),
-    (SFTConfig, "training", "report_to", ["tensorbord"]),
-    (SFTConfig, "lora", "target_modules", ["qkv"]),
-    (SFTConfig, "data", "on_overlong", "truncate"),
-    (GRPOConfig, "training", "num_candidates", 1),
-    (GRPOConfig, "training", "negatives_per_group", 4),
-    (GRPOConfig, "training", "seed", -1),
-    (GRPOConfig, "training", "loss_type", "ppo"),
-    (GRPOConfig, "reward", "w_task", -1.0),
-    (GRPOConfig, "reward", "ftca_alpha", float("inf")),
-])
+@pytest.mark.parametrize(
+    "cls, section, key, value",
+    [
+        (SFTConfig, "training", "learning_rate", 0.0),
+        (SFTConfig, "training", "learning_rate", float("nan")),  # passes `> 0`: only the type check sees it
+        (SFTConfig, "training", "per_device_train_batch_size", 0),
+        (SFTConfig, "training", "max_length", -1),
+        (SFTConfig, "training", "lr_scheduler", "cosine"),
+        (SFTConfig, "training", "bf16", "yes"),
+        (SFTConfig, "training", "report_to", ["tensorbord"]),
+        (SFTConfig, "lora", "target_modules", ["qkv"]),
+        (SFTConfig, "data", "on_overlong", "truncate"),
+        (GRPOConfig, "training", "num_candidates", 1),
+        (GRPOConfig, "training", "negatives_per_group", 4),
+        (GRPOConfig, "training", "seed", -1),
+        (GRPOConfig, "training", "loss_type", "ppo"),
+        (GRPOConfig, "reward", "w_task", -1.0),
+        (GRPOConfig, "reward", "ftca_alpha", float("inf")),
+    ],
+)
 def test_a_config_built_in_code_with_a_bad_value_is_refused_by_validate(cls, section, key, value):
     config = cls()
     config.validate(check_files=False)  # the defaults are valid
@@ -92,19 +110,37 @@ def test_validate_checks_files_only_when_asked(tmp_path):
 # Every kind of check the loaders run (ranges, choices, LoRA, GRPO's groups and TRL options, types,
 # finiteness): a value set in code after loading is refused naming the same key as the `--set` override.
 PARITY = [
-    ("sft", "training.learning_rate", ".nan"), ("sft", "training.learning_rate", "'1e999'"),
-    ("sft", "training.num_epochs", "0"), ("sft", "training.warmup_steps", "-5"), ("sft", "training.seed", "-1"),
-    ("sft", "training.max_steps", "0"), ("sft", "training.save_total_limit", "0"), ("sft", "training.eval_steps", "0"),
-    ("sft", "training.per_device_eval_batch_size", "0"), ("sft", "training.report_to", "[wandb, tensorbord]"),
-    ("sft", "lora.rank", "0"), ("sft", "lora.dropout", "1.5"), ("sft", "lora.target_modules", "[]"),
-    ("sft", "model.max_pixels", "0"), ("sft", "data.max_train_records", "0"), ("sft", "training.num_epochs", "'three'"),
-    ("grpo", "training.top_p", "0"), ("grpo", "training.temperature", "0"), ("grpo", "training.max_new_tokens", "0"),
-    ("grpo", "training.kl_coef", "-0.1"), ("grpo", "training.max_grad_norm", "-1"),
-    ("grpo", "training.eval_steps", "0"), ("grpo", "training.max_eval_samples", "0"),
-    ("grpo", "training.scale_rewards", "sometimes"), ("grpo", "training.vllm_mode", "remote"),
-    ("grpo", "training.epsilon", "0"), ("grpo", "training.vllm_gpu_memory_utilization", "1.5"),
-    ("grpo", "training.gradient_accumulation_steps", "0"), ("grpo", "reward.w_format", "-0.1"),
-    ("grpo", "training.logging_steps", "0"), ("grpo", "model.use_lora", "'yes'"),
+    ("sft", "training.learning_rate", ".nan"),
+    ("sft", "training.learning_rate", "'1e999'"),
+    ("sft", "training.num_epochs", "0"),
+    ("sft", "training.warmup_steps", "-5"),
+    ("sft", "training.seed", "-1"),
+    ("sft", "training.max_steps", "0"),
+    ("sft", "training.save_total_limit", "0"),
+    ("sft", "training.eval_steps", "0"),
+    ("sft", "training.per_device_eval_batch_size", "0"),
+    ("sft", "training.report_to", "[wandb, tensorbord]"),
+    ("sft", "lora.rank", "0"),
+    ("sft", "lora.dropout", "1.5"),
+    ("sft", "lora.target_modules", "[]"),
+    ("sft", "model.max_pixels", "0"),
+    ("sft", "data.max_train_records", "0"),
+    ("sft", "training.num_epochs", "'three'"),
+    ("grpo", "training.top_p", "0"),
+    ("grpo", "training.temperature", "0"),
+    ("grpo", "training.max_new_tokens", "0"),
+    ("grpo", "training.kl_coef", "-0.1"),
+    ("grpo", "training.max_grad_norm", "-1"),
+    ("grpo", "training.eval_steps", "0"),
+    ("grpo", "training.max_eval_samples", "0"),
+    ("grpo", "training.scale_rewards", "sometimes"),
+    ("grpo", "training.vllm_mode", "remote"),
+    ("grpo", "training.epsilon", "0"),
+    ("grpo", "training.vllm_gpu_memory_utilization", "1.5"),
+    ("grpo", "training.gradient_accumulation_steps", "0"),
+    ("grpo", "reward.w_format", "-0.1"),
+    ("grpo", "training.logging_steps", "0"),
+    ("grpo", "model.use_lora", "'yes'"),
 ]
 
 
@@ -140,8 +176,10 @@ def test_the_default_reward_weights_are_one_table():
     assert {key: getattr(RewardConfig(), key) for key in WEIGHT_KEYS} == DEFAULT_WEIGHTS
     assert dataclasses.asdict(RewardWeights()) == DEFAULT_WEIGHTS
     # Changed in the table, both follow: neither the config nor H-PRM keeps a copy.
-    code = ("import harp.rewards.vocabulary as v; v.DEFAULT_WEIGHTS.update(w_format=0.5, w_task=0.0); "
-            "from harp.config import RewardConfig; from harp.rewards.hprm import RewardWeights; "
-            "print(RewardConfig().w_format, RewardConfig().w_task, RewardWeights().w_format, RewardWeights().w_task)")
+    code = (
+        "import harp.rewards.vocabulary as v; v.DEFAULT_WEIGHTS.update(w_format=0.5, w_task=0.0); "
+        "from harp.config import RewardConfig; from harp.rewards.hprm import RewardWeights; "
+        "print(RewardConfig().w_format, RewardConfig().w_task, RewardWeights().w_format, RewardWeights().w_task)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.split() == ["0.5", "0.0", "0.5", "0.0"]

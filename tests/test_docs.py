@@ -13,6 +13,10 @@ def test_every_name_docs_internals_imports_exists():
     imports = [IMPORT.match(line.strip()) for line in DOC.read_text(encoding="utf-8").splitlines()]
     imports = [match for match in imports if match]
     assert len(imports) > 20  # the page really lists the APIs
-    missing = [f"{module}.{name.strip()}" for module, names in (m.groups() for m in imports)
-               for name in names.split(",") if name.strip() and not hasattr(importlib.import_module(module), name.strip())]
+    missing = [
+        f"{module}.{name.strip()}"
+        for module, names in (m.groups() for m in imports)
+        for name in names.split(",")
+        if name.strip() and not hasattr(importlib.import_module(module), name.strip())
+    ]
     assert not missing, missing

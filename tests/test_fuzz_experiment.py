@@ -15,22 +15,71 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from harp.errors import ConfigError, DataError
-from harp.recipes.experiment import (MAX_SEED, REGIME_NAME, VARIANTS, ExperimentConfig, Regime, load_experiment,
-                                   read_results, regime_settings, settings_key)
+from harp.recipes.experiment import (
+    MAX_SEED,
+    REGIME_NAME,
+    VARIANTS,
+    ExperimentConfig,
+    Regime,
+    load_experiment,
+    read_results,
+    regime_settings,
+    settings_key,
+)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(), st.text(max_size=12),
-    st.sampled_from(["", ".", "..", "../../escape", "a/b", "clean", "noise0.3", "full", "both_off", "wrong_table",
-                     "random", "grounded", "file", "file/under", "no", "0.3", "1e999", "run", "training.max_steps=2",
-                     "training.max_steps=abc", "x=", "=1", "results.jsonl", "_old", "configs/demo/sft.yaml", "\x00"]),
-    st.sampled_from([0, 1, 2, 10, 30, -1, 0.5, 1.5, 2**32, float("nan")]))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                                             max_size=3), max_leaves=8)
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "",
+            ".",
+            "..",
+            "../../escape",
+            "a/b",
+            "clean",
+            "noise0.3",
+            "full",
+            "both_off",
+            "wrong_table",
+            "random",
+            "grounded",
+            "file",
+            "file/under",
+            "no",
+            "0.3",
+            "1e999",
+            "run",
+            "training.max_steps=2",
+            "training.max_steps=abc",
+            "x=",
+            "=1",
+            "results.jsonl",
+            "_old",
+            "configs/demo/sft.yaml",
+            "\x00",
+        ]
+    ),
+    st.sampled_from([0, 1, 2, 10, 30, -1, 0.5, 1.5, 2**32, float("nan")]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
 fields = [name for name in ExperimentConfig.__dataclass_fields__ if name != "source"]
-GOOD = {"workdir": "run", "num_scenes": 10, "seeds": [1, 2], "variants": ["full"],
-        "regimes": [{"name": "clean"}, {"name": "noisy", "label_noise": 0.3, "sft_records": 4}]}
+GOOD = {
+    "workdir": "run",
+    "num_scenes": 10,
+    "seeds": [1, 2],
+    "variants": ["full"],
+    "regimes": [{"name": "clean"}, {"name": "noisy", "label_noise": 0.3, "sft_records": 4}],
+}
 
 
 def _mutated(changes, regime_changes):
@@ -44,10 +93,15 @@ def _mutated(changes, regime_changes):
 
 
 experiments = st.one_of(
-    st.builds(_mutated, st.lists(st.tuples(st.sampled_from([*fields, "epochs"]), values), max_size=2),
-              st.lists(st.tuples(st.integers(0, 1), st.sampled_from([*Regime.__dataclass_fields__, "typo"]), values),
-                       max_size=2)),
-    st.dictionaries(st.sampled_from([*fields, "epochs"]), values, max_size=6))
+    st.builds(
+        _mutated,
+        st.lists(st.tuples(st.sampled_from([*fields, "epochs"]), values), max_size=2),
+        st.lists(
+            st.tuples(st.integers(0, 1), st.sampled_from([*Regime.__dataclass_fields__, "typo"]), values), max_size=2
+        ),
+    ),
+    st.dictionaries(st.sampled_from([*fields, "epochs"]), values, max_size=6),
+)
 
 
 def _files(root: Path) -> set:
@@ -55,8 +109,11 @@ def _files(root: Path) -> set:
 
 
 @FUZZ
-@given(experiments.map(lambda data: yaml.safe_dump(data).encode())
-       | st.binary(max_size=120) | st.text(max_size=120).map(str.encode))
+@given(
+    experiments.map(lambda data: yaml.safe_dump(data).encode())
+    | st.binary(max_size=120)
+    | st.text(max_size=120).map(str.encode)
+)
 @example(b"workdir: run\nvariants: full\nblank_images: 'no'\n")
 @example(b"workdir: run\nregimes: [{name: ../../escape}]\n")
 @example(b'workdir: "run\\0"\n')  # passed the workdir check, then mkdir raised ValueError
@@ -90,8 +147,12 @@ def test_any_experiment_file_loads_usable_or_fails_in_one_line(tmp_path, monkeyp
 
 
 row = st.fixed_dictionaries({"regime": st.text(max_size=5), "seed": st.integers(0, 3), "model": st.text(max_size=5)})
-lines = st.one_of(row.map(lambda r: json.dumps(r).encode()), values.map(lambda v: json.dumps(v).encode()),
-                  st.binary(max_size=30), st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth))
+lines = st.one_of(
+    row.map(lambda r: json.dumps(r).encode()),
+    values.map(lambda v: json.dumps(v).encode()),
+    st.binary(max_size=30),
+    st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth),
+)
 
 
 @FUZZ

@@ -110,8 +110,11 @@ def test_no_import_cycle_among_harp_modules_counting_function_local_imports():
 def test_every_room_has_a_floor_and_no_import_goes_up():
     table = floors()
     assert {room(module) for module in MODULES} <= set(table), "a room without a floor in docs/internals.md"
-    upward = sorted(f"{source} -> {target}" + (" (in a function)" if local else "")
-                    for source, target, local in imports() if floor_of(source, table) < floor_of(target, table))
+    upward = sorted(
+        f"{source} -> {target}" + (" (in a function)" if local else "")
+        for source, target, local in imports()
+        if floor_of(source, table) < floor_of(target, table)
+    )
     assert upward == []
 
 

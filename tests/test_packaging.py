@@ -1,8 +1,9 @@
 """requirements.txt (what `make` installs) and pyproject.toml pin the same versions."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,8 +13,11 @@ def pins(lines):
 
 
 def test_requirements_and_pyproject_agree():
-    requirements = pins(l for l in (ROOT / "requirements.txt").read_text().splitlines()
-                        if l.strip() and not l.startswith("#"))
+    requirements = pins(
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = pins(project["dependencies"] + project["optional-dependencies"]["test"])
     assert declared == requirements
@@ -28,6 +32,9 @@ def test_the_guide_s_tensorboard_command_starts():
     tensorboard = Path(sys.executable).parent / "tensorboard"
     done = subprocess.run([str(tensorboard), "--version_tb"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-500:]
-    requirements = pins(l for l in (ROOT / "requirements.txt").read_text().splitlines()
-                        if l.strip() and not l.startswith("#"))
+    requirements = pins(
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
     assert done.stdout.strip() == requirements["tensorboard"]

@@ -49,16 +49,51 @@ from harp.plan.alfred import infer_initial
 from harp.plan.facts import kind_of
 from harp.plan.parser import parse_plan
 
-ACTIONS = {"GotoLocation": "Navigate", "PickupObject": "Pick", "PutObject": "Place", "OpenObject": "Open",
-           "CloseObject": "Close", "ToggleObject": "Toggle", "HeatObject": "Heat", "CoolObject": "Cool",
-           "CleanObject": "Clean", "SliceObject": "Slice"}  # and NoOp, which ends the plan
+ACTIONS = {
+    "GotoLocation": "Navigate",
+    "PickupObject": "Pick",
+    "PutObject": "Place",
+    "OpenObject": "Open",
+    "CloseObject": "Close",
+    "ToggleObject": "Toggle",
+    "HeatObject": "Heat",
+    "CoolObject": "Cool",
+    "CleanObject": "Clean",
+    "SliceObject": "Slice",
+}  # and NoOp, which ends the plan
 WORDS = {name.lower(): word for name, word in ACTIONS.items()}  # ALFRED's names, any case
 HELD_VERBS = {"Heat": "heats", "Cool": "cools", "Clean": "cleans"}  # act on the held object, see above
 # ALFRED object types as ALFRED writes them (the data's `pddl_params` holds more).
-CAMEL = ["CounterTop", "SinkBasin", "BathtubBasin", "DiningTable", "CoffeeTable", "SideTable", "StoveBurner",
-         "GarbageCan", "DeskLamp", "FloorLamp", "ArmChair", "TissueBox", "ToiletPaper", "ToiletPaperHanger",
-         "HandTowel", "HandTowelHolder", "SoapBar", "SoapBottle", "SprayBottle", "DishSponge", "ButterKnife",
-         "CreditCard", "CellPhone", "KeyChain", "RemoteControl", "BaseballBat", "TennisRacket", "WateringCan"]
+CAMEL = [
+    "CounterTop",
+    "SinkBasin",
+    "BathtubBasin",
+    "DiningTable",
+    "CoffeeTable",
+    "SideTable",
+    "StoveBurner",
+    "GarbageCan",
+    "DeskLamp",
+    "FloorLamp",
+    "ArmChair",
+    "TissueBox",
+    "ToiletPaper",
+    "ToiletPaperHanger",
+    "HandTowel",
+    "HandTowelHolder",
+    "SoapBar",
+    "SoapBottle",
+    "SprayBottle",
+    "DishSponge",
+    "ButterKnife",
+    "CreditCard",
+    "CellPhone",
+    "KeyChain",
+    "RemoteControl",
+    "BaseballBat",
+    "TennisRacket",
+    "WateringCan",
+]
 # An ALFRED argument is an object type (`countertop`, `cd`): letters and digits. Anything else
 # (`table), Pick(apple`) would write steps the demonstration does not have.
 OBJECT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9]*")
@@ -102,8 +137,11 @@ def row_problem(row: dict) -> str | None:
     written, ended = [], False
     for index, step in enumerate(row["high_pddl"]):
         where = f"high_pddl step {index}"
-        if not isinstance(step, dict) or not isinstance(step.get("action"), str) \
-                or not isinstance(step.get("args", []), list):
+        if (
+            not isinstance(step, dict)
+            or not isinstance(step.get("action"), str)
+            or not isinstance(step.get("args", []), list)
+        ):
             return f'{where}: expected {{"action": ..., "args": [...]}}'
         action, args = step["action"].strip(), step.get("args", [])
         if action.lower() == "noop":
@@ -152,9 +190,11 @@ def convert(row: dict, domain) -> dict:
             camel.setdefault(value.lower(), value)
     plan = [f"{word}({_display(name, camel)})" for (word, _, _), name in zip(steps, names)]
     meta = {"source": "alfred", "task_type": row.get("task_type"), "scene": row.get("scene")}
-    repaired = [{"step": i, "alfred": written, "harp": plan[i], "why": f"ALFRED {HELD_VERBS[word]} the held object"}
-                for i, ((word, kind, written), name) in enumerate(zip(steps, names))
-                if word in HELD_VERBS and name and kind_of(name) != kind]
+    repaired = [
+        {"step": i, "alfred": written, "harp": plan[i], "why": f"ALFRED {HELD_VERBS[word]} the held object"}
+        for i, ((word, kind, written), name) in enumerate(zip(steps, names))
+        if word in HELD_VERBS and name and kind_of(name) != kind
+    ]
     if repaired:
         meta["repaired"] = repaired
     task = next((d.strip() for d in row.get("task_descs", []) if d.strip()), "")
@@ -174,7 +214,9 @@ def import_alfred(input_path: str | Path, output_path: str | Path, domain_name: 
     written. Each record is checked as the record readers check it and its plan must parse, so
     everything written reads back as written."""
     output, source = check_output_file(output_path, "--output"), Path(input_path)
-    if output.resolve() == source.resolve() or (output.exists() and source.exists() and os.path.samefile(source, output)):
+    if output.resolve() == source.resolve() or (
+        output.exists() and source.exists() and os.path.samefile(source, output)
+    ):
         raise HarpError(f"--output {output_path}: is the --input file; write the records elsewhere")
     domain = load_domain(domain_name)
     records = []

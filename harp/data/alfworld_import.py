@@ -47,8 +47,8 @@ import lzma
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from harp.data.records import json_error, record_problem, write_records
 from harp.entry import Command
@@ -234,11 +234,20 @@ def read_problem(text: str) -> dict:
     objects = _typed(sections[":objects"], "(:objects ...)")
     init = []
     for atom in sections[":init"]:
-        if not isinstance(atom, list) or not atom or not all(isinstance(x, str) for x in atom) or atom[0] in ("not", "="):
-            raise ProblemError(_line(text, ":init"), f"(:init ...) holds {_show(atom)}, not a fact such as (inReceptacle o r)")
+        if (
+            not isinstance(atom, list)
+            or not atom
+            or not all(isinstance(x, str) for x in atom)
+            or atom[0] in ("not", "=")
+        ):
+            raise ProblemError(
+                _line(text, ":init"), f"(:init ...) holds {_show(atom)}, not a fact such as (inReceptacle o r)"
+            )
         for name in atom[1:]:
             if name not in objects:
-                raise ProblemError(_line(text, name), f"the fact {_show(atom)} names {name}, which (:objects ...) does not declare")
+                raise ProblemError(
+                    _line(text, name), f"the fact {_show(atom)} names {name}, which (:objects ...) does not declare"
+                )
         init.append(atom)
     if len(sections[":goal"]) != 1 or not isinstance(sections[":goal"][0], list):
         raise ProblemError(_line(text, ":goal"), "(:goal ...) must hold one formula")
@@ -284,14 +293,18 @@ def _check_formula(formula, objects: dict, variables: set, text: str) -> None:
         _check_formula(rest[1], objects, variables | set(bound), text)
     elif head in KEYWORDS:
         if KEYWORDS[head] is not None and len(rest) != KEYWORDS[head]:
-            raise ProblemError(_line(text, ":goal"), f"({head} ...) takes {KEYWORDS[head]} formula(s): {_show(formula)}")
+            raise ProblemError(
+                _line(text, ":goal"), f"({head} ...) takes {KEYWORDS[head]} formula(s): {_show(formula)}"
+            )
         for part in rest:
             _check_formula(part, objects, variables, text)
     else:
         for term in rest:
             if not isinstance(term, str) or not (term in objects or term in variables):
-                raise ProblemError(_line(text, str(term)), f"the goal's {_show(formula)} names {_show(term)}, "
-                                                           f"neither an object nor a bound variable")
+                raise ProblemError(
+                    _line(text, str(term)),
+                    f"the goal's {_show(formula)} names {_show(term)}, neither an object nor a bound variable",
+                )
 
 
 def _line(text: str, token: str) -> int:
@@ -381,22 +394,34 @@ def convert(game: dict, where: str) -> dict:
     rename = _renamer(names)
     folder = game["id"].split("/", 1)[0]
     return {
-        "id": game["id"], "image": "", "task": game["task"], "plan": plan, "domain": DOMAIN,
-        "scene": {"entities": {names[e]: TYPES.get(t, t) for e, t in problem["objects"].items()},
-                  "init": [[atom[0], *map(rename, atom[1:])] for atom in problem["init"]],
-                  "goal": rename(problem["goal"])},
-        "meta": {"source": "alfworld", "task_type": folder.split("-", 1)[0] if "-" in folder else None,
-                 "problem": problem["name"], "walkthrough": list(game["walkthrough"]),
-                 "names": {names[e]: e for e in problem["objects"] if names[e] != e}},
+        "id": game["id"],
+        "image": "",
+        "task": game["task"],
+        "plan": plan,
+        "domain": DOMAIN,
+        "scene": {
+            "entities": {names[e]: TYPES.get(t, t) for e, t in problem["objects"].items()},
+            "init": [[atom[0], *map(rename, atom[1:])] for atom in problem["init"]],
+            "goal": rename(problem["goal"]),
+        },
+        "meta": {
+            "source": "alfworld",
+            "task_type": folder.split("-", 1)[0] if "-" in folder else None,
+            "problem": problem["name"],
+            "walkthrough": list(game["walkthrough"]),
+            "names": {names[e]: e for e in problem["objects"] if names[e] != e},
+        },
     }
 
 
 def _renamer(names: dict):
     """Names to ALFWorld's; in a typed list (`?o - object`), the type to HARP's (TYPES)."""
+
     def rename(value):
         if isinstance(value, list):
             return [TYPES.get(v, v) if i and value[i - 1] == "-" else rename(v) for i, v in enumerate(value)]
         return names.get(value, value)
+
     return rename
 
 
@@ -417,8 +442,10 @@ def _step(command, index: int, shown: dict, where: str) -> str:
     verb = text.split(" ", 1)[0] if text else ""
     if verb in LOOKING:
         raise DataError(f"{at}: {command!r} only looks; a HARP plan has no step for it")
-    raise DataError(f"{at}: unknown ALFWorld command {command!r} (known: go to, take, move, open, close, heat, "
-                    f"cool, clean, slice, use)")
+    raise DataError(
+        f"{at}: unknown ALFWorld command {command!r} (known: go to, take, move, open, close, heat, "
+        f"cool, clean, slice, use)"
+    )
 
 
 # --------------------------------------------------------------------------- the reverse
@@ -449,6 +476,7 @@ def to_alfworld_commands(plan, record: dict) -> list[str]:
     def here(receptacles):  # those where the robot stands, the one it went to first
         found = [r for r in receptacles if r == at or (at in location and location.get(r) == location[at])]
         return sorted(found, key=lambda r: (r != at, r))
+
     at, held, commands = None, None, []
     for step in parse_plan(plan).steps:
         word, name = step.action.strip().lower(), normalize_entity(step.argument)
@@ -488,7 +516,11 @@ def import_alfworld(paths, output_path) -> int:
     written. `output_path` must not be one of the inputs (nor inside a folder given as input)."""
     output = check_output_file(output_path, "--out")
     for path in map(Path, paths):
-        inside = path.is_dir() and output.absolute().is_relative_to(path.absolute()) and output.name in (GAME_FILE, PACKED_FILE)
+        inside = (
+            path.is_dir()
+            and output.absolute().is_relative_to(path.absolute())
+            and output.name in (GAME_FILE, PACKED_FILE)
+        )
         if inside or (output.exists() and path.exists() and os.path.samefile(path, output)):
             raise HarpError(f"--out {output_path}: is an input ({path}); write the records elsewhere")
     records, seen = [], {}
@@ -508,8 +540,12 @@ def import_alfworld(paths, output_path) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help=f"a {GAME_FILE} file, a folder (searched for {GAME_FILE} and {PACKED_FILE}) or a games.jsonl[.xz]")
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=f"a {GAME_FILE} file, a folder (searched for {GAME_FILE} and {PACKED_FILE}) or a games.jsonl[.xz]",
+    )
     parser.add_argument("--out", required=True, help="records to write (jsonl)")
 
 
@@ -519,5 +555,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-IMPORT_ALFWORLD = Command("import-alfworld", "ALFWorld games (game.tw-pddl) -> records for --domain alfworld",
-                          add_arguments, run)
+IMPORT_ALFWORLD = Command(
+    "import-alfworld", "ALFWorld games (game.tw-pddl) -> records for --domain alfworld", add_arguments, run
+)

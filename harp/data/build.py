@@ -118,7 +118,10 @@ def load_prompts(prompts_dir: str | Path) -> dict[str, str]:
 
 
 def propose_messages(prompts: dict, image_url: str) -> list[dict]:
-    content = [{"type": "image_url", "image_url": {"url": image_url}}, {"type": "text", "text": prompts["propose_task"]}]
+    content = [
+        {"type": "image_url", "image_url": {"url": image_url}},
+        {"type": "text", "text": prompts["propose_task"]},
+    ]
     return [{"role": "user", "content": content}]
 
 
@@ -226,10 +229,14 @@ def build_from_teacher(options: TeacherOptions, client=None, progress: bool = Tr
     domain = load_domain(options.domain)
     images_dir = Path(options.images_dir)
     if not images_dir.is_dir():
-        raise HarpError(f"{images_dir}: no such folder (put scene images named *_0.png there, or use --source synthetic)")
+        raise HarpError(
+            f"{images_dir}: no such folder (put scene images named *_0.png there, or use --source synthetic)"
+        )
     images = find_images(images_dir, warn=logger.warning)
     if not images:
-        raise HarpError(f"{images_dir}: no images named *_0.png/.jpg/.jpeg (the guide's naming), or use --source synthetic")
+        raise HarpError(
+            f"{images_dir}: no images named *_0.png/.jpg/.jpeg (the guide's naming), or use --source synthetic"
+        )
     if own_client:
         client = TeacherClient(options.base_url, key, options.timeout, options.max_retries, options.backoff)
 
@@ -294,8 +301,10 @@ def _run_workers(label, todo: list, concurrency: int, client):
             except BaseException as error:  # handed to the caller, never printed from the thread
                 results.put((False, error))
 
-    threads = [threading.Thread(target=work, daemon=True, name=f"harp-teacher-{i}")
-               for i in range(max(1, min(concurrency, len(todo))))]
+    threads = [
+        threading.Thread(target=work, daemon=True, name=f"harp-teacher-{i}")
+        for i in range(max(1, min(concurrency, len(todo))))
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -386,4 +395,3 @@ class _Labeller:
             record["retryable"] = True
         self.ledger.reject(record)
         return reason
-

@@ -1,10 +1,10 @@
 """`harp data build` and `harp data split`, and the guide's `python data_build.py` (same flags).
 
-    harp data build --source synthetic --num-scenes 500 --seed 0   # no network, no key
-    harp data build                                                 # OpenRouter teacher over ./bdv2/
-    harp data split                                                 # data/sft_{train,val,test}.jsonl
-    harp data contact-sheet                                         # docs/contact_sheet.png
-    harp data import-alfred --input ALFRED.jsonl --output data/alfred.jsonl   # records for --domain alfred
+harp data build --source synthetic --num-scenes 500 --seed 0   # no network, no key
+harp data build                                                 # OpenRouter teacher over ./bdv2/
+harp data split                                                 # data/sft_{train,val,test}.jsonl
+harp data contact-sheet                                         # docs/contact_sheet.png
+harp data import-alfred --input ALFRED.jsonl --output data/alfred.jsonl   # records for --domain alfred
 """
 
 from __future__ import annotations
@@ -26,56 +26,115 @@ from harp.paths import check_output_dir
 
 def _number(kind, low: float, inclusive: bool = True, what: str = "", high: float | None = None):
     """An argparse type: a number of `kind` at least (or above) `low` and at most `high`, else argparse's one-line error."""
+
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
         if not math.isfinite(value) or value < low or (value == low and not inclusive):
             raise argparse.ArgumentTypeError(f"must be {'at least' if inclusive else 'above'} {low}{what}, got {text}")
         if high is not None and value > high:
             raise argparse.ArgumentTypeError(f"must be at most {high}{what}, got {text}")
         return value
+
     return parse
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = TeacherOptions()
-    parser.add_argument("--source", choices=("teacher", "synthetic"), default="teacher",
-                        help="teacher: label ./bdv2 images with a VLM (needs OPENROUTER_API_KEY); "
-                        "synthetic: render tabletop scenes with ground truth (default: teacher)")
-    parser.add_argument("--images-dir", default=defaults.images_dir,
-                        help="scene images (teacher: read *_0.png/jpg/jpeg; synthetic: written to "
-                        "IMAGES_DIR/synthetic/, which the teacher skips) (default: %(default)s)")
-    parser.add_argument("--output-dir", default=defaults.output_dir,
-                        help="where tasks.jsonl, actions.jsonl, rejected.jsonl, processed/ go (default: %(default)s)")
+    parser.add_argument(
+        "--source",
+        choices=("teacher", "synthetic"),
+        default="teacher",
+        help="teacher: label ./bdv2 images with a VLM (needs OPENROUTER_API_KEY); "
+        "synthetic: render tabletop scenes with ground truth (default: teacher)",
+    )
+    parser.add_argument(
+        "--images-dir",
+        default=defaults.images_dir,
+        help="scene images (teacher: read *_0.png/jpg/jpeg; synthetic: written to "
+        "IMAGES_DIR/synthetic/, which the teacher skips) (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=defaults.output_dir,
+        help="where tasks.jsonl, actions.jsonl, rejected.jsonl, processed/ go (default: %(default)s)",
+    )
     parser.add_argument("--domain", default=defaults.domain, help="planning domain (default: %(default)s)")
     synthetic = parser.add_argument_group("synthetic source")
-    synthetic.add_argument("--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)")
+    synthetic.add_argument(
+        "--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)"
+    )
     synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
-    synthetic.add_argument("--image-size", type=_number(int, SYNTHETIC_SIZES[0], high=SYNTHETIC_SIZES[1]), default=224,
-                           help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: %(default)s)")
-    synthetic.add_argument("--label-noise", type=float, default=0.0, metavar="P",
-                           help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
-                           "redundant step, wrong order, wrong receptacle); records keep their true scene "
-                           "(default: %(default)s)")
-    synthetic.add_argument("--label-noise-kinds", nargs="+", choices=NOISE_KINDS, default=None,
-                           metavar="KIND", help="with --label-noise: only these mistakes, each on a share P of the records "
-                           "where it can happen: a teacher's blind spot, e.g. wrong_table (default: all four)")
+    synthetic.add_argument(
+        "--image-size",
+        type=_number(int, SYNTHETIC_SIZES[0], high=SYNTHETIC_SIZES[1]),
+        default=224,
+        help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: %(default)s)",
+    )
+    synthetic.add_argument(
+        "--label-noise",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of plans given a teacher-like mistake the build cannot catch (wrong table, "
+        "redundant step, wrong order, wrong receptacle); records keep their true scene "
+        "(default: %(default)s)",
+    )
+    synthetic.add_argument(
+        "--label-noise-kinds",
+        nargs="+",
+        choices=NOISE_KINDS,
+        default=None,
+        metavar="KIND",
+        help="with --label-noise: only these mistakes, each on a share P of the records "
+        "where it can happen: a teacher's blind spot, e.g. wrong_table (default: all four)",
+    )
     teacher = parser.add_argument_group("teacher source")
-    teacher.add_argument("--base-url", default=defaults.base_url,
-                         help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)")
+    teacher.add_argument(
+        "--base-url",
+        default=defaults.base_url,
+        help="OpenAI-compatible API base URL, e.g. http://localhost:8000/v1 for vLLM (default: %(default)s)",
+    )
     teacher.add_argument("--model", default=None, help="teacher model for both calls (overrides the two below)")
-    teacher.add_argument("--task-model", default=defaults.task_model, help="model proposing tasks (default: %(default)s)")
-    teacher.add_argument("--plan-model", default=defaults.plan_model, help="model planning tasks (default: %(default)s)")
-    teacher.add_argument("--prompts-dir", default=defaults.prompts_dir,
-                         help="folder with propose_task.txt and plan_task.txt (default: %(default)s)")
-    teacher.add_argument("--concurrency", type=_number(int, 1), default=defaults.concurrency, help="images at once (default: %(default)s)")
-    teacher.add_argument("--max-retries", type=_number(int, 0), default=defaults.max_retries,
-                         help="retries per request on 429/5xx/time-outs (default: %(default)s)")
-    teacher.add_argument("--timeout", type=_number(float, 0, inclusive=False), default=defaults.timeout, help="seconds per request (default: %(default)s)")
-    teacher.add_argument("--backoff", type=_number(float, 0), default=defaults.backoff,
-                         help="first retry delay in seconds, doubled each time (default: %(default)s)")
+    teacher.add_argument(
+        "--task-model", default=defaults.task_model, help="model proposing tasks (default: %(default)s)"
+    )
+    teacher.add_argument(
+        "--plan-model", default=defaults.plan_model, help="model planning tasks (default: %(default)s)"
+    )
+    teacher.add_argument(
+        "--prompts-dir",
+        default=defaults.prompts_dir,
+        help="folder with propose_task.txt and plan_task.txt (default: %(default)s)",
+    )
+    teacher.add_argument(
+        "--concurrency",
+        type=_number(int, 1),
+        default=defaults.concurrency,
+        help="images at once (default: %(default)s)",
+    )
+    teacher.add_argument(
+        "--max-retries",
+        type=_number(int, 0),
+        default=defaults.max_retries,
+        help="retries per request on 429/5xx/time-outs (default: %(default)s)",
+    )
+    teacher.add_argument(
+        "--timeout",
+        type=_number(float, 0, inclusive=False),
+        default=defaults.timeout,
+        help="seconds per request (default: %(default)s)",
+    )
+    teacher.add_argument(
+        "--backoff",
+        type=_number(float, 0),
+        default=defaults.backoff,
+        help="first retry delay in seconds, doubled each time (default: %(default)s)",
+    )
     teacher.add_argument("--limit", type=_number(int, 0), default=None, help="label at most N new images this run")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -87,28 +146,46 @@ def run_build(args: argparse.Namespace) -> int:
         from harp.data.synthetic import build_synthetic  # PIL: deferred so that `harp --help` starts fast
 
         counts = build_synthetic(
-            num_scenes=args.num_scenes, seed=args.seed,
+            num_scenes=args.num_scenes,
+            seed=args.seed,
             images_dir=check_output_dir(args.images_dir, "--images-dir") / SYNTHETIC_SUBDIR,
-            output_dir=args.output_dir, image_size=args.image_size, domain=args.domain, progress=not args.quiet,
-            label_noise=args.label_noise, label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
+            output_dir=args.output_dir,
+            image_size=args.image_size,
+            domain=args.domain,
+            progress=not args.quiet,
+            label_noise=args.label_noise,
+            label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")
-        print(f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
-              f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
-              f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}")
+        print(
+            f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
+            f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
+            f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}"
+        )
         if args.label_noise:
             noisy = counts["label_noise"]
-            print(f"label noise: {sum(noisy.values())} plans (" + ", ".join(f"{k} {v}" for k, v in sorted(noisy.items()))
-                  + "); records keep their true scene")
+            print(
+                f"label noise: {sum(noisy.values())} plans ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(noisy.items()))
+                + "); records keep their true scene"
+            )
         print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
         return 0
 
     options = TeacherOptions(
-        images_dir=args.images_dir, output_dir=args.output_dir, base_url=args.base_url,
-        task_model=args.model or args.task_model, plan_model=args.model or args.plan_model,
-        concurrency=args.concurrency, max_retries=args.max_retries, timeout=args.timeout, backoff=args.backoff,
-        prompts_dir=args.prompts_dir, domain=args.domain, limit=args.limit,
+        images_dir=args.images_dir,
+        output_dir=args.output_dir,
+        base_url=args.base_url,
+        task_model=args.model or args.task_model,
+        plan_model=args.model or args.plan_model,
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        backoff=args.backoff,
+        prompts_dir=args.prompts_dir,
+        domain=args.domain,
+        limit=args.limit,
     )
     summary = build_from_teacher(options, progress=not args.quiet)
     for line in summary.lines():
@@ -136,20 +213,27 @@ def run_contact_sheet(args: argparse.Namespace) -> int:
 
 def add_split_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", default="actions.jsonl", help="records to split (default: %(default)s)")
-    parser.add_argument("--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)")
+    parser.add_argument(
+        "--output-dir", default="data", help="writes sft_{train,val,test}.jsonl here (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="shuffle seed (default: %(default)s, the guide's)")
 
 
 def add_import_alfred_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", default="tests/plan/data/alfred_high_level_plans.jsonl",
-                        help="ALFRED rows with high_pddl (default: %(default)s)")
+    parser.add_argument(
+        "--input",
+        default="tests/plan/data/alfred_high_level_plans.jsonl",
+        help="ALFRED rows with high_pddl (default: %(default)s)",
+    )
     parser.add_argument("--output", default="data/alfred.jsonl", help="records to write (default: %(default)s)")
 
 
 def run_import_alfred(args: argparse.Namespace) -> int:
     count = import_alfred(args.input, args.output)
-    print(f"wrote {args.output} ({count} records; score them with "
-          f"harp score --predictions {args.output} --records {args.output} --domain alfred)")
+    print(
+        f"wrote {args.output} ({count} records; score them with "
+        f"harp score --predictions {args.output} --records {args.output} --domain alfred)"
+    )
     return 0
 
 
@@ -160,15 +244,28 @@ def add_contact_sheet_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # `python data_build.py` is BUILD.main("data_build.py"): the flags of `harp data build`.
-BUILD = Command("build", "label ./bdv2 images with a teacher VLM, or render synthetic scenes",
-                add_build_arguments, run_build)
+BUILD = Command(
+    "build", "label ./bdv2 images with a teacher VLM, or render synthetic scenes", add_build_arguments, run_build
+)
 SPLIT = Command("split", "80/10/10 split (seed 42), exactly as the guide's script", add_split_arguments, run_split)
-CONTACT_SHEET = Command("contact-sheet", "a captioned grid of synthetic scenes (docs/contact_sheet.png)",
-                        add_contact_sheet_arguments, run_contact_sheet)
-IMPORT_ALFRED = Command("import-alfred", "ALFRED expert plans -> records for --domain alfred",
-                        add_import_alfred_arguments, run_import_alfred)
+CONTACT_SHEET = Command(
+    "contact-sheet",
+    "a captioned grid of synthetic scenes (docs/contact_sheet.png)",
+    add_contact_sheet_arguments,
+    run_contact_sheet,
+)
+IMPORT_ALFRED = Command(
+    "import-alfred",
+    "ALFRED expert plans -> records for --domain alfred",
+    add_import_alfred_arguments,
+    run_import_alfred,
+)
 
 
 def register(subparsers) -> None:
-    add_group(subparsers, "data", "build the training data and split it", [BUILD, SPLIT, CONTACT_SHEET, IMPORT_ALFRED,
-                                                                              IMPORT_ALFWORLD])
+    add_group(
+        subparsers,
+        "data",
+        "build the training data and split it",
+        [BUILD, SPLIT, CONTACT_SHEET, IMPORT_ALFRED, IMPORT_ALFWORLD],
+    )

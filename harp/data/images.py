@@ -15,8 +15,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harp.errors import DataError
+
+if TYPE_CHECKING:  # PIL is imported where an image is opened, so the pure-Python paths stay light
+    import PIL.Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MAX_PIXELS = 40_000_000  # larger than any camera frame a planner needs; bombs claim far more
@@ -69,7 +73,7 @@ def find_images(images_dir: str | Path, warn=None) -> list[Path]:
     return sorted(by_target.values())
 
 
-def open_image(image, where: str = "") -> "PIL.Image.Image":
+def open_image(image, where: str = "") -> PIL.Image.Image:
     """The one image opener: a path (or a PIL image) as an RGB PIL image.
 
     A missing or unreadable file is a one-line DataError: `data/sft_test.jsonl:7: image not found:
@@ -115,7 +119,9 @@ def _check_shape(size: tuple[int, int], path, where: str) -> None:
 def _image_error(path, where: str, error: Exception) -> DataError:
     missing = isinstance(error, FileNotFoundError)
     if where:
-        return DataError(f"{where}: image not found: {path}" if missing else f"{where}: cannot read image {path}: {error}")
+        return DataError(
+            f"{where}: image not found: {path}" if missing else f"{where}: cannot read image {path}: {error}"
+        )
     return DataError(f"{path}: image not found" if missing else f"{path}: cannot read image: {error}")
 
 

@@ -32,11 +32,11 @@ KINDS = ("wrong_table", "redundant_step", "wrong_order", "wrong_receptacle")
 
 def _blocks(plan: list[str]) -> list[list[str]]:
     """The plan cut into its per-object blocks: Navigate(source), Pick, Navigate(destination), Place."""
-    return [plan[i:i + 4] for i in range(0, len(plan), 4)]
+    return [plan[i : i + 4] for i in range(0, len(plan), 4)]
 
 
 def _argument(step: str) -> str:
-    return step[step.index("(") + 1:-1]
+    return step[step.index("(") + 1 : -1]
 
 
 def _applicable(record: dict, plan: list[str]) -> list[str]:
@@ -76,8 +76,11 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
     else:  # redundant_step
         # a detour before one of the block's two Navigate steps, to a place neither here nor there
         at = rng.choice((0, 2))
-        before = "start" if block == 0 and at == 0 else normalize_entity(_argument(blocks[block][at - 1] if at else
-                                                                                    blocks[block - 1][3]))
+        before = (
+            "start"
+            if block == 0 and at == 0
+            else normalize_entity(_argument(blocks[block][at - 1] if at else blocks[block - 1][3]))
+        )
         target = normalize_entity(_argument(blocks[block][at]))
         others = [p for p in scene["locations"] if p not in (before, target)]
         blocks[block].insert(at, f"Navigate({display_name(rng.choice(sorted(others)))})")
@@ -117,4 +120,3 @@ def add_label_noise(record: dict, share: float, rng: random.Random, domain, kind
         return record
     meta = dict(record.get("meta") or {}, label_noise=kind)
     return {**record, "plan": plan, "meta": meta}
-

@@ -14,8 +14,8 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from harp.data.images import open_image
 from harp.errors import DataError
@@ -31,9 +31,22 @@ MAX_PLAN_STEPS = 200
 # Qwen2.5-VL's special tokens, in the real model's order (harp.models.tiny builds its tokenizer from
 # them). The processor reads them in plain text too: a task holding `<|image_pad|>` counts as one
 # more image (a crash), `<|im_end|>` ends the turn. No real task or plan holds one, so they are refused.
-PROCESSOR_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>",
-                    "<|box_start|>", "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>",
-                    "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
+PROCESSOR_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 _PROCESSOR_TOKEN = re.compile("|".join(map(re.escape, PROCESSOR_TOKENS)))
 
 
@@ -87,8 +100,10 @@ def record_problem(record, required: Iterable[str] = REQUIRED_KEYS, line: str | 
     for key in required:
         if key not in record:
             return f"missing key '{key}'"
-    if "plan" in record and not (isinstance(record["plan"], str) or (
-            isinstance(record["plan"], list) and all(isinstance(step, str) for step in record["plan"]))):
+    if "plan" in record and not (
+        isinstance(record["plan"], str)
+        or (isinstance(record["plan"], list) and all(isinstance(step, str) for step in record["plan"]))
+    ):
         return "'plan' must be a list of step strings"
     for key in ("task", "image", "id"):
         if key in record and not isinstance(record[key], str) and (key in required or record[key] is not None):

@@ -38,8 +38,10 @@ def load_api_key(env_file: str | Path = ".env") -> str | None:
     if not key:
         return None
     if not _HEADER_SAFE.fullmatch(key):
-        raise HarpError(f"{where}: the key holds a line break, a blank or a non-ASCII character; "
-                        "copy it again from your provider's page (it is not shown here)")
+        raise HarpError(
+            f"{where}: the key holds a line break, a blank or a non-ASCII character; "
+            "copy it again from your provider's page (it is not shown here)"
+        )
     return key
 
 
@@ -53,8 +55,9 @@ def _key_from_file(path: Path) -> str | None:
     except IsADirectoryError:
         raise HarpError(f"{path}: is a folder, not a .env file") from None
     except PermissionError:
-        raise HarpError(f"{path}: cannot be read (permission denied); fix its permissions or "
-                        f"export {KEY_VARIABLE}=... instead") from None
+        raise HarpError(
+            f"{path}: cannot be read (permission denied); fix its permissions or export {KEY_VARIABLE}=... instead"
+        ) from None
     except UnicodeDecodeError as error:
         raise HarpError(f"{path}: not UTF-8 text (byte {error.start + 1}); save it as UTF-8") from None
     value = dotenv_values(stream=io.StringIO(text)).get(KEY_VARIABLE)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from harp.data import world
 from harp.data.images import SYNTHETIC_SIZES, record_path
-from harp.data.label_noise import KINDS as NOISE_KINDS, add_label_noise, check_kinds
+from harp.data.label_noise import KINDS as NOISE_KINDS
+from harp.data.label_noise import add_label_noise, check_kinds
 from harp.data.ledger import ACTIONS, PROCESSED, TASKS, check_outputs
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
@@ -55,8 +56,12 @@ def mention_order_plan(scene_dict: dict, scene, domain) -> list[str] | None:
     plan = []
     for obj, destination in scene_dict["goal"].items():
         source = scene_dict["objects"][obj]
-        plan += [f"Navigate({display_name(source)})", f"Pick({display_name(obj)})",
-                 f"Navigate({display_name(destination)})", f"Place({display_name(destination)})"]
+        plan += [
+            f"Navigate({display_name(source)})",
+            f"Pick({display_name(obj)})",
+            f"Navigate({display_name(destination)})",
+            f"Place({display_name(destination)})",
+        ]
     trace = simulate(plan, scene, domain)
     return plan if trace.completed and len(plan) == optimal_length(scene, domain) else None
 
@@ -78,9 +83,15 @@ def one_task_per_object(record: dict, rng: random.Random, domain) -> list[dict]:
         destination, phrasing = rng.choice(receptacles), rng.choice(image_only)
         goal_scene = dict(scene, goal={obj: destination})
         task = world.PHRASINGS_ONE[phrasing][0].format(o=obj, s=table, d=destination, p=world.preposition(destination))
-        tasks.append(dict(record, task=task, scene=goal_scene,
-                          plan=mention_order_plan(goal_scene, domain.scene_from_dict(goal_scene), domain),
-                          meta={"num_objects": 1, "source_named": False, "phrasing": phrasing}))
+        tasks.append(
+            dict(
+                record,
+                task=task,
+                scene=goal_scene,
+                plan=mention_order_plan(goal_scene, domain.scene_from_dict(goal_scene), domain),
+                meta={"num_objects": 1, "source_named": False, "phrasing": phrasing},
+            )
+        )
     return tasks
 
 
@@ -104,10 +115,24 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     if plan is None:
         return []
     task = world.PHRASINGS_TWO[phrasing][0].format(
-        o1=o1, o2=o2, s1=scene["objects"][o1], s2=scene["objects"][o2], d1=d1, d2=d2,
-        p1=world.preposition(d1), p2=world.preposition(d2))
-    return [dict(record, task=task, scene=goal_scene, plan=plan,
-                 meta={"num_objects": 2, "source_named": False, "phrasing": phrasing})]
+        o1=o1,
+        o2=o2,
+        s1=scene["objects"][o1],
+        s2=scene["objects"][o2],
+        d1=d1,
+        d2=d2,
+        p1=world.preposition(d1),
+        p2=world.preposition(d2),
+    )
+    return [
+        dict(
+            record,
+            task=task,
+            scene=goal_scene,
+            plan=plan,
+            meta={"num_objects": 2, "source_named": False, "phrasing": phrasing},
+        )
+    ]
 
 
 def with_lookup_tasks(records: list[dict], rng: random.Random, domain, two_object: bool = False) -> list[dict]:
@@ -155,8 +180,10 @@ def build_synthetic(
     domain_spec = load_domain(domain)
     if not renders(domain_spec):
         supported = ", ".join(name for name in available_domains() if renders(load_domain(name)))
-        raise DataError(f"--domain {domain}: the synthetic source renders tabletop scenes for {supported} only "
-                        "(for ALFRED plans: harp data import-alfred)")
+        raise DataError(
+            f"--domain {domain}: the synthetic source renders tabletop scenes for {supported} only "
+            "(for ALFRED plans: harp data import-alfred)"
+        )
     output_dir, images_dir = check_outputs(output_dir), check_output_dir(images_dir, "--images-dir")
     _refuse_teacher_records(output_dir / ACTIONS)
     images_dir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +193,9 @@ def build_synthetic(
         path = images_dir / f"scene_{index:05d}_0.png"
         record, sample = synthetic_record(index, seed, domain_spec, record_path(path))
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
-        records.append(add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec,
-                                       label_noise_kinds))
+        records.append(
+            add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec, label_noise_kinds)
+        )
 
     write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
     write_records(output_dir / ACTIONS, records)

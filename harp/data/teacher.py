@@ -66,8 +66,11 @@ class TeacherInterrupted(Exception):
 
 # A 400 whose message says one of these is about this request's image or prompt, so only this
 # image is rejected (http_error); any other 4xx stops the run.
-IMAGE_RELATED = re.compile(r"image|picture|media|pixel|too (large|big|long)|context (length|window)|"
-                           r"maximum .*tokens|payload", re.IGNORECASE)
+IMAGE_RELATED = re.compile(
+    r"image|picture|media|pixel|too (large|big|long)|context (length|window)|"
+    r"maximum .*tokens|payload",
+    re.IGNORECASE,
+)
 MAX_ERROR_TEXT = 300  # characters of a server's error message kept (after redaction)
 SURROGATES = re.compile("[\ud800-\udfff]")  # lone ones: a JSON escape makes one, no UTF-8 file holds one
 SAME_REFUSALS = 3  # the same image refusal this often before any answer: the server refuses all images
@@ -169,7 +172,9 @@ class TeacherClient:
             try:
                 response = self._http.post(self.url, json=payload)
             except self._httpx.TransportError as error:  # time-outs included
-                if not self.usage.requests and isinstance(error, (self._httpx.ConnectError, self._httpx.ConnectTimeout)):
+                if not self.usage.requests and isinstance(
+                    error, (self._httpx.ConnectError, self._httpx.ConnectTimeout)
+                ):
                     # nothing of this run ever got through: a wrong URL or no network, not a blip
                     raise TeacherUnreachable(
                         f"cannot connect to the teacher at {self.url} ({type(error).__name__}: "
@@ -226,7 +231,8 @@ class TeacherClient:
             raise TeacherRequestRefused(
                 f"the teacher at {self.url} answered HTTP {status} ({message}) to {SAME_REFUSALS} requests "
                 "and no request got an answer: check the model (does it take images?) and --base-url; "
-                "no image was marked done")
+                "no image was marked done"
+            )
 
     def _content(self, response) -> str | None:
         try:
@@ -241,8 +247,11 @@ class TeacherClient:
                 self._count(prompt_tokens=prompt, completion_tokens=completion or 0, reported_usage=True)
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, list):  # some servers return content parts
-            content = "".join(part.get("text", "") for part in content
-                              if isinstance(part, dict) and isinstance(part.get("text", ""), str))
+            content = "".join(
+                part.get("text", "")
+                for part in content
+                if isinstance(part, dict) and isinstance(part.get("text", ""), str)
+            )
         return content if isinstance(content, str) else None
 
     def _count(self, reported_usage: bool = False, **deltas: int) -> None:

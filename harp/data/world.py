@@ -95,8 +95,11 @@ def display(name: str) -> str:
 
 def two_object_phrasings(source_named: bool, same_destination: bool) -> list[str]:
     """The names of the two-object phrasings that fit: "two_into" and "two_from" name one destination."""
-    return [name for name, (_, named) in PHRASINGS_TWO.items()
-            if named == source_named and (name in ("two_into", "two_from")) == same_destination]
+    return [
+        name
+        for name, (_, named) in PHRASINGS_TWO.items()
+        if named == source_named and (name in ("two_into", "two_from")) == same_destination
+    ]
 
 
 def table_name(colour: str) -> str:
@@ -139,9 +142,7 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
     receptacle_names = rng.sample(sorted(RECEPTACLES), num_receptacles)
 
     tables = [Placed(table_name(c), _table_box(cell)) for c, cell in zip(colours, cells)]
-    receptacles = [
-        Placed(name, _receptacle_box(cell, rng)) for name, cell in zip(receptacle_names, cells[num_tables:])
-    ]
+    receptacles = [Placed(name, _receptacle_box(cell, rng)) for name, cell in zip(receptacle_names, cells[num_tables:])]
 
     num_objects = 1 if rng.random() < 0.65 else 2
     num_distractors = rng.randint(0, 2)
@@ -176,8 +177,14 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
             goal[o2] = goal[o1]
         phrasing = rng.choice(two_object_phrasings(source_named, same_destination=goal[o1] == goal[o2]))
         task = PHRASINGS_TWO[phrasing][0].format(
-            o1=o1, o2=o2, s1=where[o1], s2=where[o2], d1=goal[o1], d2=goal[o2],
-            p1=preposition(goal[o1]), p2=preposition(goal[o2]),
+            o1=o1,
+            o2=o2,
+            s1=where[o1],
+            s2=where[o2],
+            d1=goal[o1],
+            d2=goal[o2],
+            p1=preposition(goal[o1]),
+            p2=preposition(goal[o2]),
         )
 
     scene = {"robot": "start", "locations": locations, "objects": where, "goal": goal}
@@ -335,9 +342,20 @@ def draw_spoon(draw, box):  # grey oval bowl on a long diagonal handle
 
 
 RECEPTACLE_DRAWERS = {
-    "basket": draw_basket, "box": draw_box, "bin": draw_bin, "bowl": draw_bowl, "shelf": draw_shelf,
+    "basket": draw_basket,
+    "box": draw_box,
+    "bin": draw_bin,
+    "bowl": draw_bowl,
+    "shelf": draw_shelf,
 }
 OBJECT_DRAWERS = {
-    "apple": draw_apple, "banana": draw_banana, "cup": draw_cup, "bottle": draw_bottle, "book": draw_book,
-    "carrot": draw_carrot, "ball": draw_ball, "sponge": draw_sponge, "spoon": draw_spoon,
+    "apple": draw_apple,
+    "banana": draw_banana,
+    "cup": draw_cup,
+    "bottle": draw_bottle,
+    "book": draw_book,
+    "carrot": draw_carrot,
+    "ball": draw_ball,
+    "sponge": draw_sponge,
+    "spoon": draw_spoon,
 }

@@ -38,26 +38,28 @@ class ExpertFigures:
     repaired: list = field(default_factory=list)  # (id, accepted, broken copies, of them lower)
 
     def lines(self) -> list[str]:
-        return [f"expert plans valid, complete and optimal: {self.accepted}/{self.experts} "
-                f"({self.accepted / max(self.experts, 1):.1%})",
-                f"broken copies scored lower: {self.broken_lower}/{self.broken} "
-                f"({self.broken_lower / max(self.broken, 1):.1%})",
-                f"plans with a Heat/Cool/Clean argument repaired to the held object: {len(self.repaired)} "
-                f"({sum(r[1] for r in self.repaired)} accepted; their broken copies lower: "
-                f"{sum(r[3] for r in self.repaired)}/{sum(r[2] for r in self.repaired)})"]
+        return [
+            f"expert plans valid, complete and optimal: {self.accepted}/{self.experts} "
+            f"({self.accepted / max(self.experts, 1):.1%})",
+            f"broken copies scored lower: {self.broken_lower}/{self.broken} "
+            f"({self.broken_lower / max(self.broken, 1):.1%})",
+            f"plans with a Heat/Cool/Clean argument repaired to the held object: {len(self.repaired)} "
+            f"({sum(r[1] for r in self.repaired)} accepted; their broken copies lower: "
+            f"{sum(r[3] for r in self.repaired)}/{sum(r[2] for r in self.repaired)})",
+        ]
 
 
 def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
     """Every dropped step, every swap of neighbouring different steps, every wrong `Place` target."""
-    copies = [plan[:i] + plan[i + 1:] for i in range(len(plan))]
+    copies = [plan[:i] + plan[i + 1 :] for i in range(len(plan))]
     for i in range(len(plan) - 1):
         if plan[i] != plan[i + 1]:
-            copies.append(plan[:i] + [plan[i + 1], plan[i]] + plan[i + 2:])
+            copies.append(plan[:i] + [plan[i + 1], plan[i]] + plan[i + 2 :])
     for i, step in enumerate(parse_plan(plan).steps):
         if step.action.lower() == "place":
             for other in receptacles:  # another kind: "Desk" at desk 2 means that desk, not a wrong one
                 if kind_of(other) != kind_of(normalize_entity(step.argument)):
-                    copies.append(plan[:i] + [f"Place({display_name(other)})"] + plan[i + 1:])
+                    copies.append(plan[:i] + [f"Place({display_name(other)})"] + plan[i + 1 :])
     return copies
 
 
@@ -76,8 +78,9 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
         else:
             reasons = [r for r in expert.step_reasons if r] or [e.message for e in expert.format_errors]
             why = reasons[0] if reasons else f"{expert.plan_length} steps where {expert.known_length} suffice"
-            shorter = _spelled_as(optimal_plan(scene, domain), record["plan"]) \
-                if expert.error_type == "inefficient" else None
+            shorter = (
+                _spelled_as(optimal_plan(scene, domain), record["plan"]) if expert.error_type == "inefficient" else None
+            )
             figures.rejected.append((record["id"], expert.error_type, why, shorter))
         receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
         copies = broken_copies(record["plan"], receptacles)

@@ -124,8 +124,9 @@ class PlanLogitsProcessor:
         """Each token id's text on its own ('' for ids the tokenizer cannot decode alone)."""
         ids = list(range(len(tokenizer)))
         special = set(getattr(tokenizer, "all_special_ids", []) or [])
-        texts = tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=False,
-                                       clean_up_tokenization_spaces=False)
+        texts = tokenizer.batch_decode(
+            [[i] for i in ids], skip_special_tokens=False, clean_up_tokenization_spaces=False
+        )
         # Special tokens never appear inside a plan; a lone byte of a multi-byte character decodes
         # to U+FFFD and is rejected by the grammar anyway.
         return ["" if i in special else text for i, text in zip(ids, texts)]
@@ -187,8 +188,11 @@ class PlanLogitsProcessor:
                 if state == DONE:
                     table[row, [i for i in self.eos_token_ids if i < width]] = 0
                     continue
-                pairs = [(token_id, 1 + self._finish[target]) for token_id, target in self._edges[state].items()
-                         if target in self._finish and token_id < width]  # a dead end could never finish
+                pairs = [
+                    (token_id, 1 + self._finish[target])
+                    for token_id, target in self._edges[state].items()
+                    if target in self._finish and token_id < width
+                ]  # a dead end could never finish
                 if pairs:
                     ids, cost = zip(*pairs)
                     table[row, list(ids)] = torch.tensor(cost, dtype=torch.int16)
@@ -225,7 +229,11 @@ class PlanLogitsProcessor:
         table = self._cost_table(scores.shape[1], scores.device)
         index = torch.tensor([self._row_of[state] for state in self._states], device=scores.device)
         cost = table[index]
-        budget = NO_WAY - 1 if self.max_new_tokens is None else min(max(self.max_new_tokens - self._generated, 0), NO_WAY - 1)
+        budget = (
+            NO_WAY - 1
+            if self.max_new_tokens is None
+            else min(max(self.max_new_tokens - self._generated, 0), NO_WAY - 1)
+        )
         allowed = cost <= budget
         stuck = ~allowed.any(dim=1)
         if stuck.any():  # only when the budget is too small for any plan: take the shortest way out

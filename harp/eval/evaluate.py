@@ -31,7 +31,7 @@ from pathlib import Path
 
 from harp import processes
 from harp.config import read_run_config
-from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates, where
+from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates
 from harp.errors import DataError, HarpError
 from harp.eval.constrained import plan_logits_processor
 from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
@@ -82,27 +82,44 @@ def load_test_records(test_data: str | Path, domain, limit: int | None = None) -
     return records
 
 
-def generate_for_records(model, processor, records: list[dict], domain, *, batch_size: int,
-                         max_new_tokens: int, logits_processor=None, desc: str = "evaluate",
-                         blank_images: bool = False) -> list[str]:
+def generate_for_records(
+    model,
+    processor,
+    records: list[dict],
+    domain,
+    *,
+    batch_size: int,
+    max_new_tokens: int,
+    logits_processor=None,
+    desc: str = "evaluate",
+    blank_images: bool = False,
+) -> list[str]:
     """Greedy plans for records, in order, batch by batch (images are loaded per batch; `blank_images`
     replaces each by a uniform grey one). Under a multi-process launch each process generates its
     share and every process gets all the plans back (harp.processes)."""
     from tqdm import tqdm
 
-
     everything, records = records, processes.shard(records)
     predictions: list[str] = []
     with tqdm(total=len(records), desc=desc, unit="sample", leave=False, disable=not processes.main_process()) as bar:
         for start in range(0, len(records), batch_size):
-            batch = records[start:start + batch_size]
+            batch = records[start : start + batch_size]
             images = [load_image(record) for record in batch]
             if blank_images:
                 images = [blank_like(image) for image in images]
             outputs = generation.generate_plans(
-                model, processor, images, [record["task"] for record in batch], domain,
-                max_new_tokens=max_new_tokens, do_sample=False, temperature=1.0, top_p=1.0,
-                num_return_sequences=1, logits_processor=logits_processor, batch_size=batch_size,
+                model,
+                processor,
+                images,
+                [record["task"] for record in batch],
+                domain,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                temperature=1.0,
+                top_p=1.0,
+                num_return_sequences=1,
+                logits_processor=logits_processor,
+                batch_size=batch_size,
             )
             predictions.extend(candidates[0] for candidates in outputs)
             bar.update(len(batch))
@@ -120,11 +137,22 @@ def score_predictions(records: list[dict], predictions: list[str], domain, hprm)
     return rows
 
 
-def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: str | Path = "results/evaluation.json",
-             batch_size: int = 4, *, constrained: bool = False, max_new_tokens: int = 128,
-             domain: str = "navigate_pick_place", weights=None, limit: int | None = None,
-             report: bool = True, runs: str = "outputs/*/runs", quiet: bool = False,
-             blank_images: bool = False) -> dict[str, dict]:
+def evaluate(
+    model_paths: list[str] | str,
+    test_data: str | Path,
+    output_path: str | Path = "results/evaluation.json",
+    batch_size: int = 4,
+    *,
+    constrained: bool = False,
+    max_new_tokens: int = 128,
+    domain: str = "navigate_pick_place",
+    weights=None,
+    limit: int | None = None,
+    report: bool = True,
+    runs: str = "outputs/*/runs",
+    quiet: bool = False,
+    blank_images: bool = False,
+) -> dict[str, dict]:
     """Evaluate each model on `test_data`; write the files listed in the module docstring.
 
     Returns `{label: {the guide's six keys}}` in the order evaluated. With `constrained`, each model
@@ -167,20 +195,35 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
             logits_processor = None
             if enforce:
                 logits_processor = plan_logits_processor(processor, domain_spec, max_new_tokens)
-            predictions = generate_for_records(model, processor, records, domain_spec, batch_size=batch_size,
-                                               max_new_tokens=max_new_tokens, logits_processor=logits_processor,
-                                               desc=label, blank_images=blank_images)
+            predictions = generate_for_records(
+                model,
+                processor,
+                records,
+                domain_spec,
+                batch_size=batch_size,
+                max_new_tokens=max_new_tokens,
+                logits_processor=logits_processor,
+                desc=label,
+                blank_images=blank_images,
+            )
             rows = score_predictions(records, predictions, domain_spec, hprm)
             predictions_path = out_dir / "predictions" / f"{file_label(label)}.jsonl"
             if writer:
                 _write_jsonl(predictions_path, rows)
             metrics = summarize(rows)
             results[label] = metrics
-            runs_detail.append({
-                "label": label, "model_path": str(path), "constrained": enforce, "blank_images": blank_images,
-                "metrics": metrics, "run_config": run_configs[str(path)],
-                **details(rows), "predictions": str(predictions_path),
-            })
+            runs_detail.append(
+                {
+                    "label": label,
+                    "model_path": str(path),
+                    "constrained": enforce,
+                    "blank_images": blank_images,
+                    "metrics": metrics,
+                    "run_config": run_configs[str(path)],
+                    **details(rows),
+                    "predictions": str(predictions_path),
+                }
+            )
             if not quiet:
                 logger.info(f"{label}: " + ", ".join(f"{k}={metrics[k]}" for k in GUIDE_KEYS))
         del model, processor
@@ -191,12 +234,19 @@ def evaluate(model_paths: list[str] | str, test_data: str | Path, output_path: s
     primary = list(results)[-1]
     _write_json(output_path, results[primary])
     _write_json(out_dir / f"{output_path.stem}_side_by_side.json", results)
-    _write_json(out_dir / f"{output_path.stem}_details.json", {
-        "test_data": str(test_data), "domain": domain, "primary": primary,
-        "max_new_tokens": max_new_tokens, "batch_size": batch_size, "reward_weights": dataclasses.asdict(weights),
-        "reward_weights_from": weights_from,
-        "models": runs_detail,
-    })
+    _write_json(
+        out_dir / f"{output_path.stem}_details.json",
+        {
+            "test_data": str(test_data),
+            "domain": domain,
+            "primary": primary,
+            "max_new_tokens": max_new_tokens,
+            "batch_size": batch_size,
+            "reward_weights": dataclasses.asdict(weights),
+            "reward_weights_from": weights_from,
+            "models": runs_detail,
+        },
+    )
     if report:
         report_path = write_report(out_dir / f"{output_path.stem}_details.json", runs=runs)
         if not quiet:

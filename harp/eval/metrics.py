@@ -27,7 +27,7 @@ kind (one or two objects; whether the task names where the object is).
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
+from collections.abc import Iterable
 
 from harp.plan.names import normalize_entity, task_names_sources
 from harp.plan.parser import parse_plan
@@ -217,8 +217,9 @@ def details(rows: list[dict]) -> dict:
     by_kind: dict[str, list[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["num_objects"] or 0, r["source_named"] is not True)):
         by_kind.setdefault(kind_label(row["num_objects"], row["source_named"]), []).append(row)
-    shortcut_wrong = [row for row in rows if row["source_named"] is False
-                      and (row.get("baselines") or {}).get("most_loaded") == 0.0]
+    shortcut_wrong = [
+        row for row in rows if row["source_named"] is False and (row.get("baselines") or {}).get("most_loaded") == 0.0
+    ]
     if shortcut_wrong:
         by_kind[SHORTCUT_WRONG] = shortcut_wrong
     return {
@@ -227,9 +228,8 @@ def details(rows: list[dict]) -> dict:
         "step_f1": round(_mean(row["step_f1"] for row in rows), 4),
         "by_error_type": {
             kind: {"count": errors[kind], "share": round(errors[kind] / len(rows), 4)}
-            for kind in ("none", *ERROR_TYPES) if errors[kind]
+            for kind in ("none", *ERROR_TYPES)
+            if errors[kind]
         },
-        "by_task_kind": {
-            label: kind_summary(group) for label, group in by_kind.items()
-        },
+        "by_task_kind": {label: kind_summary(group) for label, group in by_kind.items()},
     }

@@ -39,15 +39,30 @@ class PlanResult:
     scene_source: str  # "scene", "reference" or "plan itself"
 
     def to_dict(self) -> dict:
-        return {"plan": self.text, "steps": self.steps, "valid": self.valid, "completed": self.completed,
-                "failure": self.failure, "scene_source": self.scene_source, "hprm": self.breakdown.to_dict()}
+        return {
+            "plan": self.text,
+            "steps": self.steps,
+            "valid": self.valid,
+            "completed": self.completed,
+            "failure": self.failure,
+            "scene_source": self.scene_source,
+            "hprm": self.breakdown.to_dict(),
+        }
 
 
 class Planner:
     """A loaded planner model with its domain and H-PRM scorer."""
 
-    def __init__(self, model, processor, domain="navigate_pick_place", *, weights=None,
-                 constrained: bool = False, max_new_tokens: int = 128):
+    def __init__(
+        self,
+        model,
+        processor,
+        domain="navigate_pick_place",
+        *,
+        weights=None,
+        constrained: bool = False,
+        max_new_tokens: int = 128,
+    ):
 
         self.model = model
         self.processor = processor
@@ -59,31 +74,51 @@ class Planner:
             self.logits_processor = plan_logits_processor(processor, self.domain, max_new_tokens)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, domain="navigate_pick_place", *, constrained: bool = False,
-                        max_new_tokens: int = 128, weights=None, device: str | None = None) -> "Planner":
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        domain="navigate_pick_place",
+        *,
+        constrained: bool = False,
+        max_new_tokens: int = 128,
+        weights=None,
+        device: str | None = None,
+    ) -> Planner:
         """Load a model directory (or hub id) as `harp.models.load` does; see the class for options."""
         model, processor = load_model_and_processor(path, device=device)
-        return cls(model, processor, domain, weights=weights, constrained=constrained,
-                   max_new_tokens=max_new_tokens)
+        return cls(model, processor, domain, weights=weights, constrained=constrained, max_new_tokens=max_new_tokens)
 
     def plan(self, image, task: str, *, scene: dict | None = None, reference=None) -> PlanResult:
         """Plan one task for one image (a PIL image or a path); greedy, deterministic."""
         return self.plan_batch([image], [task], scenes=[scene], references=[reference])[0]
 
-    def plan_batch(self, images: list, tasks: list[str], *, scenes=None, references=None,
-                   batch_size: int = 4) -> list[PlanResult]:
+    def plan_batch(
+        self, images: list, tasks: list[str], *, scenes=None, references=None, batch_size: int = 4
+    ) -> list[PlanResult]:
         """Plans for several (image, task) pairs, generated in batches."""
         for task in tasks:
             check_task(task)
         images = [open_image(image) for image in images]
-        outputs = generate_plans(self.model, self.processor, images, list(tasks), self.domain,
-                                 max_new_tokens=self.max_new_tokens, do_sample=False, temperature=1.0,
-                                 top_p=1.0, num_return_sequences=1, logits_processor=self.logits_processor,
-                                 batch_size=batch_size)
+        outputs = generate_plans(
+            self.model,
+            self.processor,
+            images,
+            list(tasks),
+            self.domain,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            temperature=1.0,
+            top_p=1.0,
+            num_return_sequences=1,
+            logits_processor=self.logits_processor,
+            batch_size=batch_size,
+        )
         scenes = scenes or [None] * len(tasks)
         references = references or [None] * len(tasks)
-        return [self.check(out[0], task, scene=scene, reference=reference)
-                for out, task, scene, reference in zip(outputs, tasks, scenes, references)]
+        return [
+            self.check(out[0], task, scene=scene, reference=reference)
+            for out, task, scene, reference in zip(outputs, tasks, scenes, references)
+        ]
 
     def check(self, text: str, task: str, *, scene: dict | None = None, reference=None) -> PlanResult:
         """Score a plan text (the model's or anyone's) under the domain; see the module docstring."""
@@ -97,10 +132,13 @@ class Planner:
             example, source = {"task": task, "plan": [str(s) for s in parsed.steps]}, "plan itself"
         breakdown = self.hprm.score(text, example)
         return PlanResult(
-            text=text, steps=[str(s) for s in parsed.steps],
+            text=text,
+            steps=[str(s) for s in parsed.steps],
             valid=passes(breakdown.error_type, "state_transition"),
             completed=passes(breakdown.error_type, "task"),
-            failure=failure_reason(breakdown, parsed), breakdown=breakdown, scene_source=source,
+            failure=failure_reason(breakdown, parsed),
+            breakdown=breakdown,
+            scene_source=source,
         )
 
 

@@ -80,9 +80,17 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         f"greedy decoding, at most {data['max_new_tokens']} new tokens. Primary model: `{data.get('primary')}` "
         "(its figures are in `evaluation.json`).",
         "",
-        *(["H-PRM weights: " + ", ".join(f"{k}={v:g}" for k, v in data["reward_weights"].items())
-           + (f" (from {data['reward_weights_from']})" if data.get("reward_weights_from") else "") + ".", ""]
-          if data.get("reward_weights") else []),
+        *(
+            [
+                "H-PRM weights: "
+                + ", ".join(f"{k}={v:g}" for k, v in data["reward_weights"].items())
+                + (f" (from {data['reward_weights_from']})" if data.get("reward_weights_from") else "")
+                + ".",
+                "",
+            ]
+            if data.get("reward_weights")
+            else []
+        ),
         *_training_lines(models),
         "## Metrics side by side",
         "",
@@ -120,8 +128,12 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         "",
     ]
     if has_curves:
-        lines += [f"Read from TensorBoard event files under `{runs}`: " + ", ".join(f"`{run}`" for run in curves) + ".",
-                  "", "![training curves](plots/training_curves.png)", ""]
+        lines += [
+            f"Read from TensorBoard event files under `{runs}`: " + ", ".join(f"`{run}`" for run in curves) + ".",
+            "",
+            "![training curves](plots/training_curves.png)",
+            "",
+        ]
     else:
         lines += [f"No TensorBoard scalars found under `{runs}`.", ""]
     lines += [f"## Example scenes ({primary['label']})", ""]
@@ -129,9 +141,11 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         lines += ["![example scenes](plots/examples.png)", ""]
     for row in examples:
         verdict = "complete" if row["completed"] else f"✗ {row['failure']}"
-        lines += [f"- `{row['image']}` — *{row['task']}*  ",
-                  f"  predicted: `{row['prediction']}` ({verdict})  ",
-                  f"  reference: `{', '.join(row['reference'])}`"]
+        lines += [
+            f"- `{row['image']}` — *{row['task']}*  ",
+            f"  predicted: `{row['prediction']}` ({verdict})  ",
+            f"  reference: `{', '.join(row['reference'])}`",
+        ]
     report_path = out_dir / "report.md"
     report_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return report_path
@@ -147,11 +161,16 @@ def _row(cells) -> str:
 def _summary(models: list[dict]) -> str:
     """One sentence: which run completes most tasks, and how each run differs from the first."""
     best = max(models, key=lambda m: (m["metrics"]["task_completion"], m["metrics"]["avg_reward"]))
-    text = (f"Highest task completion: `{best['label']}` ({best['metrics']['task_completion']:.4f}, "
-            f"mean reward {best['metrics']['avg_reward']:+.4f}).")
+    text = (
+        f"Highest task completion: `{best['label']}` ({best['metrics']['task_completion']:.4f}, "
+        f"mean reward {best['metrics']['avg_reward']:+.4f})."
+    )
     first = models[0]
-    deltas = [f"`{m['label']}` {m['metrics']['task_completion'] - first['metrics']['task_completion']:+.4f} / "
-              f"{m['metrics']['avg_reward'] - first['metrics']['avg_reward']:+.4f}" for m in models[1:]]
+    deltas = [
+        f"`{m['label']}` {m['metrics']['task_completion'] - first['metrics']['task_completion']:+.4f} / "
+        f"{m['metrics']['avg_reward'] - first['metrics']['avg_reward']:+.4f}"
+        for m in models[1:]
+    ]
     if deltas:
         text += f" Task completion / mean reward against `{first['label']}`: " + ", ".join(deltas) + "."
     return text
@@ -175,18 +194,36 @@ def _constrained_section(models: list[dict]) -> list[str]:
         pairs.append((free, model))
     if not pairs:
         return []
-    lines = ["## Constrained decoding", "",
-             "The model's own format accuracy beside the one enforced by the plan grammar "
-             "(`--constrained`); the higher levels still measure the model.", "",
-             _row(["model", "own format_accuracy", "enforced format_accuracy", "own task_completion",
-                   "enforced task_completion"]), _row(["---"] * 5)]
+    lines = [
+        "## Constrained decoding",
+        "",
+        "The model's own format accuracy beside the one enforced by the plan grammar "
+        "(`--constrained`); the higher levels still measure the model.",
+        "",
+        _row(
+            [
+                "model",
+                "own format_accuracy",
+                "enforced format_accuracy",
+                "own task_completion",
+                "enforced task_completion",
+            ]
+        ),
+        _row(["---"] * 5),
+    ]
     for free, enforced in pairs:
         own = free["metrics"] if free else {}
-        lines.append(_row([f"`{enforced['model_path']}`",
-                           f"{own['format_accuracy']:.4f}" if own else "—",
-                           f"{enforced['metrics']['format_accuracy']:.4f}",
-                           f"{own['task_completion']:.4f}" if own else "—",
-                           f"{enforced['metrics']['task_completion']:.4f}"]))
+        lines.append(
+            _row(
+                [
+                    f"`{enforced['model_path']}`",
+                    f"{own['format_accuracy']:.4f}" if own else "—",
+                    f"{enforced['metrics']['format_accuracy']:.4f}",
+                    f"{own['task_completion']:.4f}" if own else "—",
+                    f"{enforced['metrics']['task_completion']:.4f}",
+                ]
+            )
+        )
     return lines + [""]
 
 
@@ -205,7 +242,9 @@ def _kind_tables(models: list[dict]) -> list[str]:
     lines = []
     for key in ("task_completion", "avg_reward"):
         baselines = key == "task_completion"
-        header = ["task kind", "n", *[f"`{m['label']}`" for m in models]] + (["uniform", "most-loaded"] if baselines else [])
+        header = ["task kind", "n", *[f"`{m['label']}`" for m in models]] + (
+            ["uniform", "most-loaded"] if baselines else []
+        )
         lines += [f"`{key}` by task kind (n = samples of that kind):", "", _row(header), _row(["---"] * len(header))]
         for kind in kinds:
             groups = [m["by_task_kind"].get(kind) for m in models]
@@ -231,10 +270,10 @@ def _example_rows(model: dict, count: int) -> list[dict]:
     good = [r for r in rows if r["completed"]]
     bad = [r for r in rows if not r["completed"]]
     half = count // 2
-    picked = good[:half] + bad[:count - half]
+    picked = good[:half] + bad[: count - half]
     if len(picked) < count:  # fill from whichever side has more
         rest = [r for r in rows if r not in picked]
-        picked += rest[:count - len(picked)]
+        picked += rest[: count - len(picked)]
     return picked
 
 
@@ -316,7 +355,9 @@ def plot_training_curves(curves: dict, path: Path) -> bool:
 
     rows = []
     # pipeline order first (SFT above GRPO), then any other run (ablations) by name
-    for name, run in sorted(curves.items(), key=lambda item: (PIPELINE_ORDER.get(item[0], len(PIPELINE_ORDER)), item[0])):
+    for name, run in sorted(
+        curves.items(), key=lambda item: (PIPELINE_ORDER.get(item[0], len(PIPELINE_ORDER)), item[0])
+    ):
         panels = [(title, _first_tag(run, tags)) for title, tags in CURVE_TAGS.items() if _first_tag(run, tags)]
         if panels:
             rows.append((name, run, panels))
@@ -363,8 +404,10 @@ def _training_lines(models: list[dict]) -> list[str]:
             continue
         if isinstance(config.get("reward"), dict):
             reward, training = config["reward"], config.get("training", {})
-            what = (f"GRPO, FTCA {'on' if reward.get('use_ftca') else 'off'}, "
-                    f"{training.get('negatives_per_group', 0)} negatives per group")
+            what = (
+                f"GRPO, FTCA {'on' if reward.get('use_ftca') else 'off'}, "
+                f"{training.get('negatives_per_group', 0)} negatives per group"
+            )
         else:
             what = f"SFT, {'LoRA' if config.get('model', {}).get('use_lora') else 'full fine-tuning'}"
         lines.append(f"- `{model['label']}`: {what} (its harp_config.yaml)")
@@ -388,13 +431,23 @@ def plot_examples(rows: list[dict], path: Path) -> bool:
         except DataError:
             ax.text(0.5, 0.5, "image not found", ha="center", va="center", transform=ax.transAxes)
         verdict = "✓ complete" if row["completed"] else f"✗ {row['failure']}"
-        caption = "\n".join([
-            *textwrap.wrap(f"task: {row['task']}", 52)[:2],
-            *textwrap.wrap(f"plan: {_printable(row['prediction'])}", 52)[:4],
-            *textwrap.wrap(verdict, 52)[:2],
-        ])
-        ax.text(0.0, -0.03, caption, transform=ax.transAxes, va="top", ha="left", fontsize=7,
-                color="green" if row["completed"] else "darkred")
+        caption = "\n".join(
+            [
+                *textwrap.wrap(f"task: {row['task']}", 52)[:2],
+                *textwrap.wrap(f"plan: {_printable(row['prediction'])}", 52)[:4],
+                *textwrap.wrap(verdict, 52)[:2],
+            ]
+        )
+        ax.text(
+            0.0,
+            -0.03,
+            caption,
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize=7,
+            color="green" if row["completed"] else "darkred",
+        )
     fig.subplots_adjust(left=0.02, right=0.98, top=0.98, bottom=0.12, wspace=0.08, hspace=0.45)
     fig.savefig(path, dpi=100)
     plt.close(fig)

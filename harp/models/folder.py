@@ -14,8 +14,8 @@ one waits in `<out>.old`, and the next run puts it back before it starts.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harp.config import RUN_CONFIG_FILE
 from harp.errors import HarpError
@@ -24,15 +24,32 @@ from harp.paths import check_output_dir
 MANIFEST = "pretraining.json"  # `harp model pretrain`'s record of a model: its recipe and every file's sha256
 WEIGHTS = "model.safetensors"
 # What `save_pretrained` writes for a Qwen2.5-VL model and its processor: all of them, or it does not load.
-SAVED_FILES = ("config.json", "generation_config.json", WEIGHTS, "processor_config.json",
-               "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+SAVED_FILES = (
+    "config.json",
+    "generation_config.json",
+    WEIGHTS,
+    "processor_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+)
 NOT_SHIPPED = ("training_args.bin",)  # the Trainer's pickled arguments: a model to share needs no pickle
-MODEL_FILES = frozenset({
-    *SAVED_FILES, RUN_CONFIG_FILE, MANIFEST, *NOT_SHIPPED,
-    # the processor and tokenizer files of older transformers, which split them up
-    "preprocessor_config.json", "video_preprocessor_config.json", "chat_template.json",
-    "special_tokens_map.json", "added_tokens.json", "vocab.json", "merges.txt",
-})
+MODEL_FILES = frozenset(
+    {
+        *SAVED_FILES,
+        RUN_CONFIG_FILE,
+        MANIFEST,
+        *NOT_SHIPPED,
+        # the processor and tokenizer files of older transformers, which split them up
+        "preprocessor_config.json",
+        "video_preprocessor_config.json",
+        "chat_template.json",
+        "special_tokens_map.json",
+        "added_tokens.json",
+        "vocab.json",
+        "merges.txt",
+    }
+)
 
 
 def foreign_entry(folder: Path) -> str | None:
@@ -61,8 +78,10 @@ def check_model_out(out: str | Path, key: str = "--out") -> Path:
     for folder in (out, *_siblings(out)):
         entry = foreign_entry(folder)
         if entry:
-            raise HarpError(f"{key}: {folder} holds {entry}, not a file of a model HARP writes, so HARP "
-                            f"will not replace it; name a new or empty folder, or one HARP wrote a model in")
+            raise HarpError(
+                f"{key}: {folder} holds {entry}, not a file of a model HARP writes, so HARP "
+                f"will not replace it; name a new or empty folder, or one HARP wrote a model in"
+            )
     return out
 
 

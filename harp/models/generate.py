@@ -21,13 +21,31 @@ def prompt_text(processor, task: str, domain) -> str:
 def encode_prompts(processor, images, tasks, domain):
     """Processor inputs (left-padded tensors, pixel values) for a batch of (image, task) pairs."""
     texts = [prompt_text(processor, task, domain) for task in tasks]
-    return processor(images=[_as_image(image) for image in images], text=texts, padding=True,
-                     padding_side="left", return_tensors="pt")
+    return processor(
+        images=[_as_image(image) for image in images],
+        text=texts,
+        padding=True,
+        padding_side="left",
+        return_tensors="pt",
+    )
 
 
-def generate_plans(model, processor, images, tasks, domain, *, max_new_tokens: int = 64, do_sample: bool = False,
-                   temperature: float = 1.0, top_p: float = 1.0, num_return_sequences: int = 1,
-                   logits_processor=None, batch_size: int = 8, progress: bool = False) -> list[list[str]]:
+def generate_plans(
+    model,
+    processor,
+    images,
+    tasks,
+    domain,
+    *,
+    max_new_tokens: int = 64,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    num_return_sequences: int = 1,
+    logits_processor=None,
+    batch_size: int = 8,
+    progress: bool = False,
+) -> list[list[str]]:
     """Plans for each (image, task): a list of `num_return_sequences` completions per pair, in input order.
 
     `images` are PIL images or paths. Greedy by default; seed torch before sampling for repeatable
@@ -41,12 +59,15 @@ def generate_plans(model, processor, images, tasks, domain, *, max_new_tokens: i
         raise ValueError(f"generate_plans: {len(images)} images but {len(tasks)} tasks")
     tokenizer = processor.tokenizer
     eos_ids = [i for i in {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id} if isinstance(i, int)]
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {
-        "do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    sampling = (
+        {"do_sample": True, "temperature": temperature, "top_p": top_p}
+        if do_sample
+        else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    )
     results: list[list[str]] = []
     starts = range(0, len(tasks), batch_size)
     for start in tqdm(starts, desc="generating", unit="batch", disable=not progress):
-        batch = encode_prompts(processor, images[start:start + batch_size], tasks[start:start + batch_size], domain)
+        batch = encode_prompts(processor, images[start : start + batch_size], tasks[start : start + batch_size], domain)
         batch = {k: v.to(model.device) for k, v in batch.items()}
         if "pixel_values" in batch:
             batch["pixel_values"] = batch["pixel_values"].to(model.dtype)
@@ -60,10 +81,10 @@ def generate_plans(model, processor, images, tasks, domain, *, max_new_tokens: i
                 pad_token_id=tokenizer.pad_token_id,
                 **sampling,
             )
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
         texts = [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
         for i in range(0, len(texts), num_return_sequences):
-            results.append(texts[i:i + num_return_sequences])
+            results.append(texts[i : i + num_return_sequences])
     return results
 
 

@@ -24,8 +24,10 @@ def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR, key: str = "--ou
     digests = read_manifest(source)
     for name, digest in digests.items():
         if not (source / name).is_file() or sha256(source / name) != digest:
-            raise HarpError(f"{source / name}: missing or not the file its {MANIFEST} names (a Git LFS pointer? "
-                            f"a partial copy?); rebuild with `harp model pretrain --out {source}`")
+            raise HarpError(
+                f"{source / name}: missing or not the file its {MANIFEST} names (a Git LFS pointer? "
+                f"a partial copy?); rebuild with `harp model pretrain --out {source}`"
+            )
     return write_model_dir(out, lambda folder: copy_files(source, folder, [*digests, MANIFEST]), key)
 
 
@@ -41,7 +43,8 @@ def read_manifest(source: Path) -> dict[str, str]:
         raise DataError(f"{path}: not a readable JSON manifest ({str(error).splitlines()[0]}){rebuild}") from None
     digests = manifest.get("sha256") if isinstance(manifest, dict) else None
     if not isinstance(digests, dict) or not all(
-            name in MODEL_FILES and isinstance(digest, str) for name, digest in digests.items()):
+        name in MODEL_FILES and isinstance(digest, str) for name, digest in digests.items()
+    ):
         raise DataError(f"{path}: sha256 is not a map from model file names to digests{rebuild}")
     missing = [name for name in SAVED_FILES if name not in digests]
     if missing:

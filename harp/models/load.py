@@ -16,8 +16,10 @@ from urllib.parse import urlparse
 from harp.errors import HarpError
 
 EMBEDDED_MODEL_DIR = "models/tiny-qwen2.5-vl"
-EMBEDDED_HINT = (f"to try the pipeline offline, build the embedded model with "
-                 f"`harp model init-tiny --out {EMBEDDED_MODEL_DIR}` and use model.name: {EMBEDDED_MODEL_DIR}")
+EMBEDDED_HINT = (
+    f"to try the pipeline offline, build the embedded model with "
+    f"`harp model init-tiny --out {EMBEDDED_MODEL_DIR}` and use model.name: {EMBEDDED_MODEL_DIR}"
+)
 
 
 class ModelNotFoundError(HarpError):
@@ -39,10 +41,14 @@ def resolve_model_path(name: str | Path) -> str:
     if _in_cache(name):
         return name
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
-        raise ModelNotFoundError(f"{name}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {EMBEDDED_HINT}")
+        raise ModelNotFoundError(
+            f"{name}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; {EMBEDDED_HINT}"
+        )
     host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
     if not _resolves(host):
-        raise ModelNotFoundError(f"{name}: no such local directory, not in the Hugging Face cache, and {host} cannot be reached (offline?); {EMBEDDED_HINT}")
+        raise ModelNotFoundError(
+            f"{name}: no such local directory, not in the Hugging Face cache, and {host} cannot be reached (offline?); {EMBEDDED_HINT}"
+        )
     return name
 
 
@@ -87,8 +93,14 @@ def set_max_pixels(processor, max_pixels: int) -> None:
         sub.size = size
 
 
-def load_model_and_processor(name: str | Path, *, dtype=None, device: str | None = None,
-                             max_pixels: int | None = None, for_training: bool = False):
+def load_model_and_processor(
+    name: str | Path,
+    *,
+    dtype=None,
+    device: str | None = None,
+    max_pixels: int | None = None,
+    for_training: bool = False,
+):
     """(model, processor) for a hub id or a local directory; `dtype` None = bf16 on a bf16 GPU, else fp32.
 
     The model is in eval mode on `device` (None = CUDA when available, else CPU); with `for_training`

@@ -10,15 +10,40 @@ memory). Token ids are the real tokenizer's, so the image tokens sit where the m
 from __future__ import annotations
 
 VISION = {  # the same vision tower in both sizes; out_hidden_size = the text hidden size
-    "depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16, "in_channels": 3,
-    "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "window_size": 112,
-    "fullatt_block_indexes": [7, 15, 23, 31], "tokens_per_second": 2, "hidden_act": "silu",
+    "depth": 32,
+    "hidden_size": 1280,
+    "intermediate_size": 3420,
+    "num_heads": 16,
+    "in_channels": 3,
+    "patch_size": 14,
+    "spatial_merge_size": 2,
+    "temporal_patch_size": 2,
+    "window_size": 112,
+    "fullatt_block_indexes": [7, 15, 23, 31],
+    "tokens_per_second": 2,
+    "hidden_act": "silu",
 }
 TEXT = {
-    "3b": {"hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36, "num_attention_heads": 16,
-           "num_key_value_heads": 2, "vocab_size": 151936, "max_window_layers": 70, "tie_word_embeddings": True},
-    "7b": {"hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28, "num_attention_heads": 28,
-           "num_key_value_heads": 4, "vocab_size": 152064, "max_window_layers": 28, "tie_word_embeddings": False},
+    "3b": {
+        "hidden_size": 2048,
+        "intermediate_size": 11008,
+        "num_hidden_layers": 36,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 2,
+        "vocab_size": 151936,
+        "max_window_layers": 70,
+        "tie_word_embeddings": True,
+    },
+    "7b": {
+        "hidden_size": 3584,
+        "intermediate_size": 18944,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "vocab_size": 152064,
+        "max_window_layers": 28,
+        "tie_word_embeddings": False,
+    },
 }
 PUBLISHED_PARAMETERS = {"3b": 3.75e9, "7b": 8.29e9}  # "Model size" on the Hugging Face model cards
 TOKEN_IDS = {"bos_token_id": 151643, "eos_token_id": 151645, "pad_token_id": 151643}
@@ -37,13 +62,28 @@ def real_config(size: str):
         raise ValueError(f"unknown Qwen2.5-VL size {size!r}; known: {', '.join(TEXT)}")
     text = dict(TEXT[size])
     tie = text.pop("tie_word_embeddings")
-    text_config = {**text, "max_position_embeddings": 128000, "rms_norm_eps": 1e-6, "hidden_act": "silu",
-                   "attention_dropout": 0.0, "use_sliding_window": False, "sliding_window": 32768,
-                   "rope_parameters": dict(ROPE), "tie_word_embeddings": tie, **TOKEN_IDS}
+    text_config = {
+        **text,
+        "max_position_embeddings": 128000,
+        "rms_norm_eps": 1e-6,
+        "hidden_act": "silu",
+        "attention_dropout": 0.0,
+        "use_sliding_window": False,
+        "sliding_window": 32768,
+        "rope_parameters": dict(ROPE),
+        "tie_word_embeddings": tie,
+        **TOKEN_IDS,
+    }
     vision_config = {**VISION, "out_hidden_size": text["hidden_size"]}
-    return Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config, image_token_id=IMAGE_TOKEN_ID,
-                            video_token_id=VIDEO_TOKEN_ID, vision_start_token_id=VISION_START_ID,
-                            vision_end_token_id=VISION_END_ID, tie_word_embeddings=tie)
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=IMAGE_TOKEN_ID,
+        video_token_id=VIDEO_TOKEN_ID,
+        vision_start_token_id=VISION_START_ID,
+        vision_end_token_id=VISION_END_ID,
+        tie_word_embeddings=tie,
+    )
 
 
 def random_model(size: str, dtype=None, device: str = "cpu"):

@@ -47,8 +47,20 @@ ISA_SETTINGS = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA")  # pinn
 LOG = "invocations.jsonl"
 ROOT = Path(__file__).resolve().parents[2]
 # The CPU flags the kernels above choose by (the rest of /proc/cpuinfo's list does not matter here).
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx512_bf16", "amx_tile", "amx_bf16")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "amx_tile",
+    "amx_bf16",
+)
 
 
 @contextlib.contextmanager
@@ -98,8 +110,9 @@ def source_version() -> str:
     from harp import __version__
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD")
@@ -128,15 +141,24 @@ def start_invocation(workdir: Path, progress: dict[str, int]) -> list[dict]:
         try:
             runs.append(json.loads(line))
         except ValueError:
-            raise DataError(f"{log}, line {number}: not a record of a run; delete the file to resume without "
-                            f"the record of earlier runs") from None
+            raise DataError(
+                f"{log}, line {number}: not a record of a run; delete the file to resume without "
+                f"the record of earlier runs"
+            ) from None
     if not runs and progress:  # work left by a HARP older than this log
         runs.append({"started": None, "seconds": None, "finished": False, "progress": {}, "environment": None})
     if runs and runs[-1]["seconds"] is None and runs[-1]["started"] is not None:
         last_write = max((p.stat().st_mtime for p in workdir.rglob("*") if p.is_file() and p != log), default=0)
         runs[-1]["seconds"] = max(0, round(last_write - _epoch(runs[-1]["started"])))
-    runs.append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "seconds": None,
-                 "finished": False, "progress": progress, "environment": environment()})
+    runs.append(
+        {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": None,
+            "finished": False,
+            "progress": progress,
+            "environment": environment(),
+        }
+    )
     write_log(workdir, runs)
     return runs
 

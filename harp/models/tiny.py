@@ -131,17 +131,18 @@ def _corpus(words: list[str], domain_texts: list[str]) -> list[str]:
 
 def build_tokenizer(words: list[str] | None = None, vocab_size: int = 2048):
     """A Qwen2Tokenizer whose BPE is trained on the domain's text (deterministic)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-    from tokenizers import Regex
 
     words = tiny_vocabulary() if words is None else words
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=1,
@@ -230,13 +231,18 @@ def tiny_config(tokenizer, sizes: dict | None = None):
     )
 
 
-def build_tiny_model(out_dir: str | Path, seed: int = 0, sizes: dict | None = None,
-                     max_pixels: int = DEFAULT_MAX_PIXELS, words: list[str] | None = None,
-                     key: str = "--out") -> Path:
+def build_tiny_model(
+    out_dir: str | Path,
+    seed: int = 0,
+    sizes: dict | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    words: list[str] | None = None,
+    key: str = "--out",
+) -> Path:
     """Build the tokenizer, processor and a randomly initialised model; save them to `out_dir`, in place
     of a model there (harp.models.folder; `key` names `out_dir` in its errors)."""
     import torch
-    from transformers import Qwen2_5_VLForConditionalGeneration, GenerationConfig
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
     out_dir = check_model_out(out_dir, key)
     tokenizer = build_tokenizer(words)
@@ -267,7 +273,9 @@ def describe(model_dir: str | Path) -> str:
     with safe_open(str(model_dir / "model.safetensors"), "pt") as handle:
         params = sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())
     text, vision = config["text_config"], config["vision_config"]
-    return (f"wrote {model_dir}: Qwen2_5_VLForConditionalGeneration, {params / 1e6:.2f}M parameters, "
-            f"vocabulary {text['vocab_size']}, text {text['num_hidden_layers']}x{text['hidden_size']}, "
-            f"vision {vision['depth']}x{vision['hidden_size']}; images up to {DEFAULT_MAX_PIXELS} pixels "
-            f"= {DEFAULT_MAX_PIXELS // (28 * 28)} image tokens")
+    return (
+        f"wrote {model_dir}: Qwen2_5_VLForConditionalGeneration, {params / 1e6:.2f}M parameters, "
+        f"vocabulary {text['vocab_size']}, text {text['num_hidden_layers']}x{text['hidden_size']}, "
+        f"vision {vision['depth']}x{vision['hidden_size']}; images up to {DEFAULT_MAX_PIXELS} pixels "
+        f"= {DEFAULT_MAX_PIXELS // (28 * 28)} image tokens"
+    )

@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from harp.data.records import append_record, load_image, read_records
 from harp.errors import DataError
@@ -65,11 +65,17 @@ def scene_dict(record: dict, domain) -> dict:
     return record["scene"] if record.get("scene") else scene_for(record, domain).to_dict()
 
 
-def negative_line(record: dict, text: str, error_type: str, source: str, domain, hprm_total: float,
-                  perturbation: str | None = None) -> dict:
+def negative_line(
+    record: dict, text: str, error_type: str, source: str, domain, hprm_total: float, perturbation: str | None = None
+) -> dict:
     """One output line: the guide's keys, then what GRPO and the re-check need."""
-    line = {"image": record["image"], "task": record["task"], "plan": split_plan(text), "error_type": error_type,
-            "source": source}
+    line = {
+        "image": record["image"],
+        "task": record["task"],
+        "plan": split_plan(text),
+        "error_type": error_type,
+        "source": source,
+    }
     if perturbation:
         line["perturbation"] = perturbation
     if record.get("id") is not None:
@@ -80,8 +86,9 @@ def negative_line(record: dict, text: str, error_type: str, source: str, domain,
     return line
 
 
-def labelled_perturbations(record: dict, hprm, domain, rng: random.Random,
-                           exclude: set[str] = frozenset()) -> dict[str, list[tuple[str, str]]]:
+def labelled_perturbations(
+    record: dict, hprm, domain, rng: random.Random, exclude: set[str] = frozenset()
+) -> dict[str, list[tuple[str, str]]]:
     """Every distinct perturbation of the reference that H-PRM finds failing: error_type -> [(text, perturbation)]."""
     ref = Reference.from_record(record, domain)
     labelled: dict[str, list[tuple[str, str]]] = {kind: [] for kind in ERROR_TYPES}
@@ -97,8 +104,15 @@ def labelled_perturbations(record: dict, hprm, domain, rng: random.Random,
     return labelled
 
 
-def perturbation_negatives(record: dict, hprm, domain, n: int, rng: random.Random, exclude: set[str] = frozenset(),
-                           counts: Counter | None = None) -> list[tuple[str, str, str]]:
+def perturbation_negatives(
+    record: dict,
+    hprm,
+    domain,
+    n: int,
+    rng: random.Random,
+    exclude: set[str] = frozenset(),
+    counts: Counter | None = None,
+) -> list[tuple[str, str, str]]:
     """Up to `n` distinct verified negatives (text, error_type, perturbation) perturbed from the reference.
 
     Each pick goes to the error type scarcest in `counts` (updated in place) that some
@@ -118,29 +132,51 @@ def perturbation_negatives(record: dict, hprm, domain, n: int, rng: random.Rando
     return picked
 
 
-def model_sampler(model_path: str, domain, *, temperature: float, top_p: float, max_new_tokens: int,
-                  batch_size: int, seed: int) -> Sampler:
+def model_sampler(
+    model_path: str, domain, *, temperature: float, top_p: float, max_new_tokens: int, batch_size: int, seed: int
+) -> Sampler:
     """A Sampler backed by the SFT model (loaded once), sampling with temperature and top-p."""
     import torch
-
 
     model, processor = load_model_and_processor(model_path)
     torch.manual_seed(seed)
 
     def sample(records: list[dict], n: int) -> list[list[str]]:
         images = [load_image(record) for record in records]
-        return generate_plans(model, processor, images, [r["task"] for r in records], domain,
-                              max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
-                              num_return_sequences=n, batch_size=batch_size)
+        return generate_plans(
+            model,
+            processor,
+            images,
+            [r["task"] for r in records],
+            domain,
+            max_new_tokens=max_new_tokens,
+            do_sample=True,
+            temperature=temperature,
+            top_p=top_p,
+            num_return_sequences=n,
+            batch_size=batch_size,
+        )
 
     return sample
 
 
-def generate_negatives(model_path: str | Path | None, data_path: str | Path, output_path: str | Path, *,
-                       num_samples_per_image: int = 3, batch_size: int = 4, temperature: float = 1.0,
-                       top_p: float = 0.95, max_new_tokens: int = 128, seed: int = 42,
-                       domain: str = "navigate_pick_place", perturb: bool = True, min_share: float = 0.1,
-                       sampler: Sampler | None = None, progress: bool = True) -> Summary:
+def generate_negatives(
+    model_path: str | Path | None,
+    data_path: str | Path,
+    output_path: str | Path,
+    *,
+    num_samples_per_image: int = 3,
+    batch_size: int = 4,
+    temperature: float = 1.0,
+    top_p: float = 0.95,
+    max_new_tokens: int = 128,
+    seed: int = 42,
+    domain: str = "navigate_pick_place",
+    perturb: bool = True,
+    min_share: float = 0.1,
+    sampler: Sampler | None = None,
+    progress: bool = True,
+) -> Summary:
     """Mine verified negatives for every record of `data_path` into `output_path` (appending; resumable).
 
     `sampler` replaces the model (tests, or perturbation-only runs with `model_path=None`, which
@@ -150,7 +186,6 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
     a written line fails its re-check.
     """
     from tqdm.auto import tqdm
-
 
     if num_samples_per_image < 1:
         raise DataError(f"--num_samples_per_image must be at least 1, got {num_samples_per_image}")
@@ -177,14 +212,23 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
         type_counts[kind] += count
     todo = [r for r in records if len(have.get(record_key(r), ())) < num_samples_per_image]
     if sampler is None and model_path is not None and todo:
-        sampler = model_sampler(str(model_path), domain_spec, temperature=temperature, top_p=top_p,
-                                max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        sampler = model_sampler(
+            str(model_path),
+            domain_spec,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+        )
     rng = random.Random(seed)
 
-    with output_path.open("a", encoding="utf-8") as handle, \
-            tqdm(total=len(todo), desc="negatives", unit="record", disable=not progress) as bar:
+    with (
+        output_path.open("a", encoding="utf-8") as handle,
+        tqdm(total=len(todo), desc="negatives", unit="record", disable=not progress) as bar,
+    ):
         for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
+            batch = todo[start : start + batch_size]
             samples = sampler(batch, num_samples_per_image) if sampler else [[] for _ in batch]
             for record, texts in zip(batch, samples):
                 seen = have.setdefault(record_key(record), set())
@@ -199,22 +243,39 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
                     if breakdown.error_type is None:
                         continue
                     seen.add(text)
-                    _write(handle, negative_line(record, text, breakdown.error_type, "model", domain_spec,
-                                                 breakdown.total), summary, type_counts)
+                    _write(
+                        handle,
+                        negative_line(record, text, breakdown.error_type, "model", domain_spec, breakdown.total),
+                        summary,
+                        type_counts,
+                    )
                 missing = num_samples_per_image - len(seen)
                 if missing > 0 and perturb:
-                    for text, kind, name in perturbation_negatives(example, hprm, domain_spec, missing, rng, seen,
-                                                                   type_counts.copy()):
+                    for text, kind, name in perturbation_negatives(
+                        example, hprm, domain_spec, missing, rng, seen, type_counts.copy()
+                    ):
                         seen.add(text)
                         total = hprm.score(text, example).total
-                        _write(handle, negative_line(record, text, kind, "perturbation", domain_spec, total, name),
-                               summary, type_counts)
+                        _write(
+                            handle,
+                            negative_line(record, text, kind, "perturbation", domain_spec, total, name),
+                            summary,
+                            type_counts,
+                        )
                 if len(seen) < num_samples_per_image:
                     summary.short += 1
                 bar.update(1)
         if perturb and min_share > 0:
-            top_up_scarce(records, hprm, domain_spec, have, type_counts, min_share, rng,
-                          lambda line: _write(handle, line, summary, type_counts))
+            top_up_scarce(
+                records,
+                hprm,
+                domain_spec,
+                have,
+                type_counts,
+                min_share,
+                rng,
+                lambda line: _write(handle, line, summary, type_counts),
+            )
 
     summary.problems = verify_file(output_path, hprm) if output_path.stat().st_size else []
     if summary.problems:
@@ -222,8 +283,16 @@ def generate_negatives(model_path: str | Path | None, data_path: str | Path, out
     return summary
 
 
-def top_up_scarce(records: list[dict], hprm, domain, have: dict[str, set[str]], type_counts: Counter,
-                  min_share: float, rng: random.Random, write: Callable[[dict], None]) -> None:
+def top_up_scarce(
+    records: list[dict],
+    hprm,
+    domain,
+    have: dict[str, set[str]],
+    type_counts: Counter,
+    min_share: float,
+    rng: random.Random,
+    write: Callable[[dict], None],
+) -> None:
     """Add perturbations of each error type below `min_share` of all lines, one per record, in seeded order.
 
     Every added line grows the file, so a type's need counts the lines it adds itself

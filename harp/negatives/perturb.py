@@ -14,8 +14,8 @@ other six rarely yield a plan that is valid step by step yet misses the goal (`t
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
@@ -33,7 +33,7 @@ class Reference:
     locations: list[str] = field(default_factory=list)  # display names, e.g. "White Table"
 
     @classmethod
-    def from_record(cls, record: dict, domain) -> "Reference":
+    def from_record(cls, record: dict, domain) -> Reference:
         parsed = parse_plan(record["plan"])
         steps = [(s.action, s.argument) for s in parsed.steps]
         kinds = {name: spec.argument_kind for name, spec in domain.actions.items()}
@@ -67,7 +67,7 @@ def join(steps: list[tuple[str, str]]) -> str:
 def dropped_comma(ref: Reference) -> list[str]:
     """Two neighbouring steps written without the comma between them (a format error)."""
     texts = [step_text(a, b) for a, b in ref.steps]
-    return [", ".join(texts[:i - 1] + [texts[i - 1] + " " + texts[i]] + texts[i + 1:]) for i in range(1, len(texts))]
+    return [", ".join(texts[: i - 1] + [texts[i - 1] + " " + texts[i]] + texts[i + 1 :]) for i in range(1, len(texts))]
 
 
 def swapped_steps(ref: Reference) -> list[str]:
@@ -87,7 +87,7 @@ def wrong_action(ref: Reference) -> list[str]:
     for i, (action, argument) in enumerate(ref.steps):
         for other in ref.action_names:
             if other.lower() != action.lower():
-                out.append(join(ref.steps[:i] + [(other, argument)] + ref.steps[i + 1:]))
+                out.append(join(ref.steps[:i] + [(other, argument)] + ref.steps[i + 1 :]))
     return out
 
 
@@ -99,7 +99,7 @@ def wrong_object(ref: Reference) -> list[str]:
         same_kind = [e for e in ref.entities_of_kind(kind) if normalize_entity(e) != normalize_entity(argument)]
         pool = same_kind or [e for e in ref.entities_of_kind(None) if normalize_entity(e) != normalize_entity(argument)]
         for entity in pool:
-            out.append(join(ref.steps[:i] + [(action, entity)] + ref.steps[i + 1:]))
+            out.append(join(ref.steps[:i] + [(action, entity)] + ref.steps[i + 1 :]))
     return out
 
 
@@ -128,7 +128,7 @@ def redundant_navigate(ref: Reference) -> list[str]:
     out = []
     for i, (action, argument) in enumerate(ref.steps):
         if action.lower() == "navigate":
-            out.append(join(ref.steps[:i + 1] + [(navigate, argument)] + ref.steps[i + 1:]))
+            out.append(join(ref.steps[: i + 1] + [(navigate, argument)] + ref.steps[i + 1 :]))
             for other in ref.locations:
                 if normalize_entity(other) != normalize_entity(argument):
                     out.append(join(ref.steps[:i] + [(navigate, other)] + ref.steps[i:]))
@@ -145,14 +145,20 @@ _MOVES = ("navigate", "pick", "place")
 
 def skipped_processing(ref: Reference) -> list[str]:
     """A step that changes an object rather than moving it (Heat, Slice, Toggle, Open...) left out."""
-    return [join(ref.steps[:i] + ref.steps[i + 1:]) for i, (action, _) in enumerate(ref.steps)
-            if action.lower() not in _MOVES]
+    return [
+        join(ref.steps[:i] + ref.steps[i + 1 :])
+        for i, (action, _) in enumerate(ref.steps)
+        if action.lower() not in _MOVES
+    ]
 
 
 def undone_processing(ref: Reference) -> list[str]:
     """A switch-like step done twice (`Toggle(Lamp)` on, then off again) or a processing step repeated."""
-    return [join(ref.steps[:i + 1] + [ref.steps[i]] + ref.steps[i + 1:]) for i, (action, _) in enumerate(ref.steps)
-            if action.lower() not in _MOVES]
+    return [
+        join(ref.steps[: i + 1] + [ref.steps[i]] + ref.steps[i + 1 :])
+        for i, (action, _) in enumerate(ref.steps)
+        if action.lower() not in _MOVES
+    ]
 
 
 PERTURBATIONS: dict[str, Callable[[Reference], list[str]]] = {

@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harp.data.records import read_records
+
 SOURCES = ("model", "perturbation")
 
 

@@ -28,8 +28,6 @@ The goal is the plan's net effect (`with_net_effect_goal`): what its valid steps
 
 from __future__ import annotations
 
-from typing import Optional
-
 from harp.plan.facts import FactScene, kind_of
 from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, parse_plan
@@ -57,11 +55,13 @@ class _Walk:
         self.types: dict[str, str] = {START: "spot"}
         self.where: dict[str, str] = {}  # item -> container, now
         self.initially: dict[str, str] = {}  # item -> container, at the start
-        self.held: Optional[str] = None
+        self.held: str | None = None
         self.robot = START
         self.navs: list[list] = [[-1, START]]  # [step index, place] of every move, the start first
-        self.props: dict[str, set] = {p: set() for p in ("receptacle", "pickable", "sliceable", "sharp",
-                                                          "toggleable", "openable", *APPLIANCE.values())}
+        self.props: dict[str, set] = {
+            p: set()
+            for p in ("receptacle", "pickable", "sliceable", "sharp", "toggleable", "openable", *APPLIANCE.values())
+        }
         self.opened: dict[str, bool] = {}
         self.beside: dict[str, str] = {}  # furniture -> the spot it stands beside
         self.out: list[str] = [arg for _, arg in steps]
@@ -90,7 +90,7 @@ class _Walk:
             n += 1
         return f"{kind} {n}"
 
-    def instances(self, arg: str, type_name: Optional[str] = None) -> list[str]:
+    def instances(self, arg: str, type_name: str | None = None) -> list[str]:
         if self.rename:
             found = [n for n in self.types if kind_of(n) == arg or n == arg]
         else:
@@ -104,8 +104,11 @@ class _Walk:
         return name
 
     def rename_everywhere(self, old: str, new: str, type_name: str) -> None:
-        self.types = {(new if n == old else n): (type_name if n == old else t) for n, t in self.types.items()
-                      if not (n == old and new in self.types)}
+        self.types = {
+            (new if n == old else n): (type_name if n == old else t)
+            for n, t in self.types.items()
+            if not (n == old and new in self.types)
+        }
         for table in (self.where, self.initially):
             for key, value in table.items():
                 if value == old:
@@ -129,8 +132,13 @@ class _Walk:
         """The item on `spot` turns out to be where the robot is: the spot is that place."""
         here = self.robot
         last_index, last_place = self.navs[-1]
-        if (self.rename and self.wasted_after_merge(spot, here) and last_place == here and last_index >= 0
-                and self.types.get(here) == "furniture"):
+        if (
+            self.rename
+            and self.wasted_after_merge(spot, here)
+            and last_place == here
+            and last_index >= 0
+            and self.types.get(here) == "furniture"
+        ):
             name = self.fresh(kind_of(here))
             self.rename_everywhere(spot, name, "furniture")
             self.navs[-1][1] = name
@@ -139,7 +147,7 @@ class _Walk:
         else:
             self.rename_everywhere(spot, here, self.types.get(here, "furniture"))
 
-    def spot_of(self, item: str) -> Optional[str]:
+    def spot_of(self, item: str) -> str | None:
         place = self.top(item)
         return place if self.types.get(place) == "spot" and place != START and place != self.robot else None
 

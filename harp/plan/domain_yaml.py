@@ -19,8 +19,9 @@ def shown(key) -> str:
 def check_word(word, where: str, key: str) -> None:
     """A plan word is one identifier the plan parser reads (Word(Argument))."""
     if isinstance(word, bool):
-        raise ConfigError(f"{where}: {key}: YAML reads on/off/yes/no/true/false as true or false: quote the word "
-                          f"('On')")
+        raise ConfigError(
+            f"{where}: {key}: YAML reads on/off/yes/no/true/false as true or false: quote the word ('On')"
+        )
     if not isinstance(word, str) or not re.fullmatch(WORD_PATTERN, word):
         raise ConfigError(f"{where}: {key}: a plan word is one word of ASCII letters, digits and _")
 

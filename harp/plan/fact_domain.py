@@ -72,8 +72,9 @@ class FactDomain:
                 return StepOutcome(word, instance, None, None, next(iter(outcomes)))
             if len(outcomes) > 1:
                 options = " or ".join(_describe(a) for a in list(outcomes.values())[:3])
-                return StepOutcome(word, instance, f"{word}({instance}) is ambiguous here: {options}", "transition",
-                                   state)
+                return StepOutcome(
+                    word, instance, f"{word}({instance}) is ambiguous here: {options}", "transition", state
+                )
         reason = self._reason(ground.step_actions(word, typed[0], state), state)
         return StepOutcome(word, typed[0], reason, "transition", state)
 
@@ -118,8 +119,10 @@ class FactDomain:
         alfred; a domain without scene inference raises a DataError saying records need a scene."""
         if self.spec.scene_inference != "alfred":
             # No way to guess an initial state for an arbitrary PDDL domain: records need a scene.
-            raise DataError(f"domain {self.name}: cannot infer a scene from a plan (its mapping has no "
-                            f"scene_inference); give each record a 'scene' with entities, init and goal")
+            raise DataError(
+                f"domain {self.name}: cannot infer a scene from a plan (its mapping has no "
+                f"scene_inference); give each record a 'scene' with entities, init and goal"
+            )
         return infer_alfred_scene(plan, self.spec, self)
 
     def new_search(self, scene: FactScene) -> FactSearch:
@@ -139,6 +142,7 @@ def _bound_terms(formula, binding: dict) -> tuple:
         elif node[0] in ("and", "or"):
             for child in node[1]:
                 walk(child)
+
     walk(formula)
     return tuple(terms)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import Optional
 
 from harp.plan.facts import _MAX_DERIVED_DEPTH, BINDING_BUDGET, FactScene, FactState, grounding
 from harp.plan.planner import STATE_BUDGET, WORK_BUDGET, GraphSearch
@@ -49,8 +48,9 @@ class FactSearch(GraphSearch):
             actions = ground.applicable_actions(state, relevance.schemas, max(0, min(left, BINDING_BUDGET)))
         except PlanningBudgetExceeded:
             if left < BINDING_BUDGET:
-                raise PlanningBudgetExceeded(f"search budget exceeded: more than {WORK_BUDGET:,} bindings tried") \
-                    from None
+                raise PlanningBudgetExceeded(
+                    f"search budget exceeded: more than {WORK_BUDGET:,} bindings tried"
+                ) from None
             raise
         outcomes: dict = {}
         for action in actions:
@@ -64,8 +64,11 @@ class FactSearch(GraphSearch):
                 outcomes[key] = [action.word, action.written, after]
             elif known[2] != after:
                 known[2] = None  # several outcomes: an ambiguous step, which the simulator rejects
-        return [tuple(outcomes[key]) for key in sorted(outcomes)
-                if outcomes[key][2] is not None and outcomes[key][2] != state]
+        return [
+            tuple(outcomes[key])
+            for key in sorted(outcomes)
+            if outcomes[key][2] is not None and outcomes[key][2] != state
+        ]
 
 
 RELEVANCE_BUDGET = 200_000  # formula nodes the relevance analysis may visit before it keeps everything
@@ -149,17 +152,20 @@ class Relevance:
         """(whether a ground action matters, the facts it adds that are kept)."""
         found = action.relevance
         if found is None:
-            matters = self.everything or any(self._needed(True, f) for f in action.add) or \
-                any(self._needed(False, f) for f in action.delete)
+            matters = (
+                self.everything
+                or any(self._needed(True, f) for f in action.add)
+                or any(self._needed(False, f) for f in action.delete)
+            )
             found = action.relevance = (matters, frozenset(f for f in action.add if self.keep(f)))
         return found
 
     # ----------------------------------------------------------------- what a precondition reads
 
-    def _collect_all(self, nodes, binding, types, polarity, depth) -> tuple[Optional[bool], list]:
+    def _collect_all(self, nodes, binding, types, polarity, depth) -> tuple[bool | None, list]:
         return self._combine("and", [self._collect(n, binding, types, polarity, depth) for n in nodes])
 
-    def _collect(self, node, binding, types, polarity, depth) -> tuple[Optional[bool], list]:
+    def _collect(self, node, binding, types, polarity, depth) -> tuple[bool | None, list]:
         """(True/False when the statics decide the formula for every value of its open variables,
         else None; the needed (polarity, pattern) pairs it reads)."""
         self._left -= 1
@@ -188,12 +194,17 @@ class Relevance:
             if count > EXISTS_LIMIT:  # read as any value: coarser, still complete
                 status, needs = self._collect(node.children[0], binding, types, polarity, depth)
                 return (False if status is False else None), needs
-            return self._combine("or", [self._collect(node.children[0], {**binding, **dict(zip(node.own, combo))},
-                                                      types, polarity, depth) for combo in itertools.product(*lists)])
+            return self._combine(
+                "or",
+                [
+                    self._collect(node.children[0], {**binding, **dict(zip(node.own, combo))}, types, polarity, depth)
+                    for combo in itertools.product(*lists)
+                ],
+            )
         return self._combine(kind, [self._collect(c, binding, types, polarity, depth) for c in node.children])
 
     @staticmethod
-    def _combine(kind: str, results: list) -> tuple[Optional[bool], list]:
+    def _combine(kind: str, results: list) -> tuple[bool | None, list]:
         decisive = kind == "or"  # True decides an `or`, False an `and`
         if any(status is decisive for status, _ in results):
             return decisive, []

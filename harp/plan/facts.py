@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
@@ -51,11 +52,28 @@ class FactState(frozenset):
 class FactScene:
     """Entities, static facts, initial state and goal of one task. Immutable and hashable."""
 
-    __slots__ = ("domain_path", "entities", "statics", "initial", "goal_true", "goal_false",
-                 "objects", "locations", "goal", "_key", "_hash")
+    __slots__ = (
+        "domain_path",
+        "entities",
+        "statics",
+        "initial",
+        "goal_true",
+        "goal_false",
+        "objects",
+        "locations",
+        "goal",
+        "_key",
+        "_hash",
+    )
 
-    def __init__(self, spec: PddlSpec, entities: dict, facts: Iterable[tuple], goal_true: Iterable[tuple] = (),
-                 goal_false: Iterable[tuple] = ()):
+    def __init__(
+        self,
+        spec: PddlSpec,
+        entities: dict,
+        facts: Iterable[tuple],
+        goal_true: Iterable[tuple] = (),
+        goal_false: Iterable[tuple] = (),
+    ):
         self.domain_path = spec.path
         self.entities = {normalize_entity(k): str(v).lower() for k, v in entities.items()}
         facts = {tuple(normalize_entity(x) if i else str(x).lower() for i, x in enumerate(f)) for f in facts}
@@ -68,8 +86,14 @@ class FactScene:
         self.objects = {f[1]: f[2] for f in sorted(self.initial) if f[0] == placement}
         self.locations = tuple(n for n, t in self.entities.items() if t in places)
         self.goal = {f[1]: f[2] for f in self.goal_true if f[0] == placement}
-        self._key = (self.domain_path, tuple(self.entities.items()), tuple(sorted(self.statics)),
-                     tuple(sorted(self.initial)), self.goal_true, self.goal_false)
+        self._key = (
+            self.domain_path,
+            tuple(self.entities.items()),
+            tuple(sorted(self.statics)),
+            tuple(sorted(self.initial)),
+            self.goal_true,
+            self.goal_false,
+        )
         self._hash = hash(self._key)
 
     def __eq__(self, other: object) -> bool:
@@ -93,12 +117,14 @@ class FactScene:
 
     def to_dict(self) -> dict:
         """Scene JSON for fact domains: entities with types, initial facts, goal facts (`["not", ...]`)."""
-        return {"entities": dict(self.entities),
-                "init": [list(f) for f in sorted(self.statics | self.initial)],
-                "goal": [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false]}
+        return {
+            "entities": dict(self.entities),
+            "init": [list(f) for f in sorted(self.statics | self.initial)],
+            "goal": [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false],
+        }
 
     @classmethod
-    def from_dict(cls, data: Any, spec: PddlSpec, where: str = "scene") -> "FactScene":
+    def from_dict(cls, data: Any, spec: PddlSpec, where: str = "scene") -> FactScene:
         """Read a fact scene JSON; a malformed one is a DataError naming `where` and the key."""
         if isinstance(data, FactScene):
             return data
@@ -106,7 +132,9 @@ class FactScene:
             raise DataError(f"{where}: expected an object, got {type(data).__name__}")
         unknown = set(data) - {"entities", "init", "goal"}
         if unknown:
-            raise DataError(f"{where}: unknown key '{sorted(unknown)[0]}' (a {spec.name} scene has entities, init, goal)")
+            raise DataError(
+                f"{where}: unknown key '{sorted(unknown)[0]}' (a {spec.name} scene has entities, init, goal)"
+            )
         entities = data.get("entities")
         if not isinstance(entities, dict) or not entities:
             raise DataError(f"{where}.entities: expected a mapping of entity -> type")
@@ -126,13 +154,13 @@ class FactScene:
 def _list(data: dict, key: str, where: str) -> list:
     value = data.get(key) or []
     if not isinstance(value, list):
-        raise DataError(f"{where}.{key}: expected a list of facts like [\"in\", \"apple\", \"pot\"]")
+        raise DataError(f'{where}.{key}: expected a list of facts like ["in", "apple", "pot"]')
     return value
 
 
 def _read_fact(item: Any, spec: PddlSpec, names: set, where: str) -> tuple:
     if not isinstance(item, list) or not item or not all(isinstance(x, str) for x in item):
-        raise DataError(f"{where}: expected a fact like [\"in\", \"apple\", \"pot\"]")
+        raise DataError(f'{where}: expected a fact like ["in", "apple", "pot"]')
     pred = item[0].lower()
     if pred not in spec.predicates or pred in spec.derived:
         raise DataError(f"{where}: unknown predicate '{item[0]}'")
@@ -183,7 +211,7 @@ class GroundAction:
 
     __slots__ = ("ground", "word", "written", "schema", "binding", "add", "delete", "order", "relevance")
 
-    def __init__(self, ground: "Grounding", word: str, schema, binding: dict):
+    def __init__(self, ground: Grounding, word: str, schema, binding: dict):
         self.ground, self.word, self.schema, self.binding = ground, word, schema, binding
         self.written = binding[schema.written] if schema.written else ""
         self.add = frozenset(ground.fact(p, terms, binding) for p, terms in schema.add)
@@ -277,8 +305,10 @@ class Grounding:
         """An ill-typed fluent fact, `(in countertop x)`, never holds: no action can make it true."""
         known = self._well_typed.get(fact)
         if known is None:
-            known = all(not types or "object" in types or arg in self.type_set(types)
-                        for arg, types in zip(fact[1:], self.spec.signatures.get(fact[0], ())))
+            known = all(
+                not types or "object" in types or arg in self.type_set(types)
+                for arg, types in zip(fact[1:], self.spec.signatures.get(fact[0], ()))
+            )
             if len(self._well_typed) > 200_000:
                 self._well_typed.clear()
             self._well_typed[fact] = known
@@ -352,8 +382,9 @@ class Grounding:
             types = dict(schema.parameters)
             for pred, terms in schema.add:
                 binding = self.unify(terms, fact[1:], types) if pred == fact[0] else None
-                if binding is not None and all(self.static_status(node, binding, types) is not False
-                                               for node in self.conjuncts(schema)):
+                if binding is not None and all(
+                    self.static_status(node, binding, types) is not False for node in self.conjuncts(schema)
+                ):
                     return True
         return False
 
@@ -365,7 +396,7 @@ class Grounding:
                 seen.setdefault(id(schema), schema)
         return list(seen.values())
 
-    def unify(self, terms: tuple, values: tuple, types: dict) -> Optional[dict]:
+    def unify(self, terms: tuple, values: tuple, types: dict) -> dict | None:
         """The binding that makes `terms` read `values` (None: any value), or None when none does."""
         binding: dict = {}
         for term, value in zip(terms, values):
@@ -378,14 +409,17 @@ class Grounding:
                 binding[term] = value
         return binding
 
-    def static_status(self, node: _Node, binding: dict, types: dict, depth: int = 0) -> Optional[bool]:
+    def static_status(self, node: _Node, binding: dict, types: dict, depth: int = 0) -> bool | None:
         """True or False when the statics and equalities alone decide a formula for every value of
         its unbound variables (and every state), else None."""
         kind = node.kind
         if kind == "atom":
             if node.derived:
-                return self.static_status(self.expand(node), binding, types, depth + 1) \
-                    if depth < _MAX_DERIVED_DEPTH else False
+                return (
+                    self.static_status(self.expand(node), binding, types, depth + 1)
+                    if depth < _MAX_DERIVED_DEPTH
+                    else False
+                )
             if not node.static:
                 return None
             values = tuple(binding.get(t) if t[:1] == "?" else t for t in node.terms)
@@ -418,7 +452,8 @@ class Grounding:
             action = f" action {self._schema.name}:" if self._schema is not None else ""
             raise PlanningBudgetExceeded(
                 f"domain {self.spec.name}:{action} more than {self._budget:,} bindings to try in one state "
-                "(give its parameters types, or preconditions that bind them to facts)")
+                "(give its parameters types, or preconditions that bind them to facts)"
+            )
 
     def holds(self, node: _Node, binding: dict, types: dict, view: _View, depth: int = 0) -> bool:
         """Whether `node` holds in the state for this binding (of all its variables, or some: then
@@ -573,7 +608,7 @@ class Grounding:
         self._schema = schema
         for partial in self.solve(self._precondition(schema), fixed, types, view, 0):
             free = [p for p in params if p not in partial]
-            for full in (self._assign(free, partial, types) if free else (partial,)):
+            for full in self._assign(free, partial, types) if free else (partial,):
                 found.setdefault(tuple(full[p] for p in params), full)
         return found
 
@@ -646,8 +681,9 @@ class Grounding:
         if not schema.written:
             return False
         types = dict(schema.parameters)
-        return instance in self.type_set(types[schema.written]) and \
-            all(self.typed(t) for p, t in schema.parameters if p != schema.written)
+        return instance in self.type_set(types[schema.written]) and all(
+            self.typed(t) for p, t in schema.parameters if p != schema.written
+        )
 
     def _rank(self, schema, binding: dict) -> tuple:
         """A binding's place in the order the other parameters' entities are listed in."""
@@ -664,8 +700,10 @@ class Grounding:
         for schema in self.spec.words[word].schemas:
             if self._fits(schema, instance):
                 bindings = self.bindings(schema, {schema.written: instance}, view)
-                found += [self.action(word, schema, key, b)
-                          for key, b in sorted(bindings.items(), key=lambda item: self._rank(schema, item[1]))]
+                found += [
+                    self.action(word, schema, key, b)
+                    for key, b in sorted(bindings.items(), key=lambda item: self._rank(schema, item[1]))
+                ]
         return found or self._furthest(word, instance, view)
 
     def _furthest(self, word: str, instance: str, view: _View) -> list[GroundAction]:

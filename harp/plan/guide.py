@@ -16,9 +16,9 @@ harp/plan/loader.py reads the files.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from harp.errors import ConfigError
 from harp.plan.domain_yaml import check_word, known_keys, listed_names, optional_text, shown
@@ -33,15 +33,15 @@ ARGUMENT_KINDS = ("location", "object", "openable")
 # ------------------------------------------------------------------------ the vocabulary
 
 
-def _hand_empty(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _hand_empty(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     return None if state.holding is None else f"the hand already holds {state.holding}"
 
 
-def _holding_object(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _holding_object(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     return None if state.holding is not None else "the hand is empty"
 
 
-def _object_at_robot(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _object_at_robot(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     location = state.location_of(arg)
     if location == state.robot:
         return None
@@ -50,22 +50,22 @@ def _object_at_robot(state: GuideState, arg: str, scene: GuideScene) -> Optional
     return f"{arg} is at {location}, but the robot is at {state.robot}"
 
 
-def _object_location_open(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _object_location_open(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     location = state.location_of(arg)
     if location in scene.openable and location not in state.open:
         return f"{location} is closed"
     return None
 
 
-def _robot_at_argument(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _robot_at_argument(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     return None if state.robot == arg else f"the robot is at {state.robot}, not at {arg}"
 
 
-def _argument_open(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _argument_open(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     return f"{arg} is closed" if arg in scene.openable and arg not in state.open else None
 
 
-def _argument_closed(state: GuideState, arg: str, scene: GuideScene) -> Optional[str]:
+def _argument_closed(state: GuideState, arg: str, scene: GuideScene) -> str | None:
     return f"{arg} is already open" if arg in state.open else None
 
 
@@ -92,7 +92,7 @@ def _close_argument(state: GuideState, arg: str) -> GuideState:
     return state._replace(open=state.open - {arg})
 
 
-Predicate = Callable[[GuideState, str, GuideScene], Optional[str]]
+Predicate = Callable[[GuideState, str, GuideScene], str | None]
 Effect = Callable[[GuideState, str], GuideState]
 
 PREDICATES: dict[str, Predicate] = {
@@ -143,7 +143,7 @@ class GuideDomain:
         return f"GuideDomain({self.name!r}, actions={self.action_names})"
 
     @classmethod
-    def from_yaml(cls, path: str, data: dict) -> "GuideDomain":
+    def from_yaml(cls, path: str, data: dict) -> GuideDomain:
         """A domain file's mapping (`name`, `description`, `actions`), checked: one ConfigError line naming the key."""
         known_keys(path, "", data, ("name", "description", "actions"))
         actions_data = data.get("actions")
@@ -162,8 +162,9 @@ class GuideDomain:
             description = spec.get("description")
             if not isinstance(description, str) or not description.strip():
                 raise ConfigError(f"{path}: {key}.description: expected a one-line description")
-            preconditions = listed_names(path, f"{key}.preconditions", spec.get("preconditions") or [], PREDICATES,
-                                         "predicate")
+            preconditions = listed_names(
+                path, f"{key}.preconditions", spec.get("preconditions") or [], PREDICATES, "predicate"
+            )
             effects = listed_names(path, f"{key}.effects", spec.get("effects") or [], EFFECTS, "effect")
             if not effects:
                 raise ConfigError(f"{path}: {key}.effects: an action needs at least one effect")
@@ -174,14 +175,18 @@ class GuideDomain:
         lower = [a.lower() for a in actions]
         if len(set(lower)) != len(lower):
             raise ConfigError(f"{path}: actions: two actions differ only in case")
-        return cls(optional_text(data, "name", path) or Path(path).stem, optional_text(data, "description", path),
-                   actions, path)
+        return cls(
+            optional_text(data, "name", path) or Path(path).stem,
+            optional_text(data, "description", path),
+            actions,
+            path,
+        )
 
-    def canonical_action(self, name: str) -> Optional[str]:
+    def canonical_action(self, name: str) -> str | None:
         """The action as the domain writes it, case-insensitively; None when unknown."""
         return self._by_lower.get(name.strip().lower())
 
-    def check(self, action: str, arg: str, state: GuideState, scene: GuideScene) -> Optional[str]:
+    def check(self, action: str, arg: str, state: GuideState, scene: GuideScene) -> str | None:
         """None when a (canonical) action's preconditions hold in `state`, else the first failure."""
         for predicate in self._checks[action]:
             reason = predicate(state, arg, scene)
@@ -211,10 +216,10 @@ class GuideDomain:
     def infer_scene(self, plan) -> GuideScene:
         return infer_scene(plan, self)
 
-    def new_search(self, scene: GuideScene) -> "GuideSearch":
+    def new_search(self, scene: GuideScene) -> GuideSearch:
         return GuideSearch(scene, self)
 
-    def resolve(self, action: str, argument: str, scene: GuideScene) -> tuple[Optional[str], str, Optional[str]]:
+    def resolve(self, action: str, argument: str, scene: GuideScene) -> tuple[str | None, str, str | None]:
         """(canonical action, canonical argument, reason it is not a valid action in this scene or None)."""
         name = self._by_lower.get(action.strip().lower())
         arg = normalize_entity(argument)

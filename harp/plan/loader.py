@@ -20,7 +20,6 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Union
 
 from harp.errors import ConfigError
 from harp.files import load_yaml, read_text
@@ -33,7 +32,7 @@ DOMAINS_DIR = Path(__file__).parent / "domains"
 SUFFIXES = (".yaml", ".yml", ".pddl")  # a name with one of these is a path, in any case (`.PDDL`)
 
 
-def load_domain(name_or_path: Union[str, os.PathLike, Domain] = "navigate_pick_place") -> Domain:
+def load_domain(name_or_path: str | os.PathLike | Domain = "navigate_pick_place") -> Domain:
     """A domain by name (a file under harp/plan/domains) or by path to a YAML or PDDL file; a domain
     is returned as it is. An unknown name or a broken file is one ConfigError line."""
     if not isinstance(name_or_path, (str, os.PathLike)):
@@ -46,7 +45,9 @@ def load_domain(name_or_path: Union[str, os.PathLike, Domain] = "navigate_pick_p
         path = DOMAINS_DIR / f"{text}.yaml"
         if not path.is_file():
             known = ", ".join(available_domains())
-            raise ConfigError(f"domain '{text}': no such domain (known: {known}; or give a path to a YAML or PDDL file)")
+            raise ConfigError(
+                f"domain '{text}': no such domain (known: {known}; or give a path to a YAML or PDDL file)"
+            )
     return _load_file(os.path.abspath(path))
 
 

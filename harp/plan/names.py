@@ -27,7 +27,7 @@ def normalize_entity(name: str) -> str:
         changed = False
         for article in _ARTICLES:
             if text.startswith(article) and len(text) > len(article):
-                text = text[len(article):].lstrip()
+                text = text[len(article) :].lstrip()
                 changed = True
     return text
 

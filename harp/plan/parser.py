@@ -20,9 +20,9 @@ Results are cached per text: GRPO scores the same completions many times.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +63,14 @@ _STEP = rf"({_IDENT})[ \t]*\([ \t]*([^(),\s]+(?:[ \t]+[^(),\s]+)*)[ \t]*\)"
 _STEP_RE = re.compile(_STEP)
 _CLEAN_RE = re.compile(rf"\s*{_STEP}(?:\s*,\s*{_STEP})*\s*")
 # The repairing scanner's tokens, tried in this order at each position.
-_TOKEN_RE = re.compile(rf"(?P<space>\s+)|(?P<comma>,)|(?P<close>\))|(?P<head>{_IDENT})[ \t]*\(|(?P<open>\()"
-                       rf"|(?P<junk>{_IDENT}|[^\s,()A-Za-z_]+)")
+_TOKEN_RE = re.compile(
+    rf"(?P<space>\s+)|(?P<comma>,)|(?P<close>\))|(?P<head>{_IDENT})[ \t]*\(|(?P<open>\()"
+    rf"|(?P<junk>{_IDENT}|[^\s,()A-Za-z_]+)"
+)
 _ARG_RE = re.compile(r"[^(),\n]*")
 
 
-def parse_plan(plan: Union[str, Iterable[str]]) -> ParsedPlan:
+def parse_plan(plan: str | Iterable[str]) -> ParsedPlan:
     """Parse completion text, or a record's list of step strings (joined with ", "). Never raises."""
     if isinstance(plan, str):
         return _parse_text(plan)
@@ -79,7 +81,7 @@ def parse_plan(plan: Union[str, Iterable[str]]) -> ParsedPlan:
     return _parse_text(text)
 
 
-def format_plan(steps: Iterable[Union[Step, str, tuple[str, str]]]) -> str:
+def format_plan(steps: Iterable[Step | str | tuple[str, str]]) -> str:
     """Canonical text `Navigate(White Table), Pick(Apple)`; strings are parsed first."""
     parts = []
     for step in steps:
@@ -150,13 +152,15 @@ def _scan(text: str) -> ParsedPlan:
             errors.append(FormatError("empty_action", i, f"step at {i} has no action name"))
         step, i = _scan_argument(text, a0, a1, paren, errors)
         if not step.argument:
-            errors.append(FormatError("empty_argument", paren + 1, f"{step.action or 'step'}() at {a0} has no argument"))
+            errors.append(
+                FormatError("empty_argument", paren + 1, f"{step.action or 'step'}() at {a0} has no argument")
+            )
         steps.append(step)
         after_step, pending_comma = True, None
     if pending_comma is not None:
         errors.append(FormatError("stray_text", pending_comma, f"trailing comma at {pending_comma}"))
     for start, end, before in junk:
-        snippet = text[start:end] if end - start <= 30 else text[start:start + 27] + "..."
+        snippet = text[start:end] if end - start <= 30 else text[start : start + 27] + "..."
         if 0 < before < len(steps):
             errors.append(FormatError("unknown_token", start, f"unknown token {snippet!r} at {start}"))
         else:

@@ -37,7 +37,6 @@ import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Optional
 
 from harp.errors import ConfigError
 from harp.files import read_text
@@ -51,9 +50,22 @@ MAX_NESTING = 32  # grounding and reason sentences recurse through formulas: dee
 SCENE_INFERENCE = {
     "alfred": {
         "types": ("item", "furniture", "spot"),
-        "predicates": {"robot-at": 1, "hand-empty": 0, "in": 2, "beside": 2, "receptacle": 1, "pickable": 1,
-                       "openable": 1, "opened": 1, "toggleable": 1, "sharp": 1, "sliceable": 1, "heater": 1,
-                       "cooler": 1, "washer": 1},
+        "predicates": {
+            "robot-at": 1,
+            "hand-empty": 0,
+            "in": 2,
+            "beside": 2,
+            "receptacle": 1,
+            "pickable": 1,
+            "openable": 1,
+            "opened": 1,
+            "toggleable": 1,
+            "sharp": 1,
+            "sliceable": 1,
+            "heater": 1,
+            "cooler": 1,
+            "washer": 1,
+        },
     },
 }
 
@@ -114,7 +126,7 @@ class PddlSpec:
     constants: tuple
     words: dict  # plan word -> WordSpec (in the mapping's order)
     reasons: dict
-    scene_inference: Optional[str]
+    scene_inference: str | None
     kinds: dict  # property -> entity kinds that have it (scene inference)
     fluents: frozenset  # predicates some effect changes
     roles: SceneRoles = field(default_factory=SceneRoles)  # what the stages read of a scene
@@ -138,7 +150,7 @@ class PddlSpec:
         return frozenset(result)
 
 
-def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path: str = "") -> PddlSpec:
+def read_pddl(path: str, text: str, mapping: dict | None = None, mapping_path: str = "") -> PddlSpec:
     """Parse and check a PDDL domain's text and apply its mapping (None: a bare PDDL file, defaults)."""
     source = _Source(path, text)
     domain = source.parse()
@@ -148,8 +160,9 @@ def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path
     for p in domain.predicates:
         name = str(p.name)
         if name in predicates:
-            raise source.error(source.section("predicates"), f"predicate {name} is declared twice", _opening(name),
-                               nth=1)
+            raise source.error(
+                source.section("predicates"), f"predicate {name} is declared twice", _opening(name), nth=1
+            )
         predicates[name] = p.arity
         signatures[name] = tuple(frozenset(str(t) for t in term.type_tags) for term in p.terms)
     reader = _Reader(source, predicates, {str(dp.predicate.name) for dp in domain.derived_predicates})
@@ -157,8 +170,10 @@ def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path
     for rule in domain.derived_predicates:
         name = str(rule.predicate.name)
         params = tuple("?" + str(t.name) for t in rule.predicate.terms)
-        derived[name] = (params, reader.formula(rule.condition, frozenset(params), f"derived {name}",
-                                                source.span("derived", name)))
+        derived[name] = (
+            params,
+            reader.formula(rule.condition, frozenset(params), f"derived {name}", source.span("derived", name)),
+        )
     order = {name: i for i, name in enumerate(source.names("action"))}
     actions = sorted(domain.actions, key=lambda a: order.get(str(a.name).lower(), len(order)))
     lifted = {}
@@ -179,8 +194,14 @@ def read_pddl(path: str, text: str, mapping: Optional[dict] = None, mapping_path
     return PddlSpec(
         name=optional_text(mapping, "name", where) or str(domain.name),
         description=optional_text(mapping, "description", where) or f"PDDL domain {domain.name}",
-        path=path, mapping=mapping_path, types=types, predicates=predicates, signatures=signatures, derived=derived,
-        constants=tuple(str(c.name).lower() for c in domain.constants), words=words,
+        path=path,
+        mapping=mapping_path,
+        types=types,
+        predicates=predicates,
+        signatures=signatures,
+        derived=derived,
+        constants=tuple(str(c.name).lower() for c in domain.constants),
+        words=words,
         reasons=_reasons(mapping.get("reasons"), predicates, where),
         scene_inference=_scene_inference(mapping.get("scene_inference"), types, predicates, derived, where),
         kinds=_kinds(mapping.get("kinds"), where),
@@ -216,8 +237,10 @@ class _Source:
         self.path, self.text = path, text
         # comments blanked, offsets kept: a name in a comment is never taken for its use
         self.code = re.sub(r";[^\n]*", lambda m: " " * len(m.group()), text)
-        self.blocks = [(m[1].lower(), m[2].lower(), m.start()) for m in
-                       re.finditer(r"\(\s*:(action|derived)\s*\(?\s*([^\s()]+)", self.code, re.IGNORECASE)]
+        self.blocks = [
+            (m[1].lower(), m[2].lower(), m.start())
+            for m in re.finditer(r"\(\s*:(action|derived)\s*\(?\s*([^\s()]+)", self.code, re.IGNORECASE)
+        ]
         self.starts = [start for _, _, start in self.blocks]
         self.by_name: dict[tuple[str, str], list[int]] = {}
         for kind, name, start in self.blocks:
@@ -262,8 +285,11 @@ class _Source:
         seen = set()
         for kind, name, _ in self.blocks:
             if (kind, name) in seen:
-                what = f"action {name} is defined twice" if kind == "action" else \
-                    f"predicate {name} is derived by two rules (HARP reads one: join them with (or ...))"
+                what = (
+                    f"action {name} is defined twice"
+                    if kind == "action"
+                    else f"predicate {name} is derived by two rules (HARP reads one: join them with (or ...))"
+                )
                 raise self.error(self.span(kind, name, 1), what)
             seen.add((kind, name))
 
@@ -302,7 +328,7 @@ def _transformer_class():
             if body is not None and len(body) == 4:
                 for index, keyword in ((0, ":precondition"), (2, ":effect")):
                     if body[index] is None:
-                        body[index:index + 2] = [keyword, And()]
+                        body[index : index + 2] = [keyword, And()]
             return super().action_def(args)
 
     return Transformer
@@ -353,8 +379,9 @@ class _Reader:
             variables = tuple(sorted(_typed(v) for v in node.variables))
             inner = bound | {v for v, _ in variables}
             return ("exists", variables, self.formula(node.condition, inner, label, span, depth + 1))
-        raise self.source.error(span, f"{label}: unsupported {type(node).__name__} (HARP reads and, or, not, exists "
-                                      f"and =)")
+        raise self.source.error(
+            span, f"{label}: unsupported {type(node).__name__} (HARP reads and, or, not, exists and =)"
+        )
 
     def atom(self, node, bound: frozenset, label: str, span) -> tuple:
         name = str(node.name)
@@ -365,8 +392,9 @@ class _Reader:
         terms = tuple(self.term(t, bound, label, span) for t in node.terms)
         arity = self.predicates[name]
         if len(terms) != arity:
-            raise self.source.error(span, f"{label}: {name} takes {arity} argument{'s' * (arity != 1)}, got "
-                                          f"{len(terms)}", _opening(name))
+            raise self.source.error(
+                span, f"{label}: {name} takes {arity} argument{'s' * (arity != 1)}, got {len(terms)}", _opening(name)
+            )
         return ("atom", name, terms)
 
     def term(self, term, bound: frozenset, label: str, span) -> str:
@@ -376,8 +404,9 @@ class _Reader:
             return str(term.name).lower()  # a constant: pddl has checked that it is declared
         name = "?" + str(term.name)
         if name not in bound:
-            raise self.source.error(span, f"{label}: undeclared variable {name} (not a parameter)",
-                                    re.escape(name) + r"(?![\w-])")
+            raise self.source.error(
+                span, f"{label}: undeclared variable {name} (not a parameter)", re.escape(name) + r"(?![\w-])"
+            )
         return name
 
     def effects(self, node, bound: frozenset, label: str, span) -> tuple[tuple, tuple]:
@@ -387,16 +416,18 @@ class _Reader:
         if node is None or (isinstance(node, Or) and not node.operands):
             return (), ()  # no effect; pddl reads `:effect ()` as an empty (or)
         add, delete = [], []
-        for item in (node.operands if isinstance(node, And) else (node,)):
+        for item in node.operands if isinstance(node, And) else (node,):
             negated = isinstance(item, Not)
             atom = item.argument if negated else item
             if not isinstance(atom, Predicate):
-                raise self.source.error(span, f"{label}: unsupported effect {type(item).__name__} (HARP reads add and "
-                                              f"delete literals)")
+                raise self.source.error(
+                    span, f"{label}: unsupported effect {type(item).__name__} (HARP reads add and delete literals)"
+                )
             _, name, terms = self.atom(atom, bound, label, span)
             if name in self.derived:
-                raise self.source.error(span, f"{label}: an effect cannot change {name}, a derived predicate",
-                                        _opening(name))
+                raise self.source.error(
+                    span, f"{label}: an effect cannot change {name}, a derived predicate", _opening(name)
+                )
             (delete if negated else add).append((name, terms))
         return tuple(add), tuple(delete)
 
@@ -411,16 +442,21 @@ def _bare_words(lifted: dict, source: _Source) -> dict:
         where = source.span("action", name)
         if not parameters:
             # A step is Word(Argument): no plan could name the action, yet the planner would use it.
-            raise source.error(where, f"action {name} has no parameters, so no plan step can name it: give it one, "
-                                      f"or map the plan words in a YAML file that leaves it out")
+            raise source.error(
+                where,
+                f"action {name} has no parameters, so no plan step can name it: give it one, "
+                f"or map the plan words in a YAML file that leaves it out",
+            )
         word = name[:1].upper() + re.sub(r"[^A-Za-z0-9_]", "_", name[1:])
         if word.lower() in lower:
-            raise source.error(where, f"actions {lower[word.lower()]} and {name} are both the plan word {word}: "
-                                      f"rename one")
+            raise source.error(
+                where, f"actions {lower[word.lower()]} and {name} are both the plan word {word}: rename one"
+            )
         lower[word.lower()] = name
         kind = "/".join(sorted(parameters[0][1]))
-        words[word] = WordSpec(word, kind, f"the PDDL action {name}",
-                               (Schema(name, parameters, parameters[0][0], conjuncts, add, delete),))
+        words[word] = WordSpec(
+            word, kind, f"the PDDL action {name}", (Schema(name, parameters, parameters[0][0], conjuncts, add, delete),)
+        )
     return words
 
 
@@ -441,8 +477,11 @@ def _words(spec, lifted: dict, where: str) -> dict:
             raise ConfigError(f"{where}: {key}.pddl: list at least one PDDL action")
         schemas = []
         for entry in entries:
-            if not isinstance(entry, dict) or set(entry) - {"action", "written"} or \
-                    not all(isinstance(entry.get(k), str) for k in ("action", "written")):
+            if (
+                not isinstance(entry, dict)
+                or set(entry) - {"action", "written"}
+                or not all(isinstance(entry.get(k), str) for k in ("action", "written"))
+            ):
                 raise ConfigError(f"{where}: {key}.pddl: each entry is {{action: NAME, written: ?PARAM}}")
             name = entry["action"].lower()
             if name not in lifted:
@@ -456,8 +495,9 @@ def _words(spec, lifted: dict, where: str) -> dict:
         description = optional_text(item, "description", where, f"{key}.")
         if not description:
             raise ConfigError(f"{where}: {key}.description: expected a one-line description")
-        words[word] = WordSpec(word, optional_text(item, "argument", where, f"{key}.") or "entity", description,
-                               tuple(schemas))
+        words[word] = WordSpec(
+            word, optional_text(item, "argument", where, f"{key}.") or "entity", description, tuple(schemas)
+        )
     return words
 
 
@@ -478,8 +518,9 @@ def _reasons(value, predicates: dict, where: str) -> dict:
         if name not in predicates:
             close = difflib.get_close_matches(name, list(predicates), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise ConfigError(f"{where}: {key}: no predicate '{shown(name)}' in the PDDL file{hint}; "
-                              f"keys are P, not P, P? or not P?")
+            raise ConfigError(
+                f"{where}: {key}: no predicate '{shown(name)}' in the PDDL file{hint}; keys are P, not P, P? or not P?"
+            )
         fields = [str(i) for i in range(predicates[name])] + ["robot", "holding"]
         try:
             used = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
@@ -490,21 +531,23 @@ def _reasons(value, predicates: dict, where: str) -> dict:
             raise ConfigError(f"{where}: {key}: {error} in {template!r} (a literal brace is {{{{ or }}}})") from None
         if unknown:
             allowed = ", ".join("{" + field + "}" for field in fields)
-            raise ConfigError(f"{where}: {key}: {shown('{' + unknown[0] + '}')} in {template!r}: a sentence may use "
-                              f"{allowed}")
+            raise ConfigError(
+                f"{where}: {key}: {shown('{' + unknown[0] + '}')} in {template!r}: a sentence may use {allowed}"
+            )
     return dict(value)
 
 
 def _kinds(value, where: str) -> dict:
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(v, list) and all(isinstance(x, str) for x in v)
-                                              for v in value.values()):
+    if not isinstance(value, dict) or not all(
+        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
+    ):
         raise ConfigError(f"{where}: kinds: expected a mapping of property -> list of kinds")
     return {str(k): frozenset(x.lower() for x in v) for k, v in value.items()}
 
 
-def _scene_inference(value, types: dict, predicates: dict, derived: dict, where: str) -> Optional[str]:
+def _scene_inference(value, types: dict, predicates: dict, derived: dict, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or value not in SCENE_INFERENCE:
@@ -512,19 +555,26 @@ def _scene_inference(value, types: dict, predicates: dict, derived: dict, where:
     needs = SCENE_INFERENCE[value]
     for type_name in needs["types"]:
         if type_name not in types:
-            raise ConfigError(f"{where}: scene_inference: {value} writes entities of type '{type_name}', which the "
-                              f"PDDL file does not declare")
+            raise ConfigError(
+                f"{where}: scene_inference: {value} writes entities of type '{type_name}', which the "
+                f"PDDL file does not declare"
+            )
     for name, arity in needs["predicates"].items():
         if predicates.get(name) != arity or name in derived:
-            raise ConfigError(f"{where}: scene_inference: {value} writes facts ({name}{' ?x' * arity}), which the PDDL "
-                              f"file does not declare as a predicate of {arity} argument{'s' * (arity != 1)}")
+            raise ConfigError(
+                f"{where}: scene_inference: {value} writes facts ({name}{' ?x' * arity}), which the PDDL "
+                f"file does not declare as a predicate of {arity} argument{'s' * (arity != 1)}"
+            )
     return value
 
 
 def _roles(value, types: dict, predicates: dict, derived: dict, where: str) -> SceneRoles:
     if value is None:  # the conventional names, those the file declares as such
-        found = {role: name for role, name in CONVENTIONAL_ROLES.items() if role in ROLE_ARITY
-                 and predicates.get(name) == ROLE_ARITY[role] and name not in derived}
+        found = {
+            role: name
+            for role, name in CONVENTIONAL_ROLES.items()
+            if role in ROLE_ARITY and predicates.get(name) == ROLE_ARITY[role] and name not in derived
+        }
         return SceneRoles(**found, locations=tuple(t for t in CONVENTIONAL_ROLES["locations"] if t in types))
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: scene: expected a mapping with robot, holding, placement, locations")
@@ -535,8 +585,10 @@ def _roles(value, types: dict, predicates: dict, derived: dict, where: str) -> S
         if name is None:
             continue
         if not isinstance(name, str) or predicates.get(name.lower()) != arity or name.lower() in derived:
-            raise ConfigError(f"{where}: scene.{role}: expected a predicate of {arity} argument{'s' * (arity != 1)} "
-                              f"that the PDDL file declares, got {shown(name)!r}")
+            raise ConfigError(
+                f"{where}: scene.{role}: expected a predicate of {arity} argument{'s' * (arity != 1)} "
+                f"that the PDDL file declares, got {shown(name)!r}"
+            )
         found[role] = name.lower()
     locations = value.get("locations") or []
     if not isinstance(locations, list) or not all(isinstance(t, str) and t.lower() in types for t in locations):

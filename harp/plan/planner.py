@@ -30,7 +30,6 @@ from __future__ import annotations
 import gc
 from collections import OrderedDict, deque
 from contextlib import contextmanager
-from typing import Optional
 
 from harp.plan.names import display_name
 from harp.plan.protocols import Domain, PlanningBudgetExceeded, Scene
@@ -56,7 +55,7 @@ class GraphSearch:
         self.domain = domain
         self.budget = budget
         self.complete = True  # the whole graph from the start is explored: V is exact on it
-        self.note: Optional[str] = None  # the last bound hit, in one line
+        self.note: str | None = None  # the last bound hit, in one line
         self.edges: dict = {}  # state -> [(action, arg, next state)]
         self.dist: dict = {}  # V(s); states absent from it cannot reach the goal
         self._values: dict = {}  # unprojected state -> ((V, exact), states searched, budget it had, bound hit)
@@ -64,7 +63,7 @@ class GraphSearch:
         self._held = 0  # states an exploration held when it passed a budget
         self._canonical: dict = {}  # each graph state to itself
         self._extensible = True  # until an extension runs out of budget
-        self._path: Optional[list] = None  # an optimal plan from the start when the graph is incomplete
+        self._path: list | None = None  # an optimal plan from the start when the graph is incomplete
         self.start = self.project(scene.initial)
         with no_cyclic_gc():
             first_goal = self._explore(self.start)
@@ -72,8 +71,11 @@ class GraphSearch:
             # The exploration was a breadth-first search from the start, as `_goal_distance` would run
             # with the same budgets: the first goal state it met gives V(start); none met, that search fails too.
             self.complete = False
-            found = ((first_goal[0], True), first_goal[1], budget, None) if first_goal else \
-                ((self.estimate(scene.initial), False), self._held, budget, self.note)
+            found = (
+                ((first_goal[0], True), first_goal[1], budget, None)
+                if first_goal
+                else ((self.estimate(scene.initial), False), self._held, budget, self.note)
+            )
             self._values[scene.initial] = found
 
     def project(self, state):
@@ -159,7 +161,7 @@ class GraphSearch:
         self.dist = dist
         return True
 
-    def _goal_distance(self, root, budget: int) -> tuple[Optional[int], bool, int, Optional[list], Optional[str]]:
+    def _goal_distance(self, root, budget: int) -> tuple[int | None, bool, int, list | None, str | None]:
         """Breadth-first from `root` to the first goal state: (V, exact, states held, the steps, the
         bound hit). An unreachable goal is exact too (None, True); past a budget it is (None, False)."""
         if self.scene.satisfied(root):
@@ -190,7 +192,7 @@ class GraphSearch:
             return None, False, self._held_or_worked(len(parents)), None, str(error)
         return None, True, self._held_or_worked(len(parents)), None, None
 
-    def value(self, state, budget: int = STATE_BUDGET) -> tuple[Optional[int], bool, int]:
+    def value(self, state, budget: int = STATE_BUDGET) -> tuple[int | None, bool, int]:
         """(V(state), whether it is exact, states searched for it). Not exact: the estimate, since
         the graph is incomplete and a search from `state` of `budget` states found no goal
         (`bound(state)` says which bound it hit)."""
@@ -213,12 +215,12 @@ class GraphSearch:
         self._values[state] = found
         return (*found[0], found[1])
 
-    def bound(self, state) -> Optional[str]:
+    def bound(self, state) -> str | None:
         """The bound the last `value(state)` hit, in one line; None when it is exact."""
         known = self._values.get(state)
         return known[3] if known is not None else None
 
-    def trace_values(self, states, budget: Optional[int] = None) -> list[tuple[Optional[int], bool]]:
+    def trace_values(self, states, budget: int | None = None) -> list[tuple[int | None, bool]]:
         """(V, exact) at each state of a trace. The per-state searches of an incomplete graph share
         `budget` states (`TRACE_BUDGET`), charged whether or not a value was cached, so a trace gets
         the same answer whatever was scored before it."""
@@ -240,16 +242,16 @@ class GraphSearch:
         return self.value(self.scene.initial)[1]
 
     @property
-    def optimal_length(self) -> Optional[int]:
+    def optimal_length(self) -> int | None:
         """The optimal length from the start; None when the goal is unreachable or it is not certified."""
         value, exact, _ = self.value(self.scene.initial)
         return value if exact else None
 
-    def cost_to_go(self, state) -> Optional[int]:
+    def cost_to_go(self, state) -> int | None:
         """V(state): exact, or past every budget the estimate (see `value`)."""
         return self.value(state)[0]
 
-    def optimal_steps(self) -> Optional[list]:
+    def optimal_steps(self) -> list | None:
         """An optimal plan from the start as (action, argument) pairs; None when unknown or none exists.
         Ties break by the domain's action order, then the scene's entity order."""
         remaining = self.optimal_length
@@ -272,7 +274,7 @@ class GraphSearch:
 
 
 CACHED_STATES = 400_000  # states kept across all cached searches (~0.3 GB): memory stays bounded too
-_cache: "OrderedDict[tuple, GraphSearch]" = OrderedDict()
+_cache: OrderedDict[tuple, GraphSearch] = OrderedDict()
 
 
 def search(scene: Scene, domain: Domain) -> GraphSearch:
@@ -308,18 +310,18 @@ _total = [0]
 search.cache_clear = _clear  # as functools' caches have it
 
 
-def cost_to_go(state, scene: Scene, domain: Domain) -> Optional[int]:
+def cost_to_go(state, scene: Scene, domain: Domain) -> int | None:
     """V(s): the fewest steps from `state` to the goal; None when the goal cannot be reached.
     Past every budget, an estimate (`search(scene, domain).value(state)` says whether it is exact)."""
     return search(scene, domain).cost_to_go(state)
 
 
-def optimal_length(scene: Scene, domain: Domain) -> Optional[int]:
+def optimal_length(scene: Scene, domain: Domain) -> int | None:
     """Length of an optimal plan; None when the goal cannot be reached or no search within budget proved it."""
     return search(scene, domain).optimal_length
 
 
-def optimal_plan(scene: Scene, domain: Domain) -> Optional[list[str]]:
+def optimal_plan(scene: Scene, domain: Domain) -> list[str] | None:
     """An optimal plan as step strings (`["Navigate(White Table)", ...]`); None when unknown.
 
     Ties break by the domain's action order, then the scene's entity order, so it is deterministic.

@@ -16,8 +16,9 @@ engines agree step by step on the guide's domains.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, NamedTuple, Optional, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from harp.errors import DataError
 
@@ -64,10 +65,10 @@ class Action(Protocol):
 class StepOutcome(NamedTuple):
     """One step from one state, as a domain judges it."""
 
-    action: Optional[str]  # canonical action name, None when unknown
+    action: str | None  # canonical action name, None when unknown
     argument: str  # canonical argument
-    reason: Optional[str]  # why the step is invalid, None when valid
-    error: Optional[str]  # None | "action" (H-PRM level 2) | "transition" (level 3)
+    reason: str | None  # why the step is invalid, None when valid
+    error: str | None  # None | "action" (H-PRM level 2) | "transition" (level 3)
     state: Any  # the state after the step (the state before it when invalid)
 
 
@@ -75,18 +76,18 @@ class Search(Protocol):
     """The optimal-cost search of one scene (harp.plan.planner.GraphSearch): V(s) within budgets."""
 
     exact: bool  # the optimal length from the start is certified
-    optimal_length: Optional[int]  # None: the goal is unreachable, or the optimum is not certified
+    optimal_length: int | None  # None: the goal is unreachable, or the optimum is not certified
 
-    def cost_to_go(self, state: State) -> Optional[int]:
+    def cost_to_go(self, state: State) -> int | None:
         """V(state): exact, or past every budget an estimate."""
 
-    def trace_values(self, states: Sequence[State], budget: Optional[int] = None) -> list[tuple[Optional[int], bool]]:
+    def trace_values(self, states: Sequence[State], budget: int | None = None) -> list[tuple[int | None, bool]]:
         """(V, exact) at each state of a trace, the per-state searches sharing one budget."""
 
-    def bound(self, state: State) -> Optional[str]:
+    def bound(self, state: State) -> str | None:
         """The bound the last search from `state` hit, in one line; None when it was exact."""
 
-    def optimal_steps(self) -> Optional[list[tuple[str, str]]]:
+    def optimal_steps(self) -> list[tuple[str, str]] | None:
         """An optimal plan as (action, canonical argument) pairs; None when unknown or none exists."""
 
 
@@ -100,7 +101,7 @@ class Domain(Protocol):
     actions: Mapping[str, Action]  # plan word as written ("Navigate") -> its Action, in the domain's order
     action_names: list[str]
 
-    def canonical_action(self, name: str) -> Optional[str]:
+    def canonical_action(self, name: str) -> str | None:
         """The plan word as the domain writes it, case-insensitively; None when unknown."""
 
     def step(self, action: str, argument: str, state: State, scene: Scene) -> StepOutcome:
@@ -121,11 +122,11 @@ class StepResult:
     """What the simulator says of one step of a plan."""
 
     valid: bool
-    reason: Optional[str]  # why the step is invalid (None when valid)
+    reason: str | None  # why the step is invalid (None when valid)
     state: State  # the state after the step (unchanged when invalid)
     wasted: bool  # valid but changed nothing
-    error: Optional[str] = None  # None | "action" | "transition"
-    action: Optional[str] = None  # canonical action name, None when unknown
+    error: str | None = None  # None | "action" | "transition"
+    action: str | None = None  # canonical action name, None when unknown
     argument: str = ""  # canonical argument
     checked: bool = True  # False: the check passed a bound, so the step is not known to be valid
 
@@ -136,6 +137,6 @@ class Trace:
 
     initial: State
     steps: list[StepResult]
-    first_invalid: Optional[int]  # index of the first invalid step, None when all are valid
+    first_invalid: int | None  # index of the first invalid step, None when all are valid
     final_state: State
     completed: bool  # all steps valid and the goal holds at the end

@@ -14,7 +14,8 @@ can cache its search per scene.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Optional, Union
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
@@ -27,11 +28,11 @@ class GuideState(NamedTuple):
     """The symbolic state: frozen and hashable. A held object is in no location."""
 
     robot: str  # the robot's location
-    holding: Optional[str]  # the held object, or None
+    holding: str | None  # the held object, or None
     objects: tuple[tuple[str, str], ...]  # (object, location) pairs, sorted by object
     open: frozenset  # openable locations that are open
 
-    def location_of(self, obj: str) -> Optional[str]:
+    def location_of(self, obj: str) -> str | None:
         """Where an object lies, or None (held, or not in the scene)."""
         for name, location in self.objects:
             if name == obj:
@@ -45,13 +46,31 @@ class GuideState(NamedTuple):
 class GuideScene:
     """Initial state + entities + goal. Treat as immutable: the planner caches by it."""
 
-    __slots__ = ("robot", "locations", "objects", "openable", "goal", "goal_open", "goal_holding", "goal_robot",
-                 "initial", "_key", "_hash")
+    __slots__ = (
+        "robot",
+        "locations",
+        "objects",
+        "openable",
+        "goal",
+        "goal_open",
+        "goal_holding",
+        "goal_robot",
+        "initial",
+        "_key",
+        "_hash",
+    )
 
-    def __init__(self, robot: str, locations: Iterable[str], objects: dict[str, str],
-                 goal: dict[str, str], openable: Optional[dict[str, bool]] = None,
-                 goal_open: Optional[dict[str, bool]] = None, goal_holding: Optional[str] = None,
-                 goal_robot: Optional[str] = None):
+    def __init__(
+        self,
+        robot: str,
+        locations: Iterable[str],
+        objects: dict[str, str],
+        goal: dict[str, str],
+        openable: dict[str, bool] | None = None,
+        goal_open: dict[str, bool] | None = None,
+        goal_holding: str | None = None,
+        goal_robot: str | None = None,
+    ):
         norm = normalize_entity
         self.robot = norm(robot)
         self.openable = {norm(k): bool(v) for k, v in (openable or {}).items()}
@@ -64,10 +83,19 @@ class GuideScene:
         self.goal_open = {norm(k): bool(v) for k, v in (goal_open or {}).items()}
         self.goal_holding = norm(goal_holding) if goal_holding else None  # a pick-up task: hold this
         self.goal_robot = norm(goal_robot) if goal_robot else None  # a search task: be there
-        self.initial = GuideState(self.robot, None, tuple(sorted(self.objects.items())),
-                                  frozenset(k for k, v in self.openable.items() if v))
-        self._key = (self.robot, self.locations, tuple(self.objects.items()), tuple(self.openable.items()),
-                     tuple(self.goal.items()), tuple(self.goal_open.items()), self.goal_holding, self.goal_robot)
+        self.initial = GuideState(
+            self.robot, None, tuple(sorted(self.objects.items())), frozenset(k for k, v in self.openable.items() if v)
+        )
+        self._key = (
+            self.robot,
+            self.locations,
+            tuple(self.objects.items()),
+            tuple(self.openable.items()),
+            tuple(self.goal.items()),
+            tuple(self.goal_open.items()),
+            self.goal_holding,
+            self.goal_robot,
+        )
         self._hash = hash(self._key)
 
     def __eq__(self, other: object) -> bool:
@@ -106,8 +134,8 @@ class GuideScene:
         """(goal facts the state satisfies, all goal facts)."""
         met = sum((obj, target) in state.objects for obj, target in self.goal.items())
         met += sum((place in state.open) == is_open for place, is_open in self.goal_open.items())
-        met += (self.goal_holding is not None and state.holding == self.goal_holding)
-        met += (self.goal_robot is not None and state.robot == self.goal_robot)
+        met += self.goal_holding is not None and state.holding == self.goal_holding
+        met += self.goal_robot is not None and state.robot == self.goal_robot
         return met, self.goal_size()
 
     def goal_size(self) -> int:
@@ -115,14 +143,22 @@ class GuideScene:
         return len(self.goal) + len(self.goal_open) + (self.goal_holding is not None) + (self.goal_robot is not None)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str = "scene") -> "GuideScene":
+    def from_dict(cls, data: Any, where: str = "scene") -> GuideScene:
         """Read the record's `scene` field; a malformed one is a DataError naming `where` and the key."""
         if isinstance(data, GuideScene):
             return data
         if not isinstance(data, dict):
             raise DataError(f"{where}: expected an object, got {type(data).__name__}")
-        unknown = set(data) - {"robot", "locations", "objects", "openable", "goal", "goal_open", "goal_holding",
-                               "goal_robot"}
+        unknown = set(data) - {
+            "robot",
+            "locations",
+            "objects",
+            "openable",
+            "goal",
+            "goal_open",
+            "goal_holding",
+            "goal_robot",
+        }
         if unknown:
             raise DataError(f"{where}: unknown key '{sorted(unknown)[0]}'")
         for key, kind in (("locations", list), ("objects", dict), ("goal", dict)):
@@ -145,10 +181,16 @@ class GuideScene:
         for key in ("goal_holding", "goal_robot"):
             if data.get(key) is not None and not isinstance(data[key], str):
                 raise DataError(f"{where}.{key}: expected a name")
-        scene = cls(str(data.get("robot") or START), [str(x) for x in data["locations"]],
-                    {str(k): str(v) for k, v in data["objects"].items()},
-                    {str(k): str(v) for k, v in data["goal"].items()},
-                    data.get("openable"), data.get("goal_open"), data.get("goal_holding"), data.get("goal_robot"))
+        scene = cls(
+            str(data.get("robot") or START),
+            [str(x) for x in data["locations"]],
+            {str(k): str(v) for k, v in data["objects"].items()},
+            {str(k): str(v) for k, v in data["goal"].items()},
+            data.get("openable"),
+            data.get("goal_open"),
+            data.get("goal_holding"),
+            data.get("goal_robot"),
+        )
         for obj, place in scene.objects.items():
             # An object somewhere the robot can never go would make the goal silently unreachable.
             if place not in scene.locations and place != scene.robot:
@@ -182,7 +224,7 @@ class GuideScene:
         return data
 
 
-def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> GuideScene:
+def infer_scene(plan: str | list | ParsedPlan, domain) -> GuideScene:
     """The scene a reference plan implies (see the module docstring). Never raises.
 
     Reads effects, not action names, so a renamed or added action in a domain YAML still works.
@@ -193,7 +235,7 @@ def infer_scene(plan: Union[str, list, ParsedPlan], domain) -> GuideScene:
     objects: dict[str, str] = {}
     openable: dict[str, bool] = {}  # initial open state
     is_open: dict[str, bool] = {}  # current open state while walking the plan
-    holding: Optional[str] = None
+    holding: str | None = None
     where: dict[str, str] = {}  # current placement of every object seen
     placed: list[str] = []
     for step in parsed.steps:

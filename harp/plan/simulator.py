@@ -16,14 +16,13 @@ when the goal holds.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Union
 
 from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, Step, parse_plan
 from harp.plan.protocols import Domain, PlanningBudgetExceeded, Scene, State, StepResult, Trace
 
 
-def simulate(steps: Union[str, list, tuple, ParsedPlan], scene: Scene, domain: Domain) -> Trace:
+def simulate(steps: str | list | tuple | ParsedPlan, scene: Scene, domain: Domain) -> Trace:
     """Run steps (a list of Step, a list of step strings, plan text or a ParsedPlan) from scene.initial."""
     memo = _memo(scene, domain)
     state = scene.initial
@@ -50,8 +49,16 @@ def _step(action_text: str, argument_text: str, state: State, scene: Scene, doma
     try:
         action, arg, reason, error, after = domain.step(action_text, argument_text, state, scene)
     except PlanningBudgetExceeded as bound:
-        return StepResult(False, f"not checked: {bound}", state, False, "transition",
-                          domain.canonical_action(action_text), normalize_entity(argument_text), checked=False)
+        return StepResult(
+            False,
+            f"not checked: {bound}",
+            state,
+            False,
+            "transition",
+            domain.canonical_action(action_text),
+            normalize_entity(argument_text),
+            checked=False,
+        )
     if reason is not None:
         return StepResult(False, reason, state, False, error, action, arg)
     return StepResult(True, None, after, after == state, None, action, arg)
@@ -67,7 +74,7 @@ def _memo(scene: Scene, domain: Domain) -> dict:
     return {}
 
 
-def as_steps(steps: Union[str, list, tuple, ParsedPlan]) -> tuple[Step, ...]:
+def as_steps(steps: str | list | tuple | ParsedPlan) -> tuple[Step, ...]:
     """Steps from plan text, a list of step strings, a list of Steps or a ParsedPlan."""
     if isinstance(steps, ParsedPlan):
         return steps.steps

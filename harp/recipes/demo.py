@@ -36,9 +36,11 @@ SEED = 0
 # The demo's regime: something for GRPO to fix, as a teacher would leave it. SFT imitates the
 # teacher's labels, mistakes included; GRPO's reward checks sampled plans against the true scene.
 LABEL_NOISE = ["--label-noise", "0.6", "--label-noise-kinds", "wrong_table"]
-REGIME = ("a teacher with a blind spot: it takes the wrong table on 60% of the tasks whose sentence does not "
-          "name it (harp data build " + " ".join(LABEL_NOISE) + "); the records keep their true scenes, "
-          "which GRPO's reward and the evaluation use")
+REGIME = (
+    "a teacher with a blind spot: it takes the wrong table on 60% of the tasks whose sentence does not "
+    "name it (harp data build " + " ".join(LABEL_NOISE) + "); the records keep their true scenes, "
+    "which GRPO's reward and the evaluation use"
+)
 
 
 @dataclass(frozen=True)
@@ -57,44 +59,123 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None
     sft_config = str(ROOT / "configs" / "demo" / "sft.yaml")
     grpo_config = str(ROOT / "configs" / "demo" / "grpo.yaml")
     return [
-        Stage("data", f"synthetic data ({num_scenes} scenes, a teacher with a blind spot)",
-              harp + ["data", "build", "--source", "synthetic", "--num-scenes", str(num_scenes), "--seed", str(seed),
-                      *LABEL_NOISE],
-              ["actions.jsonl"]),
-        Stage("split", "train/val/test split (80/10/10)", harp + ["data", "split"],
-              ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"]),
-        Stage("model", "embedded tiny Qwen2.5-VL, grounded", harp + ["model", "init-tiny", "--grounded", *([str(grounded)] if grounded else []), "--out", "models/tiny-qwen2.5-vl"],
-              ["models/tiny-qwen2.5-vl/config.json"]),
-        Stage("sft", "SFT (configs/demo/sft.yaml)", python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
-              ["outputs/sft/final"]),
-        Stage("negatives", "verified negatives",
-              python + [str(ROOT / "scripts" / "generate_negatives.py"), "--model_path", "outputs/sft/final",
-                        "--data_path", "data/sft_train.jsonl", "--output_path", "data/negative_samples.jsonl",
-                        "--num_samples_per_image", "3", "--batch_size", "16"],
-              ["data/negative_samples.jsonl"]),
-        Stage("grpo", "GRPO with H-PRM + FTCA (configs/demo/grpo.yaml)", python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
-              ["outputs/grpo/final"]),
-        Stage("evaluate", "evaluation, SFT and GRPO side by side",
-              python + [str(ROOT / "scripts" / "evaluate.py"), "--model_path", "outputs/sft/final", "outputs/grpo/final",
-                        "--test_data", "data/sft_test.jsonl", "--output_path", "results/evaluation.json",
-                        "--batch_size", "16", "--constrained", "--no_report"],
-              ["results/evaluation.json", "results/evaluation_details.json"]),
-        Stage("report", "report (markdown + plots)",
-              harp + ["report", "--details", "results/evaluation_details.json", "--runs", "outputs/*/runs"],
-              ["results/report.md"]),
+        Stage(
+            "data",
+            f"synthetic data ({num_scenes} scenes, a teacher with a blind spot)",
+            harp
+            + [
+                "data",
+                "build",
+                "--source",
+                "synthetic",
+                "--num-scenes",
+                str(num_scenes),
+                "--seed",
+                str(seed),
+                *LABEL_NOISE,
+            ],
+            ["actions.jsonl"],
+        ),
+        Stage(
+            "split",
+            "train/val/test split (80/10/10)",
+            harp + ["data", "split"],
+            ["data/sft_train.jsonl", "data/sft_val.jsonl", "data/sft_test.jsonl"],
+        ),
+        Stage(
+            "model",
+            "embedded tiny Qwen2.5-VL, grounded",
+            harp
+            + [
+                "model",
+                "init-tiny",
+                "--grounded",
+                *([str(grounded)] if grounded else []),
+                "--out",
+                "models/tiny-qwen2.5-vl",
+            ],
+            ["models/tiny-qwen2.5-vl/config.json"],
+        ),
+        Stage(
+            "sft",
+            "SFT (configs/demo/sft.yaml)",
+            python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
+            ["outputs/sft/final"],
+        ),
+        Stage(
+            "negatives",
+            "verified negatives",
+            python
+            + [
+                str(ROOT / "scripts" / "generate_negatives.py"),
+                "--model_path",
+                "outputs/sft/final",
+                "--data_path",
+                "data/sft_train.jsonl",
+                "--output_path",
+                "data/negative_samples.jsonl",
+                "--num_samples_per_image",
+                "3",
+                "--batch_size",
+                "16",
+            ],
+            ["data/negative_samples.jsonl"],
+        ),
+        Stage(
+            "grpo",
+            "GRPO with H-PRM + FTCA (configs/demo/grpo.yaml)",
+            python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
+            ["outputs/grpo/final"],
+        ),
+        Stage(
+            "evaluate",
+            "evaluation, SFT and GRPO side by side",
+            python
+            + [
+                str(ROOT / "scripts" / "evaluate.py"),
+                "--model_path",
+                "outputs/sft/final",
+                "outputs/grpo/final",
+                "--test_data",
+                "data/sft_test.jsonl",
+                "--output_path",
+                "results/evaluation.json",
+                "--batch_size",
+                "16",
+                "--constrained",
+                "--no_report",
+            ],
+            ["results/evaluation.json", "results/evaluation_details.json"],
+        ),
+        Stage(
+            "report",
+            "report (markdown + plots)",
+            harp + ["report", "--details", "results/evaluation_details.json", "--runs", "outputs/*/runs"],
+            ["results/report.md"],
+        ),
     ]
 
 
-def run_demo(force: bool = False, workdir: Path = WORKDIR, num_scenes: int = NUM_SCENES, seed: int = SEED,
-             grounded: Path | None = None) -> int:
+def run_demo(
+    force: bool = False,
+    workdir: Path = WORKDIR,
+    num_scenes: int = NUM_SCENES,
+    seed: int = SEED,
+    grounded: Path | None = None,
+) -> int:
     """Run (or skip) every stage; print one line per stage, then the table and the report path."""
     workdir = Path(workdir)
     if force and workdir.exists():
         shutil.rmtree(workdir)
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     (workdir / "stages").mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", WANDB_MODE="disabled")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        HF_HUB_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        WANDB_MODE="disabled",
+    )
     # One intra-op thread: the tiny model's matrices are too small to split, and on a busy 2-core
     # machine a second thread makes each step 10-40x slower (measured: 8 SFT steps 1.2s vs 43s).
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -154,7 +235,9 @@ def kind_lines(details: dict) -> list[str]:
         n = next(group for group in groups if group)["num_samples"]
         rows.append((f"{kind} (n = {n})", [f"{group['task_completion']:.4f}" if group else "-" for group in groups]))
     width = max(len(name) for name, _ in rows)
-    return [name.ljust(width) + "  " + "  ".join(cell.rjust(w) for cell, w in zip(cells, columns)) for name, cells in rows]
+    return [
+        name.ljust(width) + "  " + "  ".join(cell.rjust(w) for cell, w in zip(cells, columns)) for name, cells in rows
+    ]
 
 
 def _run(args) -> int:

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harp.config import load_config_file, load_grpo_config, load_sft_config
-from harp.data.label_noise import KINDS as NOISE_KINDS, check_kinds
+from harp.data.label_noise import KINDS as NOISE_KINDS
+from harp.data.label_noise import check_kinds
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError, DataError
@@ -62,7 +63,10 @@ VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None f
     "negatives_off": (True, 0),
     "both_off": (False, 0),
 }
-MODEL_DIRS = {"random": "tiny-qwen2.5-vl", "grounded": "tiny-qwen2.5-vl-grounded"}  # base_model -> its folder in workdir
+MODEL_DIRS = {
+    "random": "tiny-qwen2.5-vl",
+    "grounded": "tiny-qwen2.5-vl-grounded",
+}  # base_model -> its folder in workdir
 RESULTS, SUMMARY, SETTINGS, OLD = "results.jsonl", "summary.txt", "settings.json", "_old"
 # A regime's name is its folder in workdir: one plain name (no separators, no `..`, no leading dot
 # or `_`, so never `_old`), and not another file of the workdir.
@@ -110,14 +114,17 @@ def load_experiment(path: str | Path, regimes: list[str] | None = None) -> Exper
     if regimes:
         unknown = sorted(set(regimes) - {regime.name for regime in config.regimes})
         if unknown:
-            raise ConfigError(f"{config.source}: no regime named {', '.join(unknown)} "
-                              f"(the file has {', '.join(regime.name for regime in config.regimes)})")
+            raise ConfigError(
+                f"{config.source}: no regime named {', '.join(unknown)} "
+                f"(the file has {', '.join(regime.name for regime in config.regimes)})"
+            )
         config.regimes = [regime for regime in config.regimes if regime.name in regimes]
     return config
 
 
 def check_experiment(config: ExperimentConfig) -> None:
     """The ranges and the combinations a typed config may still get wrong (see load_experiment)."""
+
     def fail(key: str, problem: str):
         raise ConfigError(f"{config.source}: {key}: {problem}")
 
@@ -125,8 +132,10 @@ def check_experiment(config: ExperimentConfig) -> None:
         fail("workdir", "missing; name the folder the data, models and results.jsonl go into")
     check_output_dir(config.workdir, f"{config.source}: workdir", ConfigError)
     if config.num_scenes < MIN_SCENES:
-        fail("num_scenes", f"must be at least {MIN_SCENES} (the 80/10/10 split needs val and test scenes), "
-                           f"got {config.num_scenes}")
+        fail(
+            "num_scenes",
+            f"must be at least {MIN_SCENES} (the 80/10/10 split needs val and test scenes), got {config.num_scenes}",
+        )
     if not config.seeds:
         fail("seeds", "at least one seed")
     for i, seed in enumerate(config.seeds):
@@ -151,12 +160,18 @@ def check_experiment(config: ExperimentConfig) -> None:
         if not regime.name:
             fail(f"{key}.name", "missing; every regime needs a name (its folder in the workdir)")
         if not REGIME_NAME.fullmatch(regime.name) or regime.name in RESERVED_NAMES:
-            fail(f"{key}.name", f"{regime.name!r} is not a plain folder name: up to 64 letters, digits, '.', '_', "
-                                f"'+' or '-', starting with a letter or digit, not {', '.join(sorted(RESERVED_NAMES))}")
+            fail(
+                f"{key}.name",
+                f"{regime.name!r} is not a plain folder name: up to 64 letters, digits, '.', '_', "
+                f"'+' or '-', starting with a letter or digit, not {', '.join(sorted(RESERVED_NAMES))}",
+            )
         folder = regime.name.lower()  # one folder on a case-insensitive disk
         if folder in names:
-            fail(f"{key}.name", f"{regime.name!r} is also regimes[{names[folder]}]'s name; "
-                                f"each regime needs its own (it names its folder and its rows)")
+            fail(
+                f"{key}.name",
+                f"{regime.name!r} is also regimes[{names[folder]}]'s name; "
+                f"each regime needs its own (it names its folder and its rows)",
+            )
         names[folder] = i
         if not 0.0 <= regime.label_noise <= 1.0:
             fail(f"{key}.label_noise", f"must be a number in [0, 1], got {regime.label_noise!r}")
@@ -203,11 +218,19 @@ def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str
 def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
     """What a regime's results depend on besides the seed and the variant (each row says those)."""
     sft, grpo = stage_configs(config)
-    resolved = {name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
-                for name, stage in (("sft", sft), ("grpo", grpo))}
-    return {"num_scenes": config.num_scenes, "data_seed": config.data_seed, "label_noise": regime.label_noise,
-            "label_noise_kinds": regime.label_noise_kinds, "sft_records": regime.sft_records,
-            "base_model": config.base_model, **resolved}
+    resolved = {
+        name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
+        for name, stage in (("sft", sft), ("grpo", grpo))
+    }
+    return {
+        "num_scenes": config.num_scenes,
+        "data_seed": config.data_seed,
+        "label_noise": regime.label_noise,
+        "label_noise_kinds": regime.label_noise_kinds,
+        "sft_records": regime.sft_records,
+        "base_model": config.base_model,
+        **resolved,
+    }
 
 
 def settings_key(settings: dict) -> str:
@@ -238,9 +261,10 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         mine = [row for row in rows if row["regime"] == regime]
         by = {(row["model"], row["seed"]): row for row in mine}
         seeds = sorted({row["seed"] for row in mine if row["model"] == "sft"})
-        lines += [f"regime {regime} (seeds {', '.join(map(str, seeds))}; test+val, {mine[0]['num_samples']} scenes)",
-                  f"  {'model':<16}{'task completion':>20}{'avg reward':>20}{'gain in completion':>24}"
-                  f"{'gain in reward':>20}"]
+        lines += [
+            f"regime {regime} (seeds {', '.join(map(str, seeds))}; test+val, {mine[0]['num_samples']} scenes)",
+            f"  {'model':<16}{'task completion':>20}{'avg reward':>20}{'gain in completion':>24}{'gain in reward':>20}",
+        ]
         for model in ["sft", *variants]:
             paired = [s for s in seeds if (model, s) in by]
             if not paired:
@@ -258,8 +282,12 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
     return "\n".join(lines)
 
 
-GROUNDING_COLUMNS = [("all tasks", "task_completion"), ("image-only, all", "image_only_completion"),
-                     ("image-only, 1 object", "one_object_image_only"), ("shortcut wrong", "shortcut_wrong")]
+GROUNDING_COLUMNS = [
+    ("all tasks", "task_completion"),
+    ("image-only, all", "image_only_completion"),
+    ("image-only, 1 object", "one_object_image_only"),
+    ("shortcut wrong", "shortcut_wrong"),
+]
 
 
 def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
@@ -269,9 +297,11 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
     if not any("one_object_image_only" in row for row in rows):
         return []  # results from before these figures were recorded
     baselines = next(row["baselines_one_object_image_only"] for row in rows if "baselines_one_object_image_only" in row)
-    lines = [f"  grounding (one-object image-only baselines: uniform guess {baselines['uniform']}, "
-             f"most-loaded table {baselines['most_loaded']})",
-             f"  {'model':<28}" + "".join(f"{title:>22}" for title, _ in GROUNDING_COLUMNS)]
+    lines = [
+        f"  grounding (one-object image-only baselines: uniform guess {baselines['uniform']}, "
+        f"most-loaded table {baselines['most_loaded']})",
+        f"  {'model':<28}" + "".join(f"{title:>22}" for title, _ in GROUNDING_COLUMNS),
+    ]
     for model in models:
         for blank in (False, True):
             found = [by[model, s].get("blank") if blank else by[model, s] for s in seeds if (model, s) in by]
@@ -315,8 +345,12 @@ def read_results(path: Path, repair: bool = False) -> list[dict]:
                 return rows
             except RecursionError:
                 raise DataError(f"{path}:{number}: JSON nested too deeply") from None
-            if not (isinstance(row, dict) and isinstance(row.get("regime"), str)
-                    and isinstance(row.get("model"), str) and isinstance(row.get("seed"), int)):
+            if not (
+                isinstance(row, dict)
+                and isinstance(row.get("regime"), str)
+                and isinstance(row.get("model"), str)
+                and isinstance(row.get("seed"), int)
+            ):
                 raise DataError(f"{path}:{number}: not a result row (an object with regime, seed and model)")
             rows.append(row)
         good_end += len(raw) + 1
@@ -368,12 +402,22 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     data = root / "data"
     if (root / "eval.jsonl").is_file():
         return root
-    build_synthetic(config.num_scenes, seed=config.data_seed, images_dir=root / "bdv2" / "synthetic",
-                    output_dir=root, progress=False, label_noise=regime.label_noise,
-                    label_noise_kinds=tuple(regime.label_noise_kinds))
+    build_synthetic(
+        config.num_scenes,
+        seed=config.data_seed,
+        images_dir=root / "bdv2" / "synthetic",
+        output_dir=root,
+        progress=False,
+        label_noise=regime.label_noise,
+        label_noise_kinds=tuple(regime.label_noise_kinds),
+    )
     split_records(root / "actions.jsonl", data)
-    lines = [line for name in ("sft_test.jsonl", "sft_val.jsonl")
-             for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [
+        line
+        for name in ("sft_test.jsonl", "sft_val.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
     if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
         raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
@@ -386,10 +430,16 @@ def run_sft(config: ExperimentConfig, regime: Regime, root: Path, seed: int, mod
     out = root / f"seed{seed}" / "sft"
     if (out / "final" / "config.json").is_file():
         return out / "final"
-    overrides = [f"model.name={model_dir}", f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
-                 f"data.max_train_records={'null' if regime.sft_records is None else regime.sft_records}",
-                 f"data.val_path={root / 'data' / 'sft_val.jsonl'}", f"training.output_dir={out}",
-                 f"training.seed={seed}", "training.report_to=[none]", *config.sft_overrides]
+    overrides = [
+        f"model.name={model_dir}",
+        f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
+        f"data.max_train_records={'null' if regime.sft_records is None else regime.sft_records}",
+        f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
+        f"training.output_dir={out}",
+        f"training.seed={seed}",
+        "training.report_to=[none]",
+        *config.sft_overrides,
+    ]
     return train_sft(load_sft_config(config.sft_config, overrides))
 
 
@@ -398,10 +448,16 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
     out = root / f"seed{seed}" / f"grpo_{variant}"
     if (out / "final" / "config.json").is_file():
         return out / "final"
-    overrides = [f"model.sft_model_path={sft}", f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
-                 "data.negative_path=null", f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
-                 f"training.output_dir={out}", f"training.seed={seed}", "training.report_to=[none]",
-                 *variant_overrides(config, variant)]
+    overrides = [
+        f"model.sft_model_path={sft}",
+        f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
+        "data.negative_path=null",
+        f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
+        f"training.output_dir={out}",
+        f"training.seed={seed}",
+        "training.report_to=[none]",
+        *variant_overrides(config, variant),
+    ]
     return train_grpo(load_grpo_config(config.grpo_config, overrides), progress=False)
 
 
@@ -411,8 +467,16 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
     results = {name: {} for name in models}
     for blank in (False, True) if config.blank_images else (False,):
         out = root / f"seed{seed}" / ("eval_blank" if blank else "eval") / "evaluation.json"
-        evaluate([str(path) for path in models.values()], root / "eval.jsonl", out, config.eval_batch_size,
-                 max_new_tokens=48, report=False, quiet=True, blank_images=blank)
+        evaluate(
+            [str(path) for path in models.values()],
+            root / "eval.jsonl",
+            out,
+            config.eval_batch_size,
+            max_new_tokens=48,
+            report=False,
+            quiet=True,
+            blank_images=blank,
+        )
         details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
         for name, run in zip(models, details["models"]):
             scores = grounding_scores(run)
@@ -436,12 +500,15 @@ def grounding_scores(run: dict) -> dict:
 
     one = kinds.get(kind_label(1, False), {})
     return {
-        "task_completion": run["metrics"]["task_completion"], "avg_reward": run["metrics"]["avg_reward"],
+        "task_completion": run["metrics"]["task_completion"],
+        "avg_reward": run["metrics"]["avg_reward"],
         "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
         "one_object_image_only": completion([kind_label(1, False)]),
         "shortcut_wrong": completion([SHORTCUT_WRONG]),
-        "baselines_one_object_image_only": {"uniform": one.get("baseline_uniform"),
-                                            "most_loaded": one.get("baseline_most_loaded")},
+        "baselines_one_object_image_only": {
+            "uniform": one.get("baseline_uniform"),
+            "most_loaded": one.get("baseline_most_loaded"),
+        },
     }
 
 
@@ -456,8 +523,11 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     rows = read_results(results_path, repair=True)
     settings = {regime.name: regime_settings(config, regime) for regime in config.regimes}
     keys = {name: settings_key(value) for name, value in settings.items()}
-    done = {(r["regime"], r["seed"], r["model"]) for r in current_rows(config, rows)
-            if "blank" in r or not config.blank_images}
+    done = {
+        (r["regime"], r["seed"], r["model"])
+        for r in current_rows(config, rows)
+        if "blank" in r or not config.blank_images
+    }
     stale = Counter(r["regime"] for r in rows if r["regime"] in keys and r.get("settings") != keys[r["regime"]])
     model_dir = workdir / MODEL_DIRS[config.base_model]
     if not (model_dir / "config.json").is_file():
@@ -468,8 +538,10 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     roots = {}
     for regime in config.regimes:  # every regime's data first: a bad sft_records stops before any training
         if stale[regime.name]:
-            log(f"[{regime.name}] {stale[regime.name]} rows of {results_path} were made under other settings: "
-                f"kept there, not reused")
+            log(
+                f"[{regime.name}] {stale[regime.name]} rows of {results_path} were made under other settings: "
+                f"kept there, not reused"
+            )
         roots[regime.name] = prepare_data(config, regime, regime_folder(workdir, regime, settings[regime.name], log))
     for regime in config.regimes:
         root = roots[regime.name]
@@ -488,10 +560,17 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
             with results_path.open("a", encoding="utf-8") as handle:
                 for model, score in scores.items():
                     if (regime.name, seed, model) not in done:
-                        row = {"regime": regime.name, "seed": seed, "model": model, "settings": keys[regime.name],
-                               **score}
+                        row = {
+                            "regime": regime.name,
+                            "seed": seed,
+                            "model": model,
+                            "settings": keys[regime.name],
+                            **score,
+                        }
                         handle.write(json.dumps(row) + "\n")
-            log(f"[{regime.name} seed {seed}] " + ", ".join(
-                f"{m} {s['task_completion']:.2f}/{s['avg_reward']:+.3f}" for m, s in scores.items())
-                + f" ({time.time() - started:.0f}s)")
+            log(
+                f"[{regime.name} seed {seed}] "
+                + ", ".join(f"{m} {s['task_completion']:.2f}/{s['avg_reward']:+.3f}" for m, s in scores.items())
+                + f" ({time.time() - started:.0f}s)"
+            )
     return current_rows(config, read_results(results_path))

@@ -69,8 +69,9 @@ STAGES = (
 )
 
 
-def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
-                        domain_name: str = "navigate_pick_place") -> Path:
+def pretraining_records(
+    scenes_dir: Path, num_scenes: int, stage: Stage, domain_name: str = "navigate_pick_place"
+) -> Path:
     """Render the scenes (once) and write the stage's records: each scene's record followed by its
     image-only lookup tasks, shuffled."""
     from harp.data.records import read_records, write_records  # the stages load when used: `harp --help` starts fast
@@ -82,19 +83,30 @@ def pretraining_records(scenes_dir: Path, num_scenes: int, stage: Stage,
         return path
     scenes = scenes_dir / f"scenes_{num_scenes}.jsonl"
     if not scenes.is_file():
-        build_synthetic(num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "synthetic",
-                        output_dir=scenes_dir, domain=domain_name)
+        build_synthetic(
+            num_scenes,
+            seed=PRETRAIN_DATA_SEED,
+            images_dir=scenes_dir / "bdv2" / "synthetic",
+            output_dir=scenes_dir,
+            domain=domain_name,
+        )
         (scenes_dir / "actions.jsonl").replace(scenes)
     domain = load_domain(domain_name)
     records = [dict(record) for record in read_records(scenes)]
-    rows = with_lookup_tasks(records, random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"), domain,
-                             two_object=stage.two_object)
+    rows = with_lookup_tasks(
+        records, random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"), domain, two_object=stage.two_object
+    )
     write_records(path, rows)  # atomically, last: its presence marks the step done
     return path
 
 
-def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NUM_SCENES,
-                      overrides: list[str] = (), sizes: dict | None = None) -> Path:
+def pretrain_grounded(
+    out: str | Path,
+    workdir: str | Path,
+    num_scenes: int = NUM_SCENES,
+    overrides: list[str] = (),
+    sizes: dict | None = None,
+) -> Path:
     """Run the steps above; return `out`. `overrides`: `section.key=value` for every stage's config (smoke runs).
 
     For the bytes of harp.models.reproducible, run it in `pinned_numerics()` before torch loads (the CLI does)."""
@@ -111,9 +123,13 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
     runs = start_invocation(workdir, progress(workdir, num_scenes))
     mixed = mixed_settings(runs)
     if mixed:
-        print(f"note: {workdir} holds work of an earlier run under other settings ({'; '.join(mixed)}): this "
-              f"model's bytes will be those of no single setting; for bytes you can reproduce, use a new "
-              f"--workdir", file=sys.stderr, flush=True)
+        print(
+            f"note: {workdir} holds work of an earlier run under other settings ({'; '.join(mixed)}): this "
+            f"model's bytes will be those of no single setting; for bytes you can reproduce, use a new "
+            f"--workdir",
+            file=sys.stderr,
+            flush=True,
+        )
     base = workdir / "base"
     if not (base / WEIGHTS).is_file():
         build_tiny_model(base, seed=0, sizes=sizes, key="--workdir")
@@ -122,11 +138,24 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         records = pretraining_records(workdir / "scenes", num_scenes, stage)
         trained = workdir / f"{stage.name}_{num_scenes}"  # per scene count, as the records: never resume another's
         resume = ["training.resume_from_checkpoint=true"] if any(trained.glob("checkpoint-*")) else []
-        config = load_sft_config(stage.config, [f"model.name={final}", f"data.train_path={records}",
-                                                f"training.output_dir={trained}", *resume, *overrides])
+        config = load_sft_config(
+            stage.config,
+            [
+                f"model.name={final}",
+                f"data.train_path={records}",
+                f"training.output_dir={trained}",
+                *resume,
+                *overrides,
+            ],
+        )
         final = train_sft(config)
-        stages.append({"name": stage.name, "config": str(stage.config.relative_to(ROOT)),
-                       "records": sum(1 for _ in records.open(encoding="utf-8"))})
+        stages.append(
+            {
+                "name": stage.name,
+                "config": str(stage.config.relative_to(ROOT)),
+                "records": sum(1 for _ in records.open(encoding="utf-8")),
+            }
+        )
     without_build_paths(final / RUN_CONFIG_FILE, workdir)
     finish_invocation(workdir, runs, started)
     manifest = {
@@ -137,8 +166,11 @@ def pretrain_grounded(out: str | Path, workdir: str | Path, num_scenes: int = NU
         "overrides": list(overrides),
         "invocations": runs,
         "seconds": total_seconds(runs),
-        "sha256": {path.name: sha256(path) for path in sorted(final.iterdir())
-                   if path.is_file() and path.name not in (MANIFEST, *NOT_SHIPPED)},
+        "sha256": {
+            path.name: sha256(path)
+            for path in sorted(final.iterdir())
+            if path.is_file() and path.name not in (MANIFEST, *NOT_SHIPPED)
+        },
     }
     (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return write_model_dir(out, lambda folder: copy_files(final, folder, [*manifest["sha256"], MANIFEST]))
@@ -158,8 +190,11 @@ def progress(workdir: Path, num_scenes: int) -> dict[str, int]:
     step of each stage begun ({} for a fresh build)."""
     found = {"base": 0} if (workdir / "base" / WEIGHTS).is_file() else {}
     for stage in STAGES:
-        steps = [int(path.name.split("-")[1]) for path in (workdir / f"{stage.name}_{num_scenes}").glob("checkpoint-*")
-                 if path.name.split("-")[1].isdigit()]
+        steps = [
+            int(path.name.split("-")[1])
+            for path in (workdir / f"{stage.name}_{num_scenes}").glob("checkpoint-*")
+            if path.name.split("-")[1].isdigit()
+        ]
         if steps:
             found[stage.name] = max(steps)
     return found

@@ -51,20 +51,28 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
 
     actions = scenes_dir / "actions.jsonl"
     if not actions.is_file():
-        build_synthetic(num_scenes, seed=EVAL_SEED, images_dir=scenes_dir / "bdv2", output_dir=scenes_dir,
-                        progress=False)
+        build_synthetic(
+            num_scenes, seed=EVAL_SEED, images_dir=scenes_dir / "bdv2", output_dir=scenes_dir, progress=False
+        )
     domain = load_domain("navigate_pick_place")
     model, processor = load_model_and_processor(model_dir, dtype=torch.float32, device="cpu")
     rates = {}
     for objects in (1, 2):
         path = scenes_dir / f"image_only_{objects}.jsonl"
         if not path.is_file():
-            write_records(path, [row for row in read_records(actions)
-                                 if row["meta"]["num_objects"] == objects and not row["meta"]["source_named"]])
+            write_records(
+                path,
+                [
+                    row
+                    for row in read_records(actions)
+                    if row["meta"]["num_objects"] == objects and not row["meta"]["source_named"]
+                ],
+            )
         records = load_test_records(path, domain)
         for blank in (False, True):
-            plans = generate_for_records(model, processor, records, domain, batch_size=16, max_new_tokens=48,
-                                         blank_images=blank)
+            plans = generate_for_records(
+                model, processor, records, domain, batch_size=16, max_new_tokens=48, blank_images=blank
+            )
             rows = score_predictions(records, plans, domain, HPRM(domain))
             name = f"image-only, {objects} object{'s' * (objects > 1)}, {'grey picture' if blank else 'picture'}"
             rates[f"{name} (n = {len(rows)})"] = sum(row["completed"] for row in rows) / len(rows)
@@ -120,14 +128,17 @@ def weight_distance(model: Path, reference: Path) -> str:
     return f"{difference / norm:.4f}"
 
 
-def verify(model: str | Path, reference: str | Path, workdir: str | Path, demo: bool = False,
-           num_scenes: int = EVAL_SCENES) -> bool:
+def verify(
+    model: str | Path, reference: str | Path, workdir: str | Path, demo: bool = False, num_scenes: int = EVAL_SCENES
+) -> bool:
     """Print `model` and `reference` side by side (their builds, then every rate of the evaluation with
     its gap) and a verdict; True when every gap is within TOLERANCE."""
     for path, key in ((model, "--out"), (reference, "--against")):
         if not (Path(path) / WEIGHTS).is_file():
-            raise HarpError(f"{key}: no model in {path} to compare (no {WEIGHTS}); build one with "
-                            f"`harp model pretrain --out {path}`")
+            raise HarpError(
+                f"{key}: no model in {path} to compare (no {WEIGHTS}); build one with "
+                f"`harp model pretrain --out {path}`"
+            )
     model, reference, workdir = Path(model), Path(reference), check_output_dir(workdir, "--workdir")
     builds = [describe_build(model), describe_build(reference)]
     rates = [lookup_rates(path, workdir / "scenes", num_scenes) for path in (model, reference)]
@@ -153,6 +164,8 @@ def verify(model: str | Path, reference: str | Path, workdir: str | Path, demo: 
     elif builds[0]["weights sha256"] == builds[1]["weights sha256"]:
         print("\nPASS: the same weights, byte for byte")
     else:
-        print(f"\nPASS: other bytes (rows marked differs: harp/models/reproducible.py), every rate within "
-              f"{TOLERANCE}: the same model" + ("" if demo else "; --demo adds the demo's SFT -> GRPO (about 10 min)"))
+        print(
+            f"\nPASS: other bytes (rows marked differs: harp/models/reproducible.py), every rate within "
+            f"{TOLERANCE}: the same model" + ("" if demo else "; --demo adds the demo's SFT -> GRPO (about 10 min)")
+        )
     return not failed

@@ -38,13 +38,17 @@ PREDICTION_KEYS = ("prediction", "completion", "plan")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", help="the plan to score: text, or a JSON list of step strings")
-    parser.add_argument("--task", default="", help="the task sentence (reported; the goal comes from the reference or scene)")
+    parser.add_argument(
+        "--task", default="", help="the task sentence (reported; the goal comes from the reference or scene)"
+    )
     parser.add_argument("--reference", help="reference plan (JSON list or text); its scene is inferred from it")
     parser.add_argument("--scene", help="scene JSON file (or inline JSON): a scene, or a record with a 'scene' key")
     parser.add_argument("--predictions", help="jsonl of predictions to score against --records")
     parser.add_argument("--records", help="jsonl records (image, task, plan[, scene]) the predictions are for")
     parser.add_argument("--summary", action="store_true", help="with --predictions: print only the summary")
-    parser.add_argument("--domain", default=None, help="domain name or YAML path (default: the config's, else navigate_pick_place)")
+    parser.add_argument(
+        "--domain", default=None, help="domain name or YAML path (default: the config's, else navigate_pick_place)"
+    )
     parser.add_argument("--config", help="GRPO config whose reward weights (and model.domain) to use")
 
 
@@ -70,7 +74,11 @@ def run(args) -> int:
     elif not args.reference:
         raise HarpError("give --reference (a plan that completes the task) or --scene (a scene JSON file)")
 
-    for flag, task, plan in (("--task", args.task, None), ("--plan", None, args.plan), ("--reference", None, args.reference)):
+    for flag, task, plan in (
+        ("--task", args.task, None),
+        ("--plan", None, args.plan),
+        ("--reference", None, args.reference),
+    ):
         too_long = text_too_long(task, plan)
         if too_long:  # scoring a megabyte-long plan would take minutes
             raise HarpError(f"{flag}: {too_long.split(' ', 1)[1]}")
@@ -104,8 +112,9 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
         except DataError as error:
             raise DataError(f"{where(record)}: {error}") from None
         prediction_text = text if isinstance(text, str) else ", ".join(map(str, text))
-        samples.append({"id": record.get("id"), "input": {"task": record["task"], "plan": prediction_text},
-                        **breakdown.to_dict()})
+        samples.append(
+            {"id": record.get("id"), "input": {"task": record["task"], "plan": prediction_text}, **breakdown.to_dict()}
+        )
     return {"summary": summarize_scores(samples), "samples": samples}
 
 
@@ -114,8 +123,12 @@ def summarize_scores(samples: list[dict]) -> dict:
     n = len(samples)
     mean = {key: (sum(s[key] for s in samples) / n if n else 0.0) for key in (*COMPONENTS, "total")}
     errors = Counter(s["error_type"] or "none" for s in samples)
-    return {"count": n, "mean": mean, "task_completion": (sum(s["completed"] for s in samples) / n if n else 0.0),
-            "error_types": dict(sorted(errors.items()))}
+    return {
+        "count": n,
+        "mean": mean,
+        "task_completion": (sum(s["completed"] for s in samples) / n if n else 0.0),
+        "error_types": dict(sorted(errors.items())),
+    }
 
 
 def _match(predictions: list, records: list, predictions_path: str, records_path: str) -> list[tuple[dict, dict]]:
@@ -130,25 +143,33 @@ def _match(predictions: list, records: list, predictions_path: str, records_path
         for record in records:
             if key in record:
                 if record[key] in index:
-                    raise DataError(f"{where(record)}: {key} {record[key]!r} is also on line {index[record[key]].line}; "
-                                    f"predictions are matched by {key}, so each must be unique")
+                    raise DataError(
+                        f"{where(record)}: {key} {record[key]!r} is also on line {index[record[key]].line}; "
+                        f"predictions are matched by {key}, so each must be unique"
+                    )
                 index[record[key]] = record
         unmatched = [p for p in predictions if p.get(key) not in index]
         if unmatched:
             shown = ", ".join(f"line {p.line} ({p.get(key)!r})" for p in unmatched[:5])
             more = f" and {len(unmatched) - 5} more" if len(unmatched) > 5 else ""
-            raise DataError(f"{predictions_path}: {len(unmatched)} prediction(s) match no record of {records_path} "
-                            f"by '{key}': {shown}{more}")
+            raise DataError(
+                f"{predictions_path}: {len(unmatched)} prediction(s) match no record of {records_path} "
+                f"by '{key}': {shown}{more}"
+            )
         first = {}
         for prediction in predictions:
             if prediction[key] in first:
-                raise DataError(f"{where(prediction)}: a second prediction for {key} {prediction[key]!r} "
-                                f"(the first is on line {first[prediction[key]]})")
+                raise DataError(
+                    f"{where(prediction)}: a second prediction for {key} {prediction[key]!r} "
+                    f"(the first is on line {first[prediction[key]]})"
+                )
             first[prediction[key]] = prediction.line
         return [(p, index[p[key]]) for p in predictions]
     if len(predictions) != len(records):
-        raise DataError(f"{predictions_path}: {len(predictions)} predictions but {records_path} has {len(records)} "
-                        "records, and they share no 'id' or 'image' to match them by")
+        raise DataError(
+            f"{predictions_path}: {len(predictions)} predictions but {records_path} has {len(records)} "
+            "records, and they share no 'id' or 'image' to match them by"
+        )
     return list(zip(predictions, records))
 
 

@@ -25,7 +25,7 @@ Pure Python, no torch: the GRPO trainer turns the lists into a (B, T) tensor.
 from __future__ import annotations
 
 from bisect import bisect_right
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from harp.plan.parser import Step
 
@@ -77,8 +77,14 @@ def token_weights(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step])
     return [w * scale for w in raw]
 
 
-def token_advantages(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step], step_scores: Sequence[float],
-                     advantage: float, group_mean_step_score: float, alpha: float = 0.5) -> list[float]:
+def token_advantages(
+    token_offsets: Sequence[Sequence[int]],
+    steps: Sequence[Step],
+    step_scores: Sequence[float],
+    advantage: float,
+    group_mean_step_score: float,
+    alpha: float = 0.5,
+) -> list[float]:
     """Per-token advantages A_t for one completion (see the module docstring).
 
     token_offsets: (start, end) character offsets of the completion's tokens in the text that was
@@ -115,7 +121,7 @@ def group_mean_step_score(step_scores_per_completion: Iterable[Sequence[float]])
     return total / count if count else 0.0
 
 
-def mistake_span(steps: Sequence[Step], step_scores: Sequence[float]) -> tuple[int, Optional[int]]:
+def mistake_span(steps: Sequence[Step], step_scores: Sequence[float]) -> tuple[int, int | None]:
     """Where a plan first goes wrong, as character positions in its text: the span of its first
     step that H-PRM scores below optimal (wasted, harmful or invalid), else (the end of its last
     step, None): every step was right, so stopping there was the mistake.
@@ -137,8 +143,9 @@ def mistake_span(steps: Sequence[Step], step_scores: Sequence[float]) -> tuple[i
     return (steps[-1].span[1] if steps else 0), None
 
 
-def on_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
-               step_scores: Sequence[float]) -> list[bool]:
+def on_mistake(
+    token_offsets: Sequence[Sequence[int]], steps: Sequence[Step], step_scores: Sequence[float]
+) -> list[bool]:
     """For each token, whether it overlaps the plan's first mistake (`mistake_span`); an empty
     special token (the end of turn) counts when it lies in it, or after the last step when
     stopping was the mistake.
@@ -153,5 +160,7 @@ def on_mistake(token_offsets: Sequence[Sequence[int]], steps: Sequence[Step],
     begin, end = mistake_span(steps, step_scores)
     if end is None:
         return [int(start) >= begin for start, _ in token_offsets]  # a token ends where it starts or later
-    return [(int(start) < end and int(stop) > begin) if int(stop) > int(start) else (begin <= int(start) < end)
-            for start, stop in token_offsets]
+    return [
+        (int(start) < end and int(stop) > begin) if int(stop) > int(start) else (begin <= int(start) < end)
+        for start, stop in token_offsets
+    ]

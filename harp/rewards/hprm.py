@@ -38,14 +38,13 @@ per record (by the scene's content or the reference plan), the planner's V per s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from typing import Any
 
 from harp.plan.loader import load_domain
 from harp.plan.parser import FormatError, Step, parse_plan
 from harp.plan.planner import search
 from harp.plan.protocols import Domain, Scene
 from harp.plan.simulator import simulate
-
 from harp.rewards.vocabulary import COMPONENTS, DEFAULT_WEIGHTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
 
 INVALID_STEP_PENALTY = 2.0  # added to an invalid step's (-1) progress: -3, below any valid step
@@ -69,7 +68,7 @@ class RewardWeights:
         return (self.w_format, self.w_action, self.w_transition, self.w_task, self.w_efficiency)
 
     @classmethod
-    def from_config(cls, reward_config: Any) -> "RewardWeights":
+    def from_config(cls, reward_config: Any) -> RewardWeights:
         """From the GRPO config's `reward` section (harp.config.RewardConfig) or any object with the keys."""
         return cls(*(float(getattr(reward_config, key)) for key in WEIGHT_KEYS))
 
@@ -84,15 +83,15 @@ class RewardBreakdown:
     total: float  # weighted mean of the five, in [-1, 1]
     steps: tuple[Step, ...]  # parsed steps with their character spans in the completion
     step_scores: list[float]  # one per step: 0 optimal, -1 wasted, -2 harmful, -3 invalid
-    step_reasons: list[Optional[str]]  # why each step is invalid, None when valid
+    step_reasons: list[str | None]  # why each step is invalid, None when valid
     completed: bool  # the task level holds: parses cleanly, every step valid, the goal reached
     plan_length: int  # number of parsed steps
-    optimal_length: Optional[int]  # None when the scene's goal is unreachable or the optimum is not certified
-    error_type: Optional[str]  # None | format | action | state_transition | task | inefficient
+    optimal_length: int | None  # None when the scene's goal is unreachable or the optimum is not certified
+    error_type: str | None  # None | format | action | state_transition | task | inefficient
     format_errors: tuple[FormatError, ...] = field(default=())
     exact: bool = True  # every cost-to-go used was exact and every step checked
-    note: Optional[str] = None  # when not exact: the bound hit and what was not judged, one line
-    known_length: Optional[int] = None  # the shortest plan known: the optimum, or past a budget a plan's length
+    note: str | None = None  # when not exact: the bound hit and what was not judged, one line
+    known_length: int | None = None  # the shortest plan known: the optimum, or past a budget a plan's length
 
     def components(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in COMPONENTS}
@@ -109,18 +108,25 @@ class RewardBreakdown:
             "exact": self.exact,
             "note": self.note,
             "steps": [
-                {"step": f"{s.action}({s.argument})", "span": list(s.span), "score": score, "valid": reason is None,
-                 "reason": reason}
+                {
+                    "step": f"{s.action}({s.argument})",
+                    "span": list(s.span),
+                    "score": score,
+                    "valid": reason is None,
+                    "reason": reason,
+                }
                 for s, score, reason in zip(self.steps, self.step_scores, self.step_reasons)
             ],
-            "format_errors": [{"kind": e.kind, "position": e.position, "message": e.message} for e in self.format_errors],
+            "format_errors": [
+                {"kind": e.kind, "position": e.position, "message": e.message} for e in self.format_errors
+            ],
         }
 
 
 class HPRM:
     """`HPRM(domain, weights).score(completion, example)`; see the module docstring."""
 
-    def __init__(self, domain: Union[Domain, str] = "navigate_pick_place", weights: Optional[RewardWeights] = None):
+    def __init__(self, domain: Domain | str = "navigate_pick_place", weights: RewardWeights | None = None):
         self.domain = load_domain(domain)
         self.weights = weights or RewardWeights()
         self._w = self.weights.as_tuple()
@@ -146,7 +152,7 @@ class HPRM:
             self._scenes[key] = scene
         return scene
 
-    def score(self, completion: Union[str, list], example: dict) -> RewardBreakdown:
+    def score(self, completion: str | list, example: dict) -> RewardBreakdown:
         """Score one completion (text, or a list of step strings) against a record."""
         parsed = parse_plan(completion)
         scene = self.scene(example)
@@ -154,11 +160,28 @@ class HPRM:
         steps = parsed.steps
         n = len(steps)
         if n == 0:
-            (v_initial, exact), = graph.trace_values([scene.initial])
+            ((v_initial, exact),) = graph.trace_values([scene.initial])
             optimal = v_initial if exact else None
             note = None if exact else _note(graph.bound(scene.initial), None)
-            return RewardBreakdown(-1.0, -1.0, -1.0, -1.0, -1.0, -1.0, (), [], [], False, 0, optimal, "format",
-                                   parsed.errors, exact, note, optimal)
+            return RewardBreakdown(
+                -1.0,
+                -1.0,
+                -1.0,
+                -1.0,
+                -1.0,
+                -1.0,
+                (),
+                [],
+                [],
+                False,
+                0,
+                optimal,
+                "format",
+                parsed.errors,
+                exact,
+                note,
+                optimal,
+            )
 
         trace = simulate(parsed, scene, self.domain)
         states = [scene.initial] + [r.state for r in trace.steps if r.valid]
@@ -221,10 +244,23 @@ class HPRM:
         if not exact:
             bound = next((graph.bound(s) for s, (_, e) in zip(states, along) if not e), None)
             note = f"a step was {unchecked}" if unchecked else _note(bound, known)
-        return RewardBreakdown(*values, total, steps, step_scores, step_reasons, level >= 4, n, optimal,
-                               ERROR_TYPES[level] if level < 5 else None, parsed.errors, exact, note, known)
+        return RewardBreakdown(
+            *values,
+            total,
+            steps,
+            step_scores,
+            step_reasons,
+            level >= 4,
+            n,
+            optimal,
+            ERROR_TYPES[level] if level < 5 else None,
+            parsed.errors,
+            exact,
+            note,
+            known,
+        )
 
-    def _known_length(self, scene, example: dict) -> Optional[int]:
+    def _known_length(self, scene, example: dict) -> int | None:
         """When the optimum is not certified: the reference plan's length if it reaches the goal."""
         key = ("known", scene, _plan_key(example.get("plan")))
         if key not in self._scenes:
@@ -234,14 +270,16 @@ class HPRM:
         return self._scenes[key]
 
 
-def _note(bound: Optional[str], known: Optional[int]) -> str:
+def _note(bound: str | None, known: int | None) -> str:
     """One line saying which bound was hit and what the score therefore does not claim."""
     against = f"judged against a known {known}-step plan" if known is not None else "not judged"
-    return (f"{bound or 'search budget exceeded'}: the optimum is not certified; efficiency {against}, "
-            "no step judged wasted or harmful unless it changes nothing")
+    return (
+        f"{bound or 'search budget exceeded'}: the optimum is not certified; efficiency {against}, "
+        "no step judged wasted or harmful unless it changes nothing"
+    )
 
 
-def _progress(v_prev: Optional[int], v: Optional[int]) -> float:
+def _progress(v_prev: int | None, v: int | None) -> float:
     """V(s_{i-1}) - V(s_i) - 1 clipped to [-2, 0]; an unreachable goal counts as infinitely far."""
     if v_prev is None:
         return -1.0 if v is None else 0.0

@@ -26,8 +26,9 @@ import torch
 EPSILON = 1e-4  # TRL's: advantages / (std + 1e-4)
 
 
-def sampled_baseline_advantages(rewards: torch.Tensor, is_negative: torch.Tensor, group_size: int,
-                                scale_rewards: str = "group") -> tuple[torch.Tensor, torch.Tensor]:
+def sampled_baseline_advantages(
+    rewards: torch.Tensor, is_negative: torch.Tensor, group_size: int, scale_rewards: str = "group"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row advantages, and a per-group flag "the sampled rows all tie".
 
     rewards: (B,) total reward of each row, B a multiple of `group_size`; groups are consecutive rows.
@@ -51,7 +52,7 @@ def sampled_baseline_advantages(rewards: torch.Tensor, is_negative: torch.Tensor
     mean = values.sum(dim=1) / counts
     centred = torch.where(sampled, grouped - mean[:, None], torch.zeros_like(grouped))
     # Bessel-corrected like TRL's nanstd; a lone sampled row has no spread.
-    std = torch.sqrt((centred ** 2).sum(dim=1) / (counts - 1).clamp(min=1))
+    std = torch.sqrt((centred**2).sum(dim=1) / (counts - 1).clamp(min=1))
     tie = (centred.abs() <= 1e-6).all(dim=1)
     advantages = grouped - mean[:, None]
     if scale_rewards == "none":
@@ -68,4 +69,3 @@ def sampled_baseline_advantages(rewards: torch.Tensor, is_negative: torch.Tensor
     clipped = torch.maximum(torch.minimum(advantages, torch.zeros_like(advantages)), -bound[:, None])
     advantages = torch.where(negative, clipped, advantages)
     return advantages.reshape(-1), tie
-

@@ -25,8 +25,14 @@ import json
 import re
 from pathlib import Path
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors",
-                "pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "adapter_model.safetensors",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+    "adapter_model.bin",
+)
 CHECKPOINT_NAME = re.compile(r"^checkpoint-(\d+)$")
 
 

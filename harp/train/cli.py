@@ -21,14 +21,28 @@ from harp.train.sft import train_sft
 
 def add_launch_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML config (keys documented in harp/config.py)")
-    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                        help="override a config value, e.g. --set training.num_epochs=1 (repeatable)")
-    parser.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
-                        help="continue from the last checkpoint in training.output_dir, or from CHECKPOINT")
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=None,
-                        help="set by the deepspeed launcher; leave it alone")
-    parser.add_argument("--deepspeed", default=None, metavar="JSON",
-                        help="DeepSpeed config, same as --set training.deepspeed=JSON")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="overrides",
+        help="override a config value, e.g. --set training.num_epochs=1 (repeatable)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="continue from the last checkpoint in training.output_dir, or from CHECKPOINT",
+    )
+    parser.add_argument(
+        "--local_rank", "--local-rank", type=int, default=None, help="set by the deepspeed launcher; leave it alone"
+    )
+    parser.add_argument(
+        "--deepspeed", default=None, metavar="JSON", help="DeepSpeed config, same as --set training.deepspeed=JSON"
+    )
 
 
 def launch_overrides(args: argparse.Namespace) -> list[str]:

@@ -32,9 +32,9 @@ import logging
 import random
 from pathlib import Path
 
+from harp.config import save_run_config
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
-from harp.config import save_run_config
 from harp.eval.evaluate import load_test_records
 from harp.models.load import load_model_and_processor
 from harp.models.prompt import build_messages
@@ -42,9 +42,20 @@ from harp.negatives.mine import perturbation_negatives
 from harp.negatives.store import negatives_by_record, record_key
 from harp.rewards.hprm import HPRM, RewardWeights
 from harp.train.grpo_rewards import HPRMScorer, reward_weights
-from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, finish_wandb, join_deepspeed,
-                                  load_domain, prepare_trainable, quiet_library_deprecations, resolve_report_to,
-                                  resume_checkpoint, trainer_arguments, use_bf16)
+from harp.train.run_setup import (
+    check_deepspeed,
+    check_launch,
+    config_recorder,
+    finish_wandb,
+    join_deepspeed,
+    load_domain,
+    prepare_trainable,
+    quiet_library_deprecations,
+    resolve_report_to,
+    resume_checkpoint,
+    trainer_arguments,
+    use_bf16,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +78,9 @@ def checked_image(record: Record) -> str:
     return str(record.image_path)
 
 
-def prompt_negatives(records: list[dict], negatives: dict[str, list[str]], k: int, hprm, domain,
-                     seed: int) -> tuple[list[list[str]], int]:
+def prompt_negatives(
+    records: list[dict], negatives: dict[str, list[str]], k: int, hprm, domain, seed: int
+) -> tuple[list[list[str]], int]:
     """Each record's negatives for GRPO groups, and how many records were topped up.
 
     A record with fewer than `k` negatives in the file gets verified rule-based perturbations of
@@ -94,7 +106,6 @@ def build_dataset(records: list[Record], domain, negatives: list[list[str]] | No
 
     `records`: as read_records returns them (a plain dict's image is taken relative to the working directory)."""
     from datasets import Dataset, Image
-
 
     rows = []
     for i, record in enumerate(map(as_record, records)):
@@ -141,8 +152,9 @@ def trl_args(config, num_generations: int, bf16: bool | None = None):
     )
 
 
-def build_trainer(config, model, processor, train_dataset, hprm, *, validation=None, bf16: bool | None = None,
-                  progress: bool = True):
+def build_trainer(
+    config, model, processor, train_dataset, hprm, *, validation=None, bf16: bool | None = None, progress: bool = True
+):
     """`HarpGRPOTrainer` as the config says: TRL's arguments, the five H-PRM reward functions, FTCA,
     negatives per group, the vision freeze and LoRA (as SFT), and the val `validation` callback wired in.
 
@@ -157,11 +169,23 @@ def build_trainer(config, model, processor, train_dataset, hprm, *, validation=N
     join_deepspeed(args)
     scorer = HPRMScorer(hprm)
     return HarpGRPOTrainer(
-        model=model, reward_funcs=scorer.functions(), args=args, train_dataset=train_dataset,
-        processing_class=processor, peft_config=prepare_trainable(model, config), validation=validation,
-        callbacks=[FiniteGuard(), config_recorder(config)],  # the guard before validation's: a NaN step stops before best/ (harp.train.guards)
-        scorer=scorer, num_candidates=t.num_candidates, negatives_per_group=t.negatives_per_group,
-        use_ftca=config.reward.use_ftca, ftca_alpha=config.reward.ftca_alpha)
+        model=model,
+        reward_funcs=scorer.functions(),
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=processor,
+        peft_config=prepare_trainable(model, config),
+        validation=validation,
+        callbacks=[
+            FiniteGuard(),
+            config_recorder(config),
+        ],  # the guard before validation's: a NaN step stops before best/ (harp.train.guards)
+        scorer=scorer,
+        num_candidates=t.num_candidates,
+        negatives_per_group=t.negatives_per_group,
+        use_ftca=config.reward.use_ftca,
+        ftca_alpha=config.reward.ftca_alpha,
+    )
 
 
 @quiet_library_deprecations()
@@ -192,8 +216,10 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
         mined = negatives_by_record(config.data.negative_path) if config.data.negative_path else {}
         negatives, topped = prompt_negatives(records, mined, k, hprm, domain, t.seed)
         if topped:
-            logger.warning(f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
-                 "topped up with verified rule-based perturbations")
+            logger.warning(
+                f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
+                "topped up with verified rule-based perturbations"
+            )
     dataset = build_dataset(records, domain, negatives)
 
     val = val_path(config)
@@ -202,15 +228,24 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
         logger.warning("data.val_path: no val records; best/ is not written and no reward-hacking check runs")
 
     bf16 = use_bf16(t.bf16)
-    model, processor = load_model_and_processor(config.model.sft_model_path, for_training=True,
-                                                 dtype=torch.bfloat16 if bf16 else torch.float32)
+    model, processor = load_model_and_processor(
+        config.model.sft_model_path, for_training=True, dtype=torch.bfloat16 if bf16 else torch.float32
+    )
     validation = None
     if val_records:
-        validation = ValidationCallback(val_records, domain, hprm, t.output_dir, t.eval_steps or t.save_steps,
-                                        batch_size=max(4, t.per_device_train_batch_size * (t.num_candidates + k)),
-                                        max_new_tokens=t.max_new_tokens, fresh=resume is None)
-    trainer = build_trainer(config, model, processor, dataset, hprm, validation=validation, bf16=bf16,
-                            progress=progress)
+        validation = ValidationCallback(
+            val_records,
+            domain,
+            hprm,
+            t.output_dir,
+            t.eval_steps or t.save_steps,
+            batch_size=max(4, t.per_device_train_batch_size * (t.num_candidates + k)),
+            max_new_tokens=t.max_new_tokens,
+            fresh=resume is None,
+        )
+    trainer = build_trainer(
+        config, model, processor, dataset, hprm, validation=validation, bf16=bf16, progress=progress
+    )
 
     trainer.train(resume_from_checkpoint=resume)
     finish_wandb()
@@ -225,9 +260,12 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
 
 def summary(history: list[dict]) -> str:
     """Val figures at the start (SFT), the end, and the best step, one line each."""
+
     def line(name, row):
-        return (f"{name:<12} step {row['step']:>5}  task_completion {row['task_completion']:.4f}  "
-                f"avg_reward {row['avg_reward']:.4f}  format {row['format_accuracy']:.4f}")
+        return (
+            f"{name:<12} step {row['step']:>5}  task_completion {row['task_completion']:.4f}  "
+            f"avg_reward {row['avg_reward']:.4f}  format {row['format_accuracy']:.4f}"
+        )
 
     lines = []
     start = next((row for row in history if row["step"] == 0), None)
@@ -239,4 +277,3 @@ def summary(history: list[dict]) -> str:
     if best:
         lines.append(line("val (best/)", max(best, key=lambda row: (row["avg_reward"], -row["step"]))))
     return "\n".join(lines)
-

@@ -45,9 +45,11 @@ def reward_hacking(history: list[dict], window: int = 3) -> str | None:
     rising = all(b > a for a, b in zip(rewards, rewards[1:]))
     falling = all(b < a for a, b in zip(completion, completion[1:]))
     if rising and falling:
-        return (f"possible reward hacking: train reward rose {rewards[0]:.3f} -> {rewards[-1]:.3f} while val task "
-                f"completion fell {completion[0]:.3f} -> {completion[-1]:.3f} (steps {rows[0]['step']}-{rows[-1]['step']}); "
-                f"check the completions, raise kl_coef or w_task")
+        return (
+            f"possible reward hacking: train reward rose {rewards[0]:.3f} -> {rewards[-1]:.3f} while val task "
+            f"completion fell {completion[0]:.3f} -> {completion[-1]:.3f} (steps {rows[0]['step']}-{rows[-1]['step']}); "
+            f"check the completions, raise kl_coef or w_task"
+        )
     return None
 
 
@@ -59,9 +61,20 @@ class ValidationCallback(TrainerCallback):
     (an earlier run's) is set aside instead of continued.
     """
 
-    def __init__(self, records: list[dict], domain, hprm, output_dir: str | Path, eval_steps: int, *,
-                 batch_size: int = 8, max_new_tokens: int = 128, save_best: callable = None, window: int = 3,
-                 fresh: bool = False):
+    def __init__(
+        self,
+        records: list[dict],
+        domain,
+        hprm,
+        output_dir: str | Path,
+        eval_steps: int,
+        *,
+        batch_size: int = 8,
+        max_new_tokens: int = 128,
+        save_best: callable = None,
+        window: int = 3,
+        fresh: bool = False,
+    ):
         self.records = records
         self.domain = domain
         self.hprm = hprm
@@ -90,15 +103,20 @@ class ValidationCallback(TrainerCallback):
         import torch
         from trl.models import unwrap_model_for_generation
 
-
         trainer = self.trainer
         was_training = trainer.model.training
         trainer.model.eval()
         try:
             with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model, torch.no_grad():
-                predictions = generate_for_records(model, trainer.processing_class, self.records, self.domain,
-                                                   batch_size=self.batch_size, max_new_tokens=self.max_new_tokens,
-                                                   desc=f"val @ step {step}")
+                predictions = generate_for_records(
+                    model,
+                    trainer.processing_class,
+                    self.records,
+                    self.domain,
+                    batch_size=self.batch_size,
+                    max_new_tokens=self.max_new_tokens,
+                    desc=f"val @ step {step}",
+                )
             metrics = summarize(score_predictions(self.records, predictions, self.domain, self.hprm))
             # This step's train reward is not logged yet (evaluation runs first): take it from TRL's pending metrics.
             rewards = self._train_rewards + (trainer.pending_train_rewards() if step else [])
@@ -123,8 +141,10 @@ class ValidationCallback(TrainerCallback):
             # Logged in eval mode so TRL's train metrics stay for the next train log; TensorBoard: eval/<key>.
             # Logging clears the step's `should_log`, which the train log of this same step still needs.
             should_log = trainer.control.should_log
-            trainer.log({f"eval_{key}": value for key, value in metrics.items()} |
-                        {"eval_reward_hacking": float(row["reward_hacking"])})
+            trainer.log(
+                {f"eval_{key}": value for key, value in metrics.items()}
+                | {"eval_reward_hacking": float(row["reward_hacking"])}
+            )
             trainer.control.should_log = should_log
         finally:
             trainer.model.train(was_training)
@@ -160,8 +180,10 @@ class ValidationCallback(TrainerCallback):
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text("".join(json.dumps(row) + "\n" for row in self.history), encoding="utf-8")
                 tmp.replace(path)
-            logger.warning(f"resume from step {state.global_step}: dropped {len(later)} later row(s) of {HISTORY_FILE} "
-                 f"(steps {', '.join(str(row['step']) for row in later)}); they are evaluated again")
+            logger.warning(
+                f"resume from step {state.global_step}: dropped {len(later)} later row(s) of {HISTORY_FILE} "
+                f"(steps {', '.join(str(row['step']) for row in later)}); they are evaluated again"
+            )
         if state.global_step == 0 and not any(row["step"] == 0 for row in self.history):
             self.evaluate(0)  # the SFT model's figures: the baseline
 

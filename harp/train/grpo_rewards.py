@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 from harp.rewards.vocabulary import COMPONENTS, WEIGHT_KEYS
 

@@ -66,9 +66,9 @@ import torch
 from trl import GRPOTrainer
 
 from harp.rewards.ftca import group_mean_step_score, on_mistake, token_advantages
+from harp.rewards.vocabulary import COMPONENTS
 from harp.train.advantages import sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
-from harp.rewards.vocabulary import COMPONENTS
 
 # TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
 RENAMES = {"kl": "kl_div", "learning_rate": "lr"}
@@ -124,19 +124,32 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             this trainer (it generates, logs and saves `best/` through it).
     """
 
-    def __init__(self, *args, scorer, num_candidates: int, negatives_per_group: int = 0,
-                 use_ftca: bool = True, ftca_alpha: float = 0.5, validation=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        scorer,
+        num_candidates: int,
+        negatives_per_group: int = 0,
+        use_ftca: bool = True,
+        ftca_alpha: float = 0.5,
+        validation=None,
+        **kwargs,
+    ):
         if validation is not None:
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), validation]
         super().__init__(*args, **kwargs)
         if validation is not None:
             validation.bind(self)
         if negatives_per_group > 0 and self.multi_objective_aggregation != "sum_then_normalize":
-            raise ValueError("negatives_per_group > 0 needs multi_objective_aggregation 'sum_then_normalize' "
-                             f"(got {self.multi_objective_aggregation!r})")
+            raise ValueError(
+                "negatives_per_group > 0 needs multi_objective_aggregation 'sum_then_normalize' "
+                f"(got {self.multi_objective_aggregation!r})"
+            )
         if self.num_generations != num_candidates + negatives_per_group:
-            raise ValueError(f"num_generations ({self.num_generations}) must be num_candidates ({num_candidates}) "
-                             f"+ negatives_per_group ({negatives_per_group})")
+            raise ValueError(
+                f"num_generations ({self.num_generations}) must be num_candidates ({num_candidates}) "
+                f"+ negatives_per_group ({negatives_per_group})"
+            )
         self.scorer = scorer
         self.num_candidates = num_candidates
         self.negatives_per_group = negatives_per_group
@@ -185,8 +198,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         # vLLM's server mode generates `num_generations` completions per distinct prompt: only the sampled ones.
         saved, self.num_generations = self.num_generations, self.num_candidates
         try:
-            (prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, _images,
-             _tool_images) = super()._generate([prompts[i] for i in sampled])
+            (prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, _images, _tool_images) = (
+                super()._generate([prompts[i] for i in sampled])
+            )
         finally:
             self.num_generations = saved
         if tool_mask is not None or extra_fields:
@@ -207,7 +221,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             ids = self._tokenizer.encode(slot, add_special_tokens=False) + [self._end_of_turn]
             out_prompt_ids.append(prompt_ids[first])
             out_completion_ids.append(ids)
-            out_completions.append([{"role": "assistant", "content": slot}] if isinstance(completions[0], list) else slot)
+            out_completions.append(
+                [{"role": "assistant", "content": slot}] if isinstance(completions[0], list) else slot
+            )
             if out_logprobs is not None:
                 out_logprobs.append([float("nan")] * len(ids))  # no behaviour policy: TRL applies no correction
         # images=None: TRL then uses the dataset's images for every row, negatives included.
@@ -234,8 +250,12 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             output["negative_rows"] = torch.tensor(is_negative, dtype=torch.bool, device=output["advantages"].device)
         if self.use_ftca or negatives_on:  # where each token falls in its decoded plan: FTCA's rows, negatives'
             ids, mask = output["completion_ids"], output["completion_mask"]
-            offsets = [token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
-                       if self.use_ftca or is_negative[i] else None for i in range(len(ids))]
+            offsets = [
+                token_offsets(self._tokenizer, ids[i][mask[i].bool()].tolist())
+                if self.use_ftca or is_negative[i]
+                else None
+                for i in range(len(ids))
+            ]
         if self.use_ftca:
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
@@ -249,18 +269,20 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         process: the per-device batch is a multiple of `num_generations`)."""
         device = self.accelerator.device
         weights = self.reward_weights.to(device)
-        local = torch.tensor([[float(getattr(b, name)) for name in COMPONENTS] for b in breakdowns],
-                             dtype=torch.float32, device=device)
+        local = torch.tensor(
+            [[float(getattr(b, name)) for name in COMPONENTS] for b in breakdowns], dtype=torch.float32, device=device
+        )
         rewards = self.accelerator.gather((local * weights).sum(dim=1))
         flags = self.accelerator.gather(torch.tensor(is_negative, dtype=torch.bool, device=device))
-        advantages, tie = sampled_baseline_advantages(rewards.cpu(), flags.cpu(), self.num_generations,
-                                                      self.scale_rewards)
+        advantages, tie = sampled_baseline_advantages(
+            rewards.cpu(), flags.cpu(), self.num_generations, self.scale_rewards
+        )
         # TRL appended the whole group's zero-std share; the sampled candidates' is the one that means something.
         zero_std = self._metrics[mode]["frac_reward_zero_std"]
         if zero_std:
             zero_std[-1] = tie.float().mean().item()
         start = self.accelerator.process_index * len(breakdowns)
-        return advantages[start:start + len(breakdowns)].to(output["advantages"].device)
+        return advantages[start : start + len(breakdowns)].to(output["advantages"].device)
 
     def _token_advantages(self, output, breakdowns, mode, is_negative, offsets) -> torch.Tensor:
         """FTCA: per-token advantages (B, T) from each row's sequence advantage and H-PRM step scores.
@@ -270,13 +292,16 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         group = self.num_generations if mode == "train" else self.num_generations_eval
         result = torch.zeros(output["completion_ids"].shape, dtype=torch.float32)
         for start in range(0, len(breakdowns), group):
-            group_mean = group_mean_step_score(b.step_scores for b, negative in
-                                               zip(breakdowns[start:start + group], is_negative[start:start + group])
-                                               if not negative)
+            group_mean = group_mean_step_score(
+                b.step_scores
+                for b, negative in zip(breakdowns[start : start + group], is_negative[start : start + group])
+                if not negative
+            )
             for i in range(start, min(start + group, len(breakdowns))):
                 b = breakdowns[i]
-                values = token_advantages(offsets[i], b.steps, b.step_scores, advantages[i], group_mean,
-                                          alpha=self.ftca_alpha)
+                values = token_advantages(
+                    offsets[i], b.steps, b.step_scores, advantages[i], group_mean, alpha=self.ftca_alpha
+                )
                 result[i, : len(values)] = torch.tensor(values, dtype=torch.float32)
         return result.to(output["advantages"].device)
 
@@ -308,8 +333,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         """Reward metrics over the sampled completions only; negatives' mean reward apart."""
         metrics = self._metrics[mode]
         names = ["total", *COMPONENTS]
-        rows = [[float(getattr(b, n)) for n in names] + [float(b.completed), float(neg)]
-                for b, neg in zip(breakdowns, is_negative)]
+        rows = [
+            [float(getattr(b, n)) for n in names] + [float(b.completed), float(neg)]
+            for b, neg in zip(breakdowns, is_negative)
+        ]
         table = self.accelerator.gather(torch.tensor(rows, dtype=torch.float32, device=self.accelerator.device))
         sampled, negative = table[table[:, -1] == 0], table[table[:, -1] == 1]
         if len(sampled):
@@ -320,8 +347,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             means = sampled.mean(dim=0).tolist()
             stds = sampled.std(dim=0).tolist() if len(sampled) > 1 else [0.0] * sampled.shape[1]
             for column, name in enumerate(names):
-                mean_key, std_key = ("reward", "reward_std") if name == "total" else (f"rewards/{name}/mean",
-                                                                                     f"rewards/{name}/std")
+                mean_key, std_key = (
+                    ("reward", "reward_std") if name == "total" else (f"rewards/{name}/mean", f"rewards/{name}/std")
+                )
                 for key, value in ((mean_key, means[column]), (std_key, stds[column])):
                     if metrics.get(key):
                         metrics[key][-1] = value
@@ -390,9 +418,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             if key in RENAMES:
                 metrics[RENAMES[key]] = metrics.pop(key)
             elif key.startswith("rewards/") and key.endswith("/mean"):
-                metrics["reward/" + key[len("rewards/"):-len("/mean")]] = metrics.pop(key)
+                metrics["reward/" + key[len("rewards/") : -len("/mean")]] = metrics.pop(key)
             elif key.startswith("rewards/") and key.endswith("/std"):
-                metrics["reward_std/" + key[len("rewards/"):-len("/std")]] = metrics.pop(key)
+                metrics["reward_std/" + key[len("rewards/") : -len("/std")]] = metrics.pop(key)
         for key, new in RENAMES.items():
             if key in logs:
                 logs[new] = logs.pop(key)

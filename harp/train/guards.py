@@ -22,8 +22,10 @@ from transformers import TrainerCallback
 from harp.errors import HarpError
 from harp.processes import main_process
 
-ADVICE = ("stopped before saving anything from it (earlier checkpoints, best/ and final/ are as they were); "
-          "lower training.learning_rate or training.max_grad_norm, or check the data")
+ADVICE = (
+    "stopped before saving anything from it (earlier checkpoints, best/ and final/ are as they were); "
+    "lower training.learning_rate or training.max_grad_norm, or check the data"
+)
 
 
 class NonFiniteTraining(HarpError):

@@ -27,8 +27,8 @@ from pathlib import Path
 from harp.config import save_run_config
 from harp.errors import ConfigError
 from harp.models import load as model_loading  # a module: tests stand in for model_loading.bf16_available
-from harp.processes import world_size
 from harp.plan.loader import load_domain as load_plan_domain
+from harp.processes import world_size
 from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -45,8 +45,12 @@ def quiet_library_deprecations():
     the run, so importing HARP changes no filter."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` "
-                                r"is deprecated", category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message=r"`torch\.distributed\.(all_gather_into_tensor|reduce_scatter_tensor)` "
+            r"is deprecated",
+            category=FutureWarning,
+        )
         yield
 
 
@@ -75,16 +79,19 @@ def prepare_trainable(model, config):
     if config.model.freeze_vision_encoder:
         # A regex over full module names: the listed layers, outside the vision tower.
         targets = rf"^(?!.*\bvisual\b).*\.({'|'.join(lora.target_modules)})$"
-    return LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
-                      task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets, task_type="CAUSAL_LM"
+    )
 
 
 def check_deepspeed(config) -> None:
     """DeepSpeed needs its package. Without a GPU it runs on its CPU accelerator over gloo (said once);
     without a launcher (`python scripts/train_sft.py`) as a launch of one process."""
     if importlib.util.find_spec("deepspeed") is None:
-        raise ConfigError(f"{config.source}: training.deepspeed: the deepspeed package is not installed "
-                          f"(pip install deepspeed), or remove training.deepspeed")
+        raise ConfigError(
+            f"{config.source}: training.deepspeed: the deepspeed package is not installed "
+            f"(pip install deepspeed), or remove training.deepspeed"
+        )
     if name_cpu_accelerator():
         logger.warning("training.deepspeed: no GPU visible; DeepSpeed runs on its CPU accelerator (gloo)")
     if "LOCAL_RANK" not in os.environ:
@@ -138,9 +145,11 @@ def resume_checkpoint(setting, output_dir: Path):
             raise ConfigError(f"training.resume_from_checkpoint: {setting} does not exist")
         missing = missing_parts(setting)
         if missing:
-            raise ConfigError(f"training.resume_from_checkpoint: {setting} is incomplete (no {', no '.join(missing)}; "
-                              "a save was interrupted?): resume from an older checkpoint, or with --resume alone "
-                              "to take the newest complete one")
+            raise ConfigError(
+                f"training.resume_from_checkpoint: {setting} is incomplete (no {', no '.join(missing)}; "
+                "a save was interrupted?): resume from an older checkpoint, or with --resume alone "
+                "to take the newest complete one"
+            )
         return setting
     last = newest_complete_checkpoint(output_dir, logger.warning)
     if last is None:
@@ -172,7 +181,8 @@ def save_model_dir(trainer, path) -> None:
         with outside_zero3(trainer.args):
             base = AutoModelForImageTextToText.from_pretrained(
                 PeftConfig.from_pretrained(str(adapter)).base_model_name_or_path,
-                dtype=torch.bfloat16 if trainer.args.bf16 else torch.float32)
+                dtype=torch.bfloat16 if trainer.args.bf16 else torch.float32,
+            )
             merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
         merged.save_pretrained(path)
         trainer.processing_class.save_pretrained(path)
@@ -258,8 +268,10 @@ def resolve_report_to(report_to: list[str]) -> list[str]:
             logger.warning("report_to: wandb is not installed (pip install wandb); logging to the other loggers only")
             chosen.remove("wandb")
         elif os.environ.get("WANDB_MODE", "").lower() not in ("offline", "disabled") and not wandb_logged_in():
-            logger.warning("report_to: no W&B login found (WANDB_API_KEY or `wandb login`); W&B runs offline "
-                 "in ./wandb (sync later with `wandb sync`)")
+            logger.warning(
+                "report_to: no W&B login found (WANDB_API_KEY or `wandb login`); W&B runs offline "
+                "in ./wandb (sync later with `wandb sync`)"
+            )
             os.environ["WANDB_MODE"] = "offline"
     return chosen or ["none"]
 
@@ -305,6 +317,8 @@ def check_launch() -> None:
     """`accelerate launch --cpu --num_processes N` starts ONE process (several CPU processes need its
     mpirun launcher); say so once instead of letting the user believe N processes trained."""
     if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in os.environ and world_size() == 1:
-        logger.warning("accelerate launch --cpu starts a single process; for several CPU processes use "
-             "`accelerate launch --multi_gpu --num_processes N` without --cpu on a machine without CUDA "
-             "(HARP then trains on the CPU over gloo) or torchrun --nproc_per_node N")
+        logger.warning(
+            "accelerate launch --cpu starts a single process; for several CPU processes use "
+            "`accelerate launch --multi_gpu --num_processes N` without --cpu on a machine without CUDA "
+            "(HARP then trains on the CPU over gloo) or torchrun --nproc_per_node N"
+        )

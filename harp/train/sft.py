@@ -26,9 +26,21 @@ from harp.config import LR_SCHEDULERS, SFTConfig, save_run_config
 from harp.errors import DataError
 from harp.models.load import load_model_and_processor
 from harp.train.checkpoint import ResumableMixin
-from harp.train.run_setup import (check_deepspeed, check_launch, config_recorder, finish_wandb, join_deepspeed,
-                                  load_domain, prepare_trainable, quiet_library_deprecations, resolve_report_to,
-                                  resume_checkpoint, save_model_dir, trainer_arguments, use_bf16)
+from harp.train.run_setup import (
+    check_deepspeed,
+    check_launch,
+    config_recorder,
+    finish_wandb,
+    join_deepspeed,
+    load_domain,
+    prepare_trainable,
+    quiet_library_deprecations,
+    resolve_report_to,
+    resume_checkpoint,
+    save_model_dir,
+    trainer_arguments,
+    use_bf16,
+)
 from harp.train.sft_data import PlanCollator, drop_overlong, load_examples
 
 logger = logging.getLogger(__name__)
@@ -40,7 +52,6 @@ def train_sft(config: SFTConfig) -> Path:
     import torch
     from datasets import Dataset
 
-
     started = time.time()
     t = config.training
     output_dir = Path(t.output_dir)
@@ -51,8 +62,12 @@ def train_sft(config: SFTConfig) -> Path:
         check_deepspeed(config)
     resume = resume_checkpoint(t.resume_from_checkpoint, output_dir)
 
-    model, processor = load_model_and_processor(config.model.name, dtype=torch.bfloat16 if bf16 else torch.float32,
-                                                max_pixels=config.model.max_pixels, for_training=True)
+    model, processor = load_model_and_processor(
+        config.model.name,
+        dtype=torch.bfloat16 if bf16 else torch.float32,
+        max_pixels=config.model.max_pixels,
+        for_training=True,
+    )
     train = load_examples(config.data.train_path)[: config.data.max_train_records]
     val = load_examples(config.data.val_path) if config.data.val_path else []
     train, skipped = drop_overlong(train, processor, domain, t.max_length, config.data.on_overlong, "train")
@@ -62,14 +77,17 @@ def train_sft(config: SFTConfig) -> Path:
     if not train:
         raise DataError(f"{config.data.train_path}: no sample fits training.max_length {t.max_length}")
 
-    trainer = build_trainer(config, model, processor, domain, Dataset.from_list(train),
-                            Dataset.from_list(val) if val else None, bf16=bf16)
+    trainer = build_trainer(
+        config, model, processor, domain, Dataset.from_list(train), Dataset.from_list(val) if val else None, bf16=bf16
+    )
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     if trainer.is_world_process_zero():
-        logger.info(f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
-              f"{trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable, "
-              f"{'LoRA' if config.model.use_lora else 'full fine-tuning'}, {'bf16' if bf16 else 'fp32'}")
+        logger.info(
+            f"SFT: {len(train)} train / {len(val)} val samples ({len(skipped) + len(skipped_val)} skipped as overlong), "
+            f"{trainable / 1e6:.2f}M of {total / 1e6:.2f}M parameters trainable, "
+            f"{'LoRA' if config.model.use_lora else 'full fine-tuning'}, {'bf16' if bf16 else 'fp32'}"
+        )
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = {"train_loss": result.training_loss, "steps": trainer.state.global_step}
     if val:
@@ -85,8 +103,9 @@ def train_sft(config: SFTConfig) -> Path:
     return final
 
 
-def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, eval_dataset=None, *,
-                  bf16: bool | None = None):
+def build_trainer(
+    config: SFTConfig, model, processor, domain, train_dataset, eval_dataset=None, *, bf16: bool | None = None
+):
     """TRL's SFTTrainer with the guide's settings and our collator; the vision freeze and LoRA applied.
 
     `bf16`: the precision the caller already resolved (None: resolve it here, warning on a CPU)."""
@@ -117,7 +136,10 @@ def build_trainer(config: SFTConfig, model, processor, domain, train_dataset, ev
         processing_class=processor,
         data_collator=PlanCollator(processor, domain),
         peft_config=prepare_trainable(model, config),
-        callbacks=[FiniteGuard(), config_recorder(config)],  # the guard first: a NaN run stops before it saves (harp.train.guards)
+        callbacks=[
+            FiniteGuard(),
+            config_recorder(config),
+        ],  # the guard first: a NaN run stops before it saves (harp.train.guards)
     )
 
 

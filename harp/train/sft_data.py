@@ -37,8 +37,15 @@ def plan_text(plan) -> str:
 def load_examples(path: str | Path) -> list[dict]:
     """SFT examples (rows of the training dataset) of a records file: the image path the reader
     resolved, task, completion text, and `where` (the record's file:line, for errors)."""
-    return [{"image": str(record.image_path), "task": record["task"], "completion": plan_text(record["plan"]),
-             "where": where(record)} for record in read_records(path)]
+    return [
+        {
+            "image": str(record.image_path),
+            "task": record["task"],
+            "completion": plan_text(record["plan"]),
+            "where": where(record),
+        }
+        for record in read_records(path)
+    ]
 
 
 def sample_length(processor, example: dict, domain) -> int:
@@ -46,15 +53,16 @@ def sample_length(processor, example: dict, domain) -> int:
     width, height = image_size(example["image"], example["where"])
     image_processor = processor.image_processor
     patches = image_processor.get_number_of_image_patches(height, width, {})
-    image_tokens = patches // image_processor.merge_size ** 2
+    image_tokens = patches // image_processor.merge_size**2
     tokenizer = processor.tokenizer
     prompt = tokenizer(prompt_text(processor, example["task"], domain), add_special_tokens=False)["input_ids"]
     completion = tokenizer(example["completion"] + END_OF_TURN, add_special_tokens=False)["input_ids"]
     return len(prompt) - 1 + image_tokens + len(completion)  # the one <|image_pad|> expands to image_tokens
 
 
-def drop_overlong(examples: list[dict], processor, domain, max_length: int, on_overlong: str,
-                  split: str) -> tuple[list[dict], list[str]]:
+def drop_overlong(
+    examples: list[dict], processor, domain, max_length: int, on_overlong: str, split: str
+) -> tuple[list[dict], list[str]]:
     """Examples that fit in max_length, and a note per skipped one (index, file:line, length).
 
     With on_overlong="error" the first overlong sample raises a DataError naming its line.
@@ -66,8 +74,10 @@ def drop_overlong(examples: list[dict], processor, domain, max_length: int, on_o
             kept.append(example)
             continue
         if on_overlong == "error":
-            raise DataError(f"{example['where']}: {split} sample {index} has {length} tokens > training.max_length "
-                            f"{max_length}; raise training.max_length or set data.on_overlong: skip")
+            raise DataError(
+                f"{example['where']}: {split} sample {index} has {length} tokens > training.max_length "
+                f"{max_length}; raise training.max_length or set data.on_overlong: skip"
+            )
         skipped.append(f"{split}[{index}] ({example['where']}): {length} tokens > training.max_length {max_length}")
     return kept, skipped
 
@@ -88,8 +98,13 @@ class PlanCollator:
 
         tokenizer = self.processor.tokenizer
         images = [open_image(example["image"], example["where"]) for example in examples]
-        prompts = self.processor(images=images, text=[prompt_text(self.processor, e["task"], self.domain) for e in examples],
-                                 padding=True, padding_side="left", return_tensors="pt")
+        prompts = self.processor(
+            images=images,
+            text=[prompt_text(self.processor, e["task"], self.domain) for e in examples],
+            padding=True,
+            padding_side="left",
+            return_tensors="pt",
+        )
         image_id = self.processor.image_token_id
         video_id = self.processor.video_token_id
         rows, label_rows = [], []

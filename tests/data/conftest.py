@@ -36,7 +36,11 @@ class Reply:
 
 def answer(text: str, usage: bool = True) -> Reply:
     """A chat completion whose message content is `text`."""
-    body = {"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+    body = {
+        "id": "x",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
+    }
     if usage:
         body["usage"] = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
     return Reply(body=body)
@@ -157,7 +161,10 @@ def write_bomb_png(path, width: int = 100_000, height: int = 100_000) -> None:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
     )
 
 

@@ -26,8 +26,16 @@ def step(action, *args):
 
 
 def row(trial="trial-1", steps=None, **extra):
-    steps = steps if steps is not None else [step("GotoLocation", "countertop"), step("PickupObject", "apple"),
-                                             step("GotoLocation", "fridge"), step("PutObject", "apple", "fridge")]
+    steps = (
+        steps
+        if steps is not None
+        else [
+            step("GotoLocation", "countertop"),
+            step("PickupObject", "apple"),
+            step("GotoLocation", "fridge"),
+            step("PutObject", "apple", "fridge"),
+        ]
+    )
     return {"trial": trial, "task_descs": ["Put an apple in the fridge."], "high_pddl": steps + [step("NoOp")], **extra}
 
 
@@ -41,13 +49,19 @@ BAD = {  # id: (rows, line named, words in the message)
     "duplicate-trial": ([row("t"), row("t")], 2, "trial 't' is also on line 1"),
     "missing-trial": ([row(None)], 1, "expected a 'trial' string"),
     "number-argument": ([row(steps=[step("GotoLocation", 5)])], 1, "arguments must be strings, got int"),
-    "injecting-argument": ([row(steps=[step("GotoLocation", "table), PickupObject(apple")])], 1,
-                           "argument 'table), PickupObject(apple' is not an ALFRED object type"),
+    "injecting-argument": (
+        [row(steps=[step("GotoLocation", "table), PickupObject(apple")])],
+        1,
+        "argument 'table), PickupObject(apple' is not an ALFRED object type",
+    ),
     "comma-argument": ([row(steps=[step("PickupObject", "apple, knife")])], 1, "is not an ALFRED object type"),
     "unknown-action": ([row(steps=[step("FlyObject", "apple")])], 1, "unknown ALFRED action 'FlyObject'"),
     "missing-argument": ([row(steps=[step("GotoLocation")])], 1, "GotoLocation takes 1 argument, got 0"),
-    "one-argument-put": ([row(steps=[step("PickupObject", "apple"), step("PutObject", "apple")])], 1,
-                         "PutObject takes 2 arguments, got 1"),
+    "one-argument-put": (
+        [row(steps=[step("PickupObject", "apple"), step("PutObject", "apple")])],
+        1,
+        "PutObject takes 2 arguments, got 1",
+    ),
     "step-after-noop": ([row(steps=[step("NoOp"), step("GotoLocation", "sink")])], 1, "GotoLocation after NoOp"),
     "no-step": ([row(steps=[])], 1, "no step besides NoOp"),
     "processor-token": ([row(task_descs=["Put the <|image_pad|> away"])], 1, "'task' holds <|image_pad|>"),
@@ -57,8 +71,11 @@ BAD = {  # id: (rows, line named, words in the message)
     "nested-scene": ([row(scene={"floor": [1, 2]})], 1, "'scene' must be a string, got dict"),
     "deep": (["[" * 100_000 + "]" * 100_000], 1, "nested too deeply"),  # item 10
     "surrogate": (['{"trial": "t", "task_descs": ["\\ud800"], "high_pddl": []}'], 1, "lone surrogate"),  # item 10
-    "blank-heat-empty-hand": ([row(steps=[step("GotoLocation", "microwave"), step("HeatObject", "")])], 1,
-                              "'Heat()' (step 1), which does not parse"),
+    "blank-heat-empty-hand": (
+        [row(steps=[step("GotoLocation", "microwave"), step("HeatObject", "")])],
+        1,
+        "'Heat()' (step 1), which does not parse",
+    ),
 }
 
 
@@ -86,14 +103,18 @@ def test_import_never_overwrites_its_input(tmp_path, monkeypatch, capsys):
     source = write(tmp_path / "alfred.jsonl", row())
     before = source.read_bytes()
     assert IMPORT_ALFRED.main("harp", ["--input", "alfred.jsonl", "--output", "./sub/../alfred.jsonl"]) == 1
-    assert capsys.readouterr().err.strip() == \
-        "harp: error: --output ./sub/../alfred.jsonl: is the --input file; write the records elsewhere"
+    assert (
+        capsys.readouterr().err.strip()
+        == "harp: error: --output ./sub/../alfred.jsonl: is the --input file; write the records elsewhere"
+    )
     assert source.read_bytes() == before
     with pytest.raises(HarpError, match="is the --input file"):
         import_alfred(source, source)
 
 
-@pytest.mark.parametrize("output", [".", "", "folder", "afile/out.jsonl"], ids=["dot", "empty", "folder", "below-a-file"])
+@pytest.mark.parametrize(
+    "output", [".", "", "folder", "afile/out.jsonl"], ids=["dot", "empty", "folder", "below-a-file"]
+)
 def test_import_refuses_an_output_it_cannot_write(tmp_path, monkeypatch, capsys, output):
     from harp.data.cli import IMPORT_ALFRED
 
@@ -108,8 +129,12 @@ def test_import_refuses_an_output_it_cannot_write(tmp_path, monkeypatch, capsys,
 
 
 def test_a_plan_far_over_the_cap_is_refused_at_once(tmp_path):
-    steps = [step("GotoLocation", "countertop"), step("PickupObject", "apple"),
-             step("GotoLocation", "fridge"), step("PutObject", "apple", "fridge")] * 1500
+    steps = [
+        step("GotoLocation", "countertop"),
+        step("PickupObject", "apple"),
+        step("GotoLocation", "fridge"),
+        step("PutObject", "apple", "fridge"),
+    ] * 1500
     source = write(tmp_path / "alfred.jsonl", row(steps=steps))
     load_domain("alfred")  # loaded once per process: not what is timed
     start = time.perf_counter()
@@ -127,34 +152,63 @@ def test_the_real_demonstrations_read_back_as_written(tmp_path):
 
 # ------------------------------------------------------------------------ fuzzing (item 19)
 
-ALFRED_ACTIONS = ["GotoLocation", "PickupObject", "PutObject", "OpenObject", "CloseObject", "ToggleObject",
-                  "HeatObject", "CoolObject", "CleanObject", "SliceObject"]
+ALFRED_ACTIONS = [
+    "GotoLocation",
+    "PickupObject",
+    "PutObject",
+    "OpenObject",
+    "CloseObject",
+    "ToggleObject",
+    "HeatObject",
+    "CoolObject",
+    "CleanObject",
+    "SliceObject",
+]
 TYPES = ["countertop", "apple", "fridge", "microwave", "knife", "sinkbasin", "cabinet", "desklamp", "tomato", ""]
-text = st.lists(st.sampled_from(list("ab (),|<>_-\n\\\"") + ["<|image_pad|>", "\ud800", "é"]), max_size=6).map("".join)
-good_step = st.builds(lambda action, args: {"action": action, "args": args[:2] if action == "PutObject" else args[:1]},
-                      st.sampled_from(ALFRED_ACTIONS), st.lists(st.sampled_from(TYPES), min_size=2, max_size=2))
+text = st.lists(st.sampled_from(list('ab (),|<>_-\n\\"') + ["<|image_pad|>", "\ud800", "é"]), max_size=6).map("".join)
+good_step = st.builds(
+    lambda action, args: {"action": action, "args": args[:2] if action == "PutObject" else args[:1]},
+    st.sampled_from(ALFRED_ACTIONS),
+    st.lists(st.sampled_from(TYPES), min_size=2, max_size=2),
+)
 hostile_step = st.one_of(
-    st.builds(lambda action, args: {"action": action, "args": args}, st.sampled_from(ALFRED_ACTIONS + ["NoOp"]) | text,
-              st.lists(st.sampled_from(TYPES) | text | st.integers() | st.none(), max_size=3) | st.none() | text),
-    st.sampled_from([{}, [], "GotoLocation(apple)", {"action": "NoOp"}, {"action": 5, "args": []}]))
+    st.builds(
+        lambda action, args: {"action": action, "args": args},
+        st.sampled_from(ALFRED_ACTIONS + ["NoOp"]) | text,
+        st.lists(st.sampled_from(TYPES) | text | st.integers() | st.none(), max_size=3) | st.none() | text,
+    ),
+    st.sampled_from([{}, [], "GotoLocation(apple)", {"action": "NoOp"}, {"action": 5, "args": []}]),
+)
 # Mostly rows ALFRED could have written, so conversion runs; a share of them hostile in one place.
 fuzz_row = st.fixed_dictionaries(
-    {"trial": st.sampled_from(["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "", None, 7]),
-     "high_pddl": st.one_of(
-         st.lists(good_step, min_size=1, max_size=10), st.lists(good_step, min_size=1, max_size=10),
-         st.lists(good_step | hostile_step, max_size=6),
-         st.integers(196, 204).map(lambda n: [{"action": "GotoLocation", "args": ["sinkbasin"]}] * n))},
-    optional={"task_descs": st.lists(st.sampled_from(["Heat an apple.", ""]) | text, max_size=2) | st.lists(st.integers()),
-              "task_type": st.sampled_from(["pick_and_place_simple", "pick_heat_then_place_in_recep", None, ["x"]]),
-              "scene": st.sampled_from(["FloorPlan1", "FloorPlan2", "FloorPlan3", {"floor": 1}]),
-              "pddl_params": st.dictionaries(st.sampled_from(["object_target", "parent_target"]),
-                                             st.sampled_from(["CounterTop", "SinkBasin", "K\u212aife"]) | text | st.booleans(),
-                                             max_size=2) | st.lists(text, max_size=2)})
+    {
+        "trial": st.sampled_from(["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "", None, 7]),
+        "high_pddl": st.one_of(
+            st.lists(good_step, min_size=1, max_size=10),
+            st.lists(good_step, min_size=1, max_size=10),
+            st.lists(good_step | hostile_step, max_size=6),
+            st.integers(196, 204).map(lambda n: [{"action": "GotoLocation", "args": ["sinkbasin"]}] * n),
+        ),
+    },
+    optional={
+        "task_descs": st.lists(st.sampled_from(["Heat an apple.", ""]) | text, max_size=2) | st.lists(st.integers()),
+        "task_type": st.sampled_from(["pick_and_place_simple", "pick_heat_then_place_in_recep", None, ["x"]]),
+        "scene": st.sampled_from(["FloorPlan1", "FloorPlan2", "FloorPlan3", {"floor": 1}]),
+        "pddl_params": st.dictionaries(
+            st.sampled_from(["object_target", "parent_target"]),
+            st.sampled_from(["CounterTop", "SinkBasin", "K\u212aife"]) | text | st.booleans(),
+            max_size=2,
+        )
+        | st.lists(text, max_size=2),
+    },
+)
 fuzz_line = st.one_of(  # as bytes: escaped or raw UTF-8 (a lone surrogate as its bytes), bad bytes, deep nesting
     fuzz_row.map(lambda r: json.dumps(r).encode()),
     fuzz_row.map(lambda r: json.dumps(r).encode()),
     fuzz_row.map(lambda r: json.dumps(r, ensure_ascii=False).encode("utf-8", "surrogatepass")),
-    st.binary(max_size=30), st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth))
+    st.binary(max_size=30),
+    st.integers(1, 3000).map(lambda depth: b"[" * depth + b"]" * depth),
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harp.data.alfworld_import import (ProblemError, alfworld_names, import_alfworld, read_problem,
-                                       to_alfworld_commands)
+from harp.data.alfworld_import import ProblemError, alfworld_names, import_alfworld, read_problem, to_alfworld_commands
 from harp.data.records import read_records
 from harp.errors import DataError, HarpError
 from harp.plan import load_domain
@@ -40,9 +39,13 @@ def packed():
 
 def game_file(folder: Path, row: dict, **changes) -> Path:
     """A game as ALFWorld ships it: <folder>/<task folder>/<trial>/game.tw-pddl."""
-    data = {"pddl_domain": (GAMES / "domain.pddl").read_text(),
-            "grammar": (GAMES / "grammar.twl2").read_text().replace("UNKNOWN GOAL", row["task"]),
-            "pddl_problem": row["pddl_problem"], "walkthrough": row["walkthrough"], "solvable": row["solvable"]}
+    data = {
+        "pddl_domain": (GAMES / "domain.pddl").read_text(),
+        "grammar": (GAMES / "grammar.twl2").read_text().replace("UNKNOWN GOAL", row["task"]),
+        "pddl_problem": row["pddl_problem"],
+        "walkthrough": row["walkthrough"],
+        "solvable": row["solvable"],
+    }
     data.update(changes)
     path = folder / row["game"] / "game.tw-pddl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,12 +55,25 @@ def game_file(folder: Path, row: dict, **changes) -> Path:
 
 def test_every_shipped_game_imports_with_its_task_scene_and_instance_names(records):
     assert Counter(r["meta"]["task_type"] for r in records.values()) == {
-        "pick_and_place_simple": 25, "pick_clean_then_place_in_recep": 19, "pick_cool_then_place_in_recep": 18,
-        "pick_heat_then_place_in_recep": 11, "pick_two_obj_and_place": 17, "look_at_obj_in_light": 9}
+        "pick_and_place_simple": 25,
+        "pick_clean_then_place_in_recep": 19,
+        "pick_cool_then_place_in_recep": 18,
+        "pick_heat_then_place_in_recep": 11,
+        "pick_two_obj_and_place": 17,
+        "look_at_obj_in_light": 9,
+    }
     record = records[NEWSPAPERS]
     assert record["task"] == "put two newspaper in drawer."
-    assert record["plan"] == ["Navigate(Dresser 1)", "Pick(Newspaper 2)", "Navigate(Drawer 4)", "Place(Drawer 4)",
-                              "Navigate(Sofa 1)", "Pick(Newspaper 1)", "Navigate(Drawer 4)", "Place(Drawer 4)"]
+    assert record["plan"] == [
+        "Navigate(Dresser 1)",
+        "Pick(Newspaper 2)",
+        "Navigate(Drawer 4)",
+        "Place(Drawer 4)",
+        "Navigate(Sofa 1)",
+        "Pick(Newspaper 1)",
+        "Navigate(Drawer 4)",
+        "Place(Drawer 4)",
+    ]
     assert record["domain"] == "alfworld" and record["image"] == ""
     # the goal as the problem states it: two distinct newspapers in one drawer, no fact inferred
     goal = json.dumps(record["scene"]["goal"])
@@ -85,8 +101,12 @@ def test_every_walkthrough_comes_back_as_the_same_commands(records):
 def test_a_plan_the_engine_must_reject_still_becomes_commands(records):
     record = records[NEWSPAPERS]
     plan = "Place(Drawer 4), Pick(Newspaper 2), Heat(Newspaper 2), Fly(Drawer 4)"
-    assert to_alfworld_commands(plan, record) == ["move nothing to drawer 4", "take newspaper 2 from dresser 1",
-                                                  "heat newspaper 2 with nothing", "fly drawer 4"]
+    assert to_alfworld_commands(plan, record) == [
+        "move nothing to drawer 4",
+        "take newspaper 2 from dresser 1",
+        "heat newspaper 2 with nothing",
+        "fly drawer 4",
+    ]
 
 
 def test_the_game_tw_pddl_layout_imports_as_the_packed_one(tmp_path, records, packed):
@@ -99,12 +119,22 @@ def test_the_game_tw_pddl_layout_imports_as_the_packed_one(tmp_path, records, pa
 
 
 def test_names_follow_alfworld_s_demangler():
-    init = [["inReceptacle", "Book_bar__plus_01", "Bed_bar__minus_00"], ["inReceptacle", "Book_bar__minus_02", "Bed_bar__minus_00"],
-            ["receptacleType", "Sink_bar__plus_00_bar_SinkBasin", "SinkBasinType"], ["atLocation", "agent1", "loc_bar_3_bar_4"]]
+    init = [
+        ["inReceptacle", "Book_bar__plus_01", "Bed_bar__minus_00"],
+        ["inReceptacle", "Book_bar__minus_02", "Bed_bar__minus_00"],
+        ["receptacleType", "Sink_bar__plus_00_bar_SinkBasin", "SinkBasinType"],
+        ["atLocation", "agent1", "loc_bar_3_bar_4"],
+    ]
     # sorted lower-cased, the first of a kind gets the highest number; `basin` joins the kind
-    assert alfworld_names(init) == {"book_bar__minus_02": "book 2", "book_bar__plus_01": "book 1", "bed_bar__minus_00": "bed 1",
-                                    "sink_bar__plus_00_bar_sinkbasin": "sinkbasin 1", "sinkbasintype": "sinkbasintype",
-                                    "agent1": "agent1", "loc_bar_3_bar_4": "loc 1"}
+    assert alfworld_names(init) == {
+        "book_bar__minus_02": "book 2",
+        "book_bar__plus_01": "book 1",
+        "bed_bar__minus_00": "bed 1",
+        "sink_bar__plus_00_bar_sinkbasin": "sinkbasin 1",
+        "sinkbasintype": "sinkbasintype",
+        "agent1": "agent1",
+        "loc_bar_3_bar_4": "loc 1",
+    }
 
 
 BROKEN = {  # id: (what to change in a game, words in the one-line error)
@@ -112,16 +142,24 @@ BROKEN = {  # id: (what to change in a game, words in the one-line error)
     "no-problem": ({"pddl_problem": None}, "no 'pddl_problem'"),
     "no-walkthrough": ({"walkthrough": None}, "no 'walkthrough'"),
     "no-task": ({"grammar": "{}"}, "states no task"),
-    "unknown-command": ({"walkthrough": ["go to dresser 1", "teleport newspaper 2"]},
-                        "walkthrough step 1: unknown ALFWorld command 'teleport newspaper 2'"),
+    "unknown-command": (
+        {"walkthrough": ["go to dresser 1", "teleport newspaper 2"]},
+        "walkthrough step 1: unknown ALFWorld command 'teleport newspaper 2'",
+    ),
     "looking-command": ({"walkthrough": ["examine dresser 1"]}, "walkthrough step 0: 'examine dresser 1' only looks"),
     "unknown-object": ({"walkthrough": ["go to dresser 7"]}, "'go to dresser 7' names 'dresser 7', which is not in"),
-    "unclosed-problem": ({"pddl_problem": "(define (problem p)\n(:objects a - object)\n(:init (f a)\n(:goal (f a))"},
-                         "pddl_problem: line 3: this '(' is never closed (2 unclosed in all)"),
-    "undeclared-object": ({"pddl_problem": "(define (problem p)\n(:objects a - object)\n(:init (f a b))\n(:goal (f a)))"},
-                          "pddl_problem: line 3: the fact (f a b) names b"),
-    "free-variable": ({"pddl_problem": "(define (problem p) (:objects a) (:init (f a)) (:goal (f ?x)))"},
-                      "names ?x, neither an object nor a bound variable"),
+    "unclosed-problem": (
+        {"pddl_problem": "(define (problem p)\n(:objects a - object)\n(:init (f a)\n(:goal (f a))"},
+        "pddl_problem: line 3: this '(' is never closed (2 unclosed in all)",
+    ),
+    "undeclared-object": (
+        {"pddl_problem": "(define (problem p)\n(:objects a - object)\n(:init (f a b))\n(:goal (f a)))"},
+        "pddl_problem: line 3: the fact (f a b) names b",
+    ),
+    "free-variable": (
+        {"pddl_problem": "(define (problem p) (:objects a) (:init (f a)) (:goal (f ?x)))"},
+        "names ?x, neither an object nor a bound variable",
+    ),
 }
 
 
@@ -183,8 +221,18 @@ def test_harp_s_simulator_rejects_the_very_step_alfworld_s_engine_rejects(record
     from harp.plan.simulator import simulate
 
     domain = load_domain(GAMES / "harp_domain" / "alfworld.yaml")
-    assert domain.name == "alfworld" and domain.action_names == ["Navigate", "Pick", "Place", "Open", "Close", "Toggle",
-                                                                 "Heat", "Cool", "Clean", "Slice"]
+    assert domain.name == "alfworld" and domain.action_names == [
+        "Navigate",
+        "Pick",
+        "Place",
+        "Open",
+        "Close",
+        "Toggle",
+        "Heat",
+        "Cool",
+        "Clean",
+        "Slice",
+    ]
     scenes = {game: domain.scene_from_dict({**record["scene"], "goal": []}) for game, record in records.items()}
     for row in map(json.loads, VERDICTS.read_text().splitlines()):
         steps = simulate(row["plan"], scenes[row["game"]], domain).steps
@@ -195,8 +243,16 @@ def test_the_committed_verdicts_are_what_the_engine_benchmark_writes(records):
     rows = [json.loads(line) for line in VERDICTS.read_text().splitlines()]
     assert {r["game"] for r in rows} == set(records) and len(rows) >= 2000
     kinds = Counter(r["kind"] for r in rows)
-    assert kinds["walkthrough"] == 99 and set(kinds) == {"walkthrough", "dropped", "swapped", "repeated", "inserted",
-                                                         "other_instance", "wrong_receptacle", "missing_open"}
+    assert kinds["walkthrough"] == 99 and set(kinds) == {
+        "walkthrough",
+        "dropped",
+        "swapped",
+        "repeated",
+        "inserted",
+        "other_instance",
+        "wrong_receptacle",
+        "missing_open",
+    }
     assert len({(r["game"], tuple(r["plan"])) for r in rows}) == len(rows)  # each plan judged once
     for row in rows:
         assert set(row) == {"game", "kind", "plan", "commands", "rejected", "won", "won_at"}

@@ -19,15 +19,23 @@ DOMAIN = load_domain("navigate_pick_place")
 
 
 def options(tmp_path, **kwargs):
-    return TeacherOptions(images_dir=str(tmp_path / "bdv2"), output_dir=str(tmp_path / "out"),
-                          task_model="fake/proposer", plan_model="fake/planner", concurrency=1,
-                          prompts_dir=str(REPO / "prompts"), **kwargs)
+    return TeacherOptions(
+        images_dir=str(tmp_path / "bdv2"),
+        output_dir=str(tmp_path / "out"),
+        task_model="fake/proposer",
+        plan_model="fake/planner",
+        concurrency=1,
+        prompts_dir=str(REPO / "prompts"),
+        **kwargs,
+    )
 
 
 def client(server, fakes, sleeps=None, **kwargs):
     kwargs.setdefault("max_retries", 3)
     kwargs.setdefault("timeout", 5.0)
-    return TeacherClient(server.url, fakes.SECRET_KEY, backoff=0.01, sleep=(sleeps if sleeps is not None else []).append, **kwargs)
+    return TeacherClient(
+        server.url, fakes.SECRET_KEY, backoff=0.01, sleep=(sleeps if sleeps is not None else []).append, **kwargs
+    )
 
 
 def jsonl(path):
@@ -50,23 +58,35 @@ def test_scripted_answers_are_accepted_or_rejected_with_reasons(tmp_path, fake_t
     fakes.write_test_image(bdv2 / "synthetic" / "scene_00000_0.png", 11)  # our own renders: ignored
     before = tree_digest(bdv2)
 
-    server = fake_teacher(fakes.scripted([
-        # img_0: a clean answer, the plan inside a markdown fence -> accepted
-        fakes.task_answer(), fakes.plan_answer(fenced=True),
-        # img_1: plan answer is not JSON -> malformed_answer
-        fakes.task_answer(), fakes.answer("Sure! Navigate(White Table), Pick(Apple"),
-        # img_2: Place before Pick -> invalid_transition
-        fakes.task_answer(), fakes.plan_answer(["Navigate(White Table)", "Pick(Apple)", "Place(Basket)"]),
-        # img_3: 429 with Retry-After, then a 500, then fine -> accepted after 2 retries
-        fakes.Reply(429, {"error": {"message": "rate"}}, {"Retry-After": "3"}), fakes.task_answer(),
-        fakes.Reply(500, "oops"), fakes.plan_answer(),
-        # img_4: a time-out, then an action outside the domain -> unknown_action
-        fakes.Reply(body={}, delay=1.2), fakes.task_answer(), fakes.plan_answer(["Navigate(Table)", "Grab(Apple)"]),
-        # img_5: task proposal without a "task" -> malformed_answer, no plan request
-        fakes.answer('{"description": "a table"}'),
-        # sub/deep_9 (sorted after bdv2/img_*): a plan that does not parse -> plan_format
-        fakes.task_answer(), fakes.answer('{"plan": "Navigate(Table Pick(Apple)"}'),
-    ]))
+    server = fake_teacher(
+        fakes.scripted(
+            [
+                # img_0: a clean answer, the plan inside a markdown fence -> accepted
+                fakes.task_answer(),
+                fakes.plan_answer(fenced=True),
+                # img_1: plan answer is not JSON -> malformed_answer
+                fakes.task_answer(),
+                fakes.answer("Sure! Navigate(White Table), Pick(Apple"),
+                # img_2: Place before Pick -> invalid_transition
+                fakes.task_answer(),
+                fakes.plan_answer(["Navigate(White Table)", "Pick(Apple)", "Place(Basket)"]),
+                # img_3: 429 with Retry-After, then a 500, then fine -> accepted after 2 retries
+                fakes.Reply(429, {"error": {"message": "rate"}}, {"Retry-After": "3"}),
+                fakes.task_answer(),
+                fakes.Reply(500, "oops"),
+                fakes.plan_answer(),
+                # img_4: a time-out, then an action outside the domain -> unknown_action
+                fakes.Reply(body={}, delay=1.2),
+                fakes.task_answer(),
+                fakes.plan_answer(["Navigate(Table)", "Grab(Apple)"]),
+                # img_5: task proposal without a "task" -> malformed_answer, no plan request
+                fakes.answer('{"description": "a table"}'),
+                # sub/deep_9 (sorted after bdv2/img_*): a plan that does not parse -> plan_format
+                fakes.task_answer(),
+                fakes.answer('{"plan": "Navigate(Table Pick(Apple)"}'),
+            ]
+        )
+    )
 
     sleeps = []
     with client(server, fakes, sleeps, timeout=0.4) as teacher:
@@ -80,16 +100,22 @@ def test_scripted_answers_are_accepted_or_rejected_with_reasons(tmp_path, fake_t
     assert accepted[0]["meta"]["num_objects"] == 1 and accepted[0]["meta"]["source_named"] is False
     assert "reasoning" in accepted[0]["meta"] and accepted[0]["id"] == "img_0"
     assert {name: r["reason"] for name, r in rejected.items()} == {
-        "img_1_0.png": "malformed_answer", "img_2_0.png": "invalid_transition", "img_4_0.png": "unknown_action",
-        "img_5_0.png": "malformed_answer", "img_6_0.png": "bad_image", "img_7_0.png": "bad_image",
-        "img_8_0.png": "bad_image", "deep_9_0.jpg": "plan_format",
+        "img_1_0.png": "malformed_answer",
+        "img_2_0.png": "invalid_transition",
+        "img_4_0.png": "unknown_action",
+        "img_5_0.png": "malformed_answer",
+        "img_6_0.png": "bad_image",
+        "img_7_0.png": "bad_image",
+        "img_8_0.png": "bad_image",
+        "deep_9_0.jpg": "plan_format",
     }
     assert "0 bytes" in rejected["img_6_0.png"]["detail"]
     assert "decompression bomb" in rejected["img_8_0.png"]["detail"] or "too large" in rejected["img_8_0.png"]["detail"]
     assert "Grab" in rejected["img_4_0.png"]["detail"]
     assert summary.accepted == 2 and sum(summary.rejected.values()) == 8
-    assert summary.rejected == Counter({"bad_image": 3, "malformed_answer": 2, "invalid_transition": 1,
-                                        "unknown_action": 1, "plan_format": 1})
+    assert summary.rejected == Counter(
+        {"bad_image": 3, "malformed_answer": 2, "invalid_transition": 1, "unknown_action": 1, "plan_format": 1}
+    )
     assert summary.retried == 3 and 3.0 in sleeps  # the 429's Retry-After was honoured
     assert summary.tokens_reported and summary.prompt_tokens > 0
     processed = (out / "processed" / "processed_images.txt").read_text().splitlines()
@@ -129,7 +155,9 @@ def test_a_proposed_task_is_kept_when_planning_fails(tmp_path, fake_teacher, fak
     server = fake_teacher(fakes.scripted([fakes.task_answer("Put the cup into the box")] + [fakes.Reply(503, "")] * 5))
     with client(server, fakes, max_retries=1) as teacher:
         build_from_teacher(options(tmp_path), client=teacher, progress=False)
-    server2 = fake_teacher(fakes.scripted([fakes.plan_answer(["Navigate(Table)", "Pick(Cup)", "Navigate(Box)", "Place(Box)"])]))
+    server2 = fake_teacher(
+        fakes.scripted([fakes.plan_answer(["Navigate(Table)", "Pick(Cup)", "Navigate(Box)", "Place(Box)"])])
+    )
     with client(server2, fakes) as teacher:
         build_from_teacher(options(tmp_path), client=teacher, progress=False)
     # the resumed run asked only for the plan, of the task proposed before
@@ -168,7 +196,9 @@ def test_check_plan(plan, reason):
     check = check_plan(plan, DOMAIN)
     assert check.reason == reason, check.detail
     if reason is None:  # stored in the canonical form, whatever the teacher's spelling
-        expected = plan if isinstance(plan, list) else ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+        expected = (
+            plan if isinstance(plan, list) else ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+        )
         assert check.plan == expected
 
     else:
@@ -184,8 +214,9 @@ def test_check_plan_rejects_a_plan_whose_optimum_is_past_the_search_budget():
 
 def test_without_key_one_line_says_what_to_do(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, str(REPO / "data_build.py")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "data_build.py")], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "OPENROUTER_API_KEY" in lines[0] and "--source synthetic" in lines[0]
@@ -203,9 +234,22 @@ def test_unreachable_base_url_is_one_line_at_once_and_never_shows_the_key(tmp_pa
     (tmp_path / ".env").write_text(f"OPENROUTER_API_KEY={fakes.SECRET_KEY}\n")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     start = time.monotonic()
-    result = subprocess.run([sys.executable, str(REPO / "data_build.py"), "--base-url", url, "--quiet",
-                             "--prompts-dir", str(REPO / "prompts")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "data_build.py"),
+            "--base-url",
+            url,
+            "--quiet",
+            "--prompts-dir",
+            str(REPO / "prompts"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert time.monotonic() - start < 20  # not 6 backed-off attempts per image
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from harp.data.records import MAX_TASK_CHARS, read_records
-from harp.errors import DataError, HarpError
+from harp.errors import DataError
 
 REPO = Path(__file__).resolve().parents[2]
 PLAN = ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
@@ -26,16 +26,21 @@ def write(path, *rows):
 
 # ------------------------------------------------------------------------------- records reader
 
-@pytest.mark.parametrize("line, message", [
-    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # was a RecursionError
-    (json.dumps(record(task="x" * (MAX_TASK_CHARS + 1))), "'task' is 2,001 characters (limit 2,000)"),
-    (json.dumps(record(plan=["Pick(Apple)"] * 1000)), "'plan' has 1,000 steps"),
-    (json.dumps(record(plan="Pick(Apple), " * 2000)), "'plan' is 26,000 characters"),
-    (json.dumps(record(id=["a"])), "'id' must be a string, got list"),
-    (json.dumps(record(id=7)), "'id' must be a string, got int"),
-    (json.dumps(record(image={"path": "a.png"})), "'image' must be a string, got dict"),
-    ('{"image": "a_0.png", "task": "Put the \\ud800 away", "plan": ["Pick(Apple)"]}', "lone surrogate"),
-], ids=["deep", "long-task", "many-steps", "long-plan", "list-id", "int-id", "dict-image", "surrogate"])
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # was a RecursionError
+        (json.dumps(record(task="x" * (MAX_TASK_CHARS + 1))), "'task' is 2,001 characters (limit 2,000)"),
+        (json.dumps(record(plan=["Pick(Apple)"] * 1000)), "'plan' has 1,000 steps"),
+        (json.dumps(record(plan="Pick(Apple), " * 2000)), "'plan' is 26,000 characters"),
+        (json.dumps(record(id=["a"])), "'id' must be a string, got list"),
+        (json.dumps(record(id=7)), "'id' must be a string, got int"),
+        (json.dumps(record(image={"path": "a.png"})), "'image' must be a string, got dict"),
+        ('{"image": "a_0.png", "task": "Put the \\ud800 away", "plan": ["Pick(Apple)"]}', "lone surrogate"),
+    ],
+    ids=["deep", "long-task", "many-steps", "long-plan", "list-id", "int-id", "dict-image", "surrogate"],
+)
 def test_a_bad_record_line_is_one_line_naming_it(tmp_path, line, message):
     path = write(tmp_path / "r.jsonl", record(), line)
     with pytest.raises(DataError) as caught:
@@ -74,11 +79,20 @@ def test_a_teacher_task_over_the_cap_is_rejected_as_malformed():
 
 # ------------------------------------------------------------------------------------ harp score
 
+
 def score(tmp_path, predictions, records, capsys):
     from harp.cli import main
 
-    code = main(["score", "--predictions", str(write(tmp_path / "p.jsonl", *predictions)),
-                 "--records", str(write(tmp_path / "r.jsonl", *records)), "--summary"])
+    code = main(
+        [
+            "score",
+            "--predictions",
+            str(write(tmp_path / "p.jsonl", *predictions)),
+            "--records",
+            str(write(tmp_path / "r.jsonl", *records)),
+            "--summary",
+        ]
+    )
     return code, capsys.readouterr()
 
 
@@ -115,6 +129,7 @@ def test_score_refuses_a_megabyte_plan_at_once(capsys):
 
 # ----------------------------------------------------------------------------------- image files
 
+
 def test_a_symlink_to_an_image_is_one_image(tmp_path, fakes):
     from harp.data.images import find_images
 
@@ -147,9 +162,20 @@ def test_odd_names_and_unreadable_folders_are_warned_about(tmp_path, fakes, monk
 
 # ------------------------------------------------------------------------------------ data flags
 
-@pytest.mark.parametrize("flag, value", [("--backoff", "-1"), ("--timeout", "0"), ("--timeout", "nan"),
-                                         ("--image-size", "-5"), ("--limit", "-1"), ("--max-retries", "-1"),
-                                         ("--concurrency", "0"), ("--num-scenes", "0")])
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--backoff", "-1"),
+        ("--timeout", "0"),
+        ("--timeout", "nan"),
+        ("--image-size", "-5"),
+        ("--limit", "-1"),
+        ("--max-retries", "-1"),
+        ("--concurrency", "0"),
+        ("--num-scenes", "0"),
+    ],
+)
 def test_impossible_build_flags_are_refused_by_name(capsys, flag, value):
     from harp.data.cli import BUILD
 
@@ -167,6 +193,7 @@ def test_output_dir_that_is_a_file_is_one_line(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------- the rest
+
 
 def test_a_scene_field_of_the_wrong_type_is_not_coerced():
     from harp.plan import GuideScene
@@ -190,7 +217,9 @@ def test_resuming_from_an_older_checkpoint_drops_the_later_eval_rows(tmp_path, c
     from harp.train.grpo_eval import HISTORY_FILE, ValidationCallback
 
     rows = [{"step": s, "avg_reward": 0.1 * s, "best": s > 0} for s in (0, 2, 4, 6)]
-    (tmp_path / HISTORY_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 8, "avg')  # cut by a kill
+    (tmp_path / HISTORY_FILE).write_text(
+        "".join(json.dumps(r) + "\n" for r in rows) + '{"step": 8, "avg'
+    )  # cut by a kill
     callback = ValidationCallback([], None, None, tmp_path, 2)
     callback.on_train_begin(None, SimpleNamespace(global_step=2, is_world_process_zero=True), None)
     kept = [json.loads(line)["step"] for line in (tmp_path / HISTORY_FILE).read_text().splitlines()]

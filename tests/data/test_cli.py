@@ -24,7 +24,10 @@ def test_harp_data_build_then_split(tmp_path, capsys, monkeypatch):
 
     assert main(["data", "split"]) == 0
     assert capsys.readouterr().out.strip() == "Train: 9, Val: 1, Test: 2"
-    assert sum(len((tmp_path / "data" / f"sft_{n}.jsonl").read_text().splitlines()) for n in ("train", "val", "test")) == 12
+    assert (
+        sum(len((tmp_path / "data" / f"sft_{n}.jsonl").read_text().splitlines()) for n in ("train", "val", "test"))
+        == 12
+    )
 
 
 def test_split_without_actions_is_a_one_line_error(tmp_path, capsys, monkeypatch):
@@ -43,8 +46,12 @@ def test_contact_sheet(tmp_path, capsys):
 
 
 def test_data_build_script_synthetic(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "data_build.py"), "--source", "synthetic", "--num-scenes", "3", "--quiet"],
-                            cwd=tmp_path, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "data_build.py"), "--source", "synthetic", "--num-scenes", "3", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert len((tmp_path / "actions.jsonl").read_text().splitlines()) == 3
     assert (tmp_path / "processed" / "processed_images.txt").read_text().count("_0.png") == 3
@@ -52,8 +59,19 @@ def test_data_build_script_synthetic(tmp_path):
 
 def test_label_noise_kinds_from_the_command_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = ["data", "build", "--source", "synthetic", "--num-scenes", "40", "--quiet", "--label-noise", "1",
-            "--label-noise-kinds", "wrong_table"]
+    argv = [
+        "data",
+        "build",
+        "--source",
+        "synthetic",
+        "--num-scenes",
+        "40",
+        "--quiet",
+        "--label-noise",
+        "1",
+        "--label-noise-kinds",
+        "wrong_table",
+    ]
     assert main(argv) == 0
     assert re.search(r"label noise: \d+ plans \(wrong_table \d+\)", capsys.readouterr().out)
     with pytest.raises(SystemExit):

@@ -32,9 +32,12 @@ def run(command, argv, capsys):
 
 # ------------------------------------------------------------------ item 6: what the processor refuses
 
-@pytest.mark.parametrize("key, token", [("task", "<|image_pad|>"), ("task", "<|vision_start|>"),
-                                        ("task", "<|im_end|>"), ("plan", "<|video_pad|>")],
-                         ids=["task-image_pad", "task-vision_start", "task-im_end", "plan-video_pad"])
+
+@pytest.mark.parametrize(
+    "key, token",
+    [("task", "<|image_pad|>"), ("task", "<|vision_start|>"), ("task", "<|im_end|>"), ("plan", "<|video_pad|>")],
+    ids=["task-image_pad", "task-vision_start", "task-im_end", "plan-video_pad"],
+)
 def test_a_processor_token_in_a_task_or_plan_is_one_line_naming_the_record(tmp_path, key, token):
     bad = record(task=f"Put the {token} away") if key == "task" else record(plan=["Navigate(Table)", f"Pick({token})"])
     path = write(tmp_path / "r.jsonl", record(), bad)
@@ -85,21 +88,30 @@ def test_the_teacher_check_refuses_processor_tokens():
 
     with pytest.raises(ValueError, match=r"'task' holds <\|image_pad\|>"):
         parse_task_answer(json.dumps({"task": "Put the <|image_pad|> into the basket"}))
-    check = check_plan(["Navigate(Table)", "Pick(<|vision_start|>)", "Navigate(Basket)", "Place(Basket)"],
-                       load_domain("navigate_pick_place"))
+    check = check_plan(
+        ["Navigate(Table)", "Pick(<|vision_start|>)", "Navigate(Basket)", "Place(Basket)"],
+        load_domain("navigate_pick_place"),
+    )
     assert check.reason == "plan_format" and "<|vision_start|>" in check.detail
 
 
-@pytest.mark.parametrize("task, message", [
-    ("Put the <|image_pad|> away", "task: holds <|image_pad|>, a special token of the model's processor"),
-    ("Put the \udc80 away", "task: is not valid Unicode (a lone surrogate)"),  # item 10: bytes of no encoding
-], ids=["token", "surrogate"])
+@pytest.mark.parametrize(
+    "task, message",
+    [
+        ("Put the <|image_pad|> away", "task: holds <|image_pad|>, a special token of the model's processor"),
+        ("Put the \udc80 away", "task: is not valid Unicode (a lone surrogate)"),  # item 10: bytes of no encoding
+    ],
+    ids=["token", "surrogate"],
+)
 def test_predict_refuses_the_task_before_the_model_loads(tmp_path, capsys, task, message):
     from harp.eval.cli import PREDICT
 
     Image.new("RGB", (32, 32)).save(tmp_path / "a_0.png")
-    code, err = run(PREDICT, ["--model_path", str(tmp_path / "no-model"), "--image", str(tmp_path / "a_0.png"),
-                              "--task", task], capsys)
+    code, err = run(
+        PREDICT,
+        ["--model_path", str(tmp_path / "no-model"), "--image", str(tmp_path / "a_0.png"), "--task", task],
+        capsys,
+    )
     assert code == 1 and err == [f"harp: error: {message}"]
 
 
@@ -114,6 +126,7 @@ def test_planner_refuses_such_a_task_and_image_in_one_line():
 
 
 # --------------------------------------------------------------- item 9: output paths, before any work
+
 
 @pytest.mark.parametrize("bad", ["empty", "below-a-file", "actions-is-a-folder", "processed-is-a-file"])
 def test_build_refuses_an_output_dir_it_cannot_write_before_rendering(tmp_path, monkeypatch, capsys, bad):
@@ -130,7 +143,9 @@ def test_build_refuses_an_output_dir_it_cannot_write_before_rendering(tmp_path, 
     code, err = run(BUILD, ["--source", "synthetic", "--num-scenes", "2", "--quiet", "--output-dir", out], capsys)
     assert code == 1 and len(err) == 1 and err[0].startswith("harp: error: --output-dir: ")
     assert not Path("bdv2").exists() and sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) in (
-        ["afile"], ["afile", "processed"])  # nothing written, nothing left beside
+        ["afile"],
+        ["afile", "processed"],
+    )  # nothing written, nothing left beside
     assert Path("afile").read_text() == "keep"
 
 
@@ -170,13 +185,16 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
 
 # -------------------------------------------------------------------- items 15, 16, 18: build flags
 
+
 def test_synthetic_build_for_a_domain_it_cannot_render_is_one_line(tmp_path, monkeypatch, capsys):
     from harp.data.cli import BUILD
 
     monkeypatch.chdir(tmp_path)
     code, err = run(BUILD, ["--source", "synthetic", "--domain", "alfred", "--num-scenes", "1", "--quiet"], capsys)
-    assert code == 1 and err == ["harp: error: --domain alfred: the synthetic source renders tabletop scenes for "
-                                 "drawers, navigate_pick_place only (for ALFRED plans: harp data import-alfred)"]
+    assert code == 1 and err == [
+        "harp: error: --domain alfred: the synthetic source renders tabletop scenes for "
+        "drawers, navigate_pick_place only (for ALFRED plans: harp data import-alfred)"
+    ]
     assert not list(tmp_path.iterdir())
     assert run(BUILD, ["--source", "synthetic", "--domain", "drawers", "--num-scenes", "1", "--quiet"], capsys)[0] == 0
 
@@ -191,36 +209,54 @@ def test_image_size_has_an_upper_bound(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(world, "render", no_render)
     with pytest.raises(SystemExit) as caught:
         BUILD.main("data_build.py", ["--source", "synthetic", "--image-size", "100000"])
-    assert caught.value.code == 2 and "argument --image-size: must be at most 6324, got 100000" in capsys.readouterr().err
+    assert (
+        caught.value.code == 2 and "argument --image-size: must be at most 6324, got 100000" in capsys.readouterr().err
+    )
     with pytest.raises(DataError, match="--image-size must be between 32 and 6324, got 100000"):
-        synthetic.build_synthetic(1, images_dir=tmp_path / "img", output_dir=tmp_path, image_size=100_000, progress=False)
+        synthetic.build_synthetic(
+            1, images_dir=tmp_path / "img", output_dir=tmp_path, image_size=100_000, progress=False
+        )
 
 
 def test_label_noise_kinds_without_label_noise_is_refused(tmp_path, monkeypatch, capsys):
     from harp.data.cli import BUILD
 
     monkeypatch.chdir(tmp_path)
-    code, err = run(BUILD, ["--source", "synthetic", "--num-scenes", "1", "--quiet", "--label-noise-kinds", "wrong_table"],
-                    capsys)
-    assert code == 1 and err == ["harp: error: --label-noise-kinds: give --label-noise P too "
-                                 "(the share of plans given a mistake)"]
+    code, err = run(
+        BUILD, ["--source", "synthetic", "--num-scenes", "1", "--quiet", "--label-noise-kinds", "wrong_table"], capsys
+    )
+    assert code == 1 and err == [
+        "harp: error: --label-noise-kinds: give --label-noise P too (the share of plans given a mistake)"
+    ]
     assert not Path("actions.jsonl").exists()
 
 
 # ------------------------------------------------------ a teacher's lone surrogate (item 10, writers)
 
-@pytest.mark.parametrize("replies, kept", [
-    (lambda f: [f.task_answer(), f.answer(json.dumps({"reasoning": "think \ud800", "plan": f.GOOD_PLAN}))], "actions"),
-    (lambda f: [f.answer("no task here \ud800")], "rejected"),  # the raw answer is kept for inspection
-], ids=["escaped-in-the-reasoning", "raw-in-the-answer"])
+
+@pytest.mark.parametrize(
+    "replies, kept",
+    [
+        (
+            lambda f: [f.task_answer(), f.answer(json.dumps({"reasoning": "think \ud800", "plan": f.GOOD_PLAN}))],
+            "actions",
+        ),
+        (lambda f: [f.answer("no task here \ud800")], "rejected"),  # the raw answer is kept for inspection
+    ],
+    ids=["escaped-in-the-reasoning", "raw-in-the-answer"],
+)
 def test_a_teacher_answer_with_a_lone_surrogate_is_kept_readable(tmp_path, fake_teacher, fakes, replies, kept):
     from harp.data.build import TeacherOptions, build_from_teacher
     from harp.data.teacher import TeacherClient
 
     fakes.write_test_image(tmp_path / "bdv2" / "a_0.png", 0)
     server = fake_teacher(fakes.scripted(replies(fakes)))
-    options = TeacherOptions(images_dir=str(tmp_path / "bdv2"), output_dir=str(tmp_path / "out"),
-                             prompts_dir=str(Path(__file__).resolve().parents[2] / "prompts"), concurrency=1)
+    options = TeacherOptions(
+        images_dir=str(tmp_path / "bdv2"),
+        output_dir=str(tmp_path / "out"),
+        prompts_dir=str(Path(__file__).resolve().parents[2] / "prompts"),
+        concurrency=1,
+    )
     with TeacherClient(server.url, fakes.SECRET_KEY, timeout=5.0, max_retries=0) as client:
         summary = build_from_teacher(options, client=client, progress=False)
     assert summary.accepted == (kept == "actions")

@@ -20,9 +20,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def options(tmp_path, **kwargs):
-    return TeacherOptions(images_dir=str(tmp_path / "bdv2"), output_dir=str(tmp_path / "out"),
-                          task_model="fake/proposer", plan_model="fake/planner", concurrency=2,
-                          prompts_dir=str(REPO / "prompts"), **kwargs)
+    return TeacherOptions(
+        images_dir=str(tmp_path / "bdv2"),
+        output_dir=str(tmp_path / "out"),
+        task_model="fake/proposer",
+        plan_model="fake/planner",
+        concurrency=2,
+        prompts_dir=str(REPO / "prompts"),
+        **kwargs,
+    )
 
 
 def jsonl(path):
@@ -36,17 +42,21 @@ def images(tmp_path, fakes, count=3):
 
 def build(tmp_path, server, fakes, **client_kwargs):
     client_kwargs.setdefault("max_retries", 2)
-    with TeacherClient(server.url, fakes.SECRET_KEY, timeout=5.0, backoff=0.01, sleep=lambda s: None,
-                       **client_kwargs) as client:
+    with TeacherClient(
+        server.url, fakes.SECRET_KEY, timeout=5.0, backoff=0.01, sleep=lambda s: None, **client_kwargs
+    ) as client:
         return build_from_teacher(options(tmp_path), client=client, progress=False)
 
 
-@pytest.mark.parametrize("status, message", [
-    (404, "Not Found"),  # --base-url without /v1
-    (400, "The model `fake/proposer` does not exist"),  # a 400 not about the image
-    (422, "field required: messages"),
-    (402, "insufficient credits"),
-])
+@pytest.mark.parametrize(
+    "status, message",
+    [
+        (404, "Not Found"),  # --base-url without /v1
+        (400, "The model `fake/proposer` does not exist"),  # a 400 not about the image
+        (422, "field required: messages"),
+        (402, "insufficient credits"),
+    ],
+)
 def test_a_4xx_not_about_the_image_stops_the_run_and_leaves_every_image(tmp_path, fake_teacher, fakes, status, message):
     images(tmp_path, fakes)
     wrong = fake_teacher(lambda payload, n: fakes.Reply(status, {"error": {"message": message}}))
@@ -77,9 +87,22 @@ def test_wrong_base_url_path_exits_1_with_one_line(tmp_path, fake_teacher, fakes
     images(tmp_path, fakes)
     server = fake_teacher(lambda payload, n: fakes.Reply(404, '{"detail": "Not Found"}'))
     env = dict(os.environ, OPENROUTER_API_KEY=fakes.SECRET_KEY)
-    result = subprocess.run([sys.executable, str(REPO / "data_build.py"), "--base-url", server.url.removesuffix("/v1"),
-                             "--quiet", "--prompts-dir", str(REPO / "prompts")],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "data_build.py"),
+            "--base-url",
+            server.url.removesuffix("/v1"),
+            "--quiet",
+            "--prompts-dir",
+            str(REPO / "prompts"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "HTTP 404" in lines[0] and "/v1" in lines[0], result.stderr
@@ -113,7 +136,7 @@ def test_an_echoed_key_reaches_no_output_in_any_form(tmp_path, fake_teacher, fak
     lowered = written.lower()
     for start in range(len(key) - 7):  # no 8-character piece of the key, in any case or encoding
         for form in {key, quote(key, safe="")}:
-            assert form[start:start + 8].lower() not in lowered
+            assert form[start : start + 8].lower() not in lowered
 
 
 def test_a_malformed_usage_field_is_ignored_not_a_crash(tmp_path, fake_teacher, fakes):
@@ -150,13 +173,33 @@ def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path, fake_teach
 
     server = fake_teacher(handler)
     env = dict(os.environ, OPENROUTER_API_KEY=fakes.SECRET_KEY)
-    process = subprocess.Popen([sys.executable, str(REPO / "data_build.py"), "--base-url", server.url, "--quiet",
-                                "--prompts-dir", str(REPO / "prompts"), "--concurrency", "3", "--backoff", "2",
-                                "--task-model", "fake/proposer", "--plan-model", "fake/planner"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               # a suite started as a background job of a non-interactive shell (`nohup make
-                               # test &`) ignores SIGINT, and a child inherits that: give it Ctrl-C back
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "data_build.py"),
+            "--base-url",
+            server.url,
+            "--quiet",
+            "--prompts-dir",
+            str(REPO / "prompts"),
+            "--concurrency",
+            "3",
+            "--backoff",
+            "2",
+            "--task-model",
+            "fake/proposer",
+            "--plan-model",
+            "fake/planner",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a suite started as a background job of a non-interactive shell (`nohup make
+        # test &`) ignores SIGINT, and a child inherits that: give it Ctrl-C back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not jsonl(tmp_path / "actions.jsonl") or len(server.requests) < 5:
         assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
@@ -173,27 +216,36 @@ def test_ctrl_c_stops_within_seconds_and_keeps_what_is_done(tmp_path, fake_teach
 
 def test_a_refused_request_in_the_plan_call_keeps_the_proposed_task(tmp_path, fake_teacher, fakes):
     images(tmp_path, fakes, count=1)
-    server = fake_teacher(fakes.scripted([fakes.task_answer("Put the cup into the box"),
-                                          fakes.Reply(404, "no such model")]))
+    server = fake_teacher(
+        fakes.scripted([fakes.task_answer("Put the cup into the box"), fakes.Reply(404, "no such model")])
+    )
     with pytest.raises(TeacherStop):
         build(tmp_path, server, fakes)
     assert [r["task"] for r in jsonl(tmp_path / "out" / "tasks.jsonl")] == ["Put the cup into the box"]
 
 
 def test_a_400_about_the_image_is_final_for_that_image(fake_teacher, fakes):
-    server = fake_teacher(fakes.scripted([fakes.answer("ok"), fakes.Reply(400, {"error": {"message": "image too big"}})]))
-    with TeacherClient(server.url, fakes.SECRET_KEY, sleep=lambda s: None) as client, pytest.raises(TeacherError) as caught:
+    server = fake_teacher(
+        fakes.scripted([fakes.answer("ok"), fakes.Reply(400, {"error": {"message": "image too big"}})])
+    )
+    with (
+        TeacherClient(server.url, fakes.SECRET_KEY, sleep=lambda s: None) as client,
+        pytest.raises(TeacherError) as caught,
+    ):
         client.chat("m", [])
         client.chat("m", [])
     assert caught.value.reason == "http_error" and not caught.value.retryable
 
 
-@pytest.mark.parametrize("text", [
-    "OPENROUTER_API_KEY=abc # my key\n",  # an inline comment is not part of the value
-    "\ufeffOPENROUTER_API_KEY=abc\n",  # a byte-order mark (Windows editors)
-    "export\tOPENROUTER_API_KEY=abc\n",  # export and a tab
-    "OPENROUTER_API_KEY=old\nOPENROUTER_API_KEY=abc\n",  # the last line wins, as in a shell
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "OPENROUTER_API_KEY=abc # my key\n",  # an inline comment is not part of the value
+        "\ufeffOPENROUTER_API_KEY=abc\n",  # a byte-order mark (Windows editors)
+        "export\tOPENROUTER_API_KEY=abc\n",  # export and a tab
+        "OPENROUTER_API_KEY=old\nOPENROUTER_API_KEY=abc\n",  # the last line wins, as in a shell
+    ],
+)
 def test_dotenv_is_read_with_a_shell_s_rules(tmp_path, monkeypatch, text):
     from harp.data.teacher import load_api_key
 
@@ -237,7 +289,9 @@ def test_an_unreadable_dotenv_is_one_line(tmp_path, monkeypatch):
 
 def test_the_same_image_refusal_for_every_image_stops_the_run_and_loses_nothing(tmp_path, fake_teacher, fakes):
     images(tmp_path, fakes, count=5)
-    text_only = fake_teacher(lambda payload, n: fakes.Reply(400, {"error": {"message": "this model does not support image input"}}))
+    text_only = fake_teacher(
+        lambda payload, n: fakes.Reply(400, {"error": {"message": "this model does not support image input"}})
+    )
     with pytest.raises(TeacherStop, match="to 3 requests and no request got an answer"):
         build(tmp_path, text_only, fakes)
     summary = build(tmp_path, fake_teacher(fakes.smart_handler(invalid_every=100)), fakes)  # the right model

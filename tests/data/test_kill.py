@@ -21,9 +21,25 @@ def lines(path):
 
 def start_build(tmp_path, url, key):
     env = dict(os.environ, OPENROUTER_API_KEY=key)
-    command = [sys.executable, str(REPO / "data_build.py"), "--base-url", url, "--images-dir", "bdv2",
-               "--output-dir", "out", "--task-model", "fake/proposer", "--plan-model", "fake/planner",
-               "--prompts-dir", str(REPO / "prompts"), "--concurrency", "3", "--quiet"]
+    command = [
+        sys.executable,
+        str(REPO / "data_build.py"),
+        "--base-url",
+        url,
+        "--images-dir",
+        "bdv2",
+        "--output-dir",
+        "out",
+        "--task-model",
+        "fake/proposer",
+        "--plan-model",
+        "fake/planner",
+        "--prompts-dir",
+        str(REPO / "prompts"),
+        "--concurrency",
+        "3",
+        "--quiet",
+    ]
     return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -7,8 +7,7 @@ import pytest
 from harp.data.build import check_plan
 from harp.data.label_noise import KINDS, add_label_noise, noisy_plan
 from harp.data.synthetic import build_synthetic, synthetic_record
-from harp.plan import load_domain, simulate
-from harp.plan import GuideScene
+from harp.plan import GuideScene, load_domain, simulate
 from harp.rewards.hprm import HPRM
 
 DOMAIN = load_domain("navigate_pick_place")
@@ -48,8 +47,9 @@ def test_wrong_table_only_where_the_task_does_not_name_it():
 
 def test_the_share_is_about_p_and_scenes_do_not_change(tmp_path):
     clean = build_synthetic(60, seed=3, images_dir=tmp_path / "a", output_dir=tmp_path / "a", progress=False)
-    noisy = build_synthetic(60, seed=3, images_dir=tmp_path / "b", output_dir=tmp_path / "b", progress=False,
-                            label_noise=0.5)
+    noisy = build_synthetic(
+        60, seed=3, images_dir=tmp_path / "b", output_dir=tmp_path / "b", progress=False, label_noise=0.5
+    )
     assert clean["label_noise"] == {} and 18 <= sum(noisy["label_noise"].values()) <= 42
     for name in ("scene_00007_0.png", "scene_00042_0.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
@@ -74,10 +74,18 @@ def test_one_kind_errs_on_a_share_of_the_records_where_it_can_happen():
 
 def test_all_kinds_is_the_default_draw(tmp_path):
     """Naming every kind draws exactly what the default does (the same bytes as before the option)."""
-    one = build_synthetic(30, seed=5, images_dir=tmp_path / "a", output_dir=tmp_path / "a", progress=False,
-                          label_noise=0.4)
-    two = build_synthetic(30, seed=5, images_dir=tmp_path / "b", output_dir=tmp_path / "b", progress=False,
-                          label_noise=0.4, label_noise_kinds=tuple(reversed(KINDS)))
+    one = build_synthetic(
+        30, seed=5, images_dir=tmp_path / "a", output_dir=tmp_path / "a", progress=False, label_noise=0.4
+    )
+    two = build_synthetic(
+        30,
+        seed=5,
+        images_dir=tmp_path / "b",
+        output_dir=tmp_path / "b",
+        progress=False,
+        label_noise=0.4,
+        label_noise_kinds=tuple(reversed(KINDS)),
+    )
     assert one["label_noise"] == two["label_noise"]
     plans = [(tmp_path / d / "actions.jsonl").read_text().replace(f"/{d}/", "/") for d in "ab"]
     assert plans[0] == plans[1]
@@ -91,8 +99,9 @@ def test_bad_share_and_kind_are_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown label-noise kind"):
         noisy_plan(records(1)[0], "typo", random.Random(0))
     with pytest.raises(DataError, match="--label-noise-kinds: unknown label-noise kind 'typo'"):
-        build_synthetic(2, label_noise=0.5, label_noise_kinds=("typo",), images_dir=tmp_path, output_dir=tmp_path,
-                        progress=False)
+        build_synthetic(
+            2, label_noise=0.5, label_noise_kinds=("typo",), images_dir=tmp_path, output_dir=tmp_path, progress=False
+        )
 
 
 def test_simulate_on_true_scene_is_unchanged_for_clean_records():

@@ -19,12 +19,16 @@ def test_ledger_recovers_from_a_kill_between_record_and_processed_line(tmp_path)
     (tmp_path / "processed").mkdir()
     (tmp_path / "processed" / "processed_images.txt").write_text("./bdv2/a_0.png\n./bdv2/b_")
     (tmp_path / "actions.jsonl").write_text(
-        json.dumps({"image": "./bdv2/a_0.png", "task": "t", "plan": ["Pick(A)"]}) + "\n"
-        + json.dumps({"image": "./bdv2/b_0.png", "task": "t", "plan": ["Pick(B)"]}) + "\n"
+        json.dumps({"image": "./bdv2/a_0.png", "task": "t", "plan": ["Pick(A)"]})
+        + "\n"
+        + json.dumps({"image": "./bdv2/b_0.png", "task": "t", "plan": ["Pick(B)"]})
+        + "\n"
     )
     (tmp_path / "rejected.jsonl").write_text(
-        json.dumps({"image": "./bdv2/c_0.png", "reason": "gave_up", "retryable": True}) + "\n"
-        + json.dumps({"image": "./bdv2/d_0.png", "reason": "bad_image"}) + "\n"
+        json.dumps({"image": "./bdv2/c_0.png", "reason": "gave_up", "retryable": True})
+        + "\n"
+        + json.dumps({"image": "./bdv2/d_0.png", "reason": "bad_image"})
+        + "\n"
         + '{"image": "./bdv2/e_0.png", "rea'
     )
     (tmp_path / "tasks.jsonl").write_text(json.dumps({"image": "./bdv2/f_0.png", "task": "Put f"}) + "\n")

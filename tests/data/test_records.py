@@ -36,8 +36,10 @@ def test_a_record_resolves_its_image_once_by_one_rule_and_writes_back_only_its_k
     data.mkdir()
     Image.new("RGB", (8, 8), (255, 0, 0)).save(data / "beside.png")  # relative to the records file
     Image.new("RGB", (8, 8), (0, 0, 255)).save(tmp_path / "here.png")  # relative to the working directory
-    lines = [{"image": "beside.png", "task": "t", "plan": ["Pick(Apple)"]},
-             {"image": "here.png", "task": "t", "plan": ["Pick(Apple)"]}]
+    lines = [
+        {"image": "beside.png", "task": "t", "plan": ["Pick(Apple)"]},
+        {"image": "here.png", "task": "t", "plan": ["Pick(Apple)"]},
+    ]
     (data / "r.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     monkeypatch.chdir(tmp_path)
     beside, here = read_records("data/r.jsonl")
@@ -58,8 +60,11 @@ def test_evaluation_resolves_the_scene_once_and_h_prm_scores_against_that_scene(
     from harp.rewards.hprm import HPRM
 
     Image.new("RGB", (8, 8)).save(tmp_path / "s.png")
-    line = {"image": "s.png", "task": "Put the apple into the bin", "plan": ["Navigate(Table)", "Pick(Apple)",
-                                                                            "Navigate(Bin)", "Place(Bin)"]}
+    line = {
+        "image": "s.png",
+        "task": "Put the apple into the bin",
+        "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
+    }
     (tmp_path / "test.jsonl").write_text(json.dumps(line) + "\n")
     monkeypatch.chdir("/")  # the image is found beside the records file, not in the working directory
     domain = load_domain("navigate_pick_place")

@@ -47,8 +47,12 @@ def write_actions(path, n):
     with path.open("w", encoding="utf-8") as handle:
         for i in range(n):
             # Non-ASCII text and nested values: the guide's json.dumps escapes them; so must we.
-            record = {"image": f"./bdv2/s_{i}_0.png", "task": f"Put the café apple {i} into the basket",
-                      "plan": ["Navigate(White Table)", "Pick(Apple)"], "meta": {"num_objects": 1, "source_named": i % 2 == 0}}
+            record = {
+                "image": f"./bdv2/s_{i}_0.png",
+                "task": f"Put the café apple {i} into the basket",
+                "plan": ["Navigate(White Table)", "Pick(Apple)"],
+                "meta": {"num_objects": 1, "source_named": i % 2 == 0},
+            }
             handle.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
@@ -57,7 +61,9 @@ def test_split_is_byte_identical_to_the_guide_script(tmp_path, n):
     guide, ours = tmp_path / "guide", tmp_path / "ours"
     guide.mkdir()
     write_actions(guide / "actions.jsonl", n)
-    result = subprocess.run([sys.executable, "-c", GUIDE_SNIPPET], cwd=guide, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", GUIDE_SNIPPET], cwd=guide, capture_output=True, text=True, check=True
+    )
 
     counts = split_records(guide / "actions.jsonl", ours)
 
@@ -71,8 +77,11 @@ def test_split_proportions_and_no_record_lost(tmp_path):
     write_actions(tmp_path / "actions.jsonl", 100)
     counts = split_records(tmp_path / "actions.jsonl", tmp_path / "data")
     assert counts == {"train": 80, "val": 10, "test": 10}
-    images = [json.loads(line)["image"] for name in ("train", "val", "test")
-              for line in (tmp_path / "data" / f"sft_{name}.jsonl").read_text().splitlines()]
+    images = [
+        json.loads(line)["image"]
+        for name in ("train", "val", "test")
+        for line in (tmp_path / "data" / f"sft_{name}.jsonl").read_text().splitlines()
+    ]
     assert sorted(images) == sorted(f"./bdv2/s_{i}_0.png" for i in range(100))
 
 

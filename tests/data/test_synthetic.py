@@ -65,7 +65,7 @@ def test_two_object_plans_move_objects_in_the_order_the_task_names_them(tmp_path
     two = [r for r in read_records(out / "actions.jsonl") if r["meta"]["num_objects"] == 2]
     assert two
     for record in two:
-        picked = [step[len("Pick("):-1].lower() for step in record["plan"] if step.startswith("Pick(")]
+        picked = [step[len("Pick(") : -1].lower() for step in record["plan"] if step.startswith("Pick(")]
         named = sorted(picked, key=lambda name: record["task"].lower().index(name))
         assert picked == named, record
 
@@ -137,7 +137,7 @@ def test_every_object_gets_an_image_only_task_whose_plan_fetches_it_from_its_tab
         tasks = one_task_per_object(dict(record), random.Random(0), DOMAIN)
         assert sorted(next(iter(t["scene"]["goal"])) for t in tasks) == sorted(record["scene"]["objects"])
         for task in tasks:
-            (obj, _), = task["scene"]["goal"].items()
+            ((obj, _),) = task["scene"]["goal"].items()
             table = record["scene"]["objects"][obj]
             assert table not in task["task"] and obj in task["task"] and not task["meta"]["source_named"]
             assert task["plan"][:2] == [f"Navigate({table.title()})", f"Pick({obj.title()})"]
@@ -157,7 +157,10 @@ def test_two_object_task_names_neither_table_and_its_plan_fetches_each_from_its_
         tables = record["scene"]["objects"]
         assert not any(table in task["task"] for table in tables.values())
         assert task["task"].index(o1) < task["task"].index(o2) and task["meta"]["num_objects"] == 2
-        assert task["plan"][0] == f"Navigate({tables[o1].title()})" and task["plan"][4] == f"Navigate({tables[o2].title()})"
+        assert (
+            task["plan"][0] == f"Navigate({tables[o1].title()})"
+            and task["plan"][4] == f"Navigate({tables[o2].title()})"
+        )
         assert simulate(task["plan"], GuideScene.from_dict(task["scene"]), DOMAIN).completed
         seen_apart += tables[o1] != tables[o2]
     assert seen_apart  # pairs on different tables, the case one-object lookups leave unlearnt

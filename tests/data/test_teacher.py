@@ -1,6 +1,7 @@
 """The teacher HTTP client against the fake OpenAI-compatible server: retries, time-outs, keys."""
 
 import pytest
+
 from harp.data.teacher import TeacherAuthError, TeacherClient, TeacherError, extract_json, load_api_key
 
 MESSAGES = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]

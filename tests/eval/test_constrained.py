@@ -7,29 +7,35 @@ from harp.eval.constrained import ARG, CLOSED, START, PlanGrammar, PlanLogitsPro
 ACTIONS = ["Navigate", "Pick", "Place"]
 
 
-@pytest.mark.parametrize("text", [
-    "Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)",  # the guide's plan
-    "Pick(Apple),Place(Basket)",  # comma without a space
-    "Navigate(Kitchen counter 2)",  # digits and spaces in a name
-    "Pick(O'Brien's cup)",  # apostrophes
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)",  # the guide's plan
+        "Pick(Apple),Place(Basket)",  # comma without a space
+        "Navigate(Kitchen counter 2)",  # digits and spaces in a name
+        "Pick(O'Brien's cup)",  # apostrophes
+    ],
+)
 def test_grammar_accepts_plans(text):
     assert PlanGrammar(ACTIONS).accepts(text)
 
 
-@pytest.mark.parametrize("text", [
-    "",  # empty plan
-    "Navigate(Table) Pick(Apple)",  # missing comma
-    "Navigate(Table",  # unclosed step
-    "Pick()",  # empty argument
-    "Pick( Apple)",  # argument starting with a space
-    "Grab(Apple)",  # not a domain action
-    "navigate(Table)",  # action names are written exactly
-    "Navigate(Table),",  # trailing comma
-    "Navigate(Table),  Pick(Apple)",  # two spaces
-    "Plan: Navigate(Table)",  # stray text
-    "Navigate(Table)\nPick(Apple)",  # a second line
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",  # empty plan
+        "Navigate(Table) Pick(Apple)",  # missing comma
+        "Navigate(Table",  # unclosed step
+        "Pick()",  # empty argument
+        "Pick( Apple)",  # argument starting with a space
+        "Grab(Apple)",  # not a domain action
+        "navigate(Table)",  # action names are written exactly
+        "Navigate(Table),",  # trailing comma
+        "Navigate(Table),  Pick(Apple)",  # two spaces
+        "Plan: Navigate(Table)",  # stray text
+        "Navigate(Table)\nPick(Apple)",  # a second line
+    ],
+)
 def test_grammar_rejects_non_plans(text):
     assert not PlanGrammar(ACTIONS).accepts(text)
 
@@ -47,7 +53,13 @@ class CharTokenizer:
 
     def __init__(self):
         self.vocab = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ (),") + [
-            "Navigate", "Pick(", "), ", "Apple)", "<end>", "<pad>"]
+            "Navigate",
+            "Pick(",
+            "), ",
+            "Apple)",
+            "<end>",
+            "<pad>",
+        ]
         self.all_special_ids = [self.vocab.index("<end>"), self.vocab.index("<pad>")]
 
     def __len__(self):
@@ -85,7 +97,9 @@ def test_processor_forces_a_plan_out_of_noise():
     import torch
 
     tokenizer = CharTokenizer()
-    processor = PlanLogitsProcessor(tokenizer, ACTIONS, eos_token_ids=[tokenizer.vocab.index("<end>")], max_new_tokens=30)
+    processor = PlanLogitsProcessor(
+        tokenizer, ACTIONS, eos_token_ids=[tokenizer.vocab.index("<end>")], max_new_tokens=30
+    )
     generator = torch.Generator().manual_seed(0)
     texts, finished = run_greedy(processor, lambda step: torch.randn(1, len(tokenizer), generator=generator), steps=30)
     assert all(finished)  # closed within the 30-token budget
@@ -113,9 +127,15 @@ def test_processor_resets_for_a_new_generate_call():
     import torch
 
     tokenizer = CharTokenizer()
-    processor = PlanLogitsProcessor(tokenizer, ACTIONS, eos_token_ids=[tokenizer.vocab.index("<end>")], max_new_tokens=20)
-    first, _ = run_greedy(processor, lambda step: torch.zeros(1, len(tokenizer)) + torch.arange(len(tokenizer)) % 7, steps=20)
-    second, _ = run_greedy(processor, lambda step: torch.zeros(1, len(tokenizer)) + torch.arange(len(tokenizer)) % 7, steps=20)
+    processor = PlanLogitsProcessor(
+        tokenizer, ACTIONS, eos_token_ids=[tokenizer.vocab.index("<end>")], max_new_tokens=20
+    )
+    first, _ = run_greedy(
+        processor, lambda step: torch.zeros(1, len(tokenizer)) + torch.arange(len(tokenizer)) % 7, steps=20
+    )
+    second, _ = run_greedy(
+        processor, lambda step: torch.zeros(1, len(tokenizer)) + torch.arange(len(tokenizer)) % 7, steps=20
+    )
     assert first == second and PlanGrammar(ACTIONS).accepts(first[0])
 
 

@@ -31,16 +31,31 @@ def image(tmp_path):
 
 
 def run_script(tmp_path, test_data):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model_path", "models/none",
-                           "--test_data", str(test_data)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "evaluate.py"),
+            "--model_path",
+            "models/none",
+            "--test_data",
+            str(test_data),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("rows, message", [
-    (lambda img: [record(img), {"image": str(img), "plan": PLAN}], ":2: missing key 'task'"),
-    (lambda img: [record(img), "{not json"], ":2: not valid JSON"),
-    (lambda img: [record(img.parent / "broken.png")], ":1: cannot read image"),
-    (lambda img: [record(img), record(img.parent / "gone.png")], ":2: image not found"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (lambda img: [record(img), {"image": str(img), "plan": PLAN}], ":2: missing key 'task'"),
+        (lambda img: [record(img), "{not json"], ":2: not valid JSON"),
+        (lambda img: [record(img.parent / "broken.png")], ":1: cannot read image"),
+        (lambda img: [record(img), record(img.parent / "gone.png")], ":2: image not found"),
+    ],
+)
 def test_bad_test_data_is_a_one_line_error_naming_the_line(tmp_path, image, rows, message):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG but not really")
     test_data = write_jsonl(tmp_path / "sft_test.jsonl", rows(image))
@@ -61,9 +76,21 @@ def test_a_wrong_model_path_fails_before_any_model_runs(tmp_path, image):
     (tmp_path / "outputs" / "sft" / "final").mkdir(parents=True)
     (tmp_path / "outputs" / "sft" / "final" / "config.json").write_text("{}")  # looks like a model, never loaded
     test_data = write_jsonl(tmp_path / "sft_test.jsonl", [record(image)])
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model_path", "outputs/sft/final",
-                           "./outputs/grpo/fnal", "--test_data", str(test_data)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "evaluate.py"),
+            "--model_path",
+            "outputs/sft/final",
+            "./outputs/grpo/fnal",
+            "--test_data",
+            str(test_data),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("evaluate.py: error: ./outputs/grpo/fnal: model directory not found")
     assert not (tmp_path / "results").exists()  # nothing evaluated, nothing written
@@ -85,8 +112,7 @@ def test_blank_images_hand_the_model_a_uniform_picture_of_the_same_size(tmp_path
 
     monkeypatch.setattr(generate, "generate_plans", fake_generate_plans)
     for blank in (False, True):
-        generate_for_records(None, None, [record(picture)], None, batch_size=1, max_new_tokens=8,
-                             blank_images=blank)
+        generate_for_records(None, None, [record(picture)], None, batch_size=1, max_new_tokens=8, blank_images=blank)
     as_is, blank = seen
     assert len(as_is.getcolors()) == 2 and blank.size == as_is.size
     assert len(blank.getcolors()) == 1  # one colour: nothing of the scene is left

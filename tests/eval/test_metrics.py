@@ -6,8 +6,15 @@ from harp.eval.metrics import GUIDE_KEYS, details, passes, step_f1, summarize
 
 
 def row(error_type, plan_length=4, total=0.0, num_objects=1, source_named=False, exact=False, f1=0.0):
-    return {"error_type": error_type, "plan_length": plan_length, "total": total, "num_objects": num_objects,
-            "source_named": source_named, "exact_match": exact, "step_f1": f1}
+    return {
+        "error_type": error_type,
+        "plan_length": plan_length,
+        "total": total,
+        "num_objects": num_objects,
+        "source_named": source_named,
+        "exact_match": exact,
+        "step_f1": f1,
+    }
 
 
 def test_levels_are_nested():
@@ -21,18 +28,25 @@ def test_levels_are_nested():
         passes("typo", "format")
 
 
-@pytest.mark.parametrize("error_type, expected", [
-    (None, (1, 1, 1, 1)),
-    ("inefficient", (1, 1, 1, 1)),
-    ("task", (1, 1, 1, 0)),
-    ("state_transition", (1, 1, 0, 0)),
-    ("action", (1, 0, 0, 0)),
-    ("format", (0, 0, 0, 0)),
-])
+@pytest.mark.parametrize(
+    "error_type, expected",
+    [
+        (None, (1, 1, 1, 1)),
+        ("inefficient", (1, 1, 1, 1)),
+        ("task", (1, 1, 1, 0)),
+        ("state_transition", (1, 1, 0, 0)),
+        ("action", (1, 0, 0, 0)),
+        ("format", (0, 0, 0, 0)),
+    ],
+)
 def test_each_accuracy_fails_at_its_level(error_type, expected):
     metrics = summarize([row(error_type)])
-    assert (metrics["format_accuracy"], metrics["action_accuracy"],
-            metrics["transition_accuracy"], metrics["task_completion"]) == expected
+    assert (
+        metrics["format_accuracy"],
+        metrics["action_accuracy"],
+        metrics["transition_accuracy"],
+        metrics["task_completion"],
+    ) == expected
 
 
 def test_summary_has_exactly_the_guide_keys_in_order():
@@ -46,33 +60,50 @@ def test_summary_has_exactly_the_guide_keys_in_order():
     assert metrics["avg_reward"] == pytest.approx(-0.05)
 
 
-@pytest.mark.parametrize("predicted, reference, expected", [
-    ([("Pick", "apple")], [("Pick", "apple")], 1.0),  # identical
-    ([], [], 1.0),  # both empty agree
-    ([], [("Pick", "apple")], 0.0),  # nothing predicted
-    ([("Pick", "pear")], [("Pick", "apple")], 0.0),  # wrong object
-    # 2 of 3 predicted steps are in the 4-step reference: P = 2/3, R = 1/2, F1 = 4/7
-    ([("Navigate", "table"), ("Pick", "apple"), ("Place", "bin")],
-     [("Navigate", "table"), ("Pick", "apple"), ("Navigate", "basket"), ("Place", "basket")], 4 / 7),
-    # repeated steps count as often as they occur
-    ([("Navigate", "table"), ("Navigate", "table")], [("Navigate", "table")], 2 / 3),
-])
+@pytest.mark.parametrize(
+    "predicted, reference, expected",
+    [
+        ([("Pick", "apple")], [("Pick", "apple")], 1.0),  # identical
+        ([], [], 1.0),  # both empty agree
+        ([], [("Pick", "apple")], 0.0),  # nothing predicted
+        ([("Pick", "pear")], [("Pick", "apple")], 0.0),  # wrong object
+        # 2 of 3 predicted steps are in the 4-step reference: P = 2/3, R = 1/2, F1 = 4/7
+        (
+            [("Navigate", "table"), ("Pick", "apple"), ("Place", "bin")],
+            [("Navigate", "table"), ("Pick", "apple"), ("Navigate", "basket"), ("Place", "basket")],
+            4 / 7,
+        ),
+        # repeated steps count as often as they occur
+        ([("Navigate", "table"), ("Navigate", "table")], [("Navigate", "table")], 2 / 3),
+    ],
+)
 def test_step_f1(predicted, reference, expected):
     assert step_f1(predicted, reference) == pytest.approx(expected)
 
 
 def test_details_break_down_by_error_type_and_task_kind():
-    rows = [row(None, exact=True, f1=1.0), row("format", num_objects=2),
-            row("task", num_objects=2, source_named=True, f1=0.5), row(None, source_named=None, f1=1.0)]
+    rows = [
+        row(None, exact=True, f1=1.0),
+        row("format", num_objects=2),
+        row("task", num_objects=2, source_named=True, f1=0.5),
+        row(None, source_named=None, f1=1.0),
+    ]
     extra = details(rows)
     assert extra["num_samples"] == 4
     assert extra["exact_match"] == 0.25
     assert extra["step_f1"] == 0.625
-    assert extra["by_error_type"] == {"none": {"count": 2, "share": 0.5}, "format": {"count": 1, "share": 0.25},
-                                      "task": {"count": 1, "share": 0.25}}
+    assert extra["by_error_type"] == {
+        "none": {"count": 2, "share": 0.5},
+        "format": {"count": 1, "share": 0.25},
+        "task": {"count": 1, "share": 0.25},
+    }
     kinds = extra["by_task_kind"]
-    assert set(kinds) == {"1 object, source not named", "1 object, source unknown",
-                          "2 objects, source named", "2 objects, source not named"}
+    assert set(kinds) == {
+        "1 object, source not named",
+        "1 object, source unknown",
+        "2 objects, source named",
+        "2 objects, source not named",
+    }
     assert kinds["2 objects, source named"]["task_completion"] == 0.0
     assert kinds["2 objects, source named"]["transition_accuracy"] == 1.0
     assert kinds["2 objects, source not named"]["format_accuracy"] == 0.0
@@ -81,16 +112,26 @@ def test_details_break_down_by_error_type_and_task_kind():
 # --------------------------------------------------------------- hand-made predictions through H-PRM
 
 RECORD = {
-    "image": "scene_0.png", "task": "Put the apple into the basket",
+    "image": "scene_0.png",
+    "task": "Put the apple into the basket",
     "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
-    "scene": {"robot": "start", "locations": ["white table", "red table", "basket"],
-              "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "basket"}},
+    "scene": {
+        "robot": "start",
+        "locations": ["white table", "red table", "basket"],
+        "objects": {"apple": "white table", "cup": "red table"},
+        "goal": {"apple": "basket"},
+    },
 }
 
 # (prediction, first failed level, exact match, steps)
 HAND_CASES = [
     ("Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)", None, True, 4),  # the reference
-    ("navigate(white table), pick(the apple), Navigate( Basket ), Place(Basket)", None, True, 4),  # same after normalising
+    (
+        "navigate(white table), pick(the apple), Navigate( Basket ), Place(Basket)",
+        None,
+        True,
+        4,
+    ),  # same after normalising
     ("Navigate(White Table) Pick(Apple), Navigate(Basket), Place(Basket)", "format", False, 4),  # missing comma
     ("", "format", False, 0),  # nothing at all
     ("Navigate(White Table), Grab(Apple), Navigate(Basket), Place(Basket)", "action", False, 4),  # not a domain action
@@ -98,23 +139,27 @@ HAND_CASES = [
     ("Navigate(Basket), Place(Basket)", "state_transition", False, 2),  # places with an empty hand
     ("Navigate(White Table), Pick(Apple)", "task", False, 2),  # stops holding the apple
     ("Navigate(White Table), Pick(Apple), Navigate(Red Table), Place(Red Table)", "task", False, 4),  # wrong place
-    ("Navigate(Red Table), Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)", "inefficient", False, 5),
+    (
+        "Navigate(Red Table), Navigate(White Table), Pick(Apple), Navigate(Basket), Place(Basket)",
+        "inefficient",
+        False,
+        5,
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def scored_rows():
-    from harp.plan import load_domain
-    from harp.plan import scene_for
-    from harp.rewards.hprm import HPRM
-
     from harp.eval.metrics import sample_row
+    from harp.plan import load_domain, scene_for
+    from harp.rewards.hprm import HPRM
 
     domain = load_domain("navigate_pick_place")
     hprm = HPRM(domain)
     scene = scene_for(RECORD, domain)
-    return [sample_row(RECORD, prediction, hprm.score(prediction, RECORD), domain, scene)
-            for prediction, *_ in HAND_CASES]
+    return [
+        sample_row(RECORD, prediction, hprm.score(prediction, RECORD), domain, scene) for prediction, *_ in HAND_CASES
+    ]
 
 
 def test_rows_carry_what_the_predictions_file_needs(scored_rows):
@@ -142,7 +187,9 @@ def test_guide_metrics_on_hand_made_predictions(scored_rows):
     assert optimal == 1.0 and metrics["avg_reward"] < optimal
     # H-PRM orders failures: lower levels total less
     totals = {row["error_type"]: row["total"] for row in scored_rows}
-    assert totals["format"] < totals["action"] < totals["state_transition"] < totals["task"] < totals["inefficient"] < 1.0
+    assert (
+        totals["format"] < totals["action"] < totals["state_transition"] < totals["task"] < totals["inefficient"] < 1.0
+    )
 
 
 def test_exact_match_and_step_f1_on_hand_made_predictions(scored_rows):
@@ -154,6 +201,7 @@ def test_exact_match_and_step_f1_on_hand_made_predictions(scored_rows):
 
 
 # --------------------------------------------------------------- shortcut baselines beside image-only accuracy
+
 
 def scene_of(objects, goal, locations=("white table", "red table", "blue table", "basket")):
     from harp.plan import GuideScene
@@ -171,17 +219,22 @@ def test_shortcut_baselines_know_everything_but_where_the_objects_are():
     assert shortcut_baselines(None, False) == {"uniform": None, "most_loaded": None}
     busiest = scene_of({"apple": "red table", "cup": "red table", "ball": "white table"}, {"apple": "basket"})
     assert shortcut_baselines(busiest, False)["most_loaded"] == 1.0
-    tie = scene_of({"apple": "red table", "cup": "white table"}, {"apple": "basket", "cup": "basket"},
-                   locations=("white table", "red table", "basket"))
+    tie = scene_of(
+        {"apple": "red table", "cup": "white table"},
+        {"apple": "basket", "cup": "basket"},
+        locations=("white table", "red table", "basket"),
+    )
     assert shortcut_baselines(tie, False) == {"uniform": 0.25, "most_loaded": 0.25}  # two guesses, each 1/2
 
 
 def test_task_kinds_carry_the_baselines_and_the_shortcut_wrong_group():
     from harp.eval.metrics import SHORTCUT_WRONG
 
-    rows = [dict(row(None), baselines={"uniform": 0.5, "most_loaded": 0.0}),
-            dict(row("task"), baselines={"uniform": 0.5, "most_loaded": 1.0}),
-            dict(row(None, source_named=True), baselines={"uniform": 1.0, "most_loaded": 1.0})]
+    rows = [
+        dict(row(None), baselines={"uniform": 0.5, "most_loaded": 0.0}),
+        dict(row("task"), baselines={"uniform": 0.5, "most_loaded": 1.0}),
+        dict(row(None, source_named=True), baselines={"uniform": 1.0, "most_loaded": 1.0}),
+    ]
     kinds = details(rows)["by_task_kind"]
     image_only = kinds["1 object, source not named"]
     assert (image_only["baseline_uniform"], image_only["baseline_most_loaded"]) == (0.5, 0.5)

@@ -8,10 +8,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-RECORD = {"image": "a_0.png", "task": "Put the apple into the basket",
-          "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]}
-BAD = {"dot": ".", "empty": "", "folder": "results", "below-a-file": "afile/evaluation.json",
-       "predictions-is-a-file": "results/evaluation.json", "details-is-a-folder": "results/evaluation.json"}
+RECORD = {
+    "image": "a_0.png",
+    "task": "Put the apple into the basket",
+    "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
+}
+BAD = {
+    "dot": ".",
+    "empty": "",
+    "folder": "results",
+    "below-a-file": "afile/evaluation.json",
+    "predictions-is-a-file": "results/evaluation.json",
+    "details-is-a-folder": "results/evaluation.json",
+}
 
 
 @pytest.fixture
@@ -37,7 +46,9 @@ def test_evaluate_refuses_an_output_path_it_cannot_write_before_loading_a_model(
     if bad == "details-is-a-folder":
         Path("results/evaluation_details.json").mkdir()
     before = files(workdir)
-    code = EVALUATE.main("harp", ["--model_path", "no-such-model", "--test_data", "test.jsonl", "--output_path", BAD[bad]])
+    code = EVALUATE.main(
+        "harp", ["--model_path", "no-such-model", "--test_data", "test.jsonl", "--output_path", BAD[bad]]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("harp: error: --output_path: ")
     assert files(workdir) == before
@@ -48,7 +59,9 @@ def test_negatives_refuse_an_output_path_they_cannot_write_before_loading_a_mode
     from harp.negatives.cli import NEGATIVES
 
     before = files(workdir)
-    code = NEGATIVES.main("harp", ["--model_path", "no-such-model", "--data_path", "test.jsonl", "--output_path", BAD[bad]])
+    code = NEGATIVES.main(
+        "harp", ["--model_path", "no-such-model", "--data_path", "test.jsonl", "--output_path", BAD[bad]]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and err[0].startswith("harp: error: --output_path: ")
     assert files(workdir) == before

@@ -13,32 +13,62 @@ from harp.eval.report import read_training_curves, write_report
 def row(error_type, plan_length, total, image, num_objects=1, source_named=False, prediction="Pick(Apple)"):
     """A hand-made per-sample row, as harp.eval.metrics.sample_row writes them."""
     completed = error_type in (None, "inefficient")
-    return {"id": None, "image": image, "task": "Put the apple into the basket", "reference": ["Pick(Apple)"],
-            "prediction": prediction, "error_type": error_type,
-            "failure": None if error_type is None else f"{error_type}: something", "completed": completed,
-            "plan_length": plan_length, "total": total, "exact_match": error_type is None,
-            "step_f1": 1.0 if error_type is None else 0.5, "num_objects": num_objects,
-            "source_named": source_named, "baselines": {"uniform": 0.5, "most_loaded": 0.75},
-            "hprm": {"total": total}}
+    return {
+        "id": None,
+        "image": image,
+        "task": "Put the apple into the basket",
+        "reference": ["Pick(Apple)"],
+        "prediction": prediction,
+        "error_type": error_type,
+        "failure": None if error_type is None else f"{error_type}: something",
+        "completed": completed,
+        "plan_length": plan_length,
+        "total": total,
+        "exact_match": error_type is None,
+        "step_f1": 1.0 if error_type is None else 0.5,
+        "num_objects": num_objects,
+        "source_named": source_named,
+        "baselines": {"uniform": 0.5, "most_loaded": 0.75},
+        "hprm": {"total": total},
+    }
 
 
 def make_results(tmp_path):
     image = tmp_path / "scene_0.png"
     Image.new("RGB", (64, 48), "orange").save(image)
     models = []
-    for label, types, constrained in [("sft/final", [None, "format", "task", "action"], False),
-                                      ("grpo/final", [None, None, "inefficient", "state_transition"], False),
-                                      ("grpo/final+constrained", [None, None, None, "task"], True)]:
+    for label, types, constrained in [
+        ("sft/final", [None, "format", "task", "action"], False),
+        ("grpo/final", [None, None, "inefficient", "state_transition"], False),
+        ("grpo/final+constrained", [None, None, None, "task"], True),
+    ]:
         rows = [row(t, 4, 1.0 if t is None else -0.5, str(image), num_objects=1 + i % 2) for i, t in enumerate(types)]
         path = tmp_path / "predictions" / (label.replace("/", "-") + ".jsonl")
         path.parent.mkdir(exist_ok=True)
         path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        models.append({"label": label, "model_path": "outputs/" + label.split("+")[0], "constrained": constrained,
-                       "metrics": summarize(rows), **details(rows), "predictions": str(path)})
+        models.append(
+            {
+                "label": label,
+                "model_path": "outputs/" + label.split("+")[0],
+                "constrained": constrained,
+                "metrics": summarize(rows),
+                **details(rows),
+                "predictions": str(path),
+            }
+        )
     details_path = tmp_path / "evaluation_details.json"
-    details_path.write_text(json.dumps({"test_data": "data/sft_test.jsonl", "domain": "navigate_pick_place",
-                                        "primary": "grpo/final+constrained", "max_new_tokens": 64,
-                                        "batch_size": 4, "models": models}))
+    details_path.write_text(
+        json.dumps(
+            {
+                "test_data": "data/sft_test.jsonl",
+                "domain": "navigate_pick_place",
+                "primary": "grpo/final+constrained",
+                "max_new_tokens": 64,
+                "batch_size": 4,
+                "models": models,
+            }
+        )
+    )
     return details_path
 
 
@@ -54,7 +84,9 @@ def write_events(run_dir, tags):
 
 def test_training_curves_are_read_from_event_files(tmp_path):
     write_events(tmp_path / "outputs" / "sft" / "runs", {"train/loss": lambda s: 2.0 / s})
-    write_events(tmp_path / "outputs" / "grpo" / "runs", {"train/reward": lambda s: 0.1 * s, "train/kl": lambda s: 0.01})
+    write_events(
+        tmp_path / "outputs" / "grpo" / "runs", {"train/reward": lambda s: 0.1 * s, "train/kl": lambda s: 0.01}
+    )
     curves = read_training_curves(str(tmp_path / "outputs" / "*" / "runs"))
     assert set(curves) == {"sft", "grpo"}
     assert [step for step, _ in curves["sft"]["train/loss"]] == [1, 2, 3, 4, 5]
@@ -64,7 +96,9 @@ def test_training_curves_are_read_from_event_files(tmp_path):
 
 def test_report_has_the_side_by_side_table_and_plots(tmp_path):
     details_path = make_results(tmp_path)
-    write_events(tmp_path / "outputs" / "grpo" / "runs", {"train/reward": lambda s: 0.1 * s, "train/kl_div": lambda s: 0.0})
+    write_events(
+        tmp_path / "outputs" / "grpo" / "runs", {"train/reward": lambda s: 0.1 * s, "train/kl_div": lambda s: 0.0}
+    )
     report = write_report(details_path, runs=str(tmp_path / "outputs" / "*" / "runs"))
     text = report.read_text()
     assert report == tmp_path / "report.md"

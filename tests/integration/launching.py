@@ -21,21 +21,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(cwd: Path, script: Path, *args: str, env: dict | None = None, launcher: str = "accelerate",
-           timeout: int = 300) -> subprocess.CompletedProcess:
+def launch(
+    cwd: Path, script: Path, *args: str, env: dict | None = None, launcher: str = "accelerate", timeout: int = 300
+) -> subprocess.CompletedProcess:
     """Two processes of `script`: `accelerate launch --multi_gpu --num_processes 2`, or the guide's
     `deepspeed --num_gpus 2` (a free port each: other runs may hold the launchers' default)."""
     port = str(free_port())
     if launcher == "deepspeed":
         command = [str(Path(sys.executable).with_name("deepspeed")), "--num_gpus", "2", "--master_port", port]
     else:
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-                   "--main_process_port", port]
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-                   **(env or {})}
-    return subprocess.run([*command, str(script), *args], cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=timeout)
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            port,
+        ]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "OMP_NUM_THREADS": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*command, str(script), *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
@@ -72,24 +92,55 @@ def build_world(root: Path) -> Path:
     write_records(root / "train.jsonl", rows[:8])
     write_records(root / "val.jsonl", rows[8:])
     build_tiny_model(root / "tiny")
-    train_sft(load_sft_config(ROOT / "configs" / "demo" / "sft.yaml", sft_overrides(root, "sft_ref") + [
-        "training.max_steps=40", "training.per_device_train_batch_size=4", "training.learning_rate=3e-3",
-        "training.warmup_steps=2", "training.bf16=false", "data.val_path=null"]))
+    train_sft(
+        load_sft_config(
+            ROOT / "configs" / "demo" / "sft.yaml",
+            sft_overrides(root, "sft_ref")
+            + [
+                "training.max_steps=40",
+                "training.per_device_train_batch_size=4",
+                "training.learning_rate=3e-3",
+                "training.warmup_steps=2",
+                "training.bf16=false",
+                "data.val_path=null",
+            ],
+        )
+    )
     return root
 
 
 def sft_overrides(root: Path, out: str) -> list[str]:
-    return [f"model.name={root / 'tiny'}", f"data.train_path={root / 'train.jsonl'}",
-            f"data.val_path={root / 'val.jsonl'}", f"training.output_dir={root / out}", "training.report_to=tensorboard",
-            "training.num_epochs=2", "training.save_steps=2", "training.eval_steps=2", "training.logging_steps=1"]
+    return [
+        f"model.name={root / 'tiny'}",
+        f"data.train_path={root / 'train.jsonl'}",
+        f"data.val_path={root / 'val.jsonl'}",
+        f"training.output_dir={root / out}",
+        "training.report_to=tensorboard",
+        "training.num_epochs=2",
+        "training.save_steps=2",
+        "training.eval_steps=2",
+        "training.logging_steps=1",
+    ]
 
 
 def grpo_overrides(root: Path, out: str, prompts_per_device: int) -> list[str]:
-    return [f"model.sft_model_path={root / 'sft_ref' / 'final'}", f"data.train_path={root / 'train.jsonl'}",
-            f"data.val_path={root / 'val.jsonl'}", "data.negative_path=null", f"training.output_dir={root / out}",
-            "training.max_steps=-1", "training.num_epochs=1", f"training.per_device_train_batch_size={prompts_per_device}",
-            "training.num_candidates=2", "training.negatives_per_group=1", "training.max_new_tokens=16",
-            "training.logging_steps=1", "training.save_steps=2", "training.eval_steps=2", "training.warmup_steps=0"]
+    return [
+        f"model.sft_model_path={root / 'sft_ref' / 'final'}",
+        f"data.train_path={root / 'train.jsonl'}",
+        f"data.val_path={root / 'val.jsonl'}",
+        "data.negative_path=null",
+        f"training.output_dir={root / out}",
+        "training.max_steps=-1",
+        "training.num_epochs=1",
+        f"training.per_device_train_batch_size={prompts_per_device}",
+        "training.num_candidates=2",
+        "training.negatives_per_group=1",
+        "training.max_new_tokens=16",
+        "training.logging_steps=1",
+        "training.save_steps=2",
+        "training.eval_steps=2",
+        "training.warmup_steps=0",
+    ]
 
 
 def as_flags(overrides: list[str]) -> list[str]:

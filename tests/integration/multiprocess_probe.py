@@ -28,11 +28,17 @@ def install_probe(record_dir: Path, stop_at: int) -> None:
         for i, row in enumerate(inputs):
             prompt = output["prompt_ids"][i][output["prompt_mask"][i].bool()]
             completion = output["completion_ids"][i][output["completion_mask"][i].bool()]
-            rows.append({"key": row["key"], "task": json.loads(row["example"])["task"],
-                         "negatives": row.get("negatives"), "prompt": tokenizer.decode(prompt),
-                         "completion": tokenizer.decode(completion, skip_special_tokens=True),
-                         "total": self.scorer.last_breakdowns[i].total,
-                         "negative": i % self.num_generations >= self.num_candidates})
+            rows.append(
+                {
+                    "key": row["key"],
+                    "task": json.loads(row["example"])["task"],
+                    "negatives": row.get("negatives"),
+                    "prompt": tokenizer.decode(prompt),
+                    "completion": tokenizer.decode(completion, skip_special_tokens=True),
+                    "total": self.scorer.last_breakdowns[i].total,
+                    "negative": i % self.num_generations >= self.num_candidates,
+                }
+            )
         if self.model.training:
             with (record_dir / f"rank{rank}.jsonl").open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps({"step": self.state.global_step + 1, "rows": rows}) + "\n")

@@ -30,21 +30,47 @@ ZERO2, ZERO3 = str(ROOT / "configs" / "ds_config_zero2.json"), str(ROOT / "confi
 
 def sft(world: Path, out: str, processes: int, *extra: str) -> list[str]:
     """SFT from the fine-tuned tiny model: 8 records, 4 steps of 2 (one epoch: one data order for any process count)."""
-    return [f"model.name={world / 'sft_ref' / 'final'}", f"data.train_path={world / 'train.jsonl'}",
-            f"data.val_path={world / 'val.jsonl'}", f"training.output_dir={world / out}", "training.report_to=tensorboard",
-            "training.num_epochs=1", f"training.per_device_train_batch_size={2 // processes}", "training.learning_rate=1e-3",
-            "training.warmup_steps=0", "training.save_steps=2", "training.eval_steps=2", "training.logging_steps=1",
-            "training.bf16=false", *extra]
+    return [
+        f"model.name={world / 'sft_ref' / 'final'}",
+        f"data.train_path={world / 'train.jsonl'}",
+        f"data.val_path={world / 'val.jsonl'}",
+        f"training.output_dir={world / out}",
+        "training.report_to=tensorboard",
+        "training.num_epochs=1",
+        f"training.per_device_train_batch_size={2 // processes}",
+        "training.learning_rate=1e-3",
+        "training.warmup_steps=0",
+        "training.save_steps=2",
+        "training.eval_steps=2",
+        "training.logging_steps=1",
+        "training.bf16=false",
+        *extra,
+    ]
 
 
 def grpo(world: Path, out: str, processes: int, *extra: str) -> list[str]:
     """GRPO with FTCA and one negative per group: 4 prompts per step (two groups per process on two), 2 steps."""
-    return [f"model.sft_model_path={world / 'sft_ref' / 'final'}", f"data.train_path={world / 'train.jsonl'}",
-            f"data.val_path={world / 'val.jsonl'}", "data.negative_path=null", f"training.output_dir={world / out}",
-            "training.max_steps=-1", "training.num_epochs=1", f"training.per_device_train_batch_size={4 // processes}",
-            "training.num_candidates=2", "training.negatives_per_group=1", "training.max_new_tokens=16",
-            "training.logging_steps=1", "training.save_steps=2", "training.eval_steps=2", "training.warmup_steps=0",
-            "training.max_eval_samples=2", "training.report_to=tensorboard", "reward.use_ftca=true", *extra]
+    return [
+        f"model.sft_model_path={world / 'sft_ref' / 'final'}",
+        f"data.train_path={world / 'train.jsonl'}",
+        f"data.val_path={world / 'val.jsonl'}",
+        "data.negative_path=null",
+        f"training.output_dir={world / out}",
+        "training.max_steps=-1",
+        "training.num_epochs=1",
+        f"training.per_device_train_batch_size={4 // processes}",
+        "training.num_candidates=2",
+        "training.negatives_per_group=1",
+        "training.max_new_tokens=16",
+        "training.logging_steps=1",
+        "training.save_steps=2",
+        "training.eval_steps=2",
+        "training.warmup_steps=0",
+        "training.max_eval_samples=2",
+        "training.report_to=tensorboard",
+        "reward.use_ftca=true",
+        *extra,
+    ]
 
 
 def script(name: str, overrides: list[str], *options: str) -> list[str]:
@@ -72,20 +98,36 @@ def runs(world):
     train_sft(load_sft_config(demo / "sft.yaml", sft(world, "lora_one", 1, "model.use_lora=true", "lora.dropout=0")))
     train_grpo(load_grpo_config(demo / "grpo.yaml", grpo(world, "grpo_one", 1)), progress=False)
 
-    guide = launch(world, DRIVER, *sequence(
-        script("sft", sft(world, "sft_z3", 2, f"training.deepspeed={ZERO3}")),
-        script("sft", sft(world, "lora_z3", 2, f"training.deepspeed={ZERO3}", "model.use_lora=true", "lora.dropout=0")),
-        script("grpo", grpo(world, "grpo_z3", 2, f"training.deepspeed={ZERO3}"), "--rows", str(world / "rows_z3")),
-        script("grpo", grpo(world, "grpo_lora_z3", 2, f"training.deepspeed={ZERO3}", "model.use_lora=true")),
-        script("sft", sft(world, "nan_z3", 2, f"training.deepspeed={ZERO3}"), "--nan-at", "2"),
-        script("sft", sft(world, "killed_z3", 2, f"training.deepspeed={ZERO3}"), "--kill-at", "2")),
-        launcher="deepspeed", timeout=600)
-    accelerate = launch(world, DRIVER, *sequence(
-        script("sft", sft(world, "killed_z3", 2, f"training.deepspeed={ZERO3}")) + ["--resume"],
-        script("sft", sft(world, "sft_z2", 2, f"training.deepspeed={ZERO2}")),
-        script("sft", sft(world, "lora_z2", 2, f"training.deepspeed={ZERO2}", "model.use_lora=true", "lora.dropout=0")),
-        script("grpo", grpo(world, "grpo_z2", 2, f"training.deepspeed={ZERO2}"), "--rows", str(world / "rows_z2")),
-        script("grpo", grpo(world, "grpo_ddp", 2), "--rows", str(world / "rows_ddp"))), timeout=600)
+    guide = launch(
+        world,
+        DRIVER,
+        *sequence(
+            script("sft", sft(world, "sft_z3", 2, f"training.deepspeed={ZERO3}")),
+            script(
+                "sft", sft(world, "lora_z3", 2, f"training.deepspeed={ZERO3}", "model.use_lora=true", "lora.dropout=0")
+            ),
+            script("grpo", grpo(world, "grpo_z3", 2, f"training.deepspeed={ZERO3}"), "--rows", str(world / "rows_z3")),
+            script("grpo", grpo(world, "grpo_lora_z3", 2, f"training.deepspeed={ZERO3}", "model.use_lora=true")),
+            script("sft", sft(world, "nan_z3", 2, f"training.deepspeed={ZERO3}"), "--nan-at", "2"),
+            script("sft", sft(world, "killed_z3", 2, f"training.deepspeed={ZERO3}"), "--kill-at", "2"),
+        ),
+        launcher="deepspeed",
+        timeout=600,
+    )
+    accelerate = launch(
+        world,
+        DRIVER,
+        *sequence(
+            script("sft", sft(world, "killed_z3", 2, f"training.deepspeed={ZERO3}")) + ["--resume"],
+            script("sft", sft(world, "sft_z2", 2, f"training.deepspeed={ZERO2}")),
+            script(
+                "sft", sft(world, "lora_z2", 2, f"training.deepspeed={ZERO2}", "model.use_lora=true", "lora.dropout=0")
+            ),
+            script("grpo", grpo(world, "grpo_z2", 2, f"training.deepspeed={ZERO2}"), "--rows", str(world / "rows_z2")),
+            script("grpo", grpo(world, "grpo_ddp", 2), "--rows", str(world / "rows_ddp")),
+        ),
+        timeout=600,
+    )
     return world, guide, accelerate
 
 
@@ -99,15 +141,28 @@ def predictions(world: Path, folders: list[str]) -> dict[str, list[str]]:
     from harp.eval.evaluate import evaluate
 
     out = world / "evaluated"
-    evaluate([str(world / folder / "final") for folder in folders], world / "val.jsonl", out / "evaluation.json",
-             report=False, max_new_tokens=24, quiet=True)
-    return {folder: [json.loads(line)["prediction"] for line in
-                     (out / "predictions" / f"{folder}-final.jsonl").read_text().splitlines()] for folder in folders}
+    evaluate(
+        [str(world / folder / "final") for folder in folders],
+        world / "val.jsonl",
+        out / "evaluation.json",
+        report=False,
+        max_new_tokens=24,
+        quiet=True,
+    )
+    return {
+        folder: [
+            json.loads(line)["prediction"]
+            for line in (out / "predictions" / f"{folder}-final.jsonl").read_text().splitlines()
+        ]
+        for folder in folders
+    }
 
 
 def test_launches_ran_every_run_and_said_each_thing_once(runs):
     world, guide, accelerate = runs
-    assert exits(guide.stdout) == [0, 0, 0, 0, 1], guide.stderr[-3000:]  # the NaN run stopped; the killed one printed nothing
+    assert exits(guide.stdout) == [0, 0, 0, 0, 1], guide.stderr[
+        -3000:
+    ]  # the NaN run stopped; the killed one printed nothing
     assert guide.returncode != 0 and exits(accelerate.stdout) == [0] * 5, accelerate.stderr[-3000:]
     for result, deepspeed_runs in ((guide, 6), (accelerate, 4)):
         # HARP's own lines once per run, not once per process; no library deprecation per process
@@ -121,7 +176,9 @@ def test_sft_under_zero2_and_zero3_equals_one_process_and_its_final_plans_the_sa
     world, _, _ = runs
     for reference, runs_ in (("sft_one", ("sft_z3", "sft_z2")), ("lora_one", ("lora_z3", "lora_z2"))):
         for run in runs_:
-            assert state(world / run / "checkpoint-4")["global_step"] == 4 and not (world / run / "checkpoint-6").exists()
+            assert (
+                state(world / run / "checkpoint-4")["global_step"] == 4 and not (world / run / "checkpoint-6").exists()
+            )
             assert losses(world / run) == pytest.approx(losses(world / reference), abs=1e-4), run
             assert_same_weights(world / run / "final", world / reference / "final", rtol=0, atol=1e-4)
             assert not (world / run / "final-adapter").exists()
@@ -135,7 +192,11 @@ def test_grpo_under_zero2_and_zero3_equals_the_same_processes_without_deepspeed(
     """Generation under ZeRO-3 gathers the sharded weights: it ran (no hang) and sampled what DDP sampled."""
     world, _, _ = runs
     for run in ("grpo_z3", "grpo_z2", "grpo_ddp"):
-        assert state(world / run / "checkpoint-2")["global_step"] == state(world / "grpo_one" / "checkpoint-2")["global_step"] == 2
+        assert (
+            state(world / run / "checkpoint-2")["global_step"]
+            == state(world / "grpo_one" / "checkpoint-2")["global_step"]
+            == 2
+        )
         assert (world / run / "best" / "config.json").is_file()
     for run in ("grpo_z3", "grpo_z2"):
         assert losses(world / run) == pytest.approx(losses(world / "grpo_ddp"), abs=1e-5), run
@@ -153,7 +214,9 @@ def test_grpo_with_lora_under_zero3_saves_merged_models(runs):
     final = load_file(world / "grpo_lora_z3" / "final" / "model.safetensors")
     assert final.keys() == start.keys()  # a plain model: no adapter weights left
     assert any(not torch.equal(final[key], start[key]) for key in final)  # the adapters trained and were merged
-    assert_same_weights(world / "grpo_lora_z3" / "best", world / "grpo_lora_z3" / "final", rtol=0, atol=0)  # both step 2
+    assert_same_weights(
+        world / "grpo_lora_z3" / "best", world / "grpo_lora_z3" / "final", rtol=0, atol=0
+    )  # both step 2
     assert not any(world.glob("grpo_lora_z3/*-adapter"))
 
 
@@ -191,8 +254,12 @@ def test_groups_stay_whole_when_prompts_are_sharded_over_processes(runs):
             for rows in ranks:
                 assert len(rows) == 2 * 3  # 2 prompts x (2 candidates + 1 negative)
                 for start in range(0, len(rows), 3):
-                    group = rows[start:start + 3]
-                    assert len({row["key"] for row in group}) == 1 and [row["negative"] for row in group] == [False, False, True]
+                    group = rows[start : start + 3]
+                    assert len({row["key"] for row in group}) == 1 and [row["negative"] for row in group] == [
+                        False,
+                        False,
+                        True,
+                    ]
                     record = records[group[0]["key"]]
                     for row in group:
                         assert row["task"] == record["task"] and record["task"] in row["prompt"]

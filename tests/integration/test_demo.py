@@ -6,7 +6,6 @@ commands that write their outputs, so the skipping logic is tested in a second.
 
 import sys
 
-
 from harp.recipes import demo
 from harp.recipes.demo import Stage
 
@@ -15,12 +14,17 @@ def fake_stages(fail=None):
     def stage(name, outputs):
         code = "import pathlib, sys\n" + "".join(
             f"pathlib.Path({out!r}).parent.mkdir(parents=True, exist_ok=True); pathlib.Path({out!r}).write_text('x')\n"
-            for out in outputs)
+            for out in outputs
+        )
         if name == fail:
             code = "import sys; print('boom: something broke'); sys.exit(3)"
         return Stage(name, f"the {name} stage", [sys.executable, "-c", code], outputs)
 
-    return [stage("data", ["actions.jsonl"]), stage("sft", ["outputs/sft/final/x"]), stage("report", ["results/report.md"])]
+    return [
+        stage("data", ["actions.jsonl"]),
+        stage("sft", ["outputs/sft/final/x"]),
+        stage("report", ["results/report.md"]),
+    ]
 
 
 def run(tmp_path, capsys, monkeypatch, force=False, fail=None):
@@ -40,7 +44,10 @@ def test_first_run_runs_every_stage_then_skips_them(tmp_path, capsys, monkeypatc
     assert [line.split()[1] for line in stage_lines(lines)] == ["data", "sft", "report"]
     assert all("skipped" not in line and line.split()[2].endswith("s") for line in stage_lines(lines))
     assert lines[1].startswith("regime: a teacher with a blind spot")  # the demo names its regime
-    assert any(line.startswith("total ") for line in lines) and lines[-1] == f"report: {tmp_path / 'demo' / 'results' / 'report.md'}"
+    assert (
+        any(line.startswith("total ") for line in lines)
+        and lines[-1] == f"report: {tmp_path / 'demo' / 'results' / 'report.md'}"
+    )
 
     code, lines, _ = run(tmp_path, capsys, monkeypatch)
     assert code == 0 and all("skipped" in line for line in stage_lines(lines))
@@ -75,18 +82,26 @@ def test_real_stages_use_the_guides_commands():
     assert names == ["data", "split", "model", "sft", "negatives", "grpo", "evaluate", "report"]
     commands = {stage.name: " ".join(stage.command) for stage in demo.stages()}
     assert "--num-scenes 500" in commands["data"]
-    assert "--label-noise 0.6 --label-noise-kinds wrong_table" in commands["data"] and "--label-noise 0.6" in demo.REGIME
+    assert (
+        "--label-noise 0.6 --label-noise-kinds wrong_table" in commands["data"] and "--label-noise 0.6" in demo.REGIME
+    )
     assert "scripts/train_sft.py --config" in commands["sft"] and "configs/demo/sft.yaml" in commands["sft"]
     assert "--model_path outputs/sft/final outputs/grpo/final" in commands["evaluate"]
 
 
 def test_kind_lines_put_each_models_completion_per_task_kind_side_by_side():
     def model(label, completions):
-        return {"label": label, "by_task_kind": {kind: {"num_samples": n, "task_completion": c}
-                                                 for kind, (n, c) in completions.items()}}
+        return {
+            "label": label,
+            "by_task_kind": {kind: {"num_samples": n, "task_completion": c} for kind, (n, c) in completions.items()},
+        }
 
-    details = {"models": [model("sft/final", {"1 object, source not named": (21, 0.619), "2 objects, source named": (23, 1.0)}),
-                          model("grpo/final", {"1 object, source not named": (21, 0.952)})]}
+    details = {
+        "models": [
+            model("sft/final", {"1 object, source not named": (21, 0.619), "2 objects, source named": (23, 1.0)}),
+            model("grpo/final", {"1 object, source not named": (21, 0.952)}),
+        ]
+    }
     lines = demo.kind_lines(details)
     assert lines[0].split() == ["task", "completion", "by", "task", "kind", "sft/final", "grpo/final"]
     assert lines[1].split()[-2:] == ["0.6190", "0.9520"] and "(n = 21)" in lines[1]

@@ -13,8 +13,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from launching import (PROBE, ROOT, as_flags, assert_same_weights, event_writers, grpo_overrides, launch, ok,
-                       read_probe, sft_overrides, state, warnings_once)
+from launching import (
+    PROBE,
+    ROOT,
+    as_flags,
+    assert_same_weights,
+    event_writers,
+    grpo_overrides,
+    launch,
+    ok,
+    read_probe,
+    sft_overrides,
+    state,
+    warnings_once,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +35,21 @@ def test_sft_on_two_processes_matches_one_process_steps_and_writes_once(world):
     from harp.config import load_sft_config
     from harp.train.sft import train_sft
 
-    train_sft(load_sft_config(ROOT / "configs" / "demo" / "sft.yaml",
-                              sft_overrides(world, "sft_one") + ["training.per_device_train_batch_size=4"]))
-    result = ok(launch(world, ROOT / "scripts" / "train_sft.py", "--config", str(ROOT / "configs/demo/sft.yaml"),
-                       *as_flags(sft_overrides(world, "sft_two") + ["training.per_device_train_batch_size=2"])))
+    train_sft(
+        load_sft_config(
+            ROOT / "configs" / "demo" / "sft.yaml",
+            sft_overrides(world, "sft_one") + ["training.per_device_train_batch_size=4"],
+        )
+    )
+    result = ok(
+        launch(
+            world,
+            ROOT / "scripts" / "train_sft.py",
+            "--config",
+            str(ROOT / "configs/demo/sft.yaml"),
+            *as_flags(sft_overrides(world, "sft_two") + ["training.per_device_train_batch_size=2"]),
+        )
+    )
     one, two = world / "sft_one", world / "sft_two"
     assert state(two / "checkpoint-4")["global_step"] == state(one / "checkpoint-4")["global_step"] == 4
     assert not (two / "checkpoint-6").exists()  # not two processes each training alone (8 steps)
@@ -41,17 +64,26 @@ def test_sft_on_two_processes_matches_one_process_steps_and_writes_once(world):
 def grpo_two(world: Path, out: str, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     probe = world / f"probe_{out}"
     probe.mkdir(exist_ok=True)
-    return launch(world, PROBE, "train", "grpo", "--config", str(ROOT / "configs/demo/grpo.yaml"),
-                  *as_flags(grpo_overrides(world, out, 1)), *extra,
-                  env={"HARP_PROBE_DIR": str(probe), **(env or {})})
+    return launch(
+        world,
+        PROBE,
+        "train",
+        "grpo",
+        "--config",
+        str(ROOT / "configs/demo/grpo.yaml"),
+        *as_flags(grpo_overrides(world, out, 1)),
+        *extra,
+        env={"HARP_PROBE_DIR": str(probe), **(env or {})},
+    )
 
 
 def test_grpo_on_two_processes_gathers_rewards_keeps_negatives_in_their_group_and_resumes(world):
     from harp.config import load_grpo_config
     from harp.train.grpo import train_grpo
 
-    train_grpo(load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", grpo_overrides(world, "grpo_one", 2)),
-               progress=False)
+    train_grpo(
+        load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", grpo_overrides(world, "grpo_one", 2)), progress=False
+    )
     result = ok(grpo_two(world, "grpo_two"))
     one, two = world / "grpo_one", world / "grpo_two"
     assert state(two / "checkpoint-4")["global_step"] == state(one / "checkpoint-4")["global_step"] == 4
@@ -80,7 +112,10 @@ def test_grpo_on_two_processes_gathers_rewards_keeps_negatives_in_their_group_an
 
     # outputs written once
     for step in (2, 4):
-        assert {p.name for p in (two / f"checkpoint-{step}").glob("rng_state*")} == {"rng_state_0.pth", "rng_state_1.pth"}
+        assert {p.name for p in (two / f"checkpoint-{step}").glob("rng_state*")} == {
+            "rng_state_0.pth",
+            "rng_state_1.pth",
+        }
     assert (two / "best" / "config.json").is_file() and (two / "final" / "config.json").is_file()
     assert len(event_writers(two / "runs")) == 1 and len(list((two / "runs").iterdir())) == 1
     history = [json.loads(line)["step"] for line in (two / "eval_history.jsonl").read_text().splitlines()]
@@ -102,17 +137,36 @@ def test_evaluation_on_two_processes_equals_one_process_and_writes_once(world):
     from harp.eval.evaluate import evaluate
 
     model = str(world / "sft_ref" / "final")
-    evaluate(model, world / "actions.jsonl", world / "eval_one" / "evaluation.json", report=False,
-             max_new_tokens=24, quiet=True)
-    result = ok(launch(world, ROOT / "scripts" / "evaluate.py", "--model_path", model, "--test_data",
-                       str(world / "actions.jsonl"), "--output_path", str(world / "eval_two" / "evaluation.json"),
-                       "--no_report", "--max_new_tokens", "24"))
+    evaluate(
+        model,
+        world / "actions.jsonl",
+        world / "eval_one" / "evaluation.json",
+        report=False,
+        max_new_tokens=24,
+        quiet=True,
+    )
+    result = ok(
+        launch(
+            world,
+            ROOT / "scripts" / "evaluate.py",
+            "--model_path",
+            model,
+            "--test_data",
+            str(world / "actions.jsonl"),
+            "--output_path",
+            str(world / "eval_two" / "evaluation.json"),
+            "--no_report",
+            "--max_new_tokens",
+            "24",
+        )
+    )
     one = (world / "eval_one" / "predictions" / "sft_ref-final.jsonl").read_text().splitlines()
     two = (world / "eval_two" / "predictions" / "sft_ref-final.jsonl").read_text().splitlines()
     assert len(two) == 12 and two == one  # every record once, in order, with the same plan
     assert len({json.loads(line)["prediction"] for line in two}) > 1  # the plans differ: order is really checked
-    assert json.loads((world / "eval_two" / "evaluation.json").read_text()) == \
-        json.loads((world / "eval_one" / "evaluation.json").read_text())
+    assert json.loads((world / "eval_two" / "evaluation.json").read_text()) == json.loads(
+        (world / "eval_one" / "evaluation.json").read_text()
+    )
     assert result.stdout.count("wrote ") == 1 and result.stdout.count("sft_ref/final: format_accuracy") == 1
 
 
@@ -122,11 +176,28 @@ def test_negatives_on_two_processes_are_written_once(world):
     model = str(world / "sft_ref" / "final")
     common = dict(num_samples_per_image=1, max_new_tokens=24, seed=3)
     generate_negatives(model, world / "train.jsonl", world / "neg_one.jsonl", progress=False, **common)
-    result = ok(launch(world, ROOT / "scripts" / "generate_negatives.py", "--model_path", model,
-                       "--data_path", str(world / "train.jsonl"), "--output_path", str(world / "neg_two.jsonl"),
-                       "--num_samples_per_image", "1", "--max_new_tokens", "24", "--seed", "3"))
+    result = ok(
+        launch(
+            world,
+            ROOT / "scripts" / "generate_negatives.py",
+            "--model_path",
+            model,
+            "--data_path",
+            str(world / "train.jsonl"),
+            "--output_path",
+            str(world / "neg_two.jsonl"),
+            "--num_samples_per_image",
+            "1",
+            "--max_new_tokens",
+            "24",
+            "--seed",
+            "3",
+        )
+    )
     one = (world / "neg_one.jsonl").read_text().splitlines()
     two = (world / "neg_two.jsonl").read_text().splitlines()
     assert two and sorted(two) == sorted(one)  # the same lines, none twice
-    assert warnings_once(result.stderr) == ["harp: warning: negatives: generated by the main process only (2 processes launched)"]
+    assert warnings_once(result.stderr) == [
+        "harp: warning: negatives: generated by the main process only (2 processes launched)"
+    ]
     assert result.stdout.count("lines added") == 1

@@ -49,8 +49,12 @@ def test_planner_check_judges_plans_against_a_reference(planner):
 
 
 def test_planner_check_uses_a_scene_when_given(planner):
-    scene = {"robot": "start", "locations": ["white table", "basket"], "objects": {"apple": "white table"},
-             "goal": {"apple": "basket"}}
+    scene = {
+        "robot": "start",
+        "locations": ["white table", "basket"],
+        "objects": {"apple": "white table"},
+        "goal": {"apple": "basket"},
+    }
     assert planner.check(REFERENCE, TASK, scene=scene).completed
     result = planner.check("Navigate(Basket), Pick(Apple)", TASK, scene=scene)
     assert not result.valid and result.scene_source == "scene"
@@ -58,13 +62,27 @@ def test_planner_check_uses_a_scene_when_given(planner):
 
 def harp(*args, cwd):
     env = dict(os.environ, OMP_NUM_THREADS="1")  # the tiny model runs fastest on one thread
-    return subprocess.run([sys.executable, "-m", "harp.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "harp.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_harp_predict_prints_plan_validity_and_breakdown(tiny_model_dir, image_path, tmp_path):
-    done = harp("predict", "--model_path", str(tiny_model_dir), "--image", str(image_path), "--task", TASK,
-                "--reference", REFERENCE, "--constrained", "--max_new_tokens", "16", cwd=tmp_path)
+    done = harp(
+        "predict",
+        "--model_path",
+        str(tiny_model_dir),
+        "--image",
+        str(image_path),
+        "--task",
+        TASK,
+        "--reference",
+        REFERENCE,
+        "--constrained",
+        "--max_new_tokens",
+        "16",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("plan:") and lines[1].startswith("valid:") and lines[2].startswith("completed:")
@@ -72,8 +90,20 @@ def test_harp_predict_prints_plan_validity_and_breakdown(tiny_model_dir, image_p
     assert lines[3].startswith("H-PRM:") and "total=" in lines[3] and "efficiency=" in lines[3]
     assert any(line.strip().startswith("step 1:") for line in lines)
 
-    done = harp("predict", "--model_path", str(tiny_model_dir), "--image", str(image_path), "--task", TASK,
-                "--constrained", "--max_new_tokens", "16", "--json", cwd=tmp_path)
+    done = harp(
+        "predict",
+        "--model_path",
+        str(tiny_model_dir),
+        "--image",
+        str(image_path),
+        "--task",
+        TASK,
+        "--constrained",
+        "--max_new_tokens",
+        "16",
+        "--json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["hprm"]["format"] == 1.0 and isinstance(result["valid"], bool)
@@ -81,7 +111,10 @@ def test_harp_predict_prints_plan_validity_and_breakdown(tiny_model_dir, image_p
 
 def test_harp_predict_bad_image_is_one_line_error(tiny_model_dir, tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    for name, message in [("broken.png", "broken.png: cannot read image"), ("missing.png", "missing.png: image not found")]:
+    for name, message in [
+        ("broken.png", "broken.png: cannot read image"),
+        ("missing.png", "missing.png: image not found"),
+    ]:
         done = harp("predict", "--model_path", str(tiny_model_dir), "--image", name, "--task", TASK, cwd=tmp_path)
         assert done.returncode == 1
         lines = done.stderr.strip().splitlines()

@@ -53,14 +53,34 @@ for name, d in [('train', data[:train_end]), ('val', data[train_end:val_end]), (
 SFT_TINY = {
     "model": {"name": "models/tiny-qwen2.5-vl"},
     "lora": {"rank": 8, "alpha": 16},
-    "training": {"num_epochs": 1, "max_steps": 4, "per_device_train_batch_size": 2, "per_device_eval_batch_size": 2,
-                 "gradient_accumulation_steps": 1, "learning_rate": 1e-3, "warmup_steps": 0, "logging_steps": 1,
-                 "save_steps": 1000, "eval_steps": 1000, "bf16": False, "report_to": ["tensorboard"]},
+    "training": {
+        "num_epochs": 1,
+        "max_steps": 4,
+        "per_device_train_batch_size": 2,
+        "per_device_eval_batch_size": 2,
+        "gradient_accumulation_steps": 1,
+        "learning_rate": 1e-3,
+        "warmup_steps": 0,
+        "logging_steps": 1,
+        "save_steps": 1000,
+        "eval_steps": 1000,
+        "bf16": False,
+        "report_to": ["tensorboard"],
+    },
 }
 GRPO_TINY = {
     "model": {"base_model_name": "models/tiny-qwen2.5-vl"},
-    "training": {"num_epochs": 1, "max_steps": 2, "num_candidates": 2, "max_new_tokens": 24, "warmup_steps": 0,
-                 "logging_steps": 1, "save_steps": 1000, "bf16": False, "report_to": ["tensorboard"]},
+    "training": {
+        "num_epochs": 1,
+        "max_steps": 2,
+        "num_candidates": 2,
+        "max_new_tokens": 24,
+        "warmup_steps": 0,
+        "logging_steps": 1,
+        "save_steps": 1000,
+        "bf16": False,
+        "report_to": ["tensorboard"],
+    },
 }
 
 
@@ -83,8 +103,14 @@ def project(tmp_path_factory, tiny_model_dir):
         (folder / "configs" / name).write_text(yaml.safe_dump(merged(guide, tiny), allow_unicode=True))
     (folder / "models").mkdir()
     (folder / "models" / "tiny-qwen2.5-vl").symlink_to(tiny_model_dir)
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-               HF_HUB_OFFLINE="1", WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false", OMP_NUM_THREADS="1")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        HF_HUB_OFFLINE="1",
+        WANDB_MODE="disabled",
+        TOKENIZERS_PARALLELISM="false",
+        OMP_NUM_THREADS="1",
+    )
     logs = []
     for step, command in enumerate(QUICKSTART, start=2):
         done = subprocess.run(["bash", "-c", command], cwd=folder, env=env, capture_output=True, text=True, timeout=600)
@@ -110,8 +136,9 @@ def test_training_steps_write_the_guides_folders(project):
     assert (folder / "outputs" / "sft" / "final" / "config.json").is_file()
     assert any((folder / "outputs" / "sft" / "runs").rglob("events.out.tfevents.*"))
     negatives = lines(folder / "data" / "negative_samples.jsonl")
-    assert negatives and all(n["error_type"] in ("format", "action", "state_transition", "inefficient", "task")
-                             for n in negatives)
+    assert negatives and all(
+        n["error_type"] in ("format", "action", "state_transition", "inefficient", "task") for n in negatives
+    )
     assert (folder / "outputs" / "grpo" / "final" / "config.json").is_file()
 
 

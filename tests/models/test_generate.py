@@ -31,8 +31,20 @@ def test_sampling_returns_n_per_pair_and_is_seeded(loaded, scenes, domain):
     draws = []
     for _ in range(2):
         torch.manual_seed(7)
-        draws.append(generate_plans(model, processor, images, tasks, domain, max_new_tokens=8, do_sample=True,
-                                    temperature=1.0, num_return_sequences=3, batch_size=2))
+        draws.append(
+            generate_plans(
+                model,
+                processor,
+                images,
+                tasks,
+                domain,
+                max_new_tokens=8,
+                do_sample=True,
+                temperature=1.0,
+                num_return_sequences=3,
+                batch_size=2,
+            )
+        )
     assert draws[0] == draws[1]
     assert [len(c) for c in draws[0]] == [3, 3]
     assert len(set(draws[0][0])) > 1  # an untrained model sampled at T=1 does not repeat itself

@@ -35,6 +35,7 @@ def refused(argv, capsys, key="--out"):
 def no_training(monkeypatch, tmp_path):
     """`harp model pretrain` must refuse before any work: drawing its scenes (after the base model,
     which `init-tiny` needs unpatched) fails the test. Run in tmp_path, where `--out ''` would write."""
+
     def started(*args, **kwargs):
         raise AssertionError("pretrain started work before checking its paths")
 
@@ -77,8 +78,11 @@ def test_out_and_workdir_that_are_files_or_empty_stop_in_one_line_before_any_wor
             refused([*command, "--out", out], capsys)
     for workdir in (str(a_file), ""):
         refused(["model", "pretrain", "--out", str(tmp_path / "out"), "--workdir", workdir], capsys, "--workdir")
-    refused(["model", "pretrain", "--out", str(tmp_path / "out"), "--workdir", str(tmp_path / "out" / "work")],
-            capsys, "--workdir")
+    refused(
+        ["model", "pretrain", "--out", str(tmp_path / "out"), "--workdir", str(tmp_path / "out" / "work")],
+        capsys,
+        "--workdir",
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]  # no .partial, no workdir
     assert a_file.read_text() == "not a folder"
 
@@ -127,6 +131,7 @@ def test_a_kill_at_any_step_leaves_the_old_model_or_the_new_and_the_next_run_fin
         def wrapped(*args, **kwargs):
             step()
             return function(*args, **kwargs)
+
         return wrapped
 
     for name in ("rename", "mkdir"):
@@ -163,15 +168,19 @@ def source(tmp_path):
     return shutil.copytree(grounded.GROUNDED_DIR, tmp_path / "source")
 
 
-@pytest.mark.parametrize("manifest", [
-    b'{"sha256": {"model.safetensors": "97',  # cut short
-    b"\xff\xfe{}",  # not UTF-8
-    b"[1, 2]",
-    b'{"sha256": ["model.safetensors"]}',
-    b'{"sha256": {"../../etc/passwd": "00"}}',
-    b'{"sha256": {"model.safetensors": 976}}',
-    b"[" * 100_000,  # nested too deeply for json
-], ids=["cut", "not-utf8", "list", "sha-list", "outside", "number", "deep"])
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b'{"sha256": {"model.safetensors": "97',  # cut short
+        b"\xff\xfe{}",  # not UTF-8
+        b"[1, 2]",
+        b'{"sha256": ["model.safetensors"]}',
+        b'{"sha256": {"../../etc/passwd": "00"}}',
+        b'{"sha256": {"model.safetensors": 976}}',
+        b"[" * 100_000,  # nested too deeply for json
+    ],
+    ids=["cut", "not-utf8", "list", "sha-list", "outside", "number", "deep"],
+)
 def test_a_corrupt_manifest_is_one_line_naming_it(manifest, source, tmp_path):
     (source / grounded.MANIFEST).write_bytes(manifest)
     with pytest.raises(DataError, match=re.escape(str(source / grounded.MANIFEST))) as error:

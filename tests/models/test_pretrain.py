@@ -13,8 +13,14 @@ from harp.models.tiny import MICRO_SIZES
 from harp.recipes import pretrain
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
-         "training.warmup_steps=1", "training.logging_steps=1", "training.report_to=[none]"]
+SMOKE = [
+    "training.max_steps=3",
+    "training.per_device_train_batch_size=4",
+    "training.save_steps=2",
+    "training.warmup_steps=1",
+    "training.logging_steps=1",
+    "training.report_to=[none]",
+]
 
 
 def smoke_pretrain(out, workdir, overrides=SMOKE):
@@ -123,8 +129,10 @@ def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_p
     assert main(["model", "init-tiny", "--grounded", "--out", str(tmp_path / "model")]) == 0
     assert "(grounded: harp model pretrain)" in capsys.readouterr().out
     rates = lookup_rates(tmp_path / "model", tmp_path / "scenes", num_scenes=120)
-    completion = {(objects, blank): rate for (objects, blank), rate in zip([(1, False), (1, True), (2, False), (2, True)],
-                                                                            rates.values())}
+    completion = {
+        (objects, blank): rate
+        for (objects, blank), rate in zip([(1, False), (1, True), (2, False), (2, True)], rates.values())
+    }
     assert all(f"(n = {n})" in name for n, name in zip((41, 41, 17, 17), rates)), rates
     # One object: the most-loaded-table shortcut scores about 0.76, a uniform guess about 0.43.
     assert completion[1, False] >= 0.85 and completion[1, True] <= 0.5, completion

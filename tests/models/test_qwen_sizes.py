@@ -14,8 +14,16 @@ def test_config_classes_take_the_sizes_as_written(size):
     for key, value in TEXT[size].items():
         if key != "tie_word_embeddings":
             assert getattr(text, key) == value, key
-    for key in ("depth", "hidden_size", "intermediate_size", "num_heads", "patch_size", "spatial_merge_size",
-                "window_size", "fullatt_block_indexes"):
+    for key in (
+        "depth",
+        "hidden_size",
+        "intermediate_size",
+        "num_heads",
+        "patch_size",
+        "spatial_merge_size",
+        "window_size",
+        "fullatt_block_indexes",
+    ):
         assert getattr(vision, key) == VISION[key], key
     assert vision.out_hidden_size == text.hidden_size
     assert text.hidden_size // text.num_attention_heads == 128  # head_dim: M-RoPE sections 16+24+24 = 64 = 128 / 2

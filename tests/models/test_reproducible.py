@@ -16,8 +16,13 @@ from harp.recipes import pretrain
 from harp.recipes.verify import TOLERANCE, verify
 
 ROOT = Path(__file__).resolve().parents[2]
-OVERRIDES = ["training.max_steps=3", "training.per_device_train_batch_size=4", "training.save_steps=2",
-             "training.warmup_steps=1", "training.report_to=[none]"]
+OVERRIDES = [
+    "training.max_steps=3",
+    "training.per_device_train_batch_size=4",
+    "training.save_steps=2",
+    "training.warmup_steps=1",
+    "training.report_to=[none]",
+]
 SMOKE = ["--num-scenes", "6", *[arg for override in OVERRIDES for arg in ("--set", override)]]
 
 
@@ -67,7 +72,9 @@ def test_the_pins_hold_while_the_build_runs_then_the_users_settings_come_back(mo
     user = {name: value for name, value in os.environ.items() if name not in reproducible.PINNED}
     monkeypatch.setattr(os, "environ", {**user, "OMP_NUM_THREADS": "4"})
     monkeypatch.setattr(reproducible, "_cpuinfo", lambda field: "fma avx avx2")
-    monkeypatch.delitem(sys.modules, "torch", raising=False)  # as in `harp model pretrain`, where nothing has loaded it yet
+    monkeypatch.delitem(
+        sys.modules, "torch", raising=False
+    )  # as in `harp model pretrain`, where nothing has loaded it yet
     with reproducible.pinned_numerics() as overridden:
         assert overridden == ["OMP_NUM_THREADS"]
         assert {name: os.environ[name] for name in reproducible.PINNED} == reproducible.PINNED
@@ -110,9 +117,15 @@ def test_the_demo_can_start_from_a_rebuilt_grounded_model():
 
 def cli_pretrain(out: Path, workdir: Path, env: dict) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in reproducible.PINNED}
-    return subprocess.run([sys.executable, "-m", "harp.cli", "model", "pretrain", "--out", str(out),
-                           "--workdir", str(workdir), *SMOKE], cwd=ROOT, env={**base, **env},
-                          capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "harp.cli", "model", "pretrain", "--out", str(out), "--workdir", str(workdir), *SMOKE],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -121,11 +134,21 @@ def test_the_bytes_do_not_follow_the_kernels_or_threads_the_user_asks_for(tmp_pa
     """Unpinned, ATen's default kernels change even the random initial weights, and two threads change
     the training (README); `harp model pretrain` pins both, so these give the bytes of a clean environment."""
     plain = cli_pretrain(tmp_path / "plain", tmp_path / "work_plain", {})
-    other = cli_pretrain(tmp_path / "other", tmp_path / "work_other", {
-        "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "SSE41", "OMP_NUM_THREADS": "2"})
+    other = cli_pretrain(
+        tmp_path / "other",
+        tmp_path / "work_other",
+        {
+            "ATEN_CPU_CAPABILITY": "default",
+            "MKL_CBWR": "COMPATIBLE",
+            "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "OMP_NUM_THREADS": "2",
+        },
+    )
     assert plain.returncode == other.returncode == 0, plain.stderr[-2000:] + other.stderr[-2000:]
     assert "note: ATEN_CPU_CAPABILITY, MKL_CBWR, ONEDNN_MAX_CPU_ISA, OMP_NUM_THREADS set to" in other.stderr
-    assert pretrain.sha256(tmp_path / "plain" / "model.safetensors") == pretrain.sha256(tmp_path / "other" / "model.safetensors")
+    assert pretrain.sha256(tmp_path / "plain" / "model.safetensors") == pretrain.sha256(
+        tmp_path / "other" / "model.safetensors"
+    )
     manifest = json.loads((tmp_path / "other" / pretrain.MANIFEST).read_text())
     [run] = manifest["invocations"]
     assert run["finished"] and run["progress"] == {} and manifest["seconds"] == run["seconds"]
@@ -139,8 +162,9 @@ def test_the_bytes_do_not_follow_the_kernels_or_threads_the_user_asks_for(tmp_pa
 def test_verify_passes_a_model_against_itself_and_fails_it_against_the_shipped_one(tmp_path, capsys):
     from harp.models.tiny import MICRO_SIZES
 
-    model = pretrain.pretrain_grounded(tmp_path / "model", tmp_path / "work", num_scenes=6, sizes=MICRO_SIZES,
-                                       overrides=OVERRIDES)
+    model = pretrain.pretrain_grounded(
+        tmp_path / "model", tmp_path / "work", num_scenes=6, sizes=MICRO_SIZES, overrides=OVERRIDES
+    )
     assert verify(model, model, tmp_path / "verify", num_scenes=60)
     out = capsys.readouterr().out
     assert "PASS: the same weights, byte for byte" in out and "image-only, 2 objects, grey picture" in out

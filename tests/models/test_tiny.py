@@ -13,8 +13,15 @@ def _digests(folder):
 def test_cli_writes_an_ordinary_checkpoint(tiny_model_dir, capsys):
     names = {p.name for p in tiny_model_dir.iterdir()}
     # model weights + config, processor (image + video), tokenizer, chat template
-    assert {"config.json", "model.safetensors", "generation_config.json", "processor_config.json",
-            "tokenizer.json", "tokenizer_config.json", "chat_template.jinja"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "generation_config.json",
+        "processor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+    } <= names
     config = json.loads((tiny_model_dir / "config.json").read_text())
     assert config["architectures"] == ["Qwen2_5_VLForConditionalGeneration"]
 

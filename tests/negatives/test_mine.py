@@ -8,27 +8,45 @@ import pytest
 from harp.data.records import read_records
 from harp.errors import DataError
 from harp.negatives.mine import generate_negatives
-from harp.negatives.store import example_of, negatives_by_record, negative_text, record_key
+from harp.negatives.store import example_of, negative_text, negatives_by_record, record_key
 from harp.negatives.verify import verify_file
 from harp.rewards.hprm import HPRM
 from harp.rewards.vocabulary import ERROR_TYPES
 
-SCENE = {"robot": "start", "locations": ["white table", "red table", "bin"],
-         "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}}
+SCENE = {
+    "robot": "start",
+    "locations": ["white table", "red table", "bin"],
+    "objects": {"apple": "white table", "cup": "red table"},
+    "goal": {"apple": "bin"},
+}
 RECORDS = [
-    {"image": "a.png", "task": "Put the apple into the bin", "id": "s1", "scene": SCENE,
-     "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]},
-    {"image": "b.png", "task": "Put the cup into the bin", "id": "s2",
-     "scene": dict(SCENE, goal={"cup": "bin"}),
-     "plan": ["Navigate(Red Table)", "Pick(Cup)", "Navigate(Bin)", "Place(Bin)"]},
-    {"image": "c.png", "task": "Put the apple into the basket",  # teacher-style: no scene, no id
-     "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]},
+    {
+        "image": "a.png",
+        "task": "Put the apple into the bin",
+        "id": "s1",
+        "scene": SCENE,
+        "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
+    },
+    {
+        "image": "b.png",
+        "task": "Put the cup into the bin",
+        "id": "s2",
+        "scene": dict(SCENE, goal={"cup": "bin"}),
+        "plan": ["Navigate(Red Table)", "Pick(Cup)", "Navigate(Bin)", "Place(Bin)"],
+    },
+    {
+        "image": "c.png",
+        "task": "Put the apple into the basket",  # teacher-style: no scene, no id
+        "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
+    },
 ]
 # What a fake "model" answers for every record: correct, a missing comma, a repeat, a wrong object.
-SAMPLES = ["Navigate(White Table), Pick(Apple), Navigate(Bin), Place(Bin)",
-           "Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
-           "Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
-           "Navigate(White Table), Pick(Banana), Navigate(Bin), Place(Bin)"]
+SAMPLES = [
+    "Navigate(White Table), Pick(Apple), Navigate(Bin), Place(Bin)",
+    "Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
+    "Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
+    "Navigate(White Table), Pick(Banana), Navigate(Bin), Place(Bin)",
+]
 
 
 def fake_sampler(records, n):
@@ -94,7 +112,7 @@ def test_rerun_resumes_without_repeating(data, tmp_path):
     out.write_text(before.splitlines(keepends=True)[0])
     mine(data, out)
     lines = read_records(out)
-    assert len({(record_key(l), negative_text(l)) for l in lines}) == len(lines)
+    assert len({(record_key(line), negative_text(line)) for line in lines}) == len(lines)
     assert all(len(v) >= 3 for v in negatives_by_record(out).values())
 
 
@@ -118,12 +136,21 @@ def test_scarce_types_reach_their_share_and_a_rerun_adds_nothing(tmp_path):
     records = [dict(RECORDS[0], id=f"s{i}", image=f"{i}.png") for i in range(10)]
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
-    formats = ["Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
-               "Navigate(White Table), Pick(Apple) Navigate(Bin), Place(Bin)",
-               "Navigate(White Table), Pick(Apple), Navigate(Bin) Place(Bin)"]
+    formats = [
+        "Navigate(White Table) Pick(Apple), Navigate(Bin), Place(Bin)",
+        "Navigate(White Table), Pick(Apple) Navigate(Bin), Place(Bin)",
+        "Navigate(White Table), Pick(Apple), Navigate(Bin) Place(Bin)",
+    ]
     out = tmp_path / "neg.jsonl"
-    run = lambda: generate_negatives(None, data, out, sampler=lambda recs, n: [formats for _ in recs],
-                                     num_samples_per_image=3, min_share=0.1, progress=False)
+    run = lambda: generate_negatives(
+        None,
+        data,
+        out,
+        sampler=lambda recs, n: [formats for _ in recs],
+        num_samples_per_image=3,
+        min_share=0.1,
+        progress=False,
+    )
     summary = run()
     total = sum(summary.counts.values())
     for kind in ERROR_TYPES:

@@ -5,20 +5,27 @@ import random
 import pytest
 
 from harp.negatives.perturb import PERTURBATIONS, Reference, candidates
-from harp.plan import load_domain
+from harp.plan import load_domain, scene_for
 from harp.plan.parser import parse_plan
-from harp.plan import scene_for
 from harp.plan.simulator import simulate
 
 DOMAIN = load_domain("navigate_pick_place")
 RECORD = {
-    "image": "x.png", "task": "Put the apple into the bin",
+    "image": "x.png",
+    "task": "Put the apple into the bin",
     "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
-    "scene": {"robot": "start", "locations": ["white table", "red table", "bin"],
-              "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}},
+    "scene": {
+        "robot": "start",
+        "locations": ["white table", "red table", "bin"],
+        "objects": {"apple": "white table", "cup": "red table"},
+        "goal": {"apple": "bin"},
+    },
 }
-TEACHER = {"image": "x.png", "task": "Put the apple into the basket",  # no scene: inferred from the plan
-           "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]}
+TEACHER = {
+    "image": "x.png",
+    "task": "Put the apple into the basket",  # no scene: inferred from the plan
+    "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
+}
 
 
 def ref(record=RECORD):
@@ -69,8 +76,11 @@ def test_dropped_step_is_valid_but_misses_the_goal():
 
 
 PROCESSING = ("skipped_processing", "undone_processing")  # beyond pick-and-place: heat, slice, toggle...
-ALFRED = {"image": "x.png", "task": "Look at the bowl under the lamp",
-          "plan": ["Navigate(Desk)", "Pick(Bowl)", "Navigate(DeskLamp)", "Toggle(DeskLamp)"]}
+ALFRED = {
+    "image": "x.png",
+    "task": "Look at the bowl under the lamp",
+    "plan": ["Navigate(Desk)", "Pick(Bowl)", "Navigate(DeskLamp)", "Toggle(DeskLamp)"],
+}
 
 
 def test_processing_perturbations_leave_out_or_undo_a_step():

@@ -22,8 +22,11 @@ def alfred():
 
 def row(*steps):
     """An ALFRED row from ("GotoLocation", "countertop") ... steps."""
-    return {"trial": "hand", "task_descs": ["a hand case"],
-            "high_pddl": [{"action": a, "args": list(args)} for a, *args in steps] + [{"action": "NoOp", "args": []}]}
+    return {
+        "trial": "hand",
+        "task_descs": ["a hand case"],
+        "high_pddl": [{"action": a, "args": list(args)} for a, *args in steps] + [{"action": "NoOp", "args": []}],
+    }
 
 
 def test_expert_plans_pass_and_broken_copies_score_lower():
@@ -41,22 +44,40 @@ def test_expert_plans_pass_and_broken_copies_score_lower():
 
 
 def test_a_blank_heat_cool_clean_argument_is_the_held_object(alfred):
-    record = convert(row(("GotoLocation", "countertop"), ("PickupObject", "soapbar"), ("CleanObject", ""),
-                         ("GotoLocation", "cabinet"), ("PutObject", "soapbar", "cabinet")), alfred)
+    record = convert(
+        row(
+            ("GotoLocation", "countertop"),
+            ("PickupObject", "soapbar"),
+            ("CleanObject", ""),
+            ("GotoLocation", "cabinet"),
+            ("PutObject", "soapbar", "cabinet"),
+        ),
+        alfred,
+    )
     assert record["plan"][2] == "Clean(SoapBar)"
-    assert record["meta"]["repaired"] == [{"step": 2, "alfred": "CleanObject()", "harp": "Clean(SoapBar)",
-                                           "why": "ALFRED cleans the held object"}]
+    assert record["meta"]["repaired"] == [
+        {"step": 2, "alfred": "CleanObject()", "harp": "Clean(SoapBar)", "why": "ALFRED cleans the held object"}
+    ]
     # the expert cleaned at the counter, so the counter has the sink: the plan is valid and optimal
     assert HPRM(alfred).score(record["plan"], record).error_type is None
 
 
 def test_a_wrong_heat_argument_is_repaired_and_listed(alfred):
-    record = convert(row(("GotoLocation", "countertop"), ("PickupObject", "tomato"),
-                         ("GotoLocation", "microwave"), ("HeatObject", "knife"),
-                         ("GotoLocation", "countertop"), ("PutObject", "tomato", "countertop")), alfred)
+    record = convert(
+        row(
+            ("GotoLocation", "countertop"),
+            ("PickupObject", "tomato"),
+            ("GotoLocation", "microwave"),
+            ("HeatObject", "knife"),
+            ("GotoLocation", "countertop"),
+            ("PutObject", "tomato", "countertop"),
+        ),
+        alfred,
+    )
     assert record["plan"][3] == "Heat(Tomato)"
-    assert record["meta"]["repaired"] == [{"step": 3, "alfred": "HeatObject(knife)", "harp": "Heat(Tomato)",
-                                           "why": "ALFRED heats the held object"}]
+    assert record["meta"]["repaired"] == [
+        {"step": 3, "alfred": "HeatObject(knife)", "harp": "Heat(Tomato)", "why": "ALFRED heats the held object"}
+    ]
     hprm = HPRM(alfred)
     expert = hprm.score(record["plan"], record)
     assert expert.error_type is None
@@ -66,17 +87,33 @@ def test_a_wrong_heat_argument_is_repaired_and_listed(alfred):
 
 
 def test_a_right_or_unrepairable_argument_is_left_as_written(alfred):
-    right = convert(row(("GotoLocation", "countertop"), ("PickupObject", "apple"),
-                        ("GotoLocation", "fridge"), ("CoolObject", "apple")), alfred)
+    right = convert(
+        row(
+            ("GotoLocation", "countertop"),
+            ("PickupObject", "apple"),
+            ("GotoLocation", "fridge"),
+            ("CoolObject", "apple"),
+        ),
+        alfred,
+    )
     assert right["plan"][3] == "Cool(Apple)" and "repaired" not in right["meta"]
     empty_hand = convert(row(("GotoLocation", "microwave"), ("HeatObject", "apple")), alfred)
     assert empty_hand["plan"][1] == "Heat(Apple)" and "repaired" not in empty_hand["meta"]
 
 
 def test_an_object_picked_and_put_into_furniture_without_moving_stood_beside_it(alfred):
-    record = convert(row(("GotoLocation", "cup"), ("PickupObject", "cup"), ("PutObject", "cup", "sinkbasin"),
-                         ("GotoLocation", "butterknife"), ("PickupObject", "butterknife"),
-                         ("GotoLocation", "cup"), ("PutObject", "butterknife", "cup")), alfred)
+    record = convert(
+        row(
+            ("GotoLocation", "cup"),
+            ("PickupObject", "cup"),
+            ("PutObject", "cup", "sinkbasin"),
+            ("GotoLocation", "butterknife"),
+            ("PickupObject", "butterknife"),
+            ("GotoLocation", "cup"),
+            ("PutObject", "butterknife", "cup"),
+        ),
+        alfred,
+    )
     scene = alfred.infer_scene(record["plan"])
     # the cup did not start in the sink (putting it back would be pointless): the goal has it there
     assert ("in", "cup", "sinkbasin") in scene.goal_true and ("in", "butterknife", "cup") in scene.goal_true

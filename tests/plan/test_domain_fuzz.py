@@ -40,16 +40,48 @@ BASE = """(define (domain rooms)
     :effect (and (in ?b ?r) (free) (not (holding ?b)))))
 """
 MAPPING = {
-    "name": "rooms", "pddl": "rooms.pddl",
+    "name": "rooms",
+    "pddl": "rooms.pddl",
     "actions": {
         "Go": {"argument": "room", "description": "Go to a room.", "pddl": [{"action": "go", "written": "?to"}]},
         "Take": {"argument": "box", "description": "Take a box.", "pddl": [{"action": "take", "written": "?b"}]},
-        "Drop": {"argument": "room", "description": "Drop the box.", "pddl": [{"action": "drop", "written": "?r"}]}},
-    "reasons": {"at": "the robot is not in {0}", "free": "the hand holds {holding}", "in": "{0} is not in {1}",
-                "not holding?": "nothing to drop"},
+        "Drop": {"argument": "room", "description": "Drop the box.", "pddl": [{"action": "drop", "written": "?r"}]},
+    },
+    "reasons": {
+        "at": "the robot is not in {0}",
+        "free": "the hand holds {holding}",
+        "in": "{0} is not in {1}",
+        "not holding?": "nothing to drop",
+    },
 }
-TOKENS = ["(", ")", "()", "?b", "?r", "?x", "and", "or", "not", "exists", "=", "at", "in", "near", "free",
-          ":action", ":parameters", ":precondition", ":effect", ":derived", "- room", "hall", "go", ";", "\n", "x" * 3]
+TOKENS = [
+    "(",
+    ")",
+    "()",
+    "?b",
+    "?r",
+    "?x",
+    "and",
+    "or",
+    "not",
+    "exists",
+    "=",
+    "at",
+    "in",
+    "near",
+    "free",
+    ":action",
+    ":parameters",
+    ":precondition",
+    ":effect",
+    ":derived",
+    "- room",
+    "hall",
+    "go",
+    ";",
+    "\n",
+    "x" * 3,
+]
 
 
 def _tokens(text):
@@ -68,7 +100,7 @@ def mutated_pddl(draw):
             tokens.insert(i, tokens[i])
         else:
             new = draw(st.sampled_from(TOKENS) | st.text(max_size=6))
-            tokens[i:i + (op == "replace")] = [" ", new, " "]
+            tokens[i : i + (op == "replace")] = [" ", new, " "]
     return "".join(tokens).encode("utf-8", "surrogatepass")
 
 
@@ -119,13 +151,31 @@ def test_any_pddl_file_loads_or_fails_in_one_line(tmp_path, data):
 
 
 yaml_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=12)
     | st.text(alphabet="{}0123:!rsd.[]x ", max_size=12),  # format strings, good and bad
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-    max_leaves=8)
-KEY_PATHS = [("name",), ("description",), ("pddl",), ("actions",), ("actions", "Go"), ("actions", "Go", "pddl"),
-             ("actions", "Take", "argument"), ("actions", "Drop", "description"), ("reasons",), ("reasons", "at"),
-             ("reasons", "in"), ("reasons", "not holding?"), ("kinds",), ("scene_inference",), ("extra",)]
+    max_leaves=8,
+)
+KEY_PATHS = [
+    ("name",),
+    ("description",),
+    ("pddl",),
+    ("actions",),
+    ("actions", "Go"),
+    ("actions", "Go", "pddl"),
+    ("actions", "Take", "argument"),
+    ("actions", "Drop", "description"),
+    ("reasons",),
+    ("reasons", "at"),
+    ("reasons", "in"),
+    ("reasons", "not holding?"),
+    ("kinds",),
+    ("scene_inference",),
+    ("extra",),
+]
 
 
 def _set(mapping, keys, value):
@@ -144,9 +194,11 @@ _DELETE = object()
 mutated_mappings = st.builds(_set, st.just(MAPPING), st.sampled_from(KEY_PATHS), yaml_values | st.just(_DELETE))
 mapping_bytes = st.one_of(
     mutated_mappings.map(lambda m: yaml.safe_dump(m, allow_unicode=True).encode()),
-    st.builds(lambda key, template: yaml.safe_dump(_set(MAPPING, ("reasons", key), template)).encode(),
-              st.sampled_from(["at", "in", "not in?", "holding", "free?", "near", "nope"]),
-              st.text(alphabet="{}01234:!rsdholding.[]x ", max_size=14)),
+    st.builds(
+        lambda key, template: yaml.safe_dump(_set(MAPPING, ("reasons", key), template)).encode(),
+        st.sampled_from(["at", "in", "not in?", "holding", "free?", "near", "nope"]),
+        st.text(alphabet="{}01234:!rsdholding.[]x ", max_size=14),
+    ),
     st.text(max_size=60).map(lambda t: ("pddl: rooms.pddl\n" + t).encode("utf-8", "surrogatepass")),
     st.binary(max_size=60),
     st.integers(1, 400).map(lambda depth: b"pddl: rooms.pddl\nkinds: " + b"[" * depth + b"]" * depth),

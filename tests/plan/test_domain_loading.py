@@ -9,9 +9,9 @@ import time
 import pytest
 
 from harp.errors import ConfigError
+from harp.files import MAX_TEXT_BYTES as MAX_DOMAIN_BYTES
 from harp.plan import load_domain, optimal_plan, simulate
 from harp.plan.alfred import infer_initial
-from harp.files import MAX_TEXT_BYTES as MAX_DOMAIN_BYTES
 from harp.plan.pddl_domain import SCENE_INFERENCE
 
 LIGHTS = """(define (domain lights)
@@ -59,14 +59,21 @@ def refused(path, *parts):
 # ------------------------------------------------------------------ item 4: broken PDDL
 
 
-@pytest.mark.parametrize("old, new, parts", [
-    # an undeclared predicate: every precondition naming it would fail, for a reason that is no reason
-    ("(plugged ?l) (not", "(pluged ?l) (not", ["line 7", "undeclared predicate 'pluged'", "did you mean 'plugged'"]),
-    ("(lit ?l))))", "(lit ?x))))", ["line 12", "switch-off", "undeclared variable ?x"]),  # in an effect
-    ("(plugged ?l) (not", "(plugged ?l ?l) (not", ["line 7", "plugged takes 1 argument, got 2"]),
-    ("(:action switch-off", "(:action switch-on", ["line 9", "action switch-on is defined twice"]),
-    ("(plugged ?l - lamp))", "(plugged ?l - lamp) (lit ?a ?b))", ["line 4", "predicate lit is declared twice"]),
-])
+@pytest.mark.parametrize(
+    "old, new, parts",
+    [
+        # an undeclared predicate: every precondition naming it would fail, for a reason that is no reason
+        (
+            "(plugged ?l) (not",
+            "(pluged ?l) (not",
+            ["line 7", "undeclared predicate 'pluged'", "did you mean 'plugged'"],
+        ),
+        ("(lit ?l))))", "(lit ?x))))", ["line 12", "switch-off", "undeclared variable ?x"]),  # in an effect
+        ("(plugged ?l) (not", "(plugged ?l ?l) (not", ["line 7", "plugged takes 1 argument, got 2"]),
+        ("(:action switch-off", "(:action switch-on", ["line 9", "action switch-on is defined twice"]),
+        ("(plugged ?l - lamp))", "(plugged ?l - lamp) (lit ?a ?b))", ["line 4", "predicate lit is declared twice"]),
+    ],
+)
 def test_a_broken_pddl_file_is_refused_naming_file_and_line(tmp_path, old, new, parts):
     assert old in LIGHTS
     path = write(tmp_path, "lights.pddl", LIGHTS.replace(old, new, 1))
@@ -75,7 +82,8 @@ def test_a_broken_pddl_file_is_refused_naming_file_and_line(tmp_path, old, new, 
 
 def test_an_undeclared_predicate_in_a_derived_predicate_is_refused(tmp_path):
     text = LIGHTS.replace(":negative-preconditions", ":negative-preconditions :derived-predicates").replace(
-        "(plugged ?l - lamp))", "(plugged ?l - lamp) (ready ?l - lamp))\n  (:derived (ready ?l - lamp) (powered ?l))")
+        "(plugged ?l - lamp))", "(plugged ?l - lamp) (ready ?l - lamp))\n  (:derived (ready ?l - lamp) (powered ?l))"
+    )
     path = write(tmp_path, "lights.pddl", text)
     refused(path, f"{path}: line 5", "derived ready", "undeclared predicate 'powered'")
 
@@ -149,10 +157,12 @@ def test_alfred_scene_inference_writes_only_what_its_check_asks_for():
     # SCENE_INFERENCE["alfred"] is what the load check demands; harp/plan/alfred.py must stay within it
     alfred = load_domain("alfred")
     needs = SCENE_INFERENCE["alfred"]
-    plan = ("Navigate(Apple), Pick(Apple), Navigate(Microwave), Heat(Apple), Navigate(Fridge), Open(Fridge), "
-            "Cool(Apple), Place(Fridge), Close(Fridge), Navigate(Knife), Pick(Knife), Navigate(Bread), "
-            "Slice(Bread), Navigate(Sink), Clean(Knife), Navigate(Lamp), Toggle(Lamp), Navigate(Cup), "
-            "Place(Cup), Pick(Cup), Navigate(Table), Place(Table)")
+    plan = (
+        "Navigate(Apple), Pick(Apple), Navigate(Microwave), Heat(Apple), Navigate(Fridge), Open(Fridge), "
+        "Cool(Apple), Place(Fridge), Close(Fridge), Navigate(Knife), Pick(Knife), Navigate(Bread), "
+        "Slice(Bread), Navigate(Sink), Clean(Knife), Navigate(Lamp), Toggle(Lamp), Navigate(Cup), "
+        "Place(Cup), Pick(Cup), Navigate(Table), Place(Table)"
+    )
     entities, facts, _ = infer_initial(plan, alfred.spec)
     assert set(entities.values()) <= set(needs["types"])
     assert {fact[0] for fact in facts} <= set(needs["predicates"])
@@ -163,15 +173,18 @@ def test_alfred_scene_inference_writes_only_what_its_check_asks_for():
 # -------------------------------------------------------------- item 7: mapping templates
 
 
-@pytest.mark.parametrize("template, part", [
-    ("{3} is not plugged in", "{3}"),
-    ("{what} is not plugged in", "{what}"),
-    ("{0 is not plugged in", "expected '}'"),
-    ("{0} is not } plugged in", "Single '}'"),
-    ("{0.__class__} is not plugged in", "{0.__class__}"),
-    ("{0:d} is not plugged in", "Unknown format code"),
-    ("{} is not plugged in", "{}"),
-])
+@pytest.mark.parametrize(
+    "template, part",
+    [
+        ("{3} is not plugged in", "{3}"),
+        ("{what} is not plugged in", "{what}"),
+        ("{0 is not plugged in", "expected '}'"),
+        ("{0} is not } plugged in", "Single '}'"),
+        ("{0.__class__} is not plugged in", "{0.__class__}"),
+        ("{0:d} is not plugged in", "Unknown format code"),
+        ("{} is not plugged in", "{}"),
+    ],
+)
 def test_a_reason_template_that_would_fail_is_refused_at_load(tmp_path, template, part):
     write(tmp_path, "lights.pddl", LIGHTS)
     path = write(tmp_path, "lights.yaml", MAPPING.replace('"{0} is not plugged in"', repr(template)))
@@ -189,19 +202,23 @@ def test_a_reason_for_an_unknown_predicate_is_refused(tmp_path):
 def test_every_reason_template_renders_when_its_precondition_fails(tmp_path):
     write(tmp_path, "lights.pddl", LIGHTS)
     domain = load_domain(write(tmp_path, "lights.yaml", MAPPING))
-    scene = domain.scene_from_dict({"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"], ["plugged", "b"]],
-                                    "goal": []})
+    scene = domain.scene_from_dict(
+        {"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"], ["plugged", "b"]], "goal": []}
+    )
     steps = simulate("Light(A), Light(B)", scene, domain).steps
     assert [s.reason for s in steps] == ["a is not plugged in", "b is already on"]
 
 
-@pytest.mark.parametrize("old, new, key", [
-    ("name: lights", "name: [lights]", "name: expected text"),
-    ("argument: lamp", "argument: {a: 1}", "actions.Light.argument: expected text"),
-    ("  Light:", "  Lïght:", "actions.Lïght: a plan word is one word of ASCII letters"),  # the parser reads ASCII
-    ("  Light:", "  On:", "actions.True: YAML reads on/off"),  # YAML 1.1: On is true
-    ("pddl: lights.pddl", "pddl: [x]", "pddl: expected the path"),
-])
+@pytest.mark.parametrize(
+    "old, new, key",
+    [
+        ("name: lights", "name: [lights]", "name: expected text"),
+        ("argument: lamp", "argument: {a: 1}", "actions.Light.argument: expected text"),
+        ("  Light:", "  Lïght:", "actions.Lïght: a plan word is one word of ASCII letters"),  # the parser reads ASCII
+        ("  Light:", "  On:", "actions.True: YAML reads on/off"),  # YAML 1.1: On is true
+        ("pddl: lights.pddl", "pddl: [x]", "pddl: expected the path"),
+    ],
+)
 def test_mapping_values_of_the_wrong_type_are_refused(tmp_path, old, new, key):
     write(tmp_path, "lights.pddl", LIGHTS)
     path = write(tmp_path, "bad.yaml", MAPPING.replace(old, new, 1))
@@ -216,8 +233,9 @@ def test_a_domain_file_that_is_not_utf8_names_its_line(tmp_path, name):
     text = LIGHTS if name.endswith(".pddl") else MAPPING
     write(tmp_path, "lights.pddl", LIGHTS)
     path = tmp_path / name
-    path.write_bytes(text.replace("Switch a lamp", "Switch a l\xe4mp").replace("(:types lamp)", "(:types l\xe4mp)")
-                     .encode("latin-1"))
+    path.write_bytes(
+        text.replace("Switch a lamp", "Switch a l\xe4mp").replace("(:types lamp)", "(:types l\xe4mp)").encode("latin-1")
+    )
     line = 3 if name.endswith(".pddl") else 4
     refused(path, f"{path}: line {line}: not UTF-8 text")
 

@@ -16,17 +16,47 @@ def alfred():
 def kitchen(alfred, goal, extra=()):
     """Robot at start; an apple and a knife on the counter, a pot on counter 2, a lamp, a fridge,
     a microwave and a sink."""
-    return alfred.scene_from_dict({
-        "entities": {"start": "spot", "counter": "furniture", "counter 2": "furniture", "fridge": "furniture",
-                     "microwave": "furniture", "sink": "furniture", "desk": "furniture", "apple": "item",
-                     "knife": "item", "pot": "item", "lamp": "item"},
-        "init": [["robot-at", "start"], ["hand-empty"], ["in", "apple", "counter"], ["in", "knife", "counter"],
-                 ["in", "pot", "counter 2"], ["in", "lamp", "desk"], ["pickable", "apple"], ["pickable", "knife"],
-                 ["pickable", "pot"], ["receptacle", "counter"], ["receptacle", "counter 2"], ["receptacle", "pot"],
-                 ["receptacle", "fridge"], ["sharp", "knife"], ["sliceable", "apple"], ["toggleable", "lamp"],
-                 ["heater", "microwave"], ["cooler", "fridge"], ["washer", "sink"], ["openable", "fridge"],
-                 *extra],
-        "goal": goal})
+    return alfred.scene_from_dict(
+        {
+            "entities": {
+                "start": "spot",
+                "counter": "furniture",
+                "counter 2": "furniture",
+                "fridge": "furniture",
+                "microwave": "furniture",
+                "sink": "furniture",
+                "desk": "furniture",
+                "apple": "item",
+                "knife": "item",
+                "pot": "item",
+                "lamp": "item",
+            },
+            "init": [
+                ["robot-at", "start"],
+                ["hand-empty"],
+                ["in", "apple", "counter"],
+                ["in", "knife", "counter"],
+                ["in", "pot", "counter 2"],
+                ["in", "lamp", "desk"],
+                ["pickable", "apple"],
+                ["pickable", "knife"],
+                ["pickable", "pot"],
+                ["receptacle", "counter"],
+                ["receptacle", "counter 2"],
+                ["receptacle", "pot"],
+                ["receptacle", "fridge"],
+                ["sharp", "knife"],
+                ["sliceable", "apple"],
+                ["toggleable", "lamp"],
+                ["heater", "microwave"],
+                ["cooler", "fridge"],
+                ["washer", "sink"],
+                ["openable", "fridge"],
+                *extra,
+            ],
+            "goal": goal,
+        }
+    )
 
 
 def reasons(plan, scene, domain):
@@ -43,16 +73,24 @@ def test_toggle_heat_cool_clean_slice(alfred):
     assert simulate(plan, scene, alfred).completed
     assert optimal_length(scene, alfred) == 7
     # slicing makes fresh slices: heating first does not give heated slices
-    wrong = "Navigate(Counter), Pick(Apple), Navigate(Microwave), Heat(Apple), Navigate(Counter), Place(Counter), " \
-            "Pick(Knife), Slice(Apple)"
+    wrong = (
+        "Navigate(Counter), Pick(Apple), Navigate(Microwave), Heat(Apple), Navigate(Counter), Place(Counter), "
+        "Pick(Knife), Slice(Apple)"
+    )
     trace = simulate(wrong, scene, alfred)
     assert trace.first_invalid is None and not trace.completed
-    assert reasons("Navigate(Counter), Pick(Apple), Heat(Apple)", scene, alfred)[2] == \
-        "the robot is at counter, not at a microwave"
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Heat(Apple)", scene, alfred)[2]
+        == "the robot is at counter, not at a microwave"
+    )
     assert reasons("Navigate(Counter), Slice(Apple)", scene, alfred)[1] == "the hand is empty"
-    assert reasons("Navigate(Counter), Pick(Apple), Slice(Apple)", scene, alfred)[2] == "apple cannot slice (hold a knife)"
-    assert reasons("Navigate(Counter), Pick(Apple), Heat(Knife)", scene, alfred)[2] == \
-        "knife is not in the hand (it holds apple)"
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Slice(Apple)", scene, alfred)[2] == "apple cannot slice (hold a knife)"
+    )
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Heat(Knife)", scene, alfred)[2]
+        == "knife is not in the hand (it holds apple)"
+    )
     for action, place, fact in (("Cool", "Fridge", "cooled"), ("Clean", "Sink", "cleaned")):
         scene = kitchen(alfred, [[fact, "apple"]])
         assert simulate(f"Navigate(Counter), Pick(Apple), Navigate({place}), {action}(Apple)", scene, alfred).completed
@@ -63,8 +101,10 @@ def test_open_and_close_a_closed_container(alfred):
     scene = kitchen(alfred, [["in", "apple", "fridge"], ["not", "opened", "fridge"]])
     plan = "Navigate(Counter), Pick(Apple), Navigate(Fridge), Open(Fridge), Place(Fridge), Close(Fridge)"
     assert simulate(plan, scene, alfred).completed and optimal_length(scene, alfred) == 6
-    assert reasons("Navigate(Counter), Pick(Apple), Navigate(Fridge), Place(Fridge)", scene, alfred)[3] == \
-        "fridge is closed"
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Navigate(Fridge), Place(Fridge)", scene, alfred)[3]
+        == "fridge is closed"
+    )
     assert reasons("Navigate(Fridge), Close(Fridge)", scene, alfred)[1] == "fridge is closed"
 
 
@@ -74,18 +114,33 @@ def test_nested_and_movable_receptacles(alfred):
     plan = "Navigate(Counter), Pick(Apple), Navigate(Counter 2), Place(Pot), Pick(Pot), Navigate(Fridge), Place(Fridge)"
     assert simulate(plan, scene, alfred).completed
     assert optimal_length(scene, alfred) == 7
-    assert reasons("Navigate(Counter), Pick(Apple), Place(Pot)", scene, alfred)[2] == \
-        "pot is not where the robot is (counter)"
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Place(Pot)", scene, alfred)[2]
+        == "pot is not where the robot is (counter)"
+    )
     # Navigate(Pot) goes to where the pot stands; an object in the pot is within reach there.
-    assert reasons("Navigate(Counter), Pick(Apple), Navigate(Pot), Place(Pot), Pick(Apple)", scene, alfred) == [None] * 5
+    assert (
+        reasons("Navigate(Counter), Pick(Apple), Navigate(Pot), Place(Pot), Pick(Apple)", scene, alfred) == [None] * 5
+    )
 
 
 def test_two_instances_of_a_kind(alfred):
-    scene = alfred.scene_from_dict({
-        "entities": {"start": "spot", "bed": "furniture", "desk": "furniture", "book": "item", "book 2": "item"},
-        "init": [["robot-at", "start"], ["hand-empty"], ["in", "book", "desk"], ["in", "book 2", "bed"],
-                 ["pickable", "book"], ["pickable", "book 2"], ["receptacle", "desk"], ["receptacle", "bed"]],
-        "goal": [["in", "book", "bed"], ["in", "book 2", "desk"]]})
+    scene = alfred.scene_from_dict(
+        {
+            "entities": {"start": "spot", "bed": "furniture", "desk": "furniture", "book": "item", "book 2": "item"},
+            "init": [
+                ["robot-at", "start"],
+                ["hand-empty"],
+                ["in", "book", "desk"],
+                ["in", "book 2", "bed"],
+                ["pickable", "book"],
+                ["pickable", "book 2"],
+                ["receptacle", "desk"],
+                ["receptacle", "bed"],
+            ],
+            "goal": [["in", "book", "bed"], ["in", "book 2", "desk"]],
+        }
+    )
     # "Book" is the first book within reach; "Book 2" names the second.
     trace = simulate("Navigate(Bed), Pick(Book)", scene, alfred)
     assert trace.steps[1].argument == "book 2"
@@ -106,8 +161,9 @@ def test_inferred_goals_for_search_pick_up_and_toggle_tasks(alfred):
         assert hprm.score(plan, {"plan": plan}).error_type is None
     assert hprm.score("Navigate(Sink)", {"plan": "Navigate(Sink), Pick(Sponge)"}).error_type == "task"
     # put back where it came from after cleaning: the restored placement is part of the goal
-    clean = alfred.infer_scene("Navigate(Cabinet), Pick(Cloth), Navigate(SinkBasin), Clean(Cloth), "
-                               "Navigate(Cabinet), Place(Cabinet)")
+    clean = alfred.infer_scene(
+        "Navigate(Cabinet), Pick(Cloth), Navigate(SinkBasin), Clean(Cloth), Navigate(Cabinet), Place(Cabinet)"
+    )
     assert ("in", "cloth", "cabinet") in clean.goal_true and optimal_length(clean, alfred) == 6
 
 
@@ -127,8 +183,9 @@ def test_a_user_pddl_file_by_path(tmp_path):
   (:action switch-off :parameters (?l - lamp) :precondition (lit ?l) :effect (not (lit ?l))))""")
     domain = load_domain(path)
     assert domain.action_names == ["Switch_on", "Switch_off"]
-    scene = domain.scene_from_dict({"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"]],
-                                    "goal": [["lit", "a"], ["not", "lit", "b"]]})
+    scene = domain.scene_from_dict(
+        {"entities": {"a": "lamp", "b": "lamp"}, "init": [["lit", "b"]], "goal": [["lit", "a"], ["not", "lit", "b"]]}
+    )
     assert optimal_plan(scene, domain) == ["Switch_on(A)", "Switch_off(B)"]
     assert simulate("Switch_on(B)", scene, domain).steps[0].reason == "(lit b) holds"
     hprm = HPRM(str(path))

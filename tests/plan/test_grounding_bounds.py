@@ -81,12 +81,19 @@ SCENARIOS = textwrap.dedent('''
 
 def run_bounded(scenario: str) -> list:
     """The scenario's results, run under the CPU and memory limits (a limit hit fails the test)."""
+
     def limit():
         resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
 
-    done = subprocess.run([sys.executable, "-c", SCENARIOS, scenario], cwd=ROOT, capture_output=True, text=True,
-                          preexec_fn=limit, timeout=10 * CPU_SECONDS)
+    done = subprocess.run(
+        [sys.executable, "-c", SCENARIOS, scenario],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=10 * CPU_SECONDS,
+    )
     assert done.returncode == 0, f"{scenario}: exit {done.returncode}: {done.stderr[-1500:]}"
     return json.loads(done.stdout)
 
@@ -114,7 +121,9 @@ def test_untyped_parameters_over_two_thousand_constants():
     assert joined["exact"] and joined["optimal_length"] == 2 and joined["error_type"] is None, joined
     # mark's are bound by nothing (4 million bindings): the step is not checked, in one line, and the result says so
     reason = unbound["reasons"][1]
-    assert reason == ("not checked: domain links: action mark: more than 200,000 bindings to try in one state "
-                      "(give its parameters types, or preconditions that bind them to facts)")
+    assert reason == (
+        "not checked: domain links: action mark: more than 200,000 bindings to try in one state "
+        "(give its parameters types, or preconditions that bind them to facts)"
+    )
     assert not unbound["exact"] and unbound["note"] == f"a step was {reason}"
     assert unbound["error_type"] == "state_transition" and unbound["scores"][1] == -3.0

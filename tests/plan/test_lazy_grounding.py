@@ -22,9 +22,20 @@ def scenes_and_states(draw):
     places = ["start", "spot"] + furniture
     entities = {"start": "spot", "spot": "spot", **{f: "furniture" for f in furniture}, **{i: "item" for i in items}}
     statics = [["receptacle", f] for f in furniture] + [["pickable", i] for i in items]
-    statics += [[p, x] for p, x in draw(st.lists(st.tuples(
-        st.sampled_from(["openable", "heater", "cooler", "washer", "toggleable", "sharp", "sliceable", "receptacle"]),
-        st.sampled_from(furniture + items)), max_size=6))]
+    statics += [
+        [p, x]
+        for p, x in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(
+                        ["openable", "heater", "cooler", "washer", "toggleable", "sharp", "sliceable", "receptacle"]
+                    ),
+                    st.sampled_from(furniture + items),
+                ),
+                max_size=6,
+            )
+        )
+    ]
     if draw(st.booleans()):
         statics.append(["beside", furniture[0], "spot"])
     holding = draw(st.sampled_from([None] + items))
@@ -32,8 +43,15 @@ def scenes_and_states(draw):
     for item in items:
         if item != holding:
             facts.append(["in", item, draw(st.sampled_from(places[1:] + items))])
-    facts += [[p, x] for p, x in draw(st.lists(st.tuples(st.sampled_from(["opened", "on", "sliced", "heated"]),
-                                                         st.sampled_from(furniture + items)), max_size=4))]
+    facts += [
+        [p, x]
+        for p, x in draw(
+            st.lists(
+                st.tuples(st.sampled_from(["opened", "on", "sliced", "heated"]), st.sampled_from(furniture + items)),
+                max_size=4,
+            )
+        )
+    ]
     scene = ALFRED.scene_from_dict({"entities": entities, "init": statics + facts, "goal": []})
     return scene, scene.initial
 

@@ -17,7 +17,11 @@ def test_clean_plan_has_steps_with_exact_spans():
     parsed = parse_plan(GUIDE)
     assert parsed.ok and parsed.errors == ()
     assert [(s.action, s.argument) for s in parsed.steps] == [
-        ("Navigate", "Table"), ("Pick", "Apple"), ("Navigate", "Basket"), ("Place", "Basket")]
+        ("Navigate", "Table"),
+        ("Pick", "Apple"),
+        ("Navigate", "Basket"),
+        ("Place", "Basket"),
+    ]
     for step in parsed.steps:
         assert GUIDE[slice(*step.span)] == str(step)
         assert GUIDE[slice(*step.action_span)] == step.action
@@ -37,22 +41,25 @@ def test_spaces_inside_a_step_are_stripped_but_spans_point_at_the_words():
     assert first.argument == "white  table" and text[slice(*first.argument_span)] == "white  table"
 
 
-@pytest.mark.parametrize("text, expected, n_steps", [
-    ("Navigate(Table) Pick(Apple)", ["missing_comma"], 2),  # no comma between steps
-    ("Navigate(Table)\nPick(Apple)", ["missing_comma"], 2),  # one step per line
-    ("Navigate(Table, Pick(Apple)", ["unbalanced_parenthesis"], 2),  # '(' never closed; next step still read
-    ("Navigate(Table)), Pick(Apple)", ["unbalanced_parenthesis"], 2),  # a ')' that closes nothing
-    ("Pick(Apple (red)), Place(Box)", ["unbalanced_parenthesis"], 2),  # nested parenthesis
-    ("Navigate(), Pick(Apple)", ["empty_argument"], 2),
-    ("(Table), Pick(Apple)", ["empty_action"], 2),
-    ("Plan: Navigate(Table)", ["stray_text"], 1),  # text before
-    ("Navigate(Table), Pick(Apple).", ["stray_text"], 2),  # text after
-    ("Navigate(Table), Pick(Apple),", ["stray_text"], 2),  # trailing comma
-    ("Navigate(Table), ?? Pick(Apple)", ["unknown_token"], 2),  # junk between steps
-    ("", ["empty_plan"], 0),
-    ("   \n\t", ["empty_plan"], 0),
-    ("I cannot help with that", ["stray_text", "empty_plan"], 0),
-])
+@pytest.mark.parametrize(
+    "text, expected, n_steps",
+    [
+        ("Navigate(Table) Pick(Apple)", ["missing_comma"], 2),  # no comma between steps
+        ("Navigate(Table)\nPick(Apple)", ["missing_comma"], 2),  # one step per line
+        ("Navigate(Table, Pick(Apple)", ["unbalanced_parenthesis"], 2),  # '(' never closed; next step still read
+        ("Navigate(Table)), Pick(Apple)", ["unbalanced_parenthesis"], 2),  # a ')' that closes nothing
+        ("Pick(Apple (red)), Place(Box)", ["unbalanced_parenthesis"], 2),  # nested parenthesis
+        ("Navigate(), Pick(Apple)", ["empty_argument"], 2),
+        ("(Table), Pick(Apple)", ["empty_action"], 2),
+        ("Plan: Navigate(Table)", ["stray_text"], 1),  # text before
+        ("Navigate(Table), Pick(Apple).", ["stray_text"], 2),  # text after
+        ("Navigate(Table), Pick(Apple),", ["stray_text"], 2),  # trailing comma
+        ("Navigate(Table), ?? Pick(Apple)", ["unknown_token"], 2),  # junk between steps
+        ("", ["empty_plan"], 0),
+        ("   \n\t", ["empty_plan"], 0),
+        ("I cannot help with that", ["stray_text", "empty_plan"], 0),
+    ],
+)
 def test_format_errors_are_found_and_steps_repaired(text, expected, n_steps):
     parsed = parse_plan(text)
     assert sorted(kinds(text)) == sorted(expected)
@@ -123,15 +130,19 @@ def test_any_valid_plan_printed_and_parsed_again_is_the_same_plan(steps):
     assert format_plan(parsed.steps) == text
 
 
-@pytest.mark.parametrize("text", [
-    "(" * 20000,  # each '(' would rescan the rest if the scanner were quadratic
-    ")" * 20000,
-    "Pick(" + "(a" * 10000,
-    "Pick(" + " " * 20000,
-    "A(b)" * 5000,  # missing commas throughout
-    "A(b), " * 5000 + "?",  # clean until the very end
-    "A(\n" * 5000,
-], ids=["opens", "closes", "nested", "spaces", "no_commas", "junk_at_end", "newlines"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 20000,  # each '(' would rescan the rest if the scanner were quadratic
+        ")" * 20000,
+        "Pick(" + "(a" * 10000,
+        "Pick(" + " " * 20000,
+        "A(b)" * 5000,  # missing commas throughout
+        "A(b), " * 5000 + "?",  # clean until the very end
+        "A(\n" * 5000,
+    ],
+    ids=["opens", "closes", "nested", "spaces", "no_commas", "junk_at_end", "newlines"],
+)
 def test_long_pathological_inputs_are_parsed_in_one_pass(text):
     parsed = parse_plan(text)
     assert not parsed.ok and parsed.errors

@@ -4,7 +4,12 @@ from harp.plan import GuideScene, cost_to_go, optimal_length, optimal_plan, simu
 
 
 def test_one_object(npp, two_tables):
-    assert optimal_plan(two_tables, npp) == ["Navigate(White Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
+    assert optimal_plan(two_tables, npp) == [
+        "Navigate(White Table)",
+        "Pick(Apple)",
+        "Navigate(Basket)",
+        "Place(Basket)",
+    ]
     assert optimal_length(two_tables, npp) == 4
 
 
@@ -21,9 +26,14 @@ def test_holding_a_distractor_costs_extra_steps(npp, two_tables):
 
 
 def test_two_objects(npp):
-    scene = GuideScene.from_dict({"robot": "start", "locations": ["table", "shelf", "box"],
-                             "objects": {"apple": "table", "pear": "shelf", "ball": "box"},
-                             "goal": {"apple": "box", "pear": "box"}})
+    scene = GuideScene.from_dict(
+        {
+            "robot": "start",
+            "locations": ["table", "shelf", "box"],
+            "objects": {"apple": "table", "pear": "shelf", "ball": "box"},
+            "goal": {"apple": "box", "pear": "box"},
+        }
+    )
     plan = optimal_plan(scene, npp)
     assert len(plan) == 8 and optimal_length(scene, npp) == 8
     assert simulate(plan, scene, npp).completed
@@ -39,14 +49,33 @@ def test_goal_already_met_and_unreachable_goal(npp):
 
 def test_drawer_task(drawers, drawer_scene):
     plan = optimal_plan(drawer_scene, drawers)
-    assert plan == ["Navigate(Drawer)", "Open(Drawer)", "Pick(Spoon)", "Close(Drawer)", "Navigate(Table)", "Place(Table)"]
+    assert plan == [
+        "Navigate(Drawer)",
+        "Open(Drawer)",
+        "Pick(Spoon)",
+        "Close(Drawer)",
+        "Navigate(Table)",
+        "Place(Table)",
+    ]
     assert simulate(plan, drawer_scene, drawers).completed
 
 
 def test_put_into_a_closed_drawer(drawers):
-    scene = GuideScene.from_dict({"locations": ["table"], "objects": {"apple": "table"},
-                             "openable": {"drawer": False}, "goal": {"apple": "drawer"}})
-    assert optimal_plan(scene, drawers) == ["Navigate(Table)", "Pick(Apple)", "Navigate(Drawer)", "Open(Drawer)", "Place(Drawer)"]
+    scene = GuideScene.from_dict(
+        {
+            "locations": ["table"],
+            "objects": {"apple": "table"},
+            "openable": {"drawer": False},
+            "goal": {"apple": "drawer"},
+        }
+    )
+    assert optimal_plan(scene, drawers) == [
+        "Navigate(Table)",
+        "Pick(Apple)",
+        "Navigate(Drawer)",
+        "Open(Drawer)",
+        "Place(Drawer)",
+    ]
 
 
 def test_a_fifty_object_scene_is_scored_within_the_search_budget(npp):
@@ -78,8 +107,12 @@ def test_the_search_cache_is_bounded_by_the_states_it_holds(npp, monkeypatch):
 
     planner.search.cache_clear()
     monkeypatch.setattr(planner, "CACHED_STATES", 60)
-    scenes = [GuideScene.from_dict({"locations": ["table", f"box {i}"], "objects": {"apple": "table"},
-                               "goal": {"apple": f"box {i}"}}) for i in range(20)]
+    scenes = [
+        GuideScene.from_dict(
+            {"locations": ["table", f"box {i}"], "objects": {"apple": "table"}, "goal": {"apple": f"box {i}"}}
+        )
+        for i in range(20)
+    ]
     for scene in scenes:
         planner.search(scene, npp)
     assert 1 < len(planner._cache) < 20 and planner._total[0] <= 60

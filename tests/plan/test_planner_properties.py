@@ -42,7 +42,9 @@ def scenes(draw):
     drawers = draw(st.sampled_from([[], ["drawer"]]))
     locations = draw(st.lists(st.sampled_from(places), min_size=1, max_size=3, unique=True))
     spots = locations + drawers
-    objects = draw(st.dictionaries(st.sampled_from(["apple", "cup", "pear"]), st.sampled_from(spots), min_size=1, max_size=3))
+    objects = draw(
+        st.dictionaries(st.sampled_from(["apple", "cup", "pear"]), st.sampled_from(spots), min_size=1, max_size=3)
+    )
     goal_objects = draw(st.lists(st.sampled_from(sorted(objects)), min_size=1, max_size=2, unique=True))
     goal = {obj: draw(st.sampled_from(spots)) for obj in goal_objects}
     openable = {d: draw(st.booleans()) for d in drawers}

@@ -83,8 +83,11 @@ class LineDomain:
 
 
 LINE = LineDomain()
-RECORD = {"task": "go to cell 3", "plan": ["Move(1)", "Move(2)", "Move(3)"],
-          "scene": {"cells": 5, "start": 0, "target": 3}}
+RECORD = {
+    "task": "go to cell 3",
+    "plan": ["Move(1)", "Move(2)", "Move(3)"],
+    "scene": {"cells": 5, "start": 0, "target": 3},
+}
 
 
 def test_a_third_engine_runs_through_the_simulator_the_planner_and_h_prm():

@@ -18,14 +18,20 @@ def test_openable_places_are_locations(drawer_scene):
     assert drawer_scene.initial.open == frozenset()
 
 
-@pytest.mark.parametrize("scene, message", [
-    ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"y": "a"}}, "scene.goal: 'y' is not in scene.objects"),
-    ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"x": "b"}}, "which is not in scene.locations"),
-    ({"locations": ["a"], "objects": {"x": "shelf"}, "goal": {}}, "scene.objects: 'x' starts at 'shelf', which is not"),
-    ({"locations": "a", "objects": {}, "goal": {}}, "scene.locations: expected a list"),
-    ({"locations": [], "objects": {}, "goal": {}, "goals": {}}, "unknown key 'goals'"),
-    ([], "expected an object"),
-])
+@pytest.mark.parametrize(
+    "scene, message",
+    [
+        ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"y": "a"}}, "scene.goal: 'y' is not in scene.objects"),
+        ({"locations": ["a"], "objects": {"x": "a"}, "goal": {"x": "b"}}, "which is not in scene.locations"),
+        (
+            {"locations": ["a"], "objects": {"x": "shelf"}, "goal": {}},
+            "scene.objects: 'x' starts at 'shelf', which is not",
+        ),
+        ({"locations": "a", "objects": {}, "goal": {}}, "scene.locations: expected a list"),
+        ({"locations": [], "objects": {}, "goal": {}, "goals": {}}, "unknown key 'goals'"),
+        ([], "expected an object"),
+    ],
+)
 def test_malformed_scenes_are_one_line_data_errors(scene, message):
     with pytest.raises(DataError, match=message):
         GuideScene.from_dict(scene)
@@ -33,13 +39,29 @@ def test_malformed_scenes_are_one_line_data_errors(scene, message):
 
 def test_infer_scene_from_the_guides_example(npp):
     scene = infer_scene(["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"], npp)
-    assert scene.to_dict() == {"robot": "start", "locations": ["table", "basket"],
-                               "objects": {"apple": "table"}, "goal": {"apple": "basket"}}
+    assert scene.to_dict() == {
+        "robot": "start",
+        "locations": ["table", "basket"],
+        "objects": {"apple": "table"},
+        "goal": {"apple": "basket"},
+    }
 
 
 def test_infer_scene_two_objects_and_a_moved_twice_object(npp):
-    plan = ["Navigate(Shelf)", "Pick(Cup)", "Navigate(Table)", "Place(Table)", "Navigate(Counter)",
-            "Pick(Pear)", "Navigate(Bin)", "Place(Bin)", "Navigate(Table)", "Pick(Cup)", "Navigate(Bin)", "Place(Bin)"]
+    plan = [
+        "Navigate(Shelf)",
+        "Pick(Cup)",
+        "Navigate(Table)",
+        "Place(Table)",
+        "Navigate(Counter)",
+        "Pick(Pear)",
+        "Navigate(Bin)",
+        "Place(Bin)",
+        "Navigate(Table)",
+        "Pick(Cup)",
+        "Navigate(Bin)",
+        "Place(Bin)",
+    ]
     scene = infer_scene(plan, npp)
     assert scene.objects == {"cup": "shelf", "pear": "counter"}  # where each was first picked
     assert scene.goal == {"cup": "bin", "pear": "bin"}  # the final placements

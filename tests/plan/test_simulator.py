@@ -47,11 +47,15 @@ def test_navigate_to_where_the_robot_is_is_legal_but_wasted(npp, two_tables):
 def test_drawer_must_be_open(drawers, drawer_scene):
     closed = simulate("Navigate(Drawer), Pick(Spoon)", drawer_scene, drawers)
     assert closed.steps[1].reason == "drawer is closed"
-    ok = simulate("Navigate(Drawer), Open(Drawer), Pick(Spoon), Close(Drawer), Navigate(Table), Place(Table)",
-                  drawer_scene, drawers)
+    ok = simulate(
+        "Navigate(Drawer), Open(Drawer), Pick(Spoon), Close(Drawer), Navigate(Table), Place(Table)",
+        drawer_scene,
+        drawers,
+    )
     assert ok.completed
-    left_open = simulate("Navigate(Drawer), Open(Drawer), Pick(Spoon), Navigate(Table), Place(Table)",
-                         drawer_scene, drawers)
+    left_open = simulate(
+        "Navigate(Drawer), Open(Drawer), Pick(Spoon), Navigate(Table), Place(Table)", drawer_scene, drawers
+    )
     assert left_open.first_invalid is None and not left_open.completed  # goal says: drawer closed
     twice = simulate("Navigate(Drawer), Open(Drawer), Open(Drawer)", drawer_scene, drawers)
     assert twice.steps[2].reason == "drawer is already open"

@@ -8,8 +8,12 @@ from hypothesis import strategies as st
 from harp.cli import main
 
 REFERENCE = '["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]'
-SCENE = {"robot": "start", "locations": ["table", "red table", "basket"],
-         "objects": {"apple": "table", "cup": "red table"}, "goal": {"apple": "basket"}}
+SCENE = {
+    "robot": "start",
+    "locations": ["table", "red table", "basket"],
+    "objects": {"apple": "table", "cup": "red table"},
+    "goal": {"apple": "basket"},
+}
 
 
 def score(capsys, *argv):
@@ -19,12 +23,24 @@ def score(capsys, *argv):
 
 
 def test_one_plan_against_a_reference(capsys):
-    code, result, _ = score(capsys, "--task", "Put the apple into the basket",
-                            "--plan", "Navigate(Table), Place(Basket), Pick(Apple)", "--reference", REFERENCE)
+    code, result, _ = score(
+        capsys,
+        "--task",
+        "Put the apple into the basket",
+        "--plan",
+        "Navigate(Table), Place(Basket), Pick(Apple)",
+        "--reference",
+        REFERENCE,
+    )
     assert code == 0
     assert result["error_type"] == "state_transition" and result["optimal_length"] == 4
-    assert result["steps"][1] == {"step": "Place(Basket)", "span": [17, 30], "score": -3.0, "valid": False,
-                                  "reason": "the hand is empty"}
+    assert result["steps"][1] == {
+        "step": "Place(Basket)",
+        "span": [17, 30],
+        "score": -3.0,
+        "valid": False,
+        "reason": "the hand is empty",
+    }
     assert set(result) >= {"format", "action", "transition", "task", "efficiency", "total"}
 
 
@@ -35,8 +51,15 @@ def test_one_plan_against_a_scene_file_or_a_record_file(capsys, tmp_path):
     assert code == 0 and result["error_type"] == "task"  # the cup exists in this scene
     record = tmp_path / "record.json"
     record.write_text(json.dumps({"task": "t", "plan": [], "scene": SCENE}))
-    code, result, _ = score(capsys, "--plan", "Navigate(Table), Pick(Apple), Navigate(Basket), Place(Basket)",
-                            "--scene", str(record), "--domain", "drawers")
+    code, result, _ = score(
+        capsys,
+        "--plan",
+        "Navigate(Table), Pick(Apple), Navigate(Basket), Place(Basket)",
+        "--scene",
+        str(record),
+        "--domain",
+        "drawers",
+    )
     assert code == 0 and result["total"] == 1.0
 
 
@@ -58,15 +81,21 @@ def write_jsonl(path, rows):
 
 def test_a_predictions_file_against_records(capsys, tmp_path):
     plan = ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]
-    records = write_jsonl(tmp_path / "test.jsonl", [
-        {"id": "a", "image": "a.png", "task": "t", "plan": plan},
-        {"id": "b", "image": "b.png", "task": "t", "plan": plan, "scene": SCENE},
-    ])
+    records = write_jsonl(
+        tmp_path / "test.jsonl",
+        [
+            {"id": "a", "image": "a.png", "task": "t", "plan": plan},
+            {"id": "b", "image": "b.png", "task": "t", "plan": plan, "scene": SCENE},
+        ],
+    )
     # Out of order, matched by id.
-    predictions = write_jsonl(tmp_path / "pred.jsonl", [
-        {"id": "b", "prediction": "Navigate(Red Table), Pick(Cup), Navigate(Basket), Place(Basket)"},
-        {"id": "a", "prediction": ", ".join(plan)},
-    ])
+    predictions = write_jsonl(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "b", "prediction": "Navigate(Red Table), Pick(Cup), Navigate(Basket), Place(Basket)"},
+            {"id": "a", "prediction": ", ".join(plan)},
+        ],
+    )
     code, result, _ = score(capsys, "--predictions", predictions, "--records", records)
     assert code == 0
     assert [s["id"] for s in result["samples"]] == ["b", "a"]

@@ -7,8 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harp.plan.parser import parse_plan
-from harp.rewards.ftca import (ACTION_WEIGHT, ARGUMENT_WEIGHT, OTHER_WEIGHT, group_mean_step_score,
-                               token_advantages, token_steps, token_weights)
+from harp.rewards.ftca import (
+    ACTION_WEIGHT,
+    ARGUMENT_WEIGHT,
+    OTHER_WEIGHT,
+    group_mean_step_score,
+    token_advantages,
+    token_steps,
+    token_weights,
+)
 
 TEXT = "Navigate(Table), Place(Basket)"
 
@@ -63,8 +70,9 @@ def test_group_mean_step_score():
     assert group_mean_step_score([[], []]) == 0.0
 
 
-_plans = st.lists(st.sampled_from(["Navigate(Table)", "Pick(Apple)", "Place(Basket)", "Grab(X)", "junk", ")"]),
-                  max_size=6).map(", ".join)
+_plans = st.lists(
+    st.sampled_from(["Navigate(Table)", "Pick(Apple)", "Place(Basket)", "Grab(X)", "junk", ")"]), max_size=6
+).map(", ".join)
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,42 +7,129 @@ from hypothesis import strategies as st
 from harp.config import RewardConfig
 from harp.rewards.hprm import COMPONENTS, ERROR_TYPES, HPRM, RewardWeights
 
-GUIDE = {"task": "Put the apple on the table into the basket",
-         "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"]}
+GUIDE = {
+    "task": "Put the apple on the table into the basket",
+    "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Basket)", "Place(Basket)"],
+}
 # A synthetic record: a distractor cup on the red table, a second receptacle (box).
-SCENE = {"task": "Put the apple into the basket", "plan": GUIDE["plan"],
-         "scene": {"robot": "start", "locations": ["table", "red table", "basket", "box"],
-                   "objects": {"apple": "table", "cup": "red table"}, "goal": {"apple": "basket"}}}
-TWO = {"task": "Put the apple and the cup into the box",
-       "plan": ["Navigate(Table)", "Pick(Apple)", "Navigate(Box)", "Place(Box)",
-                "Navigate(Red Table)", "Pick(Cup)", "Navigate(Box)", "Place(Box)"]}
-DRAWER = {"task": "Put the apple in the drawer and close it", "plan": [],
-          "scene": {"locations": ["table"], "objects": {"apple": "table"}, "openable": {"drawer": False},
-                    "goal": {"apple": "drawer"}, "goal_open": {"drawer": False}}}
+SCENE = {
+    "task": "Put the apple into the basket",
+    "plan": GUIDE["plan"],
+    "scene": {
+        "robot": "start",
+        "locations": ["table", "red table", "basket", "box"],
+        "objects": {"apple": "table", "cup": "red table"},
+        "goal": {"apple": "basket"},
+    },
+}
+TWO = {
+    "task": "Put the apple and the cup into the box",
+    "plan": [
+        "Navigate(Table)",
+        "Pick(Apple)",
+        "Navigate(Box)",
+        "Place(Box)",
+        "Navigate(Red Table)",
+        "Pick(Cup)",
+        "Navigate(Box)",
+        "Place(Box)",
+    ],
+}
+DRAWER = {
+    "task": "Put the apple in the drawer and close it",
+    "plan": [],
+    "scene": {
+        "locations": ["table"],
+        "objects": {"apple": "table"},
+        "openable": {"drawer": False},
+        "goal": {"apple": "drawer"},
+        "goal_open": {"drawer": False},
+    },
+}
 
 # (example, completion, error_type, components (format, action, transition, task, efficiency), total)
 CASES = {
     # the guide's perfect example
-    "guide_optimal": (GUIDE, "Navigate(Table), Pick(Apple), Navigate(Basket), Place(Basket)", None, (1, 1, 1, 1, 1), 1.0),
+    "guide_optimal": (
+        GUIDE,
+        "Navigate(Table), Pick(Apple), Navigate(Basket), Place(Basket)",
+        None,
+        (1, 1, 1, 1, 1),
+        1.0,
+    ),
     # case, spacing, articles and the records' list form change nothing
-    "case_space_variant": (GUIDE, "navigate( the table ),PICK(apple) , Navigate(basket),place(BASKET)", None, (1, 1, 1, 1, 1), 1.0),
+    "case_space_variant": (
+        GUIDE,
+        "navigate( the table ),PICK(apple) , Navigate(basket),place(BASKET)",
+        None,
+        (1, 1, 1, 1, 1),
+        1.0,
+    ),
     # guide negative 1, format: a missing comma (1 error, 4 steps -> 1 - 2/5), nothing above credited
-    "format_missing_comma": (GUIDE, "Navigate(Table) Pick(Apple), Navigate(Basket), Place(Basket)", "format", (0.6, -1, -1, -1, -1), -0.84),
+    "format_missing_comma": (
+        GUIDE,
+        "Navigate(Table) Pick(Apple), Navigate(Basket), Place(Basket)",
+        "format",
+        (0.6, -1, -1, -1, -1),
+        -0.84,
+    ),
     # format: unbalanced parenthesis
-    "format_parenthesis": (GUIDE, "Navigate(Table, Pick(Apple), Navigate(Basket), Place(Basket)", "format", (0.6, -1, -1, -1, -1), -0.84),
+    "format_parenthesis": (
+        GUIDE,
+        "Navigate(Table, Pick(Apple), Navigate(Basket), Place(Basket)",
+        "format",
+        (0.6, -1, -1, -1, -1),
+        -0.84,
+    ),
     # guide negative 2, action: an unknown action (3 of 4 steps valid actions -> 0.5)
-    "unknown_action": (GUIDE, "Navigate(Table), Grab(Apple), Navigate(Basket), Place(Basket)", "action", (1, 0.5, -1, -1, -1), -0.425),
+    "unknown_action": (
+        GUIDE,
+        "Navigate(Table), Grab(Apple), Navigate(Basket), Place(Basket)",
+        "action",
+        (1, 0.5, -1, -1, -1),
+        -0.425,
+    ),
     # action: an entity that is not in the scene
-    "unknown_entity": (SCENE, "Navigate(Table), Pick(Banana), Navigate(Basket), Place(Basket)", "action", (1, 0.5, -1, -1, -1), -0.425),
+    "unknown_entity": (
+        SCENE,
+        "Navigate(Table), Pick(Banana), Navigate(Basket), Place(Basket)",
+        "action",
+        (1, 0.5, -1, -1, -1),
+        -0.425,
+    ),
     # guide negative 3, state transition: Place before Pick (first violation at step 1 of 3, 2 violations:
     # Pick(Apple) after it is valid, so just 1 violation -> 2*(1/3)/1 - 1)
-    "state_transition": (GUIDE, "Navigate(Table), Place(Basket), Pick(Apple)", "state_transition", (1, 1, -1 / 3, -1, -1), -0.1333),
+    "state_transition": (
+        GUIDE,
+        "Navigate(Table), Place(Basket), Pick(Apple)",
+        "state_transition",
+        (1, 1, -1 / 3, -1, -1),
+        -0.1333,
+    ),
     # guide negative 4, inefficient: one redundant step (2*4/5 - 1 = 0.6)
-    "inefficient": (GUIDE, "Navigate(Table), Pick(Apple), Navigate(Table), Navigate(Basket), Place(Basket)", "inefficient", (1, 1, 1, 1, 0.6), 0.94),
+    "inefficient": (
+        GUIDE,
+        "Navigate(Table), Pick(Apple), Navigate(Table), Navigate(Basket), Place(Basket)",
+        "inefficient",
+        (1, 1, 1, 1, 0.6),
+        0.94,
+    ),
     # wrong object: the cup goes into the basket, the apple stays (progress 0 -> task -1)
-    "wrong_object": (SCENE, "Navigate(Red Table), Pick(Cup), Navigate(Basket), Place(Basket)", "task", (1, 1, 1, -1, -1), 0.2),
+    "wrong_object": (
+        SCENE,
+        "Navigate(Red Table), Pick(Cup), Navigate(Basket), Place(Basket)",
+        "task",
+        (1, 1, 1, -1, -1),
+        0.2,
+    ),
     # wrong receptacle: the apple goes into the box (V 4 -> 3, progress 1/4 -> task -0.5)
-    "wrong_receptacle": (SCENE, "Navigate(Table), Pick(Apple), Navigate(Box), Place(Box)", "task", (1, 1, 1, -0.5, -1), 0.325),
+    "wrong_receptacle": (
+        SCENE,
+        "Navigate(Table), Pick(Apple), Navigate(Box), Place(Box)",
+        "task",
+        (1, 1, 1, -0.5, -1),
+        0.325,
+    ),
     # incomplete: stops before placing (V 4 -> 1, progress 3/4 -> task 0.5)
     "incomplete": (GUIDE, "Navigate(Table), Pick(Apple), Navigate(Basket)", "task", (1, 1, 1, 0.5, -1), 0.575),
     # empty and whitespace-only completions are unparseable: the minimum everywhere
@@ -53,11 +140,21 @@ CASES = {
     "two_objects": (TWO, ", ".join(TWO["plan"]), None, (1, 1, 1, 1, 1), 1.0),
     "two_objects_half": (TWO, ", ".join(TWO["plan"][:4]), "task", (1, 1, 1, 0, -1), 0.45),
     # the drawers domain: open before placing, close at the end
-    "drawer_optimal": (DRAWER, "Navigate(Table), Pick(Apple), Navigate(Drawer), Open(Drawer), Place(Drawer), Close(Drawer)",
-                       None, (1, 1, 1, 1, 1), 1.0),
+    "drawer_optimal": (
+        DRAWER,
+        "Navigate(Table), Pick(Apple), Navigate(Drawer), Open(Drawer), Place(Drawer), Close(Drawer)",
+        None,
+        (1, 1, 1, 1, 1),
+        1.0,
+    ),
     # the drawers domain: placing into the closed drawer is a transition error (3 of 4 steps before it)
-    "drawer_closed": (DRAWER, "Navigate(Table), Pick(Apple), Navigate(Drawer), Place(Drawer)", "state_transition",
-                      (1, 1, 0.5, -1, -1), 0.075),
+    "drawer_closed": (
+        DRAWER,
+        "Navigate(Table), Pick(Apple), Navigate(Drawer), Place(Drawer)",
+        "state_transition",
+        (1, 1, 0.5, -1, -1),
+        0.075,
+    ),
 }
 
 
@@ -76,8 +173,15 @@ def test_hand_checked_cases(name):
 
 
 def test_the_hierarchy_orders_plans():
-    ladder = ["empty", "format_missing_comma", "unknown_action", "state_transition", "wrong_object",
-              "inefficient", "guide_optimal"]
+    ladder = [
+        "empty",
+        "format_missing_comma",
+        "unknown_action",
+        "state_transition",
+        "wrong_object",
+        "inefficient",
+        "guide_optimal",
+    ]
     hprm = HPRM()
     totals = []
     for name in ladder:
@@ -86,7 +190,9 @@ def test_the_hierarchy_orders_plans():
     assert totals == sorted(totals) and len(set(totals)) == len(totals)
 
 
-@pytest.mark.parametrize("weights", [RewardWeights(), RewardWeights(1, 1, 1, 1, 1), RewardWeights(0.5, 0.1, 0.1, 0.1, 0.2)])
+@pytest.mark.parametrize(
+    "weights", [RewardWeights(), RewardWeights(1, 1, 1, 1, 1), RewardWeights(0.5, 0.1, 0.1, 0.1, 0.2)]
+)
 def test_the_worst_plan_of_a_level_beats_the_best_of_the_level_below(weights):
     hprm = HPRM(weights=weights)
     worst_action = hprm.score("Grab(Apple), Grab(Apple), Grab(Apple)", GUIDE).total
@@ -97,7 +203,9 @@ def test_the_worst_plan_of_a_level_beats_the_best_of_the_level_below(weights):
 
 
 def test_step_scores_say_which_step_went_wrong():
-    b = HPRM().score("Navigate(Table), Navigate(Table), Place(Basket), Pick(Apple), Navigate(Basket), Place(Basket)", GUIDE)
+    b = HPRM().score(
+        "Navigate(Table), Navigate(Table), Place(Basket), Pick(Apple), Navigate(Basket), Place(Basket)", GUIDE
+    )
     # optimal, wasted (no progress), invalid (empty hand), then optimal again
     assert b.step_scores == [0.0, -1.0, -3.0, 0.0, 0.0, 0.0]
     assert b.step_reasons[2] == "the hand is empty"
@@ -136,8 +244,10 @@ def test_a_prebuilt_scene_on_the_example_is_used():
 
 
 _plan_text = st.lists(
-    st.tuples(st.sampled_from(["Navigate", "Pick", "Place", "Grab", "navigate", ""]),
-              st.sampled_from(["Table", "Apple", "Basket", "Red Table", "Cup", "Box", ""])),
+    st.tuples(
+        st.sampled_from(["Navigate", "Pick", "Place", "Grab", "navigate", ""]),
+        st.sampled_from(["Table", "Apple", "Basket", "Red Table", "Cup", "Box", ""]),
+    ),
     max_size=10,
 ).map(lambda steps: ", ".join(f"{a}({b})" for a, b in steps))
 
@@ -153,8 +263,16 @@ def test_total_and_components_stay_in_range(completion, example):
     assert (b.total == 1.0) == (b.error_type is None)
 
 
-_EXTRA_STEPS = ["Navigate(Table)", "Navigate(Box)", "Place(Box)", "Pick(Cup)", "Navigate(Red Table)", "Grab(Apple)",
-                "Pick(Basket)", "Place(Basket)"]
+_EXTRA_STEPS = [
+    "Navigate(Table)",
+    "Navigate(Box)",
+    "Place(Box)",
+    "Pick(Cup)",
+    "Navigate(Red Table)",
+    "Grab(Apple)",
+    "Pick(Basket)",
+    "Place(Basket)",
+]
 
 
 @st.composite

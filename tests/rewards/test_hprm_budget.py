@@ -30,8 +30,10 @@ def tables(alfred, apples: int, goal: list, receptacles: tuple = ()):
     return alfred.scene_from_dict({"entities": entities, "init": init, "goal": goal})
 
 
-LONG = "Navigate(Table 2), Navigate(Table 1), Pick(Apple), Navigate(Table 3), Place(Table 3), Pick(Apple), " \
-       "Navigate(Table 6), Place(Table 6)"
+LONG = (
+    "Navigate(Table 2), Navigate(Table 1), Pick(Apple), Navigate(Table 3), Place(Table 3), Pick(Apple), "
+    "Navigate(Table 6), Place(Table 6)"
+)
 SHORT = "Navigate(Table 1), Pick(Apple), Navigate(Table 6), Place(Table 6)"
 
 
@@ -56,10 +58,18 @@ def test_a_fact_no_action_can_add_never_holds(alfred):
     assert not ground.possible(("in", "table 1", "table 2"))  # ill-typed
 
 
-FIVE = [["in", "apple", "table 6"], ["in", "apple 2", "table 7"], ["in", "apple 3", "table 8"],
-        ["in", "apple 4", "table 9"], ["in", "apple 5", "table 10"]]
-REFERENCE = [step for i, a in enumerate(["Apple", "Apple 2", "Apple 3", "Apple 4", "Apple 5"], 1)
-             for step in (f"Navigate(Table {i})", f"Pick({a})", f"Navigate(Table {i + 5})", f"Place(Table {i + 5})")]
+FIVE = [
+    ["in", "apple", "table 6"],
+    ["in", "apple 2", "table 7"],
+    ["in", "apple 3", "table 8"],
+    ["in", "apple 4", "table 9"],
+    ["in", "apple 5", "table 10"],
+]
+REFERENCE = [
+    step
+    for i, a in enumerate(["Apple", "Apple 2", "Apple 3", "Apple 4", "Apple 5"], 1)
+    for step in (f"Navigate(Table {i})", f"Pick({a})", f"Navigate(Table {i + 5})", f"Place(Table {i + 5})")
+]
 
 
 def test_past_the_budget_the_result_says_so_and_claims_nothing(alfred):

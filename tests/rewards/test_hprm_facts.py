@@ -5,18 +5,54 @@ from hypothesis import strategies as st
 
 from harp.rewards.hprm import COMPONENTS, ERROR_TYPES, HPRM, RewardWeights
 
-HEAT = {"task": "Put a heated slice of apple on the counter",
-        "plan": ["Navigate(CounterTop)", "Pick(Knife)", "Navigate(Apple)", "Slice(Apple)", "Navigate(SinkBasin)",
-                 "Place(SinkBasin)", "Navigate(CounterTop 2)", "Pick(Apple)", "Navigate(Microwave)", "Heat(Apple)",
-                 "Navigate(CounterTop)", "Place(CounterTop)"]}
-MOVABLE = {"task": "Put the pen in a mug on the desk",
-           "plan": ["Navigate(Desk)", "Pick(Pen)", "Navigate(Mug)", "Place(Mug)", "Pick(Mug)", "Navigate(Desk 2)",
-                    "Place(Desk 2)"]}
-LOOK = {"task": "Look at the bowl under the lamp",
-        "plan": ["Navigate(Desk)", "Pick(Bowl)", "Navigate(DeskLamp)", "Toggle(DeskLamp)"]}
+HEAT = {
+    "task": "Put a heated slice of apple on the counter",
+    "plan": [
+        "Navigate(CounterTop)",
+        "Pick(Knife)",
+        "Navigate(Apple)",
+        "Slice(Apple)",
+        "Navigate(SinkBasin)",
+        "Place(SinkBasin)",
+        "Navigate(CounterTop 2)",
+        "Pick(Apple)",
+        "Navigate(Microwave)",
+        "Heat(Apple)",
+        "Navigate(CounterTop)",
+        "Place(CounterTop)",
+    ],
+}
+MOVABLE = {
+    "task": "Put the pen in a mug on the desk",
+    "plan": [
+        "Navigate(Desk)",
+        "Pick(Pen)",
+        "Navigate(Mug)",
+        "Place(Mug)",
+        "Pick(Mug)",
+        "Navigate(Desk 2)",
+        "Place(Desk 2)",
+    ],
+}
+LOOK = {
+    "task": "Look at the bowl under the lamp",
+    "plan": ["Navigate(Desk)", "Pick(Bowl)", "Navigate(DeskLamp)", "Toggle(DeskLamp)"],
+}
 EXAMPLES = [HEAT, MOVABLE, LOOK]
-EXTRA = ["Navigate(Fridge)", "Cool(Apple)", "Clean(Pen)", "Toggle(DeskLamp)", "Open(Fridge)", "Slice(Bowl)",
-         "Place(Microwave)", "Pick(Knife)", "Grab(Apple)", "Pick(Desk)", "Heat(Mug)", "Navigate(Moon)"]
+EXTRA = [
+    "Navigate(Fridge)",
+    "Cool(Apple)",
+    "Clean(Pen)",
+    "Toggle(DeskLamp)",
+    "Open(Fridge)",
+    "Slice(Bowl)",
+    "Place(Microwave)",
+    "Pick(Knife)",
+    "Grab(Apple)",
+    "Pick(Desk)",
+    "Heat(Mug)",
+    "Navigate(Moon)",
+]
 _LEVEL = {error_type: level for level, error_type in enumerate((*ERROR_TYPES, None))}
 ALFRED = HPRM("alfred")
 

@@ -25,7 +25,7 @@ def test_a_negative_is_pushed_down_against_the_sampled_baseline_and_never_up():
     assert advantages[3].item() == 0.0
     # in an all-tie group a worse negative still gets a finite push down (the largest sampled |z|)
     advantages, _ = sampled_baseline_advantages(torch.tensor([1.0, 1.0, 1.0, 0.3]), NEG, 4, "group")
-    assert advantages[3].item() == pytest.approx(-2 / 3 ** 0.5)
+    assert advantages[3].item() == pytest.approx(-2 / 3**0.5)
 
 
 def test_sampled_advantages_do_not_depend_on_the_negative():

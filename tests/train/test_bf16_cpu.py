@@ -43,10 +43,22 @@ def test_sft_then_grpo_steps_in_bf16_on_the_cpu(data, monkeypatch):
     from harp.train.sft import train_sft
 
     monkeypatch.setenv("HARP_TEST_CPU_BF16", "1")
-    sft = train_sft(load_sft_config(ROOT / "configs" / "demo" / "sft.yaml", [
-        f"model.name={data / 'tiny'}", f"data.train_path={data / 'train.jsonl'}", "data.val_path=null",
-        f"training.output_dir={data / 'sft'}", "training.max_steps=2", "training.per_device_train_batch_size=2",
-        "training.report_to=none", "training.bf16=true", "training.logging_steps=1"]))
+    sft = train_sft(
+        load_sft_config(
+            ROOT / "configs" / "demo" / "sft.yaml",
+            [
+                f"model.name={data / 'tiny'}",
+                f"data.train_path={data / 'train.jsonl'}",
+                "data.val_path=null",
+                f"training.output_dir={data / 'sft'}",
+                "training.max_steps=2",
+                "training.per_device_train_batch_size=2",
+                "training.report_to=none",
+                "training.bf16=true",
+                "training.logging_steps=1",
+            ],
+        )
+    )
     assert_bf16_and_finite(sft)
 
     seen = {}
@@ -69,12 +81,28 @@ def test_sft_then_grpo_steps_in_bf16_on_the_cpu(data, monkeypatch):
 
     monkeypatch.setattr(HarpGRPOTrainer, "_generate_and_score_completions", recording_score)
     monkeypatch.setattr(HarpGRPOTrainer, "_compute_loss", recording_loss)
-    final = train_grpo(load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", [
-        f"model.sft_model_path={sft}", f"data.train_path={data / 'train.jsonl'}", "data.negative_path=null",
-        "data.val_path=null", f"training.output_dir={data / 'grpo'}", "training.max_steps=2",
-        "training.per_device_train_batch_size=1", "training.num_candidates=2", "training.negatives_per_group=1",
-        "training.max_new_tokens=8", "training.bf16=true", "training.report_to=none", "training.kl_coef=0.1",
-        "training.num_iterations=2"]), progress=False)
+    final = train_grpo(
+        load_grpo_config(
+            ROOT / "configs" / "demo" / "grpo.yaml",
+            [
+                f"model.sft_model_path={sft}",
+                f"data.train_path={data / 'train.jsonl'}",
+                "data.negative_path=null",
+                "data.val_path=null",
+                f"training.output_dir={data / 'grpo'}",
+                "training.max_steps=2",
+                "training.per_device_train_batch_size=1",
+                "training.num_candidates=2",
+                "training.negatives_per_group=1",
+                "training.max_new_tokens=8",
+                "training.bf16=true",
+                "training.report_to=none",
+                "training.kl_coef=0.1",
+                "training.num_iterations=2",
+            ],
+        ),
+        progress=False,
+    )
 
     assert seen["policy"] == torch.bfloat16 and seen["ref"] == torch.bfloat16 and seen["autocast"] is True
     assert seen["advantages"].dim() == 2 and torch.isfinite(seen["advantages"]).all()  # FTCA, negatives' rows too

@@ -18,28 +18,35 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_mean_ci_is_the_student_t_interval():
     mean, half = mean_ci([0.5, 0.6, 0.7])
     assert mean == pytest.approx(0.6)
-    assert half == pytest.approx(4.303 * 0.1 / 3 ** 0.5)
+    assert half == pytest.approx(4.303 * 0.1 / 3**0.5)
     assert mean_ci([0.4]) == (0.4, 0.0)
 
 
 def test_summary_pairs_each_variant_with_its_seed_s_sft():
-    rows = [{"regime": "r", "seed": s, "model": m, "task_completion": c, "avg_reward": 0.1, "num_samples": 10}
-            for s, m, c in [(1, "sft", 0.5), (2, "sft", 0.7), (1, "full", 0.6), (2, "full", 0.8)]]
+    rows = [
+        {"regime": "r", "seed": s, "model": m, "task_completion": c, "avg_reward": 0.1, "num_samples": 10}
+        for s, m, c in [(1, "sft", 0.5), (2, "sft", 0.7), (1, "full", 0.6), (2, "full", 0.8)]
+    ]
     table = summary_table(rows, ["full", "both_off"])
     line = next(line for line in table.splitlines() if line.strip().startswith("full"))
     assert "0.100 ± 0.000" in line  # the paired gain has no spread: +0.1 on both seeds
     assert "both_off" not in table  # no runs, no row
 
 
-@pytest.mark.parametrize("text, message", [
-    ("seeds: []\n", "seeds: at least one seed"),
-    ("variants: [full, typo]\n", "variants[1]: unknown 'typo'"),
-    ("regimes: [{label_noise: 0.3}]\n", "regimes[0].name: missing"),
-    ("epochs: 3\n", "epochs: unknown key"),
-    ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
-    ("regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
-     "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("seeds: []\n", "seeds: at least one seed"),
+        ("variants: [full, typo]\n", "variants[1]: unknown 'typo'"),
+        ("regimes: [{label_noise: 0.3}]\n", "regimes[0].name: missing"),
+        ("epochs: 3\n", "epochs: unknown key"),
+        ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
+        (
+            "regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
+            "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'",
+        ),
+    ],
+)
 def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
     path = tmp_path / "experiment.yaml"
     path.write_text(f"workdir: {tmp_path / 'run'}\n{text}")
@@ -49,7 +56,9 @@ def test_bad_experiment_files_are_one_line_errors(tmp_path, text, message):
 
 def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
     path = tmp_path / "experiment.yaml"
-    path.write_text("workdir: run\nregimes: [{name: clean}, {name: noisy, label_noise: 0.3}, {name: few, sft_records: 10}]\n")
+    path.write_text(
+        "workdir: run\nregimes: [{name: clean}, {name: noisy, label_noise: 0.3}, {name: few, sft_records: 10}]\n"
+    )
     assert [r.name for r in load_experiment(path, regimes=["few", "clean"]).regimes] == ["clean", "few"]
     assert len(load_experiment(path).regimes) == 3
     with pytest.raises(ConfigError, match=re.escape("no regime named typo (the file has clean, noisy, few)")):
@@ -83,8 +92,14 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
 
 def test_summary_shows_grounding_with_its_baselines_and_the_blank_image_control():
     def row(seed, one, blank_one):
-        figures = {"task_completion": 0.9, "avg_reward": 0.5, "one_object_image_only": one, "shortcut_wrong": one,
-                   "image_only_completion": one, "baselines_one_object_image_only": {"uniform": 0.43, "most_loaded": 0.76}}
+        figures = {
+            "task_completion": 0.9,
+            "avg_reward": 0.5,
+            "one_object_image_only": one,
+            "shortcut_wrong": one,
+            "image_only_completion": one,
+            "baselines_one_object_image_only": {"uniform": 0.43, "most_loaded": 0.76},
+        }
         blank = dict(figures, task_completion=0.4, one_object_image_only=blank_one, shortcut_wrong=0.0)
         return {"regime": "clean", "seed": seed, "model": "sft", "num_samples": 100, **figures, "blank": blank}
 
@@ -92,4 +107,6 @@ def test_summary_shows_grounding_with_its_baselines_and_the_blank_image_control(
     assert "uniform guess 0.43, most-loaded table 0.76" in table
     line = next(line for line in table.splitlines() if line.strip().startswith("sft blank images"))
     assert "0.450 ± " in line and line.split()[-1] == "0.000"  # blank: the mean of 0.4 and 0.5; shortcut-wrong 0
-    assert any(line.split()[:1] == ["sft"] and "0.950 ± " in line and "blank" not in line for line in table.splitlines())
+    assert any(
+        line.split()[:1] == ["sft"] and "0.950 ± " in line and "blank" not in line for line in table.splitlines()
+    )

@@ -36,8 +36,11 @@ def stages(monkeypatch):
         score = {"task_completion": 0.5, "avg_reward": 0.1, "num_samples": 2}
         return {name: dict(score, blank=score) if config.blank_images else dict(score) for name in models}
 
-    monkeypatch.setattr(experiment, "build_tiny_model", lambda out: (Path(out).mkdir(parents=True, exist_ok=True),
-                                                                     (Path(out) / "config.json").write_text("{}")))
+    monkeypatch.setattr(
+        experiment,
+        "build_tiny_model",
+        lambda out: (Path(out).mkdir(parents=True, exist_ok=True), (Path(out) / "config.json").write_text("{}")),
+    )
     monkeypatch.setattr(experiment, "run_sft", lambda config, regime, root, seed, base: model("sft", root, seed))
     monkeypatch.setattr(experiment, "run_grpo", lambda config, root, seed, variant, sft: model(variant, root, seed))
     monkeypatch.setattr(experiment, "evaluate_models", evaluate)
@@ -53,13 +56,17 @@ def write(tmp_path, body):
 # ------------------------------------------------------------------------- item 5: stale results
 
 
-@pytest.mark.parametrize("before, after, edited", [
-    ("label_noise: 0.3", "label_noise: 0.5", {"noisy"}),  # one regime's data
-    ("training.max_steps=1", "training.max_steps=2", {"noisy", "clean"}),  # every regime's GRPO
-])
+@pytest.mark.parametrize(
+    "before, after, edited",
+    [
+        ("label_noise: 0.3", "label_noise: 0.5", {"noisy"}),  # one regime's data
+        ("training.max_steps=1", "training.max_steps=2", {"noisy", "clean"}),  # every regime's GRPO
+    ],
+)
 def test_an_edited_regime_is_run_again_and_its_old_results_kept_aside(tmp_path, stages, capsys, before, after, edited):
-    path = write(tmp_path, "regimes: [{name: noisy, label_noise: 0.3}, {name: clean}]\n"
-                           "grpo_overrides: [training.max_steps=1]\n")
+    path = write(
+        tmp_path, "regimes: [{name: noisy, label_noise: 0.3}, {name: clean}]\ngrpo_overrides: [training.max_steps=1]\n"
+    )
     first = run_experiment(load_experiment(path))
     assert len(first) == 4 and len(stages) == 6  # sft, full and eval per regime
     stages.clear()
@@ -81,8 +88,11 @@ def test_a_folder_from_before_settings_were_recorded_is_not_reused(tmp_path, sta
     legacy.mkdir(parents=True)
     (legacy / "config.json").write_text("{}")
     (tmp_path / "run" / "results.jsonl").write_text(
-        json.dumps({"regime": "clean", "seed": 1, "model": "sft", "task_completion": 1.0, "avg_reward": 1.0,
-                    "num_samples": 2}) + "\n")
+        json.dumps(
+            {"regime": "clean", "seed": 1, "model": "sft", "task_completion": 1.0, "avg_reward": 1.0, "num_samples": 2}
+        )
+        + "\n"
+    )
     rows = run_experiment(load_experiment(path))
     assert ("sft", "clean", 1) in stages and [row["task_completion"] for row in rows] == [0.5, 0.5]
     assert (tmp_path / "run" / "_old" / "clean-unrecorded" / "seed1").is_dir()
@@ -99,8 +109,13 @@ def test_summary_shows_only_the_current_settings(tmp_path, stages):
     run_experiment(load_experiment(path))
     path.write_text(path.read_text().replace("num_scenes: 10", "num_scenes: 12"))
     command = [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "--config", str(path), "--summary"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 1 and "no results for these settings" in result.stderr
     assert "2 rows of these regimes were made under other settings" in result.stderr
 
@@ -135,8 +150,9 @@ def test_a_torn_last_line_is_dropped_and_its_run_redone(tmp_path, stages, capsys
 
 def test_a_bad_line_before_the_last_is_one_line_naming_it(tmp_path):
     results = tmp_path / "results.jsonl"
-    results.write_bytes(b'{"regime": "r", "seed": 1, "model": "sft"}\n{"regime": \n'
-                        b'{"regime": "r", "seed": 1, "model": "full"}\n')
+    results.write_bytes(
+        b'{"regime": "r", "seed": 1, "model": "sft"}\n{"regime": \n{"regime": "r", "seed": 1, "model": "full"}\n'
+    )
     with pytest.raises(DataError, match=re.escape(f"{results}:2: not valid JSON")):
         read_results(results)
 
@@ -146,8 +162,11 @@ def test_a_bad_line_before_the_last_is_one_line_naming_it(tmp_path):
 
 def test_a_workdir_that_cannot_be_one_is_refused_before_any_work(tmp_path):
     (tmp_path / "file").write_text("x")
-    for workdir, problem in [(tmp_path / "file", "is a file, not a folder"),
-                             (tmp_path / "file" / "under", "is a file, so"), ("''", "workdir: missing")]:
+    for workdir, problem in [
+        (tmp_path / "file", "is a file, not a folder"),
+        (tmp_path / "file" / "under", "is a file, so"),
+        ("''", "workdir: missing"),
+    ]:
         path = tmp_path / "experiment.yaml"
         path.write_text(f"workdir: {workdir}\n")
         with pytest.raises(ConfigError, match=re.escape(problem)) as error:
@@ -171,28 +190,31 @@ def test_a_non_utf8_experiment_file_is_one_line(tmp_path):
         load_experiment(path)
 
 
-@pytest.mark.parametrize("body, message", [
-    ('blank_images: "no"\n', "blank_images: expected true or false, got 'no'"),
-    ("regimes: [{name: clean}, {name: x, label_noise: x}]\n", "regimes[1].label_noise: expected a number, got 'x'"),
-    ("regimes: [{name: x, label_noise: 1.5}]\n", "regimes[0].label_noise: must be a number in [0, 1], got 1.5"),
-    ("regimes: [{name: ../../escape}]\n", "regimes[0].name: '../../escape' is not a plain folder name"),
-    ("regimes: [{name: a/b}]\n", "regimes[0].name: 'a/b' is not a plain folder name"),
-    ("regimes: [{name: results.jsonl}]\n", "regimes[0].name: 'results.jsonl' is not a plain folder name"),
-    ("regimes: [{name: 3}]\n", "regimes[0].name: expected a string, got 3"),
-    ("regimes: clean\n", "regimes[0]: expected a mapping, got str"),
-    ("regimes: []\n", "regimes: name at least one regime"),
-    ("regimes: [{name: x, sft_records: 0}]\n", "regimes[0].sft_records: must be at least 1"),
-    ("seeds: 1\n", "seeds: expected a list, got 1"),
-    ("seeds: [1, -1]\n", "seeds[1]: must be an integer in [0, 4294967295], got -1"),
-    ("seeds: [1, 1]\n", "seeds[1]: 1 is there twice"),
-    ("num_scenes: 3\n", "num_scenes: must be at least 10"),
-    ("num_scenes: ten\n", "num_scenes: expected an integer, got 'ten'"),
-    ("eval_batch_size: 0\n", "eval_batch_size: must be at least 1, got 0"),
-    ("workdir: [a]\n", "workdir: expected a string"),
-    ('grpo_overrides: ["training.max_steps=abc"]\n', "grpo_config with grpo_overrides: "),
-    ('sft_overrides: ["training.num_epochs"]\n', "sft_config with sft_overrides: "),
-    ('sft_config: "configs/demo/nothing.yaml"\n', "config file not found"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('blank_images: "no"\n', "blank_images: expected true or false, got 'no'"),
+        ("regimes: [{name: clean}, {name: x, label_noise: x}]\n", "regimes[1].label_noise: expected a number, got 'x'"),
+        ("regimes: [{name: x, label_noise: 1.5}]\n", "regimes[0].label_noise: must be a number in [0, 1], got 1.5"),
+        ("regimes: [{name: ../../escape}]\n", "regimes[0].name: '../../escape' is not a plain folder name"),
+        ("regimes: [{name: a/b}]\n", "regimes[0].name: 'a/b' is not a plain folder name"),
+        ("regimes: [{name: results.jsonl}]\n", "regimes[0].name: 'results.jsonl' is not a plain folder name"),
+        ("regimes: [{name: 3}]\n", "regimes[0].name: expected a string, got 3"),
+        ("regimes: clean\n", "regimes[0]: expected a mapping, got str"),
+        ("regimes: []\n", "regimes: name at least one regime"),
+        ("regimes: [{name: x, sft_records: 0}]\n", "regimes[0].sft_records: must be at least 1"),
+        ("seeds: 1\n", "seeds: expected a list, got 1"),
+        ("seeds: [1, -1]\n", "seeds[1]: must be an integer in [0, 4294967295], got -1"),
+        ("seeds: [1, 1]\n", "seeds[1]: 1 is there twice"),
+        ("num_scenes: 3\n", "num_scenes: must be at least 10"),
+        ("num_scenes: ten\n", "num_scenes: expected an integer, got 'ten'"),
+        ("eval_batch_size: 0\n", "eval_batch_size: must be at least 1, got 0"),
+        ("workdir: [a]\n", "workdir: expected a string"),
+        ('grpo_overrides: ["training.max_steps=abc"]\n', "grpo_config with grpo_overrides: "),
+        ('sft_overrides: ["training.num_epochs"]\n', "sft_config with sft_overrides: "),
+        ('sft_config: "configs/demo/nothing.yaml"\n', "config file not found"),
+    ],
+)
 def test_mistyped_values_are_one_line_naming_the_key(tmp_path, body, message):
     path = tmp_path / "experiment.yaml"
     path.write_text(body if body.startswith("workdir") else f"workdir: {tmp_path / 'run'}\n{body}")

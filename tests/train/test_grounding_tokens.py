@@ -47,8 +47,12 @@ def test_more_training_scenes_leave_out_the_test_and_val_scenes(regime):
 @pytest.mark.parametrize("mode", ["aux", "oracle", "oracle_text"])
 def test_a_two_step_run_prints_completion_by_task_kind(regime, mode, capsys):
     more = ["--train_scenes", "24", "--every_object"] if mode == "oracle_text" else []
-    assert grounding_tokens.main(["--data", str(regime), "--data_seed", "3", "--mode", mode,
-                                  "--max_steps", "2", "--limit", "4"] + more) == 0
+    assert (
+        grounding_tokens.main(
+            ["--data", str(regime), "--data_seed", "3", "--mode", mode, "--max_steps", "2", "--limit", "4"] + more
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"mode={mode} seed=1 test+val 4: task completion" in out and "most-loaded" in out
     assert (f"mode={mode} seed=1 test+val 4 blank images: task completion" in out) == (mode == "aux")

@@ -6,20 +6,28 @@ import json
 import pytest
 
 from harp.config import GRPOConfig, load_grpo_config
+from harp.data.records import Record, read_records
 from harp.errors import ConfigError, DataError
 from harp.plan import load_domain
 from harp.rewards.hprm import HPRM
-from harp.data.records import Record, read_records
+from harp.rewards.vocabulary import COMPONENTS
 from harp.train.grpo import checked_image, prompt_negatives, trl_args, val_path
 from harp.train.grpo_eval import reward_hacking
-from harp.rewards.vocabulary import COMPONENTS
 from harp.train.grpo_rewards import HPRMScorer, reward_weights
 
 DOMAIN = load_domain("navigate_pick_place")
-RECORD = {"image": "a.png", "task": "Put the apple into the bin", "id": "s1",
-          "scene": {"robot": "start", "locations": ["white table", "bin"], "objects": {"apple": "white table"},
-                    "goal": {"apple": "bin"}},
-          "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]}
+RECORD = {
+    "image": "a.png",
+    "task": "Put the apple into the bin",
+    "id": "s1",
+    "scene": {
+        "robot": "start",
+        "locations": ["white table", "bin"],
+        "objects": {"apple": "white table"},
+        "goal": {"apple": "bin"},
+    },
+    "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
+}
 
 
 def test_guide_keys_map_onto_trl():
@@ -40,8 +48,16 @@ def test_guide_keys_map_onto_trl():
     assert args.reward_weights[3] == pytest.approx(0.25)  # w_task of the guide's weights
 
 
-TRL_OPTIONS = ["loss_type", "scale_rewards", "num_iterations", "epsilon", "epsilon_high",
-               "mask_truncated_completions", "vllm_mode", "vllm_gpu_memory_utilization"]
+TRL_OPTIONS = [
+    "loss_type",
+    "scale_rewards",
+    "num_iterations",
+    "epsilon",
+    "epsilon_high",
+    "mask_truncated_completions",
+    "vllm_mode",
+    "vllm_gpu_memory_utilization",
+]
 
 
 def test_trl_grpo_options_default_to_trl_s_own_and_pass_through():
@@ -52,16 +68,33 @@ def test_trl_grpo_options_default_to_trl_s_own_and_pass_through():
     trl_defaults = {f.name: f.default for f in dataclasses.fields(TRLGRPOConfig)}
     ours = GRPOConfig().training
     assert {name: getattr(ours, name) for name in TRL_OPTIONS} == {name: trl_defaults[name] for name in TRL_OPTIONS}
-    config = load_grpo_config("configs/grpo_config.yaml", [
-        "training.loss_type=dr_grpo", "training.scale_rewards=false", "training.num_iterations=2",
-        "training.epsilon=0.1", "training.epsilon_high=0.28", "training.mask_truncated_completions=true",
-        "training.vllm_mode=server", "training.vllm_gpu_memory_utilization=0.5", "training.report_to=none"],
-        check_files=False)
+    config = load_grpo_config(
+        "configs/grpo_config.yaml",
+        [
+            "training.loss_type=dr_grpo",
+            "training.scale_rewards=false",
+            "training.num_iterations=2",
+            "training.epsilon=0.1",
+            "training.epsilon_high=0.28",
+            "training.mask_truncated_completions=true",
+            "training.vllm_mode=server",
+            "training.vllm_gpu_memory_utilization=0.5",
+            "training.report_to=none",
+        ],
+        check_files=False,
+    )
     args = trl_args(config, num_generations=5)
     assert config.training.scale_rewards == "none"  # TRL's reading of false
     assert {name: getattr(args, name) for name in TRL_OPTIONS} == {
-        "loss_type": "dr_grpo", "scale_rewards": "none", "num_iterations": 2, "epsilon": 0.1, "epsilon_high": 0.28,
-        "mask_truncated_completions": True, "vllm_mode": "server", "vllm_gpu_memory_utilization": 0.5}
+        "loss_type": "dr_grpo",
+        "scale_rewards": "none",
+        "num_iterations": 2,
+        "epsilon": 0.1,
+        "epsilon_high": 0.28,
+        "mask_truncated_completions": True,
+        "vllm_mode": "server",
+        "vllm_gpu_memory_utilization": 0.5,
+    }
 
 
 def test_bf16_fallback_resolved_by_the_caller_warns_once(monkeypatch, capsys):
@@ -106,8 +139,10 @@ def test_reward_functions_are_the_five_components_scored_once(monkeypatch):
     scorer = HPRMScorer(hprm)
     functions = scorer.functions()
     assert [f.__name__ for f in functions] == ["format", "action", "transition", "task", "efficiency"]
-    completions = [[{"role": "assistant", "content": ", ".join(RECORD["plan"])}],
-                   [{"role": "assistant", "content": "Pick(Apple)"}]]
+    completions = [
+        [{"role": "assistant", "content": ", ".join(RECORD["plan"])}],
+        [{"role": "assistant", "content": "Pick(Apple)"}],
+    ]
     example = [json.dumps(RECORD)] * 2
     values = [f(completions, example=example) for f in functions]
     assert len(calls) == 2  # one H-PRM call per completion, shared by the five functions
@@ -161,7 +196,9 @@ def test_corrupt_image_names_the_line_before_training(tmp_path):
 
 def test_reward_hacking_needs_rising_reward_and_falling_completion():
     def rows(rewards, completion):
-        return [{"step": i, "train_reward": r, "task_completion": c} for i, (r, c) in enumerate(zip(rewards, completion))]
+        return [
+            {"step": i, "train_reward": r, "task_completion": c} for i, (r, c) in enumerate(zip(rewards, completion))
+        ]
 
     assert reward_hacking(rows([0.1, 0.2, 0.3], [0.5, 0.4, 0.3])) is not None
     assert reward_hacking(rows([0.1, 0.2, 0.3], [0.5, 0.5, 0.6])) is None  # both improve
@@ -171,19 +208,25 @@ def test_reward_hacking_needs_rising_reward_and_falling_completion():
     assert reward_hacking(baseline + rows([0.1, 0.2], [0.5, 0.4])) is None  # step 0 has no train reward
 
 
-@pytest.mark.parametrize("override, message", [
-    ("training.negatives_per_group=4", r"training\.negatives_per_group: must be in \[0, num_candidates\)"),
-    ("training.num_candidates=1", r"training\.num_candidates: GRPO needs at least 2"),
-    ("reward.w_task=-1", r"reward\.w_task: weights must be >= 0"),
-    ("training.kl_coeff=0.1", r"training\.kl_coeff: unknown key \(did you mean 'training\.kl_coef'\?\)"),
-    ("training.loss_type=ppo", r"training\.loss_type: must be one of grpo, dr_grpo, dapo, .* got 'ppo'"),
-    ("training.scale_rewards=std", r"training\.scale_rewards: must be one of group, batch, none, got 'std'"),
-    ("training.num_iterations=0", r"training\.num_iterations: must be > 0, got 0"),
-    ("training.epsilon_high=-0.1", r"training\.epsilon_high: must be > 0"),
-    ("training.vllm_mode=remote", r"training\.vllm_mode: must be one of colocate, server"),
-    ("training.vllm_gpu_memory_utilization=1.5", r"training\.vllm_gpu_memory_utilization: must be in \(0, 1\]"),
-    ("training.mask_truncated_completions=yes please", r"training\.mask_truncated_completions: expected true or false"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("training.negatives_per_group=4", r"training\.negatives_per_group: must be in \[0, num_candidates\)"),
+        ("training.num_candidates=1", r"training\.num_candidates: GRPO needs at least 2"),
+        ("reward.w_task=-1", r"reward\.w_task: weights must be >= 0"),
+        ("training.kl_coeff=0.1", r"training\.kl_coeff: unknown key \(did you mean 'training\.kl_coef'\?\)"),
+        ("training.loss_type=ppo", r"training\.loss_type: must be one of grpo, dr_grpo, dapo, .* got 'ppo'"),
+        ("training.scale_rewards=std", r"training\.scale_rewards: must be one of group, batch, none, got 'std'"),
+        ("training.num_iterations=0", r"training\.num_iterations: must be > 0, got 0"),
+        ("training.epsilon_high=-0.1", r"training\.epsilon_high: must be > 0"),
+        ("training.vllm_mode=remote", r"training\.vllm_mode: must be one of colocate, server"),
+        ("training.vllm_gpu_memory_utilization=1.5", r"training\.vllm_gpu_memory_utilization: must be in \(0, 1\]"),
+        (
+            "training.mask_truncated_completions=yes please",
+            r"training\.mask_truncated_completions: expected true or false",
+        ),
+    ],
+)
 def test_config_mistakes_are_one_line_errors(override, message):
     with pytest.raises(ConfigError, match=message):
         load_grpo_config("configs/grpo_config.yaml", [override], check_files=False)
@@ -191,8 +234,12 @@ def test_config_mistakes_are_one_line_errors(override, message):
 
 def test_missing_sft_model_is_named_before_any_model_loads(tmp_path):
     (tmp_path / "train.jsonl").write_text(json.dumps(RECORD) + "\n")
-    overrides = [f"data.train_path={tmp_path / 'train.jsonl'}", "data.negative_path=null",
-                 "training.negatives_per_group=0", f"model.sft_model_path={tmp_path / 'nope'}"]
+    overrides = [
+        f"data.train_path={tmp_path / 'train.jsonl'}",
+        "data.negative_path=null",
+        "training.negatives_per_group=0",
+        f"model.sft_model_path={tmp_path / 'nope'}",
+    ]
     with pytest.raises(ConfigError, match=r"model\.sft_model_path: .*nope does not exist"):
         load_grpo_config("configs/grpo_config.yaml", overrides)
 

@@ -5,13 +5,20 @@ from types import SimpleNamespace
 
 from harp.train.grpo_eval import HISTORY_FILE, ValidationCallback
 
-OLD_BEST = {"step": 5, "train_reward": 0.9, "avg_reward": 0.99, "task_completion": 1.0, "format_accuracy": 1.0,
-            "best": True}
+OLD_BEST = {
+    "step": 5,
+    "train_reward": 0.9,
+    "avg_reward": 0.99,
+    "task_completion": 1.0,
+    "format_accuracy": 1.0,
+    "best": True,
+}
 
 
 def test_a_resume_keeps_the_history_a_fresh_run_starts_its_own(tmp_path):
-    (tmp_path / HISTORY_FILE).write_text(json.dumps({**OLD_BEST, "step": 0, "best": False}) + "\n" +
-                                         json.dumps(OLD_BEST) + "\n")
+    (tmp_path / HISTORY_FILE).write_text(
+        json.dumps({**OLD_BEST, "step": 0, "best": False}) + "\n" + json.dumps(OLD_BEST) + "\n"
+    )
     resumed = ValidationCallback([], None, None, tmp_path, 1)
     assert resumed.best() == OLD_BEST  # best/ carries across a resume
 

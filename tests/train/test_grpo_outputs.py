@@ -26,13 +26,26 @@ def setup(tmp_path, monkeypatch, tiny_model_dir):
 def config(root, max_steps):
     from harp.config import load_grpo_config
 
-    return load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", [
-        f"model.sft_model_path={root / 'sft'}", f"data.train_path={root / 'train.jsonl'}",
-        f"data.val_path={root / 'val.jsonl'}", "data.negative_path=null", f"training.output_dir={root / 'grpo'}",
-        f"training.max_steps={max_steps}", "training.per_device_train_batch_size=1", "training.num_candidates=2",
-        "training.negatives_per_group=1", "training.max_new_tokens=8", "training.logging_steps=1",
-        "training.save_steps=2", "training.eval_steps=1", "reward.w_task=0.6", "reward.use_ftca=false"])
-
+    return load_grpo_config(
+        ROOT / "configs" / "demo" / "grpo.yaml",
+        [
+            f"model.sft_model_path={root / 'sft'}",
+            f"data.train_path={root / 'train.jsonl'}",
+            f"data.val_path={root / 'val.jsonl'}",
+            "data.negative_path=null",
+            f"training.output_dir={root / 'grpo'}",
+            f"training.max_steps={max_steps}",
+            "training.per_device_train_batch_size=1",
+            "training.num_candidates=2",
+            "training.negatives_per_group=1",
+            "training.max_new_tokens=8",
+            "training.logging_steps=1",
+            "training.save_steps=2",
+            "training.eval_steps=1",
+            "reward.w_task=0.6",
+            "reward.use_ftca=false",
+        ],
+    )
 
 
 def scalars(run_dir: Path) -> set[str]:
@@ -57,8 +70,17 @@ def test_outputs_metric_names_and_resume(setup):
         assert (out / folder / "config.json").is_file(), folder
     assert (out / "final" / "tokenizer.json").is_file()  # loadable on its own, processor included
     tags = scalars(out / "runs")
-    for tag in ("train/loss", "train/reward", "train/kl_div", "train/lr", "train/reward/format",
-                "train/reward/task", "train/negatives/reward", "eval/task_completion", "eval/avg_reward"):
+    for tag in (
+        "train/loss",
+        "train/reward",
+        "train/kl_div",
+        "train/lr",
+        "train/reward/format",
+        "train/reward/task",
+        "train/negatives/reward",
+        "eval/task_completion",
+        "eval/avg_reward",
+    ):
         assert tag in tags, tag
     history = [json.loads(line) for line in (out / "eval_history.jsonl").read_text().splitlines()]
     assert [row["step"] for row in history] == [0, 1, 2]  # the SFT baseline, then every eval_steps
@@ -72,8 +94,15 @@ def test_outputs_metric_names_and_resume(setup):
     for folder in (out, out / "checkpoint-2", out / "best", out / "final"):
         recorded = load_grpo_config(folder / RUN_CONFIG_FILE, check_files=False)
         assert recorded.reward.w_task == 0.6 and recorded.reward.use_ftca is False, folder
-    results = evaluate([str(final)], root / "val.jsonl", root / "results" / "evaluation.json", batch_size=4,
-                       max_new_tokens=8, report=False, quiet=True)
+    results = evaluate(
+        [str(final)],
+        root / "val.jsonl",
+        root / "results" / "evaluation.json",
+        batch_size=4,
+        max_new_tokens=8,
+        report=False,
+        quiet=True,
+    )
     (metrics,) = results.values()
     assert metrics["avg_reward"] == pytest.approx(history[-1]["avg_reward"], abs=1e-4)
     details = json.loads((root / "results" / "evaluation_details.json").read_text())

@@ -32,15 +32,31 @@ def setup(tmp_path):
 def config(root, out, *extra):
     from harp.config import load_grpo_config
 
-    return load_grpo_config(ROOT / "configs" / "demo" / "grpo.yaml", [
-        f"model.sft_model_path={root / 'model'}", f"data.train_path={root / 'train.jsonl'}",
-        f"data.val_path={root / 'val.jsonl'}", f"data.negative_path={root / 'negatives.jsonl'}",
-        f"training.output_dir={out}", "training.max_steps=4", "training.per_device_train_batch_size=1",
-        "training.num_candidates=2", "training.negatives_per_group=1", "training.max_new_tokens=6",
-        "training.gradient_accumulation_steps=2",  # 2 prompts per step, 4 prompts: an epoch is 2 steps
-        "training.logging_steps=1", "training.save_steps=2", "training.eval_steps=100", "training.max_eval_samples=1",
-        "training.report_to=none", "training.bf16=false", "training.learning_rate=1e-3", "training.warmup_steps=0",
-        *extra])
+    return load_grpo_config(
+        ROOT / "configs" / "demo" / "grpo.yaml",
+        [
+            f"model.sft_model_path={root / 'model'}",
+            f"data.train_path={root / 'train.jsonl'}",
+            f"data.val_path={root / 'val.jsonl'}",
+            f"data.negative_path={root / 'negatives.jsonl'}",
+            f"training.output_dir={out}",
+            "training.max_steps=4",
+            "training.per_device_train_batch_size=1",
+            "training.num_candidates=2",
+            "training.negatives_per_group=1",
+            "training.max_new_tokens=6",
+            "training.gradient_accumulation_steps=2",  # 2 prompts per step, 4 prompts: an epoch is 2 steps
+            "training.logging_steps=1",
+            "training.save_steps=2",
+            "training.eval_steps=100",
+            "training.max_eval_samples=1",
+            "training.report_to=none",
+            "training.bf16=false",
+            "training.learning_rate=1e-3",
+            "training.warmup_steps=0",
+            *extra,
+        ],
+    )
 
 
 def test_a_killed_grpo_run_resumes_to_the_same_weights_and_a_finished_one_takes_no_step(setup, monkeypatch):

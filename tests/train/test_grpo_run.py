@@ -2,7 +2,6 @@
 prompt (fixed seed, measured against the start), and `train_grpo` writes the guide's outputs and resumes."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,12 +18,26 @@ def sft_model(tmp_path_factory, tiny_model_dir):
 
     root = tmp_path_factory.mktemp("grpo_run")
     build_synthetic(num_scenes=4, seed=3, images_dir=root / "img", output_dir=root, progress=False)
-    (root / "sft.yaml").write_text(json.dumps({
-        "model": {"name": str(tiny_model_dir), "use_lora": False, "freeze_vision_encoder": False},
-        "data": {"train_path": str(root / "actions.jsonl"), "val_path": None},
-        "training": {"output_dir": str(root / "sft"), "max_steps": 50, "per_device_train_batch_size": 4,
-                     "gradient_accumulation_steps": 1, "learning_rate": 3e-3, "warmup_steps": 2,
-                     "logging_steps": 100, "save_steps": 1000, "report_to": ["none"], "bf16": False}}))
+    (root / "sft.yaml").write_text(
+        json.dumps(
+            {
+                "model": {"name": str(tiny_model_dir), "use_lora": False, "freeze_vision_encoder": False},
+                "data": {"train_path": str(root / "actions.jsonl"), "val_path": None},
+                "training": {
+                    "output_dir": str(root / "sft"),
+                    "max_steps": 50,
+                    "per_device_train_batch_size": 4,
+                    "gradient_accumulation_steps": 1,
+                    "learning_rate": 3e-3,
+                    "warmup_steps": 2,
+                    "logging_steps": 100,
+                    "save_steps": 1000,
+                    "report_to": ["none"],
+                    "bf16": False,
+                },
+            }
+        )
+    )
     return root, train_sft(load_sft_config(root / "sft.yaml"))
 
 

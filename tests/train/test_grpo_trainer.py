@@ -1,6 +1,5 @@
 """HarpGRPOTrainer through TRL's own code path: FTCA token advantages, negatives in the groups, metric names."""
 
-
 import pytest
 import torch
 
@@ -12,10 +11,19 @@ from harp.train.grpo_trainer import HarpGRPOTrainer, token_offsets
 
 pytestmark = pytest.mark.slow
 
-SCENE = {"robot": "start", "locations": ["white table", "red table", "bin"],
-         "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin"}}
-RECORD = {"image": "scene.png", "task": "Put the apple into the bin", "id": "s1", "scene": SCENE,
-          "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"]}
+SCENE = {
+    "robot": "start",
+    "locations": ["white table", "red table", "bin"],
+    "objects": {"apple": "white table", "cup": "red table"},
+    "goal": {"apple": "bin"},
+}
+RECORD = {
+    "image": "scene.png",
+    "task": "Put the apple into the bin",
+    "id": "s1",
+    "scene": SCENE,
+    "plan": ["Navigate(White Table)", "Pick(Apple)", "Navigate(Bin)", "Place(Bin)"],
+}
 # Steps 1-2 are right; step 3 places the apple while the robot is still at the white table.
 NEGATIVE = "Navigate(White Table), Pick(Apple), Place(Bin), Navigate(Bin)"
 
@@ -85,18 +93,25 @@ def test_ftca_pushes_the_failing_step_below_a_correct_step(tiny, workdir):
     # FTCA's step term lifts the negative's right steps above this poor group's mean (p̄ = -3 here);
     # the trainer then keeps the negative's tokens at or below zero, and zero off its mistake
     assert advantages[row, pick] > 0
-    rows = [token_offsets(trainer._tokenizer, c[m.bool()].tolist())
-            for c, m in zip(output["completion_ids"], output["completion_mask"])]
-    kept = cut_negatives(dict(output, advantages=advantages.clone()), trainer.scorer.last_breakdowns,
-                         [False] * (trainer.num_generations - 1) + [True], rows)
+    rows = [
+        token_offsets(trainer._tokenizer, c[m.bool()].tolist())
+        for c, m in zip(output["completion_ids"], output["completion_mask"])
+    ]
+    kept = cut_negatives(
+        dict(output, advantages=advantages.clone()),
+        trainer.scorer.last_breakdowns,
+        [False] * (trainer.num_generations - 1) + [True],
+        rows,
+    )
     assert kept[row, pick] == 0.0 and (kept[row] <= 0).all()
     assert torch.equal(kept[:row], advantages[:row])
 
 
 def test_without_ftca_the_advantages_are_trl_s_own(tiny, workdir):
     # No negatives, so nothing of ours touches the advantages: they are TRL's group-normalised rewards.
-    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, negatives_per_group=0, num_candidates=4,
-                                       temperature=1.5, max_new_tokens=16)
+    trainer, dataset, _ = make_trainer(
+        tiny, use_ftca=False, negatives_per_group=0, num_candidates=4, temperature=1.5, max_new_tokens=16
+    )
     torch.manual_seed(0)
     output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
     totals = torch.tensor([b.total for b in trainer.scorer.last_breakdowns])  # TRL's weighted sum = H-PRM's total
@@ -112,8 +127,18 @@ def test_negatives_join_the_group_and_metrics_use_the_guide_s_names(tiny, workdi
     trainer.train()  # one step through TRL's loop: generation, scoring, FTCA, loss, KL, logging
     first = trainer.state.log_history[0]
     assert first["negatives/reward"] == pytest.approx(hprm.score(NEGATIVE, RECORD).total, abs=1e-6)
-    for key in ("loss", "lr", "reward", "kl_div", "reward/format", "reward/action", "reward/transition",
-                "reward/task", "reward/efficiency", "task_completion"):
+    for key in (
+        "loss",
+        "lr",
+        "reward",
+        "kl_div",
+        "reward/format",
+        "reward/action",
+        "reward/transition",
+        "reward/task",
+        "reward/efficiency",
+        "task_completion",
+    ):
         assert key in first, key
     assert "kl" not in first and "learning_rate" not in first and "rewards/format/mean" not in first
 
@@ -195,9 +220,11 @@ def test_a_negative_is_pushed_down_on_its_first_mistake_only(tiny, workdir, use_
     ids = trainer._tokenizer.encode(NEGATIVE, add_special_tokens=False) + [trainer._end_of_turn]
     sampled = trainer._tokenizer.encode(RECORD["plan"][0], add_special_tokens=False)
     width = len(ids)
-    output = {"completion_ids": torch.tensor([sampled + [0] * (width - len(sampled)), ids]),
-              "completion_mask": torch.tensor([[1] * len(sampled) + [0] * (width - len(sampled)), [1] * width]),
-              "advantages": torch.tensor([0.5, -1.0]) if not use_ftca else torch.full((2, width), -1.0)}
+    output = {
+        "completion_ids": torch.tensor([sampled + [0] * (width - len(sampled)), ids]),
+        "completion_mask": torch.tensor([[1] * len(sampled) + [0] * (width - len(sampled)), [1] * width]),
+        "advantages": torch.tensor([0.5, -1.0]) if not use_ftca else torch.full((2, width), -1.0),
+    }
     offsets = token_offsets(trainer._tokenizer, ids)
     rows = [token_offsets(trainer._tokenizer, sampled), offsets]
     advantages = trainer._negatives_on_their_mistake(output, [breakdown, breakdown], [False, True], rows)
@@ -215,9 +242,17 @@ def test_a_negative_is_pushed_down_on_its_first_mistake_only(tiny, workdir, use_
 
 @pytest.mark.parametrize("loss_type", GRPO_LOSS_TYPES)
 def test_ftca_and_negatives_train_under_each_loss_type_with_two_iterations(tiny, workdir, loss_type):
-    trainer, _, _ = make_trainer(tiny, loss_type=loss_type, num_iterations=2, max_steps=2, epsilon_high=0.28,
-                                 logging_steps=1, learning_rate=1e-3, warmup_steps=0,
-                                 scale_rewards="batch" if loss_type == "bnpo" else "group")
+    trainer, _, _ = make_trainer(
+        tiny,
+        loss_type=loss_type,
+        num_iterations=2,
+        max_steps=2,
+        epsilon_high=0.28,
+        logging_steps=1,
+        learning_rate=1e-3,
+        warmup_steps=0,
+        scale_rewards="batch" if loss_type == "bnpo" else "group",
+    )
     generations = []
     score = trainer._generate_and_score_completions
 
@@ -239,8 +274,11 @@ def test_ftca_and_negatives_train_under_each_loss_type_with_two_iterations(tiny,
     logs = [row for row in trainer.state.log_history if "loss" in row]
     assert len(logs) == 2 and all(torch.isfinite(torch.tensor(row["loss"])) for row in logs)
     assert "negatives/reward" in logs[0]
-    changed = [name for name, p in trainer.model.named_parameters() if p.requires_grad
-               and not torch.equal(p.detach(), before[name])]
+    changed = [
+        name
+        for name, p in trainer.model.named_parameters()
+        if p.requires_grad and not torch.equal(p.detach(), before[name])
+    ]
     assert changed, f"{loss_type}: no weight moved"
 
 

@@ -32,8 +32,9 @@ def test_scaled_down_run_measures_every_stage_at_two_depths_and_estimates(tmp_pa
     from harp.models.tiny import build_tiny_model
 
     monkeypatch.setenv("HARP_TEST_CPU_BF16", "1")  # the guide's bf16
-    stages, shapes, estimates = real_shapes.run(["7b"], [1, 2], tmp_path, max_new_tokens=4, grpo_full=False,
-                                                scaled=True, warmup=False)
+    stages, shapes, estimates = real_shapes.run(
+        ["7b"], [1, 2], tmp_path, max_new_tokens=4, grpo_full=False, scaled=True, warmup=False
+    )
     assert [(s.depth, s.name) for s in stages] == [(d, n) for d in (1, 2) for n in real_shapes.STAGES]
     assert all(s.seconds > 0 and s.peak_gb > 0 for s in stages)
     (shape,) = shapes
@@ -50,6 +51,8 @@ def test_scaled_down_run_measures_every_stage_at_two_depths_and_estimates(tmp_pa
     # The LoRA formula counts what peft adds with the guide's rank and targets.
     tokens = json.loads((build_tiny_model(tmp_path / "tok") / "config.json").read_text())
     config = real_shapes.shape_config("7b", 2, tokens, scaled=True)
-    model = get_peft_model(Qwen2_5_VLForConditionalGeneration._from_config(config),
-                           LoraConfig(r=64, target_modules=r"^(?!.*\bvisual\b).*\.(q_proj|k_proj|v_proj|o_proj)$"))
+    model = get_peft_model(
+        Qwen2_5_VLForConditionalGeneration._from_config(config),
+        LoraConfig(r=64, target_modules=r"^(?!.*\bvisual\b).*\.(q_proj|k_proj|v_proj|o_proj)$"),
+    )
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == real_shapes.parameters(config)["lora"]

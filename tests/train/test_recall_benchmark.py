@@ -38,7 +38,7 @@ def test_multi_query_samples_ask_the_first_question_as_the_test_does_and_put_the
     pairs, asked = [(0, 1), (3, 2), (5, 4)], 3
     tokens, _, targets = recall.encode_queries(pairs, asked, random.Random(0), queries=4)
     single, _, answer = recall.encode(pairs, asked)
-    assert tokens[:len(single)] == single and tokens[len(single)] == answer  # the test's prompt, then its answer
+    assert tokens[: len(single)] == single and tokens[len(single)] == answer  # the test's prompt, then its answer
     asks = [i for i, t in enumerate(tokens) if t == recall.ASK]
     assert len(asks) == 4 and [i for i, t in enumerate(targets) if t != -100] == asks
     colours = dict(pairs)
@@ -47,8 +47,12 @@ def test_multi_query_samples_ask_the_first_question_as_the_test_does_and_put_the
 
 
 def test_a_two_step_multi_query_run_prints_its_final_accuracy(capsys):
-    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
-                        "--queries", "3"]) == 0
+    assert (
+        recall.main(
+            ["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys", "--queries", "3"]
+        )
+        == 0
+    )
     assert "queries=3" in capsys.readouterr().out
 
 
@@ -58,8 +62,25 @@ def test_wide_values_run_over_the_colours_then_the_key_tokens():
     assert values == set(range(21))  # 5 colours + 16 keys
     _, _, answer = recall.encode([(2, 7)], 2)
     assert answer == recall.FIRST_KEY + 2  # value 7 is the third key token
-    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--train", "random_keys",
-                        "--num_keys", "16", "--num_values", "21"]) == 0
+    assert (
+        recall.main(
+            [
+                "--steps",
+                "2",
+                "--batch_size",
+                "4",
+                "--eval_every",
+                "2",
+                "--train",
+                "random_keys",
+                "--num_keys",
+                "16",
+                "--num_values",
+                "21",
+            ]
+        )
+        == 0
+    )
 
 
 def test_a_fused_pair_is_one_position_holding_its_key_and_its_value(monkeypatch, capsys):
@@ -68,8 +89,24 @@ def test_a_fused_pair_is_one_position_holding_its_key_and_its_value(monkeypatch,
     k, c = recall.FIRST_KEY, recall.FIRST_COLOUR
     assert tokens == [recall.BOS, k + 0, k + 3, recall.WHERE, k + 3, recall.ASK]
     assert extras == [recall.PAD, c + 1, c + 2, recall.PAD, recall.PAD, recall.PAD] and answer == c + 2
-    assert recall.main(["--steps", "2", "--batch_size", "4", "--eval_every", "2", "--fused", "--queries", "2",
-                        "--train", "random_keys"]) == 0
+    assert (
+        recall.main(
+            [
+                "--steps",
+                "2",
+                "--batch_size",
+                "4",
+                "--eval_every",
+                "2",
+                "--fused",
+                "--queries",
+                "2",
+                "--train",
+                "random_keys",
+            ]
+        )
+        == 0
+    )
     assert "fused=True" in capsys.readouterr().out
 
 
@@ -77,8 +114,21 @@ def test_asked_once_the_key_comes_only_before_the_pairs(monkeypatch):
     monkeypatch.setattr(recall, "ASK_ONCE", True)
     tokens, _, answer = recall.encode([(0, 1), (3, 2)], 3)
     k, c = recall.FIRST_KEY, recall.FIRST_COLOUR
-    assert tokens == [recall.BOS, recall.WHERE, k + 3, recall.ASK, k + 0, recall.COLON, c + 1, recall.DOT,
-                      k + 3, recall.COLON, c + 2, recall.DOT, recall.ASK]
+    assert tokens == [
+        recall.BOS,
+        recall.WHERE,
+        k + 3,
+        recall.ASK,
+        k + 0,
+        recall.COLON,
+        c + 1,
+        recall.DOT,
+        k + 3,
+        recall.COLON,
+        c + 2,
+        recall.DOT,
+        recall.ASK,
+    ]
     assert answer == c + 2
 
 

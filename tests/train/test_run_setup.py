@@ -17,8 +17,11 @@ def no_wandb_env(monkeypatch, tmp_path):
 
 def _wandb_installed(monkeypatch, installed: bool):
     real = importlib.util.find_spec
-    monkeypatch.setattr(run_setup.importlib.util, "find_spec",
-                        lambda name, *a: (object() if installed else None) if name == "wandb" else real(name, *a))
+    monkeypatch.setattr(
+        run_setup.importlib.util,
+        "find_spec",
+        lambda name, *a: (object() if installed else None) if name == "wandb" else real(name, *a),
+    )
 
 
 def test_wandb_without_login_goes_offline_with_one_warning(no_wandb_env, monkeypatch, capsys):

@@ -35,10 +35,24 @@ def write_config(root, model, out, **training):
     config = {
         "model": {"name": str(model), "use_lora": True, "freeze_vision_encoder": True},
         "lora": {"rank": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj", "down_proj"]},
-        "data": {"train_path": str(root / "data" / "sft_train.jsonl"), "val_path": str(root / "data" / "sft_val.jsonl")},
-        "training": {"output_dir": str(out), "max_steps": 6, "per_device_train_batch_size": 2,
-                     "gradient_accumulation_steps": 1, "learning_rate": 3e-2, "warmup_steps": 0, "logging_steps": 1,
-                     "save_steps": 3, "eval_steps": 3, "report_to": ["tensorboard"], "bf16": False, **training},
+        "data": {
+            "train_path": str(root / "data" / "sft_train.jsonl"),
+            "val_path": str(root / "data" / "sft_val.jsonl"),
+        },
+        "training": {
+            "output_dir": str(out),
+            "max_steps": 6,
+            "per_device_train_batch_size": 2,
+            "gradient_accumulation_steps": 1,
+            "learning_rate": 3e-2,
+            "warmup_steps": 0,
+            "logging_steps": 1,
+            "save_steps": 3,
+            "eval_steps": 3,
+            "report_to": ["tensorboard"],
+            "bf16": False,
+            **training,
+        },
     }
     path = out.parent / f"{out.name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -122,9 +136,12 @@ def test_interrupted_full_fine_tuning_resumes_to_the_same_end(setup, tmp_path, m
     assert not (out / "final").exists() and (out / "checkpoint-2").is_dir()
 
     monkeypatch.setattr(sft, "build_trainer", build)
-    resumed = sft.train_sft(load_sft_config(write_config(root, model, out, **settings),
-                                            ["model.use_lora=false", "model.freeze_vision_encoder=false",
-                                             "training.resume_from_checkpoint=true"]))
+    resumed = sft.train_sft(
+        load_sft_config(
+            write_config(root, model, out, **settings),
+            ["model.use_lora=false", "model.freeze_vision_encoder=false", "training.resume_from_checkpoint=true"],
+        )
+    )
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["max_steps"] == 4
     a, b = weights(straight), weights(resumed)
@@ -165,19 +182,38 @@ def test_script_takes_the_launcher_flags(setup, tmp_path, monkeypatch):
     def main(argv):
         return SFT.main("train_sft.py", argv)
 
-    args = parse_args(["--local_rank=3", "--config", "c.yaml", "--deepspeed", "configs/ds_config_zero3.json",
-                       "--set", "training.num_epochs=1", "--resume"])
+    args = parse_args(
+        [
+            "--local_rank=3",
+            "--config",
+            "c.yaml",
+            "--deepspeed",
+            "configs/ds_config_zero3.json",
+            "--set",
+            "training.num_epochs=1",
+            "--resume",
+        ]
+    )
     assert args.local_rank == 3
-    assert launch_overrides(args) == ["training.num_epochs=1", "training.deepspeed=configs/ds_config_zero3.json",
-                                      "training.resume_from_checkpoint=true"]
-    assert launch_overrides(parse_args(["--config", "c.yaml", "--resume", "out/checkpoint-2"]))[-1] == \
-        "training.resume_from_checkpoint=out/checkpoint-2"
+    assert launch_overrides(args) == [
+        "training.num_epochs=1",
+        "training.deepspeed=configs/ds_config_zero3.json",
+        "training.resume_from_checkpoint=true",
+    ]
+    assert (
+        launch_overrides(parse_args(["--config", "c.yaml", "--resume", "out/checkpoint-2"]))[-1]
+        == "training.resume_from_checkpoint=out/checkpoint-2"
+    )
 
     root, model = setup
     out = tmp_path / "flags"
     path = write_config(root, model, out)
-    assert main(["--local-rank", "0", "--config", str(path), "--set", "training.max_steps=1",
-                 "--set", "data.val_path=null"]) == 0
+    assert (
+        main(
+            ["--local-rank", "0", "--config", str(path), "--set", "training.max_steps=1", "--set", "data.val_path=null"]
+        )
+        == 0
+    )
     assert (out / "final" / "model.safetensors").is_file()
     for folder in (out, out / "final"):  # the run records its resolved config, overrides included
         recorded = load_sft_config(folder / "harp_config.yaml", check_files=False)
@@ -193,8 +229,21 @@ def test_launchers_start_the_script(setup, tmp_path, launcher):
     script = [str(ROOT / "scripts" / "train_sft.py"), "--config", str(path), "--set", "data.val_path=null"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if launcher == "accelerate":
-        command = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "1",
-                   "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", *script]
+        command = [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--cpu",
+            "--num_processes",
+            "1",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            *script,
+        ]
     else:
         command = [sys.executable, script[0], "--local_rank=0", *script[1:]]
         env.update(LOCAL_RANK="0", RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
@@ -240,17 +289,20 @@ def test_config_mistakes_are_one_line(setup, tmp_path, capsys, monkeypatch):
     # On any machine (with or without a GPU or deepspeed): no package is one line; no GPU is DeepSpeed's
     # CPU accelerator, said once, and no launcher is a launch of one process.
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "deepspeed" else real_find_spec(name, *a)
+    )
     with pytest.raises(ConfigError, match="training.deepspeed: the deepspeed package is not installed"):
         check_deepspeed(config)
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: object() if name == "deepspeed" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "deepspeed" else real_find_spec(name, *a)
+    )
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     launch = ("DS_ACCELERATOR", "RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
     monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if k not in launch})  # restored after
     capsys.readouterr()
     check_deepspeed(config)
-    assert capsys.readouterr().err == ("harp: warning: training.deepspeed: no GPU visible; DeepSpeed runs on its "
-                                       "CPU accelerator (gloo)\n")
+    assert capsys.readouterr().err == (
+        "harp: warning: training.deepspeed: no GPU visible; DeepSpeed runs on its CPU accelerator (gloo)\n"
+    )
     assert os.environ["DS_ACCELERATOR"] == "cpu" and os.environ["WORLD_SIZE"] == "1" and os.environ["MASTER_PORT"]

@@ -1,7 +1,6 @@
 """SFT samples: the loss covers only the plan (and its end-of-turn token); overlong samples are skipped or refused."""
 
 import json
-import random
 
 import pytest
 
@@ -62,11 +61,11 @@ def test_labels_cover_only_the_plan_and_its_end_of_turn(micro, records_file, dom
         # the trained tokens are the last real tokens of the row, and equal the input there
         assert bool((ids[trained] == labels[trained]).all())
         last = int(mask.sum())
-        assert bool(trained[last - int(trained.sum()):last].all())
+        assert bool(trained[last - int(trained.sum()) : last].all())
         # image tokens, system prompt, task and padding are masked
         assert not bool(trained[ids == image_id].any()) and int((ids == image_id).sum()) == 16
         assert not bool(trained[mask == 0].any())
-        prompt = tokenizer.decode(ids[:last - int(trained.sum())])
+        prompt = tokenizer.decode(ids[: last - int(trained.sum())])
         assert prompt.endswith("<|im_start|>assistant\n") and example["task"] in prompt
     assert batch["mm_token_type_ids"].eq(1).sum() == (batch["input_ids"] == image_id).sum()
     assert batch["pixel_values"].shape[0] == int(batch["image_grid_thw"].prod(dim=1).sum())

@@ -21,8 +21,12 @@ from harp.errors import DataError
 from harp.train.sft_data import IGNORE_INDEX, PlanCollator, drop_overlong, load_examples, sample_length
 
 WORDS = ["put", "the", "apple", "into", "bin", "then", "cup", "on", "red", "table", "white", "please", "carefully"]
-SCENE = {"robot": "start", "locations": ["white table", "red table", "bin"],
-         "objects": {"apple": "white table", "cup": "red table"}, "goal": {"apple": "bin", "cup": "white table"}}
+SCENE = {
+    "robot": "start",
+    "locations": ["white table", "red table", "bin"],
+    "objects": {"apple": "white table", "cup": "red table"},
+    "goal": {"apple": "bin", "cup": "white table"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def example(image: str, task: str, plan: str = "Navigate(White Table), Pick(Appl
 
 
 def image_tokens(processor, grid) -> int:
-    return int(grid.prod()) // processor.image_processor.merge_size ** 2
+    return int(grid.prod()) // processor.image_processor.merge_size**2
 
 
 # ------------------------------------------------------------------------------------ truncation
@@ -76,7 +80,9 @@ def test_sft_counts_every_image_token_for_any_size_and_never_cuts(micro, images,
     batch = PlanCollator(processor, domain)([sample])
     length = sample_length(processor, sample, domain)
     assert batch["input_ids"].shape[1] == length
-    assert int((batch["input_ids"] == processor.image_token_id).sum()) == image_tokens(processor, batch["image_grid_thw"][0])
+    assert int((batch["input_ids"] == processor.image_token_id).sum()) == image_tokens(
+        processor, batch["image_grid_thw"][0]
+    )
     assert drop_overlong([sample], processor, domain, length, "error", "train")[0] == [sample]
     with pytest.raises(DataError, match=f"{length} tokens > training.max_length {length - 1}"):
         drop_overlong([sample], processor, domain, length - 1, "error", "train")
@@ -98,8 +104,10 @@ def test_grpo_prompts_have_no_length_limit_to_cut_them():
 @pytest.mark.slow  # loads the micro model
 def test_sft_batch_of_mixed_images_masks_and_scores_the_same_tokens_as_one_at_a_time(micro, images, domain):
     model, processor = micro
-    samples = [example(images(640, 480), "put the apple into the bin then the cup on the white table please"),
-               example(images(200, 360), "apple to bin", "Navigate(White Table), Pick(Apple)")]
+    samples = [
+        example(images(640, 480), "put the apple into the bin then the cup on the white table please"),
+        example(images(200, 360), "apple to bin", "Navigate(White Table), Pick(Apple)"),
+    ]
     collator = PlanCollator(processor, domain)
     batch = collator(samples)
     singles = [collator([sample]) for sample in samples]
@@ -126,13 +134,15 @@ def test_greedy_plans_of_mixed_prompts_batched_equal_one_at_a_time(micro, images
     pictures = [images(640, 480), images(200, 360), images(120, 90)]
     tasks = ["put the apple into the bin then the cup on the white table please", "apple to bin", "cup"]
     batched = generate_plans(model, processor, pictures, tasks, domain, max_new_tokens=12, batch_size=3)
-    assert batched == [generate_plans(model, processor, [p], [t], domain, max_new_tokens=12)[0]
-                       for p, t in zip(pictures, tasks)]
+    assert batched == [
+        generate_plans(model, processor, [p], [t], domain, max_new_tokens=12)[0] for p, t in zip(pictures, tasks)
+    ]
 
 
 @pytest.mark.slow  # loads the micro model
-def test_grpo_samples_and_scores_a_batch_of_mixed_prompts_as_one_prompt_at_a_time(micro_model_dir, images, domain,
-                                                                                  tmp_path, monkeypatch):
+def test_grpo_samples_and_scores_a_batch_of_mixed_prompts_as_one_prompt_at_a_time(
+    micro_model_dir, images, domain, tmp_path, monkeypatch
+):
     """TRL left-pads the prompts of a GRPO batch: the completions (top_k=1: sampling without chance),
     their masks and the reference log-probs the loss uses are those of each prompt alone, and each
     prompt keeps all its image tokens and its whole task."""
@@ -149,8 +159,10 @@ def test_grpo_samples_and_scores_a_batch_of_mixed_prompts_as_one_prompt_at_a_tim
     t.output_dir, t.report_to, t.max_steps, t.max_new_tokens, t.bf16 = "out", ["none"], 1, 10, False
     t.num_candidates, t.negatives_per_group = 2, 0
     long_task = "put the apple into the bin then the cup on the white table please carefully"
-    records = [{"image": images(640, 480), "task": long_task, "plan": ["Navigate(White Table)"], "scene": SCENE},
-               {"image": images(200, 360), "task": "cup", "plan": ["Navigate(Red Table)"], "scene": SCENE}]
+    records = [
+        {"image": images(640, 480), "task": long_task, "plan": ["Navigate(White Table)"], "scene": SCENE},
+        {"image": images(200, 360), "task": "cup", "plan": ["Navigate(Red Table)"], "scene": SCENE},
+    ]
     dataset = build_dataset(records, domain)
     model, processor = load_model_and_processor(micro_model_dir, for_training=True, dtype=torch.float32)
     trainer = build_trainer(config, model, processor, dataset, HPRM(domain), bf16=False)
@@ -162,7 +174,9 @@ def test_grpo_samples_and_scores_a_batch_of_mixed_prompts_as_one_prompt_at_a_tim
         for i in range(0, len(out["completion_ids"]), 2):
             prompt = out["prompt_ids"][i][out["prompt_mask"][i].bool()]
             mask = out["completion_mask"][i].bool()
-            result.append((prompt.tolist(), out["completion_ids"][i][mask].tolist(), out["ref_per_token_logps"][i][mask]))
+            result.append(
+                (prompt.tolist(), out["completion_ids"][i][mask].tolist(), out["ref_per_token_logps"][i][mask])
+            )
         return result
 
     torch.manual_seed(0)
@@ -192,16 +206,36 @@ def test_one_batch_and_gradient_accumulation_train_the_same_step(micro_model_dir
     assert len({len(row["plan"]) for row in rows}) > 1  # plans of different lengths: the weighting shows
     write_records(tmp_path / "train.jsonl", rows)
     config = tmp_path / "sft.yaml"
-    config.write_text(json.dumps({
-        "model": {"name": str(micro_model_dir), "use_lora": False, "freeze_vision_encoder": False},
-        "data": {"train_path": str(tmp_path / "train.jsonl"), "val_path": None},
-        "training": {"max_steps": 2, "learning_rate": 1e-2, "warmup_steps": 0, "logging_steps": 1, "save_steps": 2,
-                     "report_to": ["none"], "bf16": False}}))
+    config.write_text(
+        json.dumps(
+            {
+                "model": {"name": str(micro_model_dir), "use_lora": False, "freeze_vision_encoder": False},
+                "data": {"train_path": str(tmp_path / "train.jsonl"), "val_path": None},
+                "training": {
+                    "max_steps": 2,
+                    "learning_rate": 1e-2,
+                    "warmup_steps": 0,
+                    "logging_steps": 1,
+                    "save_steps": 2,
+                    "report_to": ["none"],
+                    "bf16": False,
+                },
+            }
+        )
+    )
     runs = {}
     for name, batch, accumulation in (("batch", 2, 1), ("accumulated", 1, 2)):
         out = tmp_path / name
-        train_sft(load_sft_config(config, [f"training.output_dir={out}", f"training.per_device_train_batch_size={batch}",
-                                           f"training.gradient_accumulation_steps={accumulation}"]))
+        train_sft(
+            load_sft_config(
+                config,
+                [
+                    f"training.output_dir={out}",
+                    f"training.per_device_train_batch_size={batch}",
+                    f"training.gradient_accumulation_steps={accumulation}",
+                ],
+            )
+        )
         history = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["log_history"]
         runs[name] = [row["loss"] for row in history if "loss" in row], load_file(out / "final" / "model.safetensors")
     assert runs["batch"][0] == pytest.approx(runs["accumulated"][0], abs=1e-5)
@@ -212,14 +246,18 @@ def test_one_batch_and_gradient_accumulation_train_the_same_step(micro_model_dir
 # ---------------------------------------------------------------------------------- image count
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"image": None}, "image"),
-    ({"image": ["a_0.png", "b_0.png"]}, "image"),
-    ({"task": "put <|image_pad|> in the bin"}, "<|image_pad|>"),
-    ({"task": "<|vision_start|><|image_pad|><|vision_end|> apple"}, "<|vision_start|>"),
-])
-def test_a_record_with_no_image_two_images_or_image_tokens_is_one_line_naming_it(tmp_path, images, domain, change,
-                                                                                message):
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"image": None}, "image"),
+        ({"image": ["a_0.png", "b_0.png"]}, "image"),
+        ({"task": "put <|image_pad|> in the bin"}, "<|image_pad|>"),
+        ({"task": "<|vision_start|><|image_pad|><|vision_end|> apple"}, "<|vision_start|>"),
+    ],
+)
+def test_a_record_with_no_image_two_images_or_image_tokens_is_one_line_naming_it(
+    tmp_path, images, domain, change, message
+):
     """SFT's and GRPO's readers refuse it before any model loads, naming file:line, instead of a
     feature/token mismatch deep in the model."""
     from harp.data.records import read_records

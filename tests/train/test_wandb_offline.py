@@ -25,11 +25,24 @@ def test_the_guide_s_loggers_log_to_wandb_offline_without_a_login(micro_model_di
     build_synthetic(num_scenes=2, seed=1, images_dir=tmp_path / "img", output_dir=tmp_path, progress=False)
     write_records(tmp_path / "train.jsonl", read_records(tmp_path / "actions.jsonl"))
     config = tmp_path / "sft.yaml"
-    config.write_text(json.dumps({
-        "model": {"name": str(micro_model_dir), "use_lora": False, "freeze_vision_encoder": False},
-        "data": {"train_path": "train.jsonl", "val_path": None},
-        "training": {"output_dir": "out", "max_steps": 2, "per_device_train_batch_size": 1, "logging_steps": 1,
-                     "save_steps": 2, "bf16": False, "report_to": ["tensorboard", "wandb"], "run_name": "sft_w&b"}}))
+    config.write_text(
+        json.dumps(
+            {
+                "model": {"name": str(micro_model_dir), "use_lora": False, "freeze_vision_encoder": False},
+                "data": {"train_path": "train.jsonl", "val_path": None},
+                "training": {
+                    "output_dir": "out",
+                    "max_steps": 2,
+                    "per_device_train_batch_size": 1,
+                    "logging_steps": 1,
+                    "save_steps": 2,
+                    "bf16": False,
+                    "report_to": ["tensorboard", "wandb"],
+                    "run_name": "sft_w&b",
+                },
+            }
+        )
+    )
     train_sft(load_sft_config(config))
     train_sft(load_sft_config(config, ["training.output_dir=again", "training.max_steps=1"]))
 
