@@ -2,7 +2,7 @@
 
 Synthetic records carry a `scene` (docs/internals.md, "Scene JSON"); `GuideScene.from_dict` reads it.
 Records labelled by a teacher VLM have none, so `infer_scene` reconstructs the smallest scene the
-reference plan implies (DESIGN.md §1): the robot starts at "start", each picked object starts where
+reference plan implies (docs/internals.md §1): the robot starts at "start", each picked object starts where
 the robot was when it picked it, every navigated or placed-into place is a location, every
 opened/closed place is openable (closed at first if the reference opens it first), and the goal is
 the final placement of every object the reference puts down — plus "closed" for every drawer the

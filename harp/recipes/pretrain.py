@@ -61,8 +61,8 @@ class Stage:
 
 
 # Stage "lookup" learns to find one object in the picture; from random weights, adding two-object
-# tasks to it kept the model at the most-loaded-table plateau for all 1,500 steps (docs/experiments.md
-# §3, session 7). Stage "pairs", from the first's model, teaches the second lookup of a two-object task.
+# tasks to it kept the model at the most-loaded-table plateau for all 1,500 steps (docs/log.md,
+# 2026-11-29). Stage "pairs", from the first's model, teaches the second lookup of a two-object task.
 STAGES = (
     Stage("lookup", CONFIG, two_object=False, rng_key="every_object"),
     Stage("pairs", PAIRS_CONFIG, two_object=True, rng_key="lookup"),

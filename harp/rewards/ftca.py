@@ -1,4 +1,4 @@
-"""FTCA: fine-grained token-level credit assignment for GRPO (DESIGN.md §3).
+"""FTCA: fine-grained token-level credit assignment for GRPO (docs/internals.md §4).
 
 Standard GRPO gives every completion token the sequence advantage A. FTCA gives token t
 

@@ -1,6 +1,6 @@
 """H-PRM: the hierarchical process reward. One score per plan, and one score per step.
 
-Five components, each in [-1, 1] (DESIGN.md §2):
+Five components, each in [-1, 1] (docs/internals.md §3):
 
 | level | component  | credit when the level holds | partial credit when it is the first level to fail |
 |-------|------------|-----------------------------|---------------------------------------------------|
