@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harp.processes import free_port  # noqa: E402 (after the path)
+
 
 def run(cwd: Path, processes: int, script: str, config: str, overrides: list[str]) -> float:
     """Seconds of training (the Trainer's train_runtime) of one run."""
     command = [sys.executable, str(ROOT / "scripts" / script)]
     if processes > 1:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         command = [
             sys.executable,
             "-m",

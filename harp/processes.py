@@ -11,6 +11,7 @@ process group exists (for printing once).
 from __future__ import annotations
 
 import os
+import socket
 
 # torchrun/accelerate/deepspeed set RANK and WORLD_SIZE; mpirun (accelerate's multi-CPU launcher) its own.
 RANK_VARIABLES = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK")
@@ -58,3 +59,10 @@ def gather_in_order(mine: list, total: int) -> list:
     parts: list[list] = [[] for _ in range(world_size())]
     dist.all_gather_object(parts, list(mine))
     return [parts[i % len(parts)][i // len(parts)] for i in range(total)]
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now, for a launch's rendezvous (another run may hold the default)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -28,7 +28,7 @@ from harp.config import save_run_config
 from harp.errors import ConfigError
 from harp.models import load as model_loading  # a module: tests stand in for model_loading.bf16_available
 from harp.plan.loader import load_domain as load_plan_domain
-from harp.processes import world_size
+from harp.processes import free_port, world_size
 from harp.train.checkpoint import missing_parts, newest_complete_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -111,14 +111,6 @@ def name_cpu_accelerator() -> bool:
         return False
     os.environ.setdefault("DS_ACCELERATOR", "cpu")
     return True
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def join_deepspeed(args) -> None:

@@ -4,21 +4,16 @@ The folder is on sys.path (conftest.py), so a test imports these with `from laun
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import torch
 
+from harp.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("multiprocess_probe.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(

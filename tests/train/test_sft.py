@@ -13,6 +13,7 @@ import yaml
 
 from harp.config import load_sft_config
 from harp.errors import ConfigError
+from harp.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -246,18 +247,10 @@ def test_launchers_start_the_script(setup, tmp_path, launcher):
         ]
     else:
         command = [sys.executable, script[0], "--local_rank=0", *script[1:]]
-        env.update(LOCAL_RANK="0", RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+        env.update(LOCAL_RANK="0", RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (out / "final" / "model.safetensors").is_file()
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_config_mistakes_are_one_line(setup, tmp_path, capsys, monkeypatch):
