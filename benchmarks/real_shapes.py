@@ -347,7 +347,8 @@ def estimate(stages: list[Stage], shape: Shape, measured_full: bool) -> dict[str
         }
         (d1, m1), (d2, m2) = sorted(points.items())[:2]
         per_layer = max(0.0, (m2 - m1) / (d2 - d1))
-        dynamic = m1 + per_layer * (shape.layers - d1)
+        # Resident memory is noisy at small scale; activations and caches cannot be negative.
+        dynamic = max(0.0, m1 + per_layer * (shape.layers - d1))
         result[name] = static_gb(name, shape.params, grpo_full=True) + dynamic
     return result
 
