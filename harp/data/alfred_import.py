@@ -148,7 +148,7 @@ def row_problem(row: dict) -> str | None:
             ended = True
             continue
         if ended:
-            return f"{where}: {action} after NoOp, which ends the plan"
+            return f"{where}: {action!r} after NoOp, which ends the plan"
         word = WORDS.get(action.lower())
         if word is None:
             return f"{where}: unknown ALFRED action {action!r} (known: {', '.join(ACTIONS)}, NoOp)"

@@ -91,7 +91,17 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="KIND",
         help="with --label-noise: only these mistakes, each on a share P of the records "
-        "where it can happen: a teacher's blind spot, e.g. wrong_table (default: all four)",
+        "where it can happen: a teacher's blind spot, e.g. wrong_table; never_refuses: a teacher "
+        "that plans the tasks that cannot be done (default: all)",
+    )
+    synthetic.add_argument(
+        "--infeasible",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of tasks that cannot be done from their picture (an object or destination missing, "
+        "or a thing this world never draws); their plan is the refusal Infeasible(what is missing) "
+        "(default: %(default)s)",
     )
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument(
@@ -139,6 +149,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _by_kind(what: str, kinds: dict, noun: str, after: str) -> str:
+    """`label noise: 12 plans (redundant_step 5, wrong_table 7); records keep ...`"""
+    each = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
+    return f"{what}: {sum(kinds.values())} {noun} ({each}){after}"
+
+
 def run_build(args: argparse.Namespace) -> int:
     if args.label_noise_kinds and not args.label_noise:  # it would make no plan noisy, silently
         raise HarpError("--label-noise-kinds: give --label-noise P too (the share of plans given a mistake)")
@@ -155,6 +171,7 @@ def run_build(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             label_noise=args.label_noise,
             label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
+            infeasible=args.infeasible,
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")
@@ -163,13 +180,10 @@ def run_build(args: argparse.Namespace) -> int:
             f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
             f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}"
         )
+        if args.infeasible:
+            print(_by_kind("cannot be done", counts["infeasible"], "tasks", ", labelled Infeasible(what is missing)"))
         if args.label_noise:
-            noisy = counts["label_noise"]
-            print(
-                f"label noise: {sum(noisy.values())} plans ("
-                + ", ".join(f"{k} {v}" for k, v in sorted(noisy.items()))
-                + "); records keep their true scene"
-            )
+            print(_by_kind("label noise", counts["label_noise"], "plans", "; records keep their true scene"))
         print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
         return 0
 

@@ -9,7 +9,9 @@ that goes to the wrong table, takes a detour or puts an object in the wrong rece
   table: a teacher misreads the picture, not the sentence);
 - `redundant_step`: a detour, a `Navigate` to a place the plan has no business at;
 - `wrong_order`: the two objects of a two-object task moved in the other order than the task names;
-- `wrong_receptacle`: an object placed somewhere other than the task's destination.
+- `wrong_receptacle`: an object placed somewhere other than the task's destination;
+- `never_refuses`: a task that cannot be done (`harp data build --infeasible`) gets a confident
+  plan, as if what the picture lacks were there (`confident_plan`), instead of its refusal.
 
 Each noisy record keeps its true `scene` (H-PRM's reward and evaluation use it), so GRPO can see
 what SFT was taught wrong; `meta.label_noise` names the kind. `--label-noise-kinds` restricts the
@@ -27,7 +29,7 @@ import random
 from harp.data.build import check_plan
 from harp.plan.names import display_name, normalize_entity
 
-KINDS = ("wrong_table", "redundant_step", "wrong_order", "wrong_receptacle")
+KINDS = ("wrong_table", "redundant_step", "wrong_order", "wrong_receptacle", "never_refuses")
 
 
 def _blocks(plan: list[str]) -> list[list[str]]:
@@ -42,6 +44,8 @@ def _argument(step: str) -> str:
 def _applicable(record: dict, plan: list[str]) -> list[str]:
     meta = record.get("meta") or {}
     scene = record["scene"]
+    if scene.get("missing"):  # a refusal: the only mistake is not to refuse
+        return ["never_refuses"]
     tables = [p for p in scene["locations"] if p.endswith("table")]
     kinds = ["redundant_step"]
     if not meta.get("source_named") and len(tables) > 1:
@@ -58,6 +62,8 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
     check_kinds(kind)
     plan = list(record["plan"])
     scene = record["scene"]
+    if kind == "never_refuses":
+        return confident_plan(scene, rng)
     blocks = _blocks(plan)
     if kind == "wrong_order":
         return blocks[1] + blocks[0]
@@ -85,6 +91,23 @@ def noisy_plan(record: dict, kind: str, rng: random.Random) -> list[str]:
         others = [p for p in scene["locations"] if p not in (before, target)]
         blocks[block].insert(at, f"Navigate({display_name(rng.choice(sorted(others)))})")
     return [step for b in blocks for step in b]
+
+
+def confident_plan(scene: dict, rng: random.Random) -> list[str]:
+    """The plan a teacher that never refuses writes for a task that cannot be done: each object the
+    task asks for fetched from where it lies (a table, guessed, when it is missing) and put where
+    the task says, whatever the picture lacks."""
+    tables = sorted(p for p in scene["locations"] if p.endswith("table"))
+    plan = []
+    for obj, destination in scene["goal"].items():
+        source = scene["objects"].get(obj) or rng.choice(tables)
+        plan += [
+            f"Navigate({display_name(source)})",
+            f"Pick({display_name(obj)})",
+            f"Navigate({display_name(destination)})",
+            f"Place({display_name(destination)})",
+        ]
+    return plan
 
 
 def check_kinds(kinds) -> tuple[str, ...]:

@@ -27,13 +27,23 @@ from harp.errors import DataError
 from harp.paths import check_output_dir
 from harp.plan import GuideDomain, available_domains, load_domain, optimal_length, optimal_plan, simulate
 from harp.plan.names import display_name
+from harp.plan.refusal import refusal_text
 
 
-def synthetic_record(index: int, seed: int, domain, image: str) -> tuple[dict, object]:
-    """The record of scene `index` (its image path given) and the sampled scene to draw."""
+def synthetic_record(index: int, seed: int, domain, image: str, infeasible: float = 0.0) -> tuple[dict, object]:
+    """The record of scene `index` (its image path given) and the sampled scene to draw.
+
+    A share `infeasible` of the tasks cannot be done (world.make_infeasible): their plan is the
+    refusal naming what is missing. Drawn apart from the scene, so feasible scenes are the same at any share."""
     sample = world.sample_scene(random.Random(f"{seed}:{index}"))
+    draw = random.Random(f"{seed}:{index}:infeasible")
+    if infeasible > 0 and draw.random() < infeasible:
+        sample = world.make_infeasible(sample, draw)
     scene = domain.scene_from_dict(sample.scene)
-    plan = mention_order_plan(sample.scene, scene, domain) or optimal_plan(scene, domain)
+    if scene.missing:
+        plan = [refusal_text(scene.missing[0])]
+    else:
+        plan = mention_order_plan(sample.scene, scene, domain) or optimal_plan(scene, domain)
     record = {
         "image": image,
         "task": sample.task,
@@ -157,13 +167,15 @@ def build_synthetic(
     progress: bool = True,
     label_noise: float = 0.0,
     label_noise_kinds: tuple[str, ...] = NOISE_KINDS,
+    infeasible: float = 0.0,
 ) -> dict:
     """Render the scenes and write the records; return counts for the summary.
 
     `label_noise`: the share of plans given a teacher-like mistake (harp.data.label_noise); each
     record keeps its true scene; `label_noise_kinds` the mistakes it may be (a share of the records
     where one applies). Drawn from `(seed, index)` apart from the scene, so the scenes and
-    images are the same at any noise level.
+    images are the same at any noise level. `infeasible`: the share of tasks that cannot be done
+    from their picture (`synthetic_record`).
     """
     from tqdm import tqdm
 
@@ -173,6 +185,8 @@ def build_synthetic(
         raise DataError(f"--image-size must be between {SYNTHETIC_SIZES[0]} and {SYNTHETIC_SIZES[1]}, got {image_size}")
     if not 0.0 <= label_noise <= 1.0:
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
+    if not 0.0 <= infeasible <= 1.0:
+        raise DataError(f"--infeasible must be a share between 0 and 1, got {infeasible}")
     try:
         label_noise_kinds = check_kinds(label_noise_kinds)
     except ValueError as error:
@@ -191,7 +205,7 @@ def build_synthetic(
     records = []
     for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
         path = images_dir / f"scene_{index:05d}_0.png"
-        record, sample = synthetic_record(index, seed, domain_spec, record_path(path))
+        record, sample = synthetic_record(index, seed, domain_spec, record_path(path), infeasible)
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
         records.append(
             add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec, label_noise_kinds)
@@ -211,6 +225,7 @@ def build_synthetic(
         "phrasings": len(phrasings),
         "mean_plan_length": sum(len(r["plan"]) for r in records) / len(records),
         "label_noise": dict(Counter(r["meta"]["label_noise"] for r in records if "label_noise" in r["meta"])),
+        "infeasible": dict(Counter(r["meta"]["infeasible"] for r in records if "infeasible" in r["meta"])),
         "images_dir": str(images_dir),
     }
 

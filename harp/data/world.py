@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -44,6 +45,11 @@ RECEPTACLES = {"basket": "into", "box": "into", "bin": "into", "bowl": "into", "
 TABLE_PREPOSITION = "onto"
 
 OBJECTS = ("apple", "banana", "cup", "bottle", "book", "carrot", "ball", "sponge", "spoon")
+# Things a task may ask for that this world never draws (infeasible tasks, `make_infeasible`).
+OUTSIDE_OBJECTS = ("laptop", "phone", "plate", "keys")
+OUTSIDE_PLACES = ("fridge", "sink", "drawer", "oven")
+# How a task is made impossible: what it asks for is not in the picture.
+INFEASIBLE_KINDS = ("missing_object", "missing_destination", "unknown_object", "unknown_destination")
 
 # Task phrasings. One-object templates take {o} object, {s} source, {d} destination, {p} the
 # destination's preposition; two-object ones number them. `source_named` says whether the task
@@ -118,6 +124,7 @@ def vocabulary() -> list[str]:
     "?"). Action names are the domain's, not the world's, and are not included.
     """
     entities = list(OBJECTS) + list(RECEPTACLES) + [table_name(c) for c in TABLE_COLOURS]
+    entities += list(OUTSIDE_OBJECTS) + list(OUTSIDE_PLACES)
     words = set(entities) | {display(e) for e in entities} | set(TABLE_COLOURS)
     words |= {word for e in entities for word in e.split()}
     words |= {word for e in entities for word in display(e).split()}
@@ -190,6 +197,43 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
     scene = {"robot": "start", "locations": locations, "objects": where, "goal": goal}
     meta = {"num_objects": num_objects, "source_named": source_named, "phrasing": phrasing}
     return SyntheticScene(scene, task, meta, tables, receptacles, objects)
+
+
+def make_infeasible(sample: SyntheticScene, rng: random.Random) -> SyntheticScene:
+    """The same scene and task made impossible: one thing the task asks for is not in the picture.
+
+    - `missing_object`: a task object is not drawn (each kind appears once, so none is there);
+    - `missing_destination`: the task's receptacle is not drawn;
+    - `unknown_object` / `unknown_destination`: the task asks for a thing this world never draws
+      (a laptop, the fridge) in place of its own.
+    The scene keeps the task's goal and names what it lacks in `missing` (harp/plan/refusal.py);
+    `meta.infeasible` the kind. Tables stay: objects lie on them.
+    """
+    scene = {**sample.scene, "objects": dict(sample.scene["objects"]), "goal": dict(sample.scene["goal"])}
+    goal = scene["goal"]
+    receptacle_goals = sorted({d for d in goal.values() if d in RECEPTACLES})
+    kinds = [k for k in INFEASIBLE_KINDS if k != "missing_destination" or receptacle_goals]
+    kind = rng.choice(kinds)
+    objects, receptacles, task = list(sample.objects), list(sample.receptacles), sample.task
+    if kind == "missing_object":
+        missing = rng.choice(sorted(goal))
+        objects = [o for o in objects if o.name != missing]
+        del scene["objects"][missing]
+    elif kind == "missing_destination":
+        missing = rng.choice(receptacle_goals)
+        receptacles = [r for r in receptacles if r.name != missing]
+        scene["locations"] = [x for x in scene["locations"] if x != missing]
+    elif kind == "unknown_object":
+        old, missing = rng.choice(sorted(goal)), rng.choice(OUTSIDE_OBJECTS)
+        scene["goal"] = goal = {(missing if o == old else o): d for o, d in goal.items()}  # mention order kept
+        task = re.sub(rf"\b{old}\b", missing, task)
+    else:
+        old, missing = rng.choice(sorted(set(goal.values()))), rng.choice(OUTSIDE_PLACES)
+        scene["goal"] = goal = {o: missing if d == old else d for o, d in goal.items()}
+        task = re.sub(rf"\b{old}\b", missing, task)
+    scene["missing"] = [missing]
+    meta = {**sample.meta, "infeasible": kind}
+    return SyntheticScene(scene, task, meta, sample.tables, receptacles, objects)
 
 
 def _table_box(cell: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections import deque
 
+from harp.plan.refusal import REFUSAL_ACTION
+
 NAME_PUNCTUATION = set(" -'_/.&")
 
 START = ("act", "")
@@ -252,4 +254,5 @@ def plan_logits_processor(processor, domain, max_new_tokens: int | None = None):
     tokenizer = getattr(processor, "tokenizer", processor)
     eos = {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
     eos = [i for i in eos if isinstance(i, int) and i != tokenizer.unk_token_id]
-    return LogitsProcessorList([PlanLogitsProcessor(tokenizer, domain.action_names, eos, max_new_tokens)])
+    words = [*domain.action_names, REFUSAL_ACTION]  # a refusal is a plan word in every domain
+    return LogitsProcessorList([PlanLogitsProcessor(tokenizer, words, eos, max_new_tokens)])

@@ -5,8 +5,10 @@
 the main process writes). Generation is batched and greedy (deterministic), so two runs of the same model
 give the same figures. Files written beside `output_path` (default `results/evaluation.json`):
 
-- `evaluation.json`: exactly the guide's six keys, for the last model given (the primary one; with
-  `--constrained`, its constrained run), so the guide's single-model command reads as documented.
+- `evaluation.json`: the guide's six keys, for the last model given (the primary one; with
+  `--constrained`, its constrained run), so the guide's single-model command reads as documented;
+  after them the refusal figures (harp.eval.metrics.REFUSAL_KEYS) when the test set holds tasks
+  that cannot be done or the model refused one.
 - `evaluation_side_by_side.json`: `{label: {the six keys}}` for every model, in the order given.
 - `evaluation_details.json`: per model: the six keys, exact match, step F1, breakdowns by error
   type and by task kind, the model path and the settings used.
@@ -34,7 +36,7 @@ from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates
 from harp.errors import DataError, HarpError
 from harp.eval.constrained import plan_logits_processor
-from harp.eval.metrics import GUIDE_KEYS, details, sample_row, summarize
+from harp.eval.metrics import GUIDE_KEYS, details, refusal_summary, sample_row, summarize
 from harp.eval.report import write_report
 from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
 from harp.models.load import load_model_and_processor, resolve_model_path
@@ -210,7 +212,7 @@ def evaluate(
             predictions_path = out_dir / "predictions" / f"{file_label(label)}.jsonl"
             if writer:
                 _write_jsonl(predictions_path, rows)
-            metrics = summarize(rows)
+            metrics = {**summarize(rows), **refusal_summary(rows)}  # refusal figures where they apply
             results[label] = metrics
             runs_detail.append(
                 {

@@ -18,6 +18,13 @@ level only when every level below it holds, so they read as a funnel and are rea
 transition accuracy above the action accuracy; independent per-level shares would allow that, but a
 plan whose actions are invalid has no meaningful transitions, so we do not report them that way.
 
+Refusals (harp/plan/refusal.py), where the test set holds tasks that cannot be done or the model
+refused one: `refusal_precision` (share of the model's refusals whose task cannot be done),
+`refusal_recall` (share of such tasks it refused), their `refusal_f1`, and
+`feasible_task_completion` (task completion over the tasks that can be done). A refusal counts
+whatever it names; naming the wrong thing still fails task completion. With no refusal, precision is
+0 (as with scikit-learn's zero_division=0).
+
 Beyond the guide: exact match (a clean parse whose steps equal the reference's) and step-level F1
 against the reference plan (steps compared after normalising action and entity names; repaired
 steps of a malformed plan still earn F1), and the same metrics broken down by error type and by task
@@ -31,7 +38,7 @@ from collections.abc import Iterable
 
 from harp.plan.names import normalize_entity, task_names_sources
 from harp.plan.parser import parse_plan
-from harp.rewards.vocabulary import ERROR_TYPES
+from harp.rewards.vocabulary import ALL_ERROR_TYPES, ERROR_TYPES, error_level
 
 GUIDE_KEYS = ("format_accuracy", "action_accuracy", "transition_accuracy", "task_completion", "avg_steps", "avg_reward")
 
@@ -47,9 +54,7 @@ def passes(error_type: str | None, level: str) -> bool:
     """Whether a sample whose first failed H-PRM level is `error_type` holds at `level`."""
     if error_type is None:
         return True
-    if error_type not in ERROR_TYPES:
-        raise ValueError(f"unknown H-PRM error type {error_type!r}")
-    return ERROR_TYPES.index(error_type) > ERROR_TYPES.index(level)
+    return error_level(error_type) > ERROR_TYPES.index(level)
 
 
 def normalized_steps(plan, domain) -> list[tuple[str, str]]:
@@ -83,7 +88,9 @@ def failure_reason(breakdown, parsed=None) -> str | None:
         errors = parsed.errors if parsed is not None else ()
         detail = errors[0].message if errors else "plan does not parse"
         return f"format: {detail}"
-    if kind in ("action", "state_transition"):
+    if kind == "refusal":
+        return f"refusal: the task can be done ({breakdown.known_length} steps)"
+    if kind in ("action", "hallucination", "state_transition"):
         for index, reason in enumerate(breakdown.step_reasons):
             if reason:
                 step = breakdown.steps[index] if index < len(breakdown.steps) else None
@@ -91,7 +98,8 @@ def failure_reason(breakdown, parsed=None) -> str | None:
                 return f"{kind}: step {index + 1}{written}: {reason}"
         return f"{kind}: a step is invalid"
     if kind == "task":
-        return "task: the plan ends before the goal is reached"
+        reason = next((r for r in breakdown.step_reasons if r), None)  # a refusal naming what is there
+        return f"task: {reason}" if reason else "task: the plan ends before the goal is reached"
     return f"inefficient: {breakdown.plan_length} steps where {breakdown.known_length} suffice"
 
 
@@ -159,6 +167,8 @@ def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> 
         "error_type": breakdown.error_type,
         "failure": failure_reason(breakdown, parsed),
         "completed": passes(breakdown.error_type, "task"),
+        "infeasible": breakdown.infeasible,
+        "refused": breakdown.refused,
         "plan_length": breakdown.plan_length,
         "total": breakdown.total,
         "exact_match": parsed.ok and predicted_steps == reference_steps,
@@ -184,6 +194,25 @@ def summarize(rows: list[dict]) -> dict:
     metrics["avg_steps"] = _mean(row["plan_length"] for row in rows)
     metrics["avg_reward"] = _mean(row["total"] for row in rows)
     return {key: round(metrics[key], 4) for key in GUIDE_KEYS}
+
+
+REFUSAL_KEYS = ("refusal_precision", "refusal_recall", "refusal_f1", "feasible_task_completion", "infeasible_tasks")
+
+
+def refusal_summary(rows: list[dict]) -> dict:
+    """The refusal metrics (module docstring); {} when no task is infeasible and no plan refuses."""
+    infeasible = [bool(row.get("infeasible")) for row in rows]
+    refused = [bool(row.get("refused")) for row in rows]
+    if not any(infeasible) and not any(refused):
+        return {}
+    hits = sum(i and r for i, r in zip(infeasible, refused))
+    precision = hits / sum(refused) if any(refused) else 0.0
+    recall = hits / sum(infeasible) if any(infeasible) else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    feasible = [row for row, i in zip(rows, infeasible) if not i]
+    completion = _mean(1.0 if passes(row["error_type"], "task") else 0.0 for row in feasible)
+    values = (precision, recall, f1, completion, sum(infeasible))
+    return {key: round(value, 4) if key != "infeasible_tasks" else value for key, value in zip(REFUSAL_KEYS, values)}
 
 
 def kind_label(num_objects, source_named) -> str:
@@ -228,7 +257,7 @@ def details(rows: list[dict]) -> dict:
         "step_f1": round(_mean(row["step_f1"] for row in rows), 4),
         "by_error_type": {
             kind: {"count": errors[kind], "share": round(errors[kind] / len(rows), 4)}
-            for kind in ("none", *ERROR_TYPES)
+            for kind in ("none", *ALL_ERROR_TYPES)
             if errors[kind]
         },
         "by_task_kind": {label: kind_summary(group) for label, group in by_kind.items()},

@@ -6,9 +6,12 @@ breakdown. `harp predict` prints the same.
 
 Validity needs a scene. Given one (`scene=` a scene dict, or `reference=` a reference plan to infer
 it from, as for teacher-labelled records), the plan is simulated from it and task completion is
-exact. Without one, the plan is checked against the scene inferred from the plan itself
-(docs/internals.md §1): format, domain actions and preconditions are still checked (a `Place` with nothing
-held is invalid), but "task completed" then only means the plan is self-consistent.
+exact; with a scene, a refusal (`Infeasible(Apple)`, harp/plan/refusal.py) is judged too: right
+where the scene lacks what the task asks for, wrong where the task can be done. Without one, the
+plan is checked against the scene inferred from the plan itself (docs/internals.md §1): format,
+domain actions and preconditions are still checked (a `Place` with nothing held is invalid), but
+nothing is known of the picture, so completion is not claimed (`completed` None) and a refusal is
+not judged.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ class PlanResult:
     text: str  # the model's answer, one line
     steps: list[str]  # the parsed steps, as written ("Navigate(White Table)")
     valid: bool  # parses, uses domain actions, and every step's preconditions hold
-    completed: bool  # valid and reaches the goal (of the given scene, or the plan's own)
+    completed: bool | None  # valid and reaches the goal of the given scene; None without a scene
     failure: str | None  # one line saying why not, None for a complete optimal plan
     breakdown: object  # harp.rewards.hprm.RewardBreakdown
     scene_source: str  # "scene", "reference" or "plan itself"
@@ -135,7 +138,7 @@ class Planner:
             text=text,
             steps=[str(s) for s in parsed.steps],
             valid=passes(breakdown.error_type, "state_transition"),
-            completed=passes(breakdown.error_type, "task"),
+            completed=passes(breakdown.error_type, "task") if source != "plan itself" else None,
             failure=failure_reason(breakdown, parsed),
             breakdown=breakdown,
             scene_source=source,
@@ -153,14 +156,19 @@ def check_task(task: str) -> None:
 def format_result(result: PlanResult) -> str:
     """What `harp predict` prints: the plan, validity, the H-PRM breakdown."""
     b = result.breakdown
+    if result.completed is None:  # no scene: nothing is known of the picture
+        what = "a refusal, not checked" if b.refused else "only form and consistency with itself checked"
+        completed = f"not checked  ({what}; give --scene to check the plan against the scene)"
+    else:
+        completed = f"{'yes' if result.completed else 'no'}  (goal from the {result.scene_source})"
     lines = [
         f"plan:       {result.text}",
         f"valid:      {'yes' if result.valid else 'no'}" + (f"  ({result.failure})" if not result.valid else ""),
-        f"completed:  {'yes' if result.completed else 'no'}  (goal from the {result.scene_source})",
+        f"completed:  {completed}",
         f"H-PRM:      total={b.total:+.3f}  format={b.format:+.3f}  action={b.action:+.3f}  "
         f"transition={b.transition:+.3f}  task={b.task:+.3f}  efficiency={b.efficiency:+.3f}",
     ]
-    if result.failure and result.valid:
+    if result.failure and result.valid and result.completed is not None:
         lines.append(f"note:       {result.failure}")
     for index, (step, score) in enumerate(zip(b.steps, b.step_scores), start=1):
         reason = b.step_reasons[index - 1] if index - 1 < len(b.step_reasons) else None

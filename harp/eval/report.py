@@ -22,8 +22,8 @@ from pathlib import Path
 
 from harp.data.images import open_image
 from harp.errors import DataError, HarpError
-from harp.eval.metrics import GUIDE_KEYS, SHORTCUT_WRONG
-from harp.rewards.vocabulary import ERROR_TYPES
+from harp.eval.metrics import GUIDE_KEYS, REFUSAL_KEYS, SHORTCUT_WRONG
+from harp.rewards.vocabulary import ALL_ERROR_TYPES, ERROR_TYPES
 
 METRIC_SENTENCES = {
     "format_accuracy": "share of samples whose generated plan parses with no format error",
@@ -106,6 +106,7 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         "",
     ]
     lines += _constrained_section(models)
+    lines += _refusal_section(models)
     lines += [
         "## Failures by error type",
         "",
@@ -185,6 +186,26 @@ def _metrics_table(models: list[dict]) -> list[str]:
     return lines
 
 
+def _refusal_section(models: list[dict]) -> list[str]:
+    """Refusal precision, recall and F1 beside task completion on the tasks that can be done."""
+    shown = [m for m in models if "refusal_f1" in m["metrics"]]
+    if not shown:
+        return []
+    lines = [
+        "## Refusals",
+        "",
+        f"{shown[0]['metrics']['infeasible_tasks']} test tasks cannot be done from their scene (something the task "
+        "asks for is not there); the right answer is `Infeasible(what is missing)`. Precision: the share of a "
+        "model's refusals whose task cannot be done; recall: the share of those tasks it refused.",
+        "",
+        _row(["model", *[f"`{m['label']}`" for m in shown]]),
+        _row(["---"] * (len(shown) + 1)),
+    ]
+    for key in REFUSAL_KEYS[:-1]:
+        lines.append(_row([key, *[f"{m['metrics'][key]:.4f}" for m in shown]]))
+    return lines + [""]
+
+
 def _constrained_section(models: list[dict]) -> list[str]:
     pairs = []
     for model in models:
@@ -228,7 +249,9 @@ def _constrained_section(models: list[dict]) -> list[str]:
 
 
 def _failure_table(models: list[dict]) -> list[str]:
-    kinds = ["none", *ERROR_TYPES]
+    kinds = ["none", *ALL_ERROR_TYPES]
+    # The refined kinds (a refusal, a hallucination) only where a model made them.
+    kinds = [k for k in kinds if k == "none" or k in ERROR_TYPES or any(m["by_error_type"].get(k) for m in models)]
     lines = [_row(["model", *kinds]), _row(["---"] * (len(kinds) + 1))]
     for model in models:
         counts = model["by_error_type"]
@@ -305,8 +328,8 @@ def plot_failures(models: list[dict], path: Path) -> None:
     """Stacked horizontal bars: the share of samples per first-failed H-PRM level, per model."""
     import matplotlib.pyplot as plt
 
-    kinds = ["none", *ERROR_TYPES]
-    colours = ["#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#bcbd22"]
+    kinds = ["none", *ALL_ERROR_TYPES]
+    colours = ["#2ca02c", "#d62728", "#ff7f0e", "#e377c2", "#9467bd", "#8c564b", "#1f77b4", "#bcbd22"]
     fig, ax = plt.subplots(figsize=(8, 0.6 * len(models) + 1.6))
     for row, model in enumerate(models):
         left = 0.0

@@ -5,13 +5,15 @@ model is always asked the same way it was trained.
 
 from __future__ import annotations
 
+from harp.plan.refusal import REFUSAL_INSTRUCTION
+
 
 def system_prompt(domain) -> str:
-    """One short paragraph: the output format and the domain's actions with their argument kinds."""
+    """One short paragraph: the output format, the domain's actions with their argument kinds, and the refusal."""
     actions = ", ".join(f"{name}({spec.argument_kind})" for name, spec in domain.actions.items())
     return (
         "You are a robot task planner. Look at the scene and answer with one line: "
-        f"comma-separated steps Action(Argument) using only {actions}."
+        f"comma-separated steps Action(Argument) using only {actions}. {REFUSAL_INSTRUCTION}"
     )
 
 

@@ -3,7 +3,8 @@
 `generate_negatives(...)` is what `python scripts/generate_negatives.py` runs. For each training
 record it samples `num_samples_per_image` plans (batched, temperature/top-p sampling), scores each
 with H-PRM and keeps the distinct failing ones, labelled with H-PRM's `error_type` (the lowest
-failing level: format, action, state_transition, task, inefficient). A record the model gets
+failing level: format, action, state_transition, task, inefficient; `hallucination` and `refusal`
+count at their level, action and state_transition). A record the model gets
 right too often is topped up to `num_samples_per_image` negatives with rule-based perturbations
 of its reference plan (harp.negatives.perturb), choosing each time the error type that is
 scarcest in the file so far; at the end, an error type holding less than `min_share` of the file
@@ -32,9 +33,10 @@ from harp.negatives.perturb import Reference, candidates
 from harp.negatives.store import SOURCES, negative_text, record_key, split_plan
 from harp.negatives.verify import label, verify_file
 from harp.plan.loader import load_domain
+from harp.plan.refusal import missing_in
 from harp.plan.simulator import scene_for
 from harp.rewards.hprm import HPRM, RewardWeights
-from harp.rewards.vocabulary import ERROR_TYPES
+from harp.rewards.vocabulary import ALL_ERROR_TYPES, ERROR_TYPES, level_name
 
 # sample(records, n) -> for each record, n plan texts sampled from the model.
 Sampler = Callable[[list[dict], int], list[list[str]]]
@@ -52,10 +54,11 @@ class Summary:
 
     def table(self) -> str:
         lines = [f"{'error_type':<18}{'model':>8}{'perturbation':>14}{'total':>8}"]
-        for kind in ERROR_TYPES:
+        for kind in ALL_ERROR_TYPES:
             row = [self.counts[(kind, source)] for source in SOURCES]
-            lines.append(f"{kind:<18}{row[0]:>8}{row[1]:>14}{sum(row):>8}")
-        totals = [sum(self.counts[(k, s)] for k in ERROR_TYPES) for s in SOURCES]
+            if kind in ERROR_TYPES or sum(row):  # a refined kind (hallucination, refusal) where it occurs
+                lines.append(f"{kind:<18}{row[0]:>8}{row[1]:>14}{sum(row):>8}")
+        totals = [sum(self.counts[(k, s)] for k in ALL_ERROR_TYPES) for s in SOURCES]
         lines.append(f"{'total':<18}{totals[0]:>8}{totals[1]:>14}{sum(totals):>8}")
         return "\n".join(lines)
 
@@ -87,20 +90,24 @@ def negative_line(
 
 
 def labelled_perturbations(
-    record: dict, hprm, domain, rng: random.Random, exclude: set[str] = frozenset()
-) -> dict[str, list[tuple[str, str]]]:
-    """Every distinct perturbation of the reference that H-PRM finds failing: error_type -> [(text, perturbation)]."""
+    record: dict, hprm, domain, rng: random.Random, exclude: set[str] = frozenset(), refusals: bool = False
+) -> dict[str, list[tuple[str, str, str]]]:
+    """Every distinct perturbation of the reference that H-PRM finds failing, by the level it fails at:
+    level -> [(text, perturbation, error_type)]. A refusal of a task that can be done only where the
+    data teaches refusals (`refusals`): elsewhere no plan refuses, and no refusal needs pushing down."""
     ref = Reference.from_record(record, domain)
-    labelled: dict[str, list[tuple[str, str]]] = {kind: [] for kind in ERROR_TYPES}
+    labelled: dict[str, list[tuple[str, str, str]]] = {kind: [] for kind in ERROR_TYPES}
     seen = set(exclude)
     for name, text in candidates(ref, rng):
+        if name == "refused_feasible" and not refusals:
+            continue
         text = negative_text({"plan": split_plan(text)})  # the exact text a line would store
         if text in seen:
             continue
         seen.add(text)
         kind = label(hprm, text, record)
         if kind is not None:
-            labelled[kind].append((text, name))
+            labelled[level_name(kind)].append((text, name, kind))
     return labelled
 
 
@@ -112,23 +119,24 @@ def perturbation_negatives(
     rng: random.Random,
     exclude: set[str] = frozenset(),
     counts: Counter | None = None,
+    refusals: bool = False,
 ) -> list[tuple[str, str, str]]:
     """Up to `n` distinct verified negatives (text, error_type, perturbation) perturbed from the reference.
 
-    Each pick goes to the error type scarcest in `counts` (updated in place) that some
-    perturbation of this reference really produces.
+    Each pick goes to the level scarcest in `counts` (updated in place; a refined error type counts
+    at its level) that some perturbation of this reference really produces.
     """
     counts = counts if counts is not None else Counter()
-    labelled = labelled_perturbations(record, hprm, domain, rng, exclude)
+    labelled = labelled_perturbations(record, hprm, domain, rng, exclude, refusals)
     picked = []
     while len(picked) < n:
         available = [kind for kind in ERROR_TYPES if labelled[kind]]
         if not available:
             break
         kind = min(available, key=lambda k: (counts[k], ERROR_TYPES.index(k)))
-        text, name = labelled[kind].pop(0)
+        text, name, exact = labelled[kind].pop(0)
         counts[kind] += 1
-        picked.append((text, kind, name))
+        picked.append((text, exact, name))
     return picked
 
 
@@ -207,9 +215,10 @@ def generate_negatives(
         for line in read_records(output_path, required=("image", "task", "plan", "error_type")):
             have.setdefault(record_key(line), set()).add(negative_text(line))
             summary.counts[(line["error_type"], line.get("source", "model"))] += 1
-    type_counts = Counter()
+    type_counts = Counter()  # lines per level
     for (kind, _source), count in summary.counts.items():
-        type_counts[kind] += count
+        type_counts[level_name(kind)] += count
+    refusals = any(missing_in(scene_for(r, domain_spec)) for r in records)  # the data teaches refusals
     todo = [r for r in records if len(have.get(record_key(r), ())) < num_samples_per_image]
     if sampler is None and model_path is not None and todo:
         sampler = model_sampler(
@@ -252,7 +261,7 @@ def generate_negatives(
                 missing = num_samples_per_image - len(seen)
                 if missing > 0 and perturb:
                     for text, kind, name in perturbation_negatives(
-                        example, hprm, domain_spec, missing, rng, seen, type_counts.copy()
+                        example, hprm, domain_spec, missing, rng, seen, type_counts.copy(), refusals
                     ):
                         seen.add(text)
                         total = hprm.score(text, example).total
@@ -275,6 +284,7 @@ def generate_negatives(
                 min_share,
                 rng,
                 lambda line: _write(handle, line, summary, type_counts),
+                refusals,
             )
 
     summary.problems = verify_file(output_path, hprm) if output_path.stat().st_size else []
@@ -292,6 +302,7 @@ def top_up_scarce(
     min_share: float,
     rng: random.Random,
     write: Callable[[dict], None],
+    refusals: bool = False,
 ) -> None:
     """Add perturbations of each error type below `min_share` of all lines, one per record, in seeded order.
 
@@ -315,14 +326,14 @@ def top_up_scarce(
                 key = record_key(record)
                 seen = have.setdefault(key, set())
                 if key not in labelled_cache:
-                    labelled_cache[key] = labelled_perturbations(record, hprm, domain, rng, seen)
-                options = [(text, name) for text, name in labelled_cache[key][kind] if text not in seen]
+                    labelled_cache[key] = labelled_perturbations(record, hprm, domain, rng, seen, refusals)
+                options = [option for option in labelled_cache[key][kind] if option[0] not in seen]
                 if not options:
                     continue
-                text, name = options[0]
+                text, name, exact = options[0]
                 seen.add(text)
                 total = hprm.score(text, record).total
-                write(negative_line(record, text, kind, "perturbation", domain, total, name))
+                write(negative_line(record, text, exact, "perturbation", domain, total, name))
                 need -= 1
                 written = True
 
@@ -331,4 +342,4 @@ def _write(handle, line: dict, summary: Summary, type_counts: Counter) -> None:
     append_record(handle, line)
     summary.counts[(line["error_type"], line["source"])] += 1
     summary.written += 1
-    type_counts[line["error_type"]] += 1
+    type_counts[level_name(line["error_type"])] += 1

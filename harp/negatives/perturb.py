@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import parse_plan
+from harp.plan.refusal import REFUSAL_ACTION, missing_in, refusal_step
 from harp.plan.simulator import scene_for
 
 
@@ -31,6 +32,14 @@ class Reference:
     argument_kinds: dict[str, str]  # action name -> argument kind ("location", "object", ...)
     objects: list[str] = field(default_factory=list)  # display names, e.g. "Apple"
     locations: list[str] = field(default_factory=list)  # display names, e.g. "White Table"
+    goal: list[tuple[str, str]] = field(default_factory=list)  # (object, destination) the task asks for, display names
+    missing: list[str] = field(default_factory=list)  # what the task asks for and the scene lacks, display names
+    lies: dict[str, str] = field(default_factory=dict)  # object -> where it starts, display names
+
+    @property
+    def refuses(self) -> bool:
+        """The reference is a refusal: the task cannot be done."""
+        return refusal_step(join(self.steps)) is not None
 
     @classmethod
     def from_record(cls, record: dict, domain) -> Reference:
@@ -40,7 +49,10 @@ class Reference:
         scene = scene_for(record, domain)
         objects = [display_name(name) for name in scene.objects]
         locations = [display_name(name) for name in scene.locations]
-        return cls(steps, list(domain.action_names), kinds, objects, locations)
+        goal = [(display_name(o), display_name(d)) for o, d in scene.goal.items()]
+        missing = [display_name(name) for name in missing_in(scene)]
+        lies = {display_name(o): display_name(place) for o, place in scene.objects.items()}
+        return cls(steps, list(domain.action_names), kinds, objects, locations, goal, missing, lies)
 
     def kind_of(self, action: str) -> str | None:
         return next((kind for name, kind in self.argument_kinds.items() if name.lower() == action.lower()), None)
@@ -161,6 +173,32 @@ def undone_processing(ref: Reference) -> list[str]:
     ]
 
 
+def refused_feasible(ref: Reference) -> list[str]:
+    """A refusal of a task that can be done, naming one of the objects it moves."""
+    if ref.refuses:
+        return []
+    named = [o for o, _ in ref.goal] or [
+        a for _, a in ref.steps if normalize_entity(a) in map(normalize_entity, ref.objects)
+    ]
+    return [step_text(REFUSAL_ACTION, name) for name in dict.fromkeys(named)]
+
+
+def confident_plan(ref: Reference) -> list[str]:
+    """For a task that cannot be done: the plan as if what is missing were there (each missing
+    object fetched from each place it might lie), the answer of a planner that never refuses."""
+    words = {name.lower(): name for name in ref.action_names}
+    if not ref.refuses or not ref.goal or not all(w in words for w in ("navigate", "pick", "place")):
+        return []
+    go, pick, place = words["navigate"], words["pick"], words["place"]
+    out = []
+    for guess in ref.locations:  # where a missing object is believed to lie
+        steps = []
+        for obj, destination in ref.goal:
+            steps += [(go, ref.lies.get(obj, guess)), (pick, obj), (go, destination), (place, destination)]
+        out.append(join(steps))
+    return list(dict.fromkeys(out))
+
+
 PERTURBATIONS: dict[str, Callable[[Reference], list[str]]] = {
     "dropped_comma": dropped_comma,
     "swapped_steps": swapped_steps,
@@ -171,6 +209,8 @@ PERTURBATIONS: dict[str, Callable[[Reference], list[str]]] = {
     "dropped_step": dropped_step,
     "skipped_processing": skipped_processing,  # for domains beyond pick-and-place (alfred)
     "undone_processing": undone_processing,
+    "refused_feasible": refused_feasible,
+    "confident_plan": confident_plan,  # for tasks that cannot be done
 }
 
 # The error type each perturbation usually yields (H-PRM has the last word).
@@ -184,6 +224,8 @@ LIKELY_TYPE = {
     "redundant_navigate": "inefficient",
     "skipped_processing": "task",
     "undone_processing": "task",
+    "refused_feasible": "refusal",
+    "confident_plan": "hallucination",
 }
 
 

@@ -28,6 +28,7 @@ from harp.errors import DataError
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import PddlSpec
 from harp.plan.protocols import PlanningBudgetExceeded
+from harp.plan.refusal import check_missing, read_missing
 
 _INSTANCE = re.compile(r"^(.*\S) (\d+)$")
 _MAX_DERIVED_DEPTH = 8
@@ -62,6 +63,8 @@ class FactScene:
         "objects",
         "locations",
         "goal",
+        "missing",
+        "names",
         "_key",
         "_hash",
     )
@@ -73,6 +76,7 @@ class FactScene:
         facts: Iterable[tuple],
         goal_true: Iterable[tuple] = (),
         goal_false: Iterable[tuple] = (),
+        missing: Iterable[str] = (),
     ):
         self.domain_path = spec.path
         self.entities = {normalize_entity(k): str(v).lower() for k, v in entities.items()}
@@ -86,6 +90,9 @@ class FactScene:
         self.objects = {f[1]: f[2] for f in sorted(self.initial) if f[0] == placement}
         self.locations = tuple(n for n, t in self.entities.items() if t in places)
         self.goal = {f[1]: f[2] for f in self.goal_true if f[0] == placement}
+        self.missing = tuple(dict.fromkeys(normalize_entity(x) for x in missing))  # harp/plan/refusal.py
+        names = frozenset(self.entities) | frozenset(spec.constants)
+        self.names = names | {kind_of(n) for n in names}  # `book 2` is there, so a `book` is
         self._key = (
             self.domain_path,
             tuple(self.entities.items()),
@@ -93,6 +100,7 @@ class FactScene:
             tuple(sorted(self.initial)),
             self.goal_true,
             self.goal_false,
+            self.missing,
         )
         self._hash = hash(self._key)
 
@@ -115,13 +123,20 @@ class FactScene:
     def goal_size(self) -> int:
         return len(self.goal_true) + len(self.goal_false)
 
+    def has(self, name: str) -> bool:
+        """Whether the scene (or its domain's constants) holds an entity of this canonical name or kind."""
+        return name in self.names
+
     def to_dict(self) -> dict:
         """Scene JSON for fact domains: entities with types, initial facts, goal facts (`["not", ...]`)."""
-        return {
+        data = {
             "entities": dict(self.entities),
             "init": [list(f) for f in sorted(self.statics | self.initial)],
             "goal": [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false],
         }
+        if self.missing:
+            data["missing"] = list(self.missing)
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, spec: PddlSpec, where: str = "scene") -> FactScene:
@@ -130,10 +145,10 @@ class FactScene:
             return data
         if not isinstance(data, dict):
             raise DataError(f"{where}: expected an object, got {type(data).__name__}")
-        unknown = set(data) - {"entities", "init", "goal"}
+        unknown = set(data) - {"entities", "init", "goal", "missing"}
         if unknown:
             raise DataError(
-                f"{where}: unknown key '{sorted(unknown)[0]}' (a {spec.name} scene has entities, init, goal)"
+                f"{where}: unknown key '{sorted(unknown)[0]}' (a {spec.name} scene has entities, init, goal, missing)"
             )
         entities = data.get("entities")
         if not isinstance(entities, dict) or not entities:
@@ -148,7 +163,9 @@ class FactScene:
             negated = isinstance(item, list) and item[:1] == ["not"]
             fact = _read_fact(item[1:] if negated else item, spec, names, f"{where}.goal[{i}]")
             (goal_false if negated else goal_true).append(fact)
-        return cls(spec, entities, init, goal_true, goal_false)
+        scene = cls(spec, entities, init, goal_true, goal_false, read_missing(data, where))
+        check_missing(scene.missing, scene.has, where)
+        return scene
 
 
 def _list(data: dict, key: str, where: str) -> list:

@@ -40,6 +40,10 @@ class Scene(Hashable, Protocol):
     objects: Mapping[str, str]  # each object that stands somewhere at the start -> where (canonical names)
     locations: Sequence[str]  # the places a step may name as where the robot goes or puts things
     goal: Mapping[str, str]  # object -> where it must end (the goal's placements; a goal may hold more)
+    missing: tuple[str, ...]  # what the task names that the scene lacks: the task cannot be done (refusal.py)
+
+    def has(self, name: str) -> bool:
+        """Whether the scene holds an entity of this canonical name (a plan naming another hallucinates)."""
 
     def satisfied(self, state: State) -> bool:
         """Whether a state meets the goal."""

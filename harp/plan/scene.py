@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
 from harp.plan.parser import ParsedPlan, parse_plan
+from harp.plan.refusal import check_missing, read_missing
 
 START = "start"  # the robot's initial location when a scene does not say
 
@@ -55,6 +56,7 @@ class GuideScene:
         "goal_open",
         "goal_holding",
         "goal_robot",
+        "missing",
         "initial",
         "_key",
         "_hash",
@@ -70,6 +72,7 @@ class GuideScene:
         goal_open: dict[str, bool] | None = None,
         goal_holding: str | None = None,
         goal_robot: str | None = None,
+        missing: Iterable[str] = (),
     ):
         norm = normalize_entity
         self.robot = norm(robot)
@@ -83,6 +86,7 @@ class GuideScene:
         self.goal_open = {norm(k): bool(v) for k, v in (goal_open or {}).items()}
         self.goal_holding = norm(goal_holding) if goal_holding else None  # a pick-up task: hold this
         self.goal_robot = norm(goal_robot) if goal_robot else None  # a search task: be there
+        self.missing = tuple(dict.fromkeys(norm(x) for x in missing))  # the task's, not here (harp/plan/refusal.py)
         self.initial = GuideState(
             self.robot, None, tuple(sorted(self.objects.items())), frozenset(k for k, v in self.openable.items() if v)
         )
@@ -95,6 +99,7 @@ class GuideScene:
             tuple(self.goal_open.items()),
             self.goal_holding,
             self.goal_robot,
+            self.missing,
         )
         self._hash = hash(self._key)
 
@@ -116,6 +121,10 @@ class GuideScene:
         if kind == "openable":
             return tuple(self.openable)
         raise ValueError(f"unknown argument kind {kind!r}")
+
+    def has(self, name: str) -> bool:
+        """Whether the scene holds an entity of this (canonical) name."""
+        return name in self.objects or name in self.locations or name == self.robot
 
     def satisfied(self, state: GuideState) -> bool:
         """Whether a state satisfies the goal."""
@@ -158,6 +167,7 @@ class GuideScene:
             "goal_open",
             "goal_holding",
             "goal_robot",
+            "missing",
         }
         if unknown:
             raise DataError(f"{where}: unknown key '{sorted(unknown)[0]}'")
@@ -190,15 +200,17 @@ class GuideScene:
             data.get("goal_open"),
             data.get("goal_holding"),
             data.get("goal_robot"),
+            read_missing(data, where),
         )
+        check_missing(scene.missing, scene.has, where)
         for obj, place in scene.objects.items():
             # An object somewhere the robot can never go would make the goal silently unreachable.
             if place not in scene.locations and place != scene.robot:
                 raise DataError(f"{where}.objects: '{obj}' starts at '{place}', which is not in {where}.locations")
-        for obj, target in scene.goal.items():
-            if obj not in scene.objects:
+        for obj, target in scene.goal.items():  # a task that cannot be done may ask for what is missing
+            if obj not in scene.objects and obj not in scene.missing:
                 raise DataError(f"{where}.goal: '{obj}' is not in {where}.objects")
-            if target not in scene.locations:
+            if target not in scene.locations and target not in scene.missing:
                 raise DataError(f"{where}.goal: '{obj}' -> '{target}', which is not in {where}.locations")
         for place in scene.goal_open:
             if place not in scene.openable:
@@ -221,6 +233,8 @@ class GuideScene:
             data["goal_holding"] = self.goal_holding
         if self.goal_robot is not None:
             data["goal_robot"] = self.goal_robot
+        if self.missing:
+            data["missing"] = list(self.missing)
         return data
 
 

@@ -29,7 +29,17 @@ nothing (-1), efficiency is judged only against the shortest plan known (the ref
 or steps taken plus an exact V on the way), and progress towards the goal uses the estimate.
 
 `error_type` names the first failing level for the negatives miner and the evaluator: None,
-"format", "action", "state_transition", "task" or "inefficient".
+"format", "action", "state_transition", "task" or "inefficient"; "hallucination" is an action
+failure that names an entity the scene does not have, "refusal" a refusal of a task that can be done.
+
+Refusals (harp/plan/refusal.py). A task cannot be done when its scene lacks something the task
+names (`missing`) or an exact search proves the goal unreachable. Then `Infeasible(X)` naming a
+missing thing (any X when nothing is missing) is the optimal answer (1 everywhere, `completed`);
+naming something the scene has fails the task level with partial credit 0; and no plan completes:
+one whose steps all hold fails the task level with -1 (it makes no progress towards a goal it
+cannot reach), so it ranks below either refusal. Where the task can be done, a refusal fails the
+transition level with -1: below every plan valid so far (strictly, with w_transition > 0), above
+plans with invalid or hallucinated actions, whose partial credit it does not earn.
 
 Speed: GRPO and evaluation call `score` for every completion. Parsing is cached per text, scenes
 per record (by the scene's content or the reference plan), the planner's V per scene.
@@ -41,9 +51,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harp.plan.loader import load_domain
+from harp.plan.names import normalize_entity
 from harp.plan.parser import FormatError, Step, parse_plan
 from harp.plan.planner import search
 from harp.plan.protocols import Domain, Scene
+from harp.plan.refusal import missing_in, refusal_step
 from harp.plan.simulator import simulate
 from harp.rewards.vocabulary import COMPONENTS, DEFAULT_WEIGHTS, ERROR_TYPES, WEIGHT_KEYS  # noqa: F401 (re-exported)
 
@@ -92,6 +104,8 @@ class RewardBreakdown:
     exact: bool = True  # every cost-to-go used was exact and every step checked
     note: str | None = None  # when not exact: the bound hit and what was not judged, one line
     known_length: int | None = None  # the shortest plan known: the optimum, or past a budget a plan's length
+    infeasible: bool = False  # the task cannot be done from the scene (only a refusal completes it)
+    refused: bool = False  # the plan is a refusal, `Infeasible(X)`
 
     def components(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in COMPONENTS}
@@ -107,6 +121,8 @@ class RewardBreakdown:
             "optimal_length": self.optimal_length,
             "exact": self.exact,
             "note": self.note,
+            "infeasible": self.infeasible,
+            "refused": self.refused,
             "steps": [
                 {
                     "step": f"{s.action}({s.argument})",
@@ -183,6 +199,12 @@ class HPRM:
                 optimal,
             )
 
+        missing = missing_in(scene)
+        infeasible = bool(missing) or (graph.exact and graph.optimal_length is None and scene.goal_size() > 0)
+        refusal = refusal_step(parsed)
+        if refusal is not None:
+            return self._score_refusal(parsed, refusal, scene, graph, missing, infeasible)
+
         trace = simulate(parsed, scene, self.domain)
         states = [scene.initial] + [r.state for r in trace.steps if r.valid]
         along = graph.trace_values(states)  # (V, exact) before the first step and after each valid one
@@ -229,6 +251,8 @@ class HPRM:
             level, partial = 1, 2.0 * (n - action_errors) / n - 1.0
         elif transition_errors:
             level, partial = 2, 2.0 * (first_transition / n) / transition_errors - 1.0
+        elif infeasible:  # every step holds, but no plan reaches this goal: only a refusal is right
+            level, partial = 3, -1.0
         elif not trace.completed:
             v_end = v_prev
             progress = (v_initial - v_end) / v_initial if v_initial and v_end is not None else 0.0
@@ -244,6 +268,11 @@ class HPRM:
         if not exact:
             bound = next((graph.bound(s) for s, (_, e) in zip(states, along) if not e), None)
             note = f"a step was {unchecked}" if unchecked else _note(bound, known)
+        error_type = ERROR_TYPES[level] if level < 5 else None
+        if level == 1 and any(
+            r.error == "action" and r.action is not None and not scene.has(r.argument) for r in trace.steps
+        ):
+            error_type = "hallucination"
         return RewardBreakdown(
             *values,
             total,
@@ -253,11 +282,52 @@ class HPRM:
             level >= 4,
             n,
             optimal,
-            ERROR_TYPES[level] if level < 5 else None,
+            error_type,
             parsed.errors,
             exact,
             note,
             known,
+            infeasible,
+        )
+
+    def _score_refusal(self, parsed, refusal: Step, scene, graph, missing, infeasible: bool) -> RewardBreakdown:
+        """`Infeasible(X)` as the whole plan; see the module docstring."""
+        named = normalize_entity(refusal.argument)
+        optimal = graph.optimal_length if graph.exact else None
+        reason = None
+        if not parsed.ok:
+            errors = len(parsed.errors)
+            level, partial, error_type = 0, 1.0 - 2.0 * errors / (errors + 1), "format"
+        elif not infeasible:
+            level, partial, error_type = 2, -1.0, "refusal"
+            known = f"a {optimal}-step plan does it" if optimal is not None else "no search proves it impossible"
+            reason = f"the task can be done from this scene: {known}"
+        elif missing and named not in missing:
+            level, partial, error_type = 3, 0.0, "task"
+            there = "the scene has it" if scene.has(named) else "the task does not ask for it"
+            reason = f"refused naming {named}, but {there}; the scene lacks {', '.join(missing)}"
+        else:
+            level, partial, error_type = 5, 1.0, None
+        values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
+        total = min(1.0, max(-1.0, sum(w * x for w, x in zip(self._w, values)) / self._w_sum))
+        step_score = 0.0 if error_type is None else -1.0 - INVALID_STEP_PENALTY
+        exact = graph.exact or infeasible
+        return RewardBreakdown(
+            *values,
+            total,
+            parsed.steps,
+            [step_score],
+            [reason],
+            level >= 4,
+            1,
+            optimal,
+            error_type,
+            parsed.errors,
+            exact,
+            None if exact else _note(graph.bound(scene.initial), None),
+            optimal,
+            infeasible,
+            True,
         )
 
     def _known_length(self, scene, example: dict) -> int | None:

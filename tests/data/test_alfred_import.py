@@ -62,7 +62,7 @@ BAD = {  # id: (rows, line named, words in the message)
         1,
         "PutObject takes 2 arguments, got 1",
     ),
-    "step-after-noop": ([row(steps=[step("NoOp"), step("GotoLocation", "sink")])], 1, "GotoLocation after NoOp"),
+    "step-after-noop": ([row(steps=[step("NoOp"), step("GotoLocation", "sink")])], 1, "'GotoLocation' after NoOp"),
     "no-step": ([row(steps=[])], 1, "no step besides NoOp"),
     "processor-token": ([row(task_descs=["Put the <|image_pad|> away"])], 1, "'task' holds <|image_pad|>"),
     "long-task": ([row(task_descs=["x" * 2001])], 1, "'task' is 2,001 characters"),

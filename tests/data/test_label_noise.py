@@ -13,14 +13,14 @@ from harp.rewards.hprm import HPRM
 DOMAIN = load_domain("navigate_pick_place")
 
 
-def records(n=120):
-    return [synthetic_record(i, 0, DOMAIN, f"scene_{i}.png")[0] for i in range(n)]
+def records(n=120, infeasible=0.0):
+    return [synthetic_record(i, 0, DOMAIN, f"scene_{i}.png", infeasible)[0] for i in range(n)]
 
 
 def test_every_kind_passes_the_build_check_and_h_prm_sees_what_it_can():
     hprm = HPRM(DOMAIN)
     seen = {kind: 0 for kind in KINDS}
-    for index, record in enumerate(records()):
+    for index, record in enumerate(records(infeasible=0.2)):
         rng = random.Random(index)
         noisy = add_label_noise(record, 1.0, rng, DOMAIN)
         kind = noisy["meta"]["label_noise"]
@@ -33,6 +33,8 @@ def test_every_kind_passes_the_build_check_and_h_prm_sees_what_it_can():
             assert not score.completed, noisy  # with the true scene: the task fails
         elif kind == "redundant_step":
             assert score.completed and score.error_type == "inefficient"
+        elif kind == "never_refuses":  # a confident plan naming what the picture lacks
+            assert record["plan"][0].startswith("Infeasible(") and score.error_type == "hallucination"
         else:  # wrong order: still optimal; only the task's mention order is broken
             assert score.completed and score.plan_length == len(record["plan"])
     assert all(seen.values()), seen

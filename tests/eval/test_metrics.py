@@ -135,7 +135,12 @@ HAND_CASES = [
     ("Navigate(White Table) Pick(Apple), Navigate(Basket), Place(Basket)", "format", False, 4),  # missing comma
     ("", "format", False, 0),  # nothing at all
     ("Navigate(White Table), Grab(Apple), Navigate(Basket), Place(Basket)", "action", False, 4),  # not a domain action
-    ("Navigate(White Table), Pick(Banana), Navigate(Basket), Place(Basket)", "action", False, 4),  # not in the scene
+    (
+        "Navigate(White Table), Pick(Banana), Navigate(Basket), Place(Basket)",
+        "hallucination",
+        False,
+        4,
+    ),  # not in the scene
     ("Navigate(Basket), Place(Basket)", "state_transition", False, 2),  # places with an empty hand
     ("Navigate(White Table), Pick(Apple)", "task", False, 2),  # stops holding the apple
     ("Navigate(White Table), Pick(Apple), Navigate(Red Table), Place(Red Table)", "task", False, 4),  # wrong place
@@ -240,3 +245,26 @@ def test_task_kinds_carry_the_baselines_and_the_shortcut_wrong_group():
     assert (image_only["baseline_uniform"], image_only["baseline_most_loaded"]) == (0.5, 0.5)
     assert kinds[SHORTCUT_WRONG]["num_samples"] == 1 and kinds[SHORTCUT_WRONG]["task_completion"] == 1.0
     assert details([row(None)])["by_task_kind"]["1 object, source not named"]["baseline_uniform"] is None
+
+
+def test_refusal_figures_count_refusals_against_the_tasks_that_cannot_be_done():
+    from harp.eval.metrics import refusal_summary
+
+    def row(infeasible, refused, error_type=None):
+        return {"infeasible": infeasible, "refused": refused, "error_type": error_type}
+
+    rows = [
+        row(True, True),  # refused where it cannot be done
+        row(True, True, "task"),  # refused, naming the wrong thing: still a refusal
+        row(True, False, "hallucination"),  # planned what cannot be done
+        row(False, True, "refusal"),  # refused what can be done
+        row(False, False),
+        row(False, False, "task"),
+    ]
+    figures = refusal_summary(rows)
+    assert figures["refusal_precision"] == round(2 / 3, 4) and figures["refusal_recall"] == round(2 / 3, 4)
+    assert figures["refusal_f1"] == round(2 / 3, 4) and figures["infeasible_tasks"] == 3
+    assert figures["feasible_task_completion"] == round(1 / 3, 4)
+    never = refusal_summary([row(True, False, "hallucination"), row(False, False)])
+    assert never["refusal_precision"] == never["refusal_f1"] == 0.0 and never["feasible_task_completion"] == 1.0
+    assert refusal_summary([row(False, False)]) == {}  # nothing to refuse: the guide's keys only

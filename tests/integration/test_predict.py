@@ -9,7 +9,7 @@ import sys
 import pytest
 from PIL import Image
 
-from harp.eval.predict import Planner
+from harp.eval.predict import Planner, format_result
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,32 @@ def test_planner_check_judges_plans_against_a_reference(planner):
     assert not bad.valid and not bad.completed and "the hand is empty" in bad.failure
     short = planner.check("Navigate(White Table), Pick(Apple)", TASK, reference=REFERENCE.split(", "))
     assert short.valid and not short.completed  # legal steps, goal not reached
-    # without a scene, only self-consistency: a plan that never places anything "completes" its own goal
-    assert planner.check("Navigate(White Table), Pick(Apple)", TASK).valid
+    # without a scene, only self-consistency: valid, and completion is not claimed
+    alone = planner.check("Navigate(White Table), Pick(Apple)", TASK)
+    assert alone.valid and alone.completed is None
+    printed = format_result(alone).splitlines()[2]
+    assert printed.startswith("completed:  not checked") and "--scene" in printed and "yes" not in printed
+
+
+def test_predict_with_a_scene_judges_invented_objects_and_refusals(planner):
+    # The scene: no apple, no basket. A confident plan invents both; the refusal is right.
+    scene = {
+        "robot": "start",
+        "locations": ["yellow table", "red table", "box"],
+        "objects": {"book": "yellow table", "cup": "red table", "banana": "red table"},
+        "goal": {"apple": "basket"},
+        "missing": ["apple", "basket"],
+    }
+    invented = planner.check("Navigate(Yellow Table), Pick(Apple), Navigate(Basket), Place(Basket)", TASK, scene=scene)
+    assert not invented.valid and not invented.completed and invented.breakdown.error_type == "hallucination"
+    assert invented.failure.startswith("hallucination: step 2 Pick(Apple)")
+    refusal = planner.check("Infeasible(Apple)", TASK, scene=scene)
+    assert refusal.completed and refusal.breakdown.total == 1.0
+    assert "completed:  yes" in format_result(refusal)
+    feasible = {**scene, "objects": {"apple": "yellow table"}, "locations": ["yellow table", "basket"], "missing": []}
+    wrong = planner.check("Infeasible(Apple)", TASK, scene=feasible)
+    assert not wrong.completed and wrong.failure.startswith("refusal: the task can be done")
+    assert "not checked" in format_result(planner.check("Infeasible(Apple)", TASK)).splitlines()[2]
 
 
 def test_planner_check_uses_a_scene_when_given(planner):

@@ -88,7 +88,7 @@ def test_model_failures_are_kept_correct_plans_dropped(data, tmp_path):
     first = [negative_text(line) for line in lines if line.get("id") == "s1"]
     # the correct sample is dropped, the duplicate missing-comma sample kept once
     assert first == [SAMPLES[1], SAMPLES[3]]
-    assert {line["error_type"] for line in lines if line.get("id") == "s1"} == {"format", "action"}
+    assert {line["error_type"] for line in lines if line.get("id") == "s1"} == {"format", "hallucination"}
 
 
 def test_records_the_model_gets_right_are_topped_up_with_scarce_types(data, tmp_path):

@@ -8,6 +8,7 @@ from harp.negatives.perturb import PERTURBATIONS, Reference, candidates
 from harp.plan import load_domain, scene_for
 from harp.plan.parser import parse_plan
 from harp.plan.simulator import simulate
+from harp.rewards.hprm import HPRM
 
 DOMAIN = load_domain("navigate_pick_place")
 RECORD = {
@@ -94,7 +95,10 @@ def test_processing_perturbations_leave_out_or_undo_a_step():
     assert HPRM(domain).score(twice, ALFRED).error_type == "task"  # the lamp is off again
 
 
-@pytest.mark.parametrize("name", sorted(set(PERTURBATIONS) - set(PROCESSING)))
+REFUSALS = ("refused_feasible", "confident_plan")  # one for tasks that can be done, one for those that cannot
+
+
+@pytest.mark.parametrize("name", sorted(set(PERTURBATIONS) - set(PROCESSING) - set(REFUSALS)))
 def test_every_perturbation_changes_the_plan(name):
     for record in (RECORD, TEACHER):
         reference = ", ".join(record["plan"])
@@ -107,3 +111,28 @@ def test_candidates_prefer_the_scarce_type_and_are_seeded():
     first = candidates(ref(), random.Random(1), prefer="task")
     assert first[0][0] == "dropped_step"
     assert first == candidates(ref(), random.Random(1), prefer="task")
+
+
+def test_a_task_that_cannot_be_done_gets_confident_plans_and_one_that_can_a_refusal():
+    hprm = HPRM(load_domain("navigate_pick_place"))
+    domain = load_domain("navigate_pick_place")
+    infeasible = {
+        "task": "Put the apple from the red table into the basket",
+        "plan": ["Infeasible(Basket)"],
+        "scene": {
+            "robot": "start",
+            "locations": ["red table", "white table", "box"],
+            "objects": {"apple": "red table"},
+            "goal": {"apple": "basket"},
+            "missing": ["basket"],
+        },
+    }
+    plans = PERTURBATIONS["confident_plan"](Reference.from_record(infeasible, domain))
+    assert plans == ["Navigate(Red Table), Pick(Apple), Navigate(Basket), Place(Basket)"]  # the apple is there
+    assert hprm.score(plans[0], infeasible).error_type == "hallucination"
+    assert PERTURBATIONS["refused_feasible"](Reference.from_record(infeasible, domain)) == []
+    feasible = {**infeasible, "plan": ["Navigate(Red Table)", "Pick(Apple)", "Navigate(Box)", "Place(Box)"]}
+    feasible["scene"] = {**infeasible["scene"], "goal": {"apple": "box"}, "missing": []}
+    (refusal,) = PERTURBATIONS["refused_feasible"](Reference.from_record(feasible, domain))
+    assert refusal == "Infeasible(Apple)" and hprm.score(refusal, feasible).error_type == "refusal"
+    assert PERTURBATIONS["confident_plan"](Reference.from_record(feasible, domain)) == []

@@ -83,7 +83,7 @@ def test_a_wrong_heat_argument_is_repaired_and_listed(alfred):
     assert expert.error_type is None
     # the repair is an import rule, not a scoring one: a plan heating the knife (not in this scene) is wrong
     wrong = hprm.score(record["plan"][:3] + ["Heat(Knife)"] + record["plan"][4:], record)
-    assert wrong.error_type == "action" and wrong.total < expert.total
+    assert wrong.error_type == "hallucination" and wrong.total < expert.total
 
 
 def test_a_right_or_unrepairable_argument_is_left_as_written(alfred):

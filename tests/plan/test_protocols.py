@@ -37,6 +37,11 @@ class LineScene:
     def goal(self):
         return {}
 
+    missing = ()  # nothing the task asks for is absent
+
+    def has(self, name):
+        return name in self.locations
+
     def satisfied(self, state):
         return state == self.target
 

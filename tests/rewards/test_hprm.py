@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from harp.config import RewardConfig
 from harp.rewards.hprm import COMPONENTS, ERROR_TYPES, HPRM, RewardWeights
+from harp.rewards.vocabulary import ALL_ERROR_TYPES, error_level
 
 GUIDE = {
     "task": "Put the apple on the table into the basket",
@@ -93,7 +94,7 @@ CASES = {
     "unknown_entity": (
         SCENE,
         "Navigate(Table), Pick(Banana), Navigate(Basket), Place(Basket)",
-        "action",
+        "hallucination",
         (1, 0.5, -1, -1, -1),
         -0.425,
     ),
@@ -299,7 +300,7 @@ def _variants_of_one_reference(draw):
     return example, completions
 
 
-_LEVEL = {error_type: level for level, error_type in enumerate((*ERROR_TYPES, None))}
+_LEVEL = {None: len(ERROR_TYPES), **{kind: error_level(kind) for kind in ALL_ERROR_TYPES}}
 
 
 @settings(max_examples=300, deadline=None)

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harp.rewards.hprm import COMPONENTS, ERROR_TYPES, HPRM, RewardWeights
+from harp.rewards.vocabulary import ALL_ERROR_TYPES, error_level
 
 HEAT = {
     "task": "Put a heated slice of apple on the counter",
@@ -53,7 +54,7 @@ EXTRA = [
     "Heat(Mug)",
     "Navigate(Moon)",
 ]
-_LEVEL = {error_type: level for level, error_type in enumerate((*ERROR_TYPES, None))}
+_LEVEL = {None: len(ERROR_TYPES), **{kind: error_level(kind) for kind in ALL_ERROR_TYPES}}
 ALFRED = HPRM("alfred")
 
 
