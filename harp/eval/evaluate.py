@@ -36,7 +36,7 @@ from harp.config import read_run_config
 from harp.data.records import Record, as_record, load_image, read_records, resolve_scene, warn_duplicates
 from harp.errors import DataError, HarpError
 from harp.eval.constrained import plan_logits_processor
-from harp.eval.metrics import GUIDE_KEYS, details, refusal_summary, sample_row, summarize
+from harp.eval.metrics import GUIDE_KEYS, REFUSAL_KEYS, details, refusal_summary, sample_row, summarize
 from harp.eval.report import write_report
 from harp.models import generate as generation  # a module: tests stand in for generation.generate_plans
 from harp.models.load import load_model_and_processor, resolve_model_path
@@ -279,12 +279,15 @@ def default_weights(run_configs: dict[str, dict | None]):
 
 
 def format_table(results: dict[str, dict]) -> str:
-    """The side-by-side metrics as an aligned plain-text table (one column per model)."""
+    """The side-by-side metrics as an aligned plain-text table (one column per model); the refusal
+    figures below the guide's six where every model has them."""
     labels = list(results)
-    width = max(len(key) for key in GUIDE_KEYS)
+    keys = list(GUIDE_KEYS)
+    keys += [k for k in REFUSAL_KEYS[:-1] if all(k in results[label] for label in labels)]
+    width = max(len(key) for key in keys)
     columns = [max(len(label), 8) for label in labels]
     lines = [" " * width + "  " + "  ".join(label.rjust(w) for label, w in zip(labels, columns))]
-    for key in GUIDE_KEYS:
+    for key in keys:
         cells = [f"{results[label][key]:.4f}".rjust(w) for label, w in zip(labels, columns)]
         lines.append(key.ljust(width) + "  " + "  ".join(cells))
     return "\n".join(lines)

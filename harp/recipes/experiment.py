@@ -21,7 +21,7 @@ regime's old folder is moved to `workdir/_old/`, not deleted. A torn last line (
 dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
-`{name, label_noise, label_noise_kinds, sft_records}`; `sft_overrides` / `grpo_overrides` are `--set`-style
+`{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible}`; `sft_overrides` / `grpo_overrides` are `--set`-style
 `key=value` strings applied to `sft_config` / `grpo_config`. `load_experiment` checks all of it (types,
 ranges, overrides, the workdir) before anything runs: a bad value is one ConfigError line naming the
 file and key.
@@ -48,7 +48,7 @@ from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
-from harp.eval.metrics import SHORTCUT_WRONG, kind_label
+from harp.eval.metrics import REFUSAL_KEYS, SHORTCUT_WRONG, kind_label
 from harp.models.grounded import copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
@@ -85,6 +85,8 @@ class Regime:
     label_noise: float = 0.0  # share of noisy training plans (harp.data.label_noise)
     label_noise_kinds: list[str] = field(default_factory=lambda: list(NOISE_KINDS))  # the mistakes it may be
     sft_records: int | None = None  # SFT on the first N training records only (few labels); None = all
+    infeasible: float = 0.0  # share of tasks that cannot be done, in every split (harp data build --infeasible)
+    train_infeasible: bool = True  # False: SFT and GRPO never see them (the test keeps its share)
 
 
 @dataclass
@@ -179,6 +181,8 @@ def check_experiment(config: ExperimentConfig) -> None:
             regime.label_noise_kinds = list(check_kinds(regime.label_noise_kinds))
         except ValueError as error:
             fail(f"{key}.label_noise_kinds", str(error))
+        if not 0.0 <= regime.infeasible <= 1.0:
+            fail(f"{key}.infeasible", f"must be a number in [0, 1], got {regime.infeasible!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
             fail(f"{key}.sft_records", f"must be at least 1 (or null: all), got {regime.sft_records}")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
@@ -228,6 +232,7 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         "label_noise": regime.label_noise,
         "label_noise_kinds": regime.label_noise_kinds,
         "sft_records": regime.sft_records,
+        **({"infeasible": regime.infeasible, "train_infeasible": regime.train_infeasible} if regime.infeasible else {}),
         "base_model": config.base_model,
         **resolved,
     }
@@ -278,8 +283,32 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
                 gains = f"{format_ci(dc):>24}{format_ci(dr):>20}"
             lines.append(f"  {model:<16}{format_ci(completion):>20}{format_ci(reward):>20}{gains}")
         lines.append("")
+        lines += refusal_table(mine, seeds, ["sft", *variants])
         lines += grounding_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
+
+
+def refusal_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Refusal F1, precision and recall, and completion of the tasks that can be done (mean ± 95% CI),
+    with each GRPO variant's paired gain in F1 over SFT; [] where no task was infeasible."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any("refusal_f1" in row for row in rows):
+        return []
+    columns = ("refusal_f1", "refusal_precision", "refusal_recall", "feasible_task_completion")
+    lines = [f"  refusals ({rows[0]['infeasible_tasks']} tasks cannot be done)"]
+    lines.append(f"  {'model':<16}" + "".join(f"{c:>26}" for c in columns) + f"{'gain in F1':>20}")
+    for model in models:
+        paired = [s for s in seeds if (model, s) in by and (("sft", s) in by)]
+        if not paired:
+            continue
+        cells = [format_ci([by[model, s][c] for s in paired]) for c in columns]
+        gain = (
+            ""
+            if model == "sft"
+            else format_ci([by[model, s]["refusal_f1"] - by["sft", s]["refusal_f1"] for s in paired])
+        )
+        lines.append(f"  {model:<16}" + "".join(f"{c:>26}" for c in cells) + f"{gain:>20}")
+    return lines + [""]
 
 
 GROUNDING_COLUMNS = [
@@ -354,7 +383,7 @@ def read_results(path: Path, repair: bool = False) -> list[dict]:
                 raise DataError(f"{path}:{number}: not a result row (an object with regime, seed and model)")
             rows.append(row)
         good_end += len(raw) + 1
-    if repair and lines[-1].strip():  # a whole row cut before its newline
+    if repair and lines[-1]:  # a whole row (or blanks) cut before its newline: the next row needs a line of its own
         with path.open("ab") as handle:
             handle.write(b"\n")
     return rows
@@ -410,8 +439,14 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
         progress=False,
         label_noise=regime.label_noise,
         label_noise_kinds=tuple(regime.label_noise_kinds),
+        infeasible=regime.infeasible,
     )
     split_records(root / "actions.jsonl", data)
+    if not regime.train_infeasible:  # trained as if every task could be done; tested on the same split
+        train_path = data / "sft_train.jsonl"
+        lines = train_path.read_text(encoding="utf-8").splitlines()
+        kept = [line for line in lines if line.strip() and not json.loads(line)["scene"].get("missing")]
+        train_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     lines = [
         line
         for name in ("sft_test.jsonl", "sft_val.jsonl")
@@ -502,6 +537,7 @@ def grounding_scores(run: dict) -> dict:
     return {
         "task_completion": run["metrics"]["task_completion"],
         "avg_reward": run["metrics"]["avg_reward"],
+        **{key: run["metrics"][key] for key in REFUSAL_KEYS if key in run["metrics"]},
         "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
         "one_object_image_only": completion([kind_label(1, False)]),
         "shortcut_wrong": completion([SHORTCUT_WRONG]),
