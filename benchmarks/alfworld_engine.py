@@ -35,9 +35,8 @@ that both give the same verdicts. Measured here (2 shared cores): the 2,228 plan
 file in 5 min (3 min of CPU); `--exact` takes about 2 s a plan.
 
 `--compare` scores every judged plan with H-PRM (`completed` and the first invalid step against the
-engine's). H-PRM cannot read ALFWorld's existential goals yet; until it does, it compares the first
-invalid step of HARP's simulator (the scene without its goal) with the engine's first rejected
-command, and lists every disagreement.
+engine's: the goal is the problem's own existential formula, read by the fact core), lists every
+disagreement, and counts the walkthroughs H-PRM finds valid, complete and optimal.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,36 +330,31 @@ def hprm_verdict(hprm, plan: list[str], record: dict) -> tuple[bool, int | None]
 
 
 def compare(args) -> int:
-    """H-PRM's verdict on every judged plan against the engine's; every disagreement listed. Where
-    H-PRM cannot score the records yet, the first invalid step alone: HARP's simulator on the scene
-    without its goal against the engine's first rejected command."""
+    """H-PRM's verdict on every judged plan against the engine's; every disagreement listed."""
     from harp.errors import HarpError
-    from harp.plan import load_domain
-    from harp.plan.simulator import simulate
     from harp.rewards.hprm import HPRM
 
     rows = read_verdicts(Path(args.out))
     records = {record["id"]: record for record, _ in load_games(args.games)}
     try:
         hprm = HPRM(args.domain)
-        verdicts = [(row, engine_verdict(row), hprm_verdict(hprm, row["plan"], records[row["game"]])) for row in rows]
-        what = "H-PRM (completed, first invalid step)"
     except HarpError as error:
-        print(f"H-PRM cannot score ALFWorld records with --domain {args.domain} yet: {error}")
-        try:
-            domain = load_domain(args.domain)
-            scenes = {game: domain.scene_from_dict({**record["scene"], "goal": []}) for game, record in records.items()}
-        except HarpError as error:
-            print(f"nor can HARP's simulator run them: {error}")
-            return 2
-        first_invalid = lambda row: next(
-            (i for i, s in enumerate(simulate(row["plan"], scenes[row["game"]], domain).steps) if not s.valid), None
-        )
-        verdicts = [(row, row["rejected"], first_invalid(row)) for row in rows]
-        what = "the first invalid step (HARP's simulator, the goal left out)"
+        print(f"H-PRM cannot read --domain {args.domain}: {error}")
+        return 2
+    started, verdicts, walkthroughs = time.perf_counter(), [], Counter()
+    for row in rows:
+        record = records[row["game"]]
+        verdicts.append((row, engine_verdict(row), hprm_verdict(hprm, row["plan"], record)))
+        if row["kind"] == "walkthrough":
+            b = hprm.score(row["plan"], record)
+            walkthroughs["optimal" if b.error_type is None and b.exact else b.error_type or "not certified"] += 1
     disagreements = [(row, engine, ours) for row, engine, ours in verdicts if engine != ours]
     agree = len(verdicts) - len(disagreements)
-    print(f"{what} agrees with ALFWorld's engine on {agree} of {len(rows)} plans ({agree / max(len(rows), 1):.1%})")
+    print(
+        f"H-PRM (completed, first invalid step) agrees with ALFWorld's engine on {agree} of {len(rows)} plans "
+        f"({agree / max(len(rows), 1):.1%}); {time.perf_counter() - started:.0f} s"
+    )
+    print("walkthroughs: " + ", ".join(f"{kind} {n}" for kind, n in walkthroughs.most_common()))
     for row, engine, ours in disagreements:
         print(f"  {row['game']} {row['kind']}: engine {engine}, HARP {ours}: {', '.join(row['plan'])}")
     return 0
@@ -381,7 +376,7 @@ def main(argv=None) -> int:
     parser.add_argument("--compare", action="store_true", help="score the verdicts' plans with H-PRM and compare")
     parser.add_argument(
         "--domain",
-        default=str(GAMES / "harp_domain" / "alfworld.yaml"),
+        default="alfworld",
         help="with --compare: HARP's domain for ALFWorld (default: %(default)s)",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

@@ -15,7 +15,7 @@ One record per game:
 
 - `task`: the sentence ALFWorld states ("put two newspaper in drawer.").
 - `scene`: the problem as written: `entities` (name -> PDDL type, every declared object; ALFWorld's
-  type `object` is `thing`, as in HARP's reading of the domain, tests/data/alfworld/harp_domain), `init`
+  type `object` is `thing`, as in HARP's reading of the domain, harp/plan/domains/alfworld.pddl), `init`
   (every initial fact, `["inReceptacle", "newspaper 2", "sofa 1"]`) and `goal`, the goal formula as
   the problem writes it, as nested lists (`["exists", ["?r", "-", "receptacle"], [...]]`): ALFWorld's
   goals are existential over types ("some newspaper in some drawer"), so no list of facts states them.

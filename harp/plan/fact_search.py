@@ -103,6 +103,8 @@ class Relevance:
         instances: set = set()
         queue = deque([(True, f) for f in scene.goal_true] + [(False, f) for f in scene.goal_false])
         try:
+            for node in ground.goal_conjuncts():  # a goal formula needs what it reads
+                queue.extend(self._collect(node, {}, {}, True, 0)[1])
             while queue:
                 polarity, pattern = queue.popleft()
                 if self._needed(polarity, pattern):

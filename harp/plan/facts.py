@@ -26,7 +26,7 @@ from typing import Any
 
 from harp.errors import DataError
 from harp.plan.names import normalize_entity
-from harp.plan.pddl_domain import PddlSpec
+from harp.plan.pddl_domain import MAX_NESTING, PddlSpec
 from harp.plan.protocols import PlanningBudgetExceeded
 from harp.plan.refusal import check_missing, read_missing
 
@@ -60,6 +60,8 @@ class FactScene:
         "initial",
         "goal_true",
         "goal_false",
+        "goal_formula",
+        "spec",
         "objects",
         "locations",
         "goal",
@@ -77,8 +79,13 @@ class FactScene:
         goal_true: Iterable[tuple] = (),
         goal_false: Iterable[tuple] = (),
         missing: Iterable[str] = (),
+        goal_formula: tuple | None = None,
     ):
         self.domain_path = spec.path
+        self.spec = spec  # what `satisfied` grounds a goal formula with
+        # A goal no list of facts states ("some newspaper in some drawer": ALFWorld's existential goals),
+        # as a lifted formula (pddl_domain.py's tuples), besides goal_true and goal_false.
+        self.goal_formula = goal_formula
         self.entities = {normalize_entity(k): str(v).lower() for k, v in entities.items()}
         facts = {tuple(normalize_entity(x) if i else str(x).lower() for i, x in enumerate(f)) for f in facts}
         self.statics = frozenset(f for f in facts if f[0] not in spec.fluents)
@@ -100,6 +107,7 @@ class FactScene:
             tuple(sorted(self.initial)),
             self.goal_true,
             self.goal_false,
+            self.goal_formula,
             self.missing,
         )
         self._hash = hash(self._key)
@@ -114,14 +122,22 @@ class FactScene:
         return f"FactScene({self.to_dict()!r})"
 
     def satisfied(self, state: frozenset) -> bool:
-        return all(f in state for f in self.goal_true) and not any(f in state for f in self.goal_false)
+        if not (all(f in state for f in self.goal_true) and not any(f in state for f in self.goal_false)):
+            return False
+        return self.goal_formula is None or all(self._formula_met(state))
 
     def goal_facts_met(self, state: frozenset) -> tuple[int, int]:
         met = sum(f in state for f in self.goal_true) + sum(f not in state for f in self.goal_false)
-        return met, len(self.goal_true) + len(self.goal_false)
+        formula = self._formula_met(state) if self.goal_formula is not None else []
+        return met + sum(formula), len(self.goal_true) + len(self.goal_false) + len(formula)
 
     def goal_size(self) -> int:
-        return len(self.goal_true) + len(self.goal_false)
+        formula = 0 if self.goal_formula is None else len(_conjuncts(self.goal_formula))
+        return len(self.goal_true) + len(self.goal_false) + formula
+
+    def _formula_met(self, state: frozenset) -> list[bool]:
+        """Whether each top-level conjunct of the goal formula holds in the state."""
+        return grounding(self, self.spec).goal_met(state)
 
     def has(self, name: str) -> bool:
         """Whether the scene (or its domain's constants) holds an entity of this canonical name or kind."""
@@ -129,10 +145,13 @@ class FactScene:
 
     def to_dict(self) -> dict:
         """Scene JSON for fact domains: entities with types, initial facts, goal facts (`["not", ...]`)."""
+        goal = [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false]
+        if self.goal_formula is not None:  # a formula: the facts join it in one conjunction
+            goal = _written(self.goal_formula) if not goal else ["and", *goal, _written(self.goal_formula)]
         data = {
             "entities": dict(self.entities),
             "init": [list(f) for f in sorted(self.statics | self.initial)],
-            "goal": [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false],
+            "goal": goal,
         }
         if self.missing:
             data["missing"] = list(self.missing)
@@ -158,14 +177,124 @@ class FactScene:
                 raise DataError(f"{where}.entities: '{name}' has unknown type '{type_name}'")
         names = {normalize_entity(k) for k in entities} | set(spec.constants)
         init = [_read_fact(f, spec, names, f"{where}.init[{i}]") for i, f in enumerate(_list(data, "init", where))]
-        goal_true, goal_false = [], []
-        for i, item in enumerate(_list(data, "goal", where)):
-            negated = isinstance(item, list) and item[:1] == ["not"]
-            fact = _read_fact(item[1:] if negated else item, spec, names, f"{where}.goal[{i}]")
-            (goal_false if negated else goal_true).append(fact)
-        scene = cls(spec, entities, init, goal_true, goal_false, read_missing(data, where))
+        goal_true, goal_false, formula = [], [], None
+        goal = data.get("goal") or []
+        if isinstance(goal, list) and goal and isinstance(goal[0], str):  # a formula: ["and", ["exists", ...]]
+            types = {normalize_entity(k): str(v).lower() for k, v in entities.items()}
+            formula = _read_formula(goal, spec, names, types, f"{where}.goal", frozenset())
+        else:
+            for i, item in enumerate(_list(data, "goal", where)):
+                negated = isinstance(item, list) and item[:1] == ["not"]
+                fact = _read_fact(item[1:] if negated else item, spec, names, f"{where}.goal[{i}]")
+                (goal_false if negated else goal_true).append(fact)
+        scene = cls(spec, entities, init, goal_true, goal_false, read_missing(data, where), formula)
         check_missing(scene.missing, scene.has, where)
         return scene
+
+
+_CONNECTIVES = ("and", "or")
+
+
+def _read_formula(item: Any, spec: PddlSpec, names: set, types: dict, where: str, bound: frozenset, depth: int = 0):
+    """A goal formula as nested lists (`["exists", ["?o", "-", "book"], ["inreceptacle", "?o", "?r"]]`,
+    and, or, not, exists, =) -> pddl_domain.py's lifted tuples; a malformed one is one DataError line."""
+    if depth > MAX_NESTING:
+        raise DataError(f"{where}: a formula nested deeper than {MAX_NESTING}")
+    if not isinstance(item, list) or not item or not isinstance(item[0], str):
+        raise DataError(f'{where}: expected a formula like ["and", ["in", "?o", "pot"], ...]')
+    head = item[0].lower()
+    inner = f"{where}[{1 if head != 'exists' else 2}]"
+    if head in _CONNECTIVES:
+        if len(item) < 2:
+            raise DataError(f"{where}: ({head}) with nothing inside")
+        return (
+            head,
+            tuple(
+                _read_formula(x, spec, names, types, f"{where}[{i}]", bound, depth + 1)
+                for i, x in enumerate(item[1:], start=1)
+            ),
+        )
+    if head == "not":
+        if len(item) != 2:
+            raise DataError(f"{where}: not takes one formula")
+        return ("not", _read_formula(item[1], spec, names, types, inner, bound, depth + 1))
+    if head == "exists":
+        if len(item) != 3 or not isinstance(item[1], list):
+            raise DataError(f'{where}: expected ["exists", ["?x", "-", "type", ...], formula]')
+        variables = _typed_variables(item[1], spec, f"{where}[1]")
+        return (
+            "exists",
+            variables,
+            _read_formula(item[2], spec, names, types, inner, bound | {v for v, _ in variables}, depth + 1),
+        )
+    terms = [_term(x, names, bound, f"{where}") for x in item[1:]]
+    if head == "=":
+        if len(terms) != 2:
+            raise DataError(f"{where}: = takes two terms")
+        return ("eq", *terms)
+    if head not in spec.predicates:
+        raise DataError(f"{where}: unknown predicate '{item[0]}'")
+    if len(terms) != spec.predicates[head]:
+        raise DataError(f"{where}: {head} takes {spec.predicates[head]} arguments, got {len(terms)}")
+    return ("atom", head, tuple(terms))
+
+
+def _typed_variables(items: list, spec: PddlSpec, where: str) -> tuple:
+    """`["?o", "?p", "-", "thing", "?r", "-", "receptacle"]` -> (("?o", {"thing"}), ...), sorted as pddl_domain does."""
+    variables, pending, i = [], [], 0
+    while i < len(items):
+        token = items[i]
+        if not isinstance(token, str):
+            raise DataError(f"{where}: expected variables and types (strings), got {token!r}")
+        if token == "-":
+            if i + 1 >= len(items) or not isinstance(items[i + 1], str) or not pending:
+                raise DataError(f"{where}: '-' must follow variables and precede a type")
+            kind = items[i + 1].lower()
+            if kind != "object" and kind not in spec.types:
+                raise DataError(f"{where}: unknown type '{items[i + 1]}'")
+            variables += [(v, frozenset({kind})) for v in pending]
+            pending, i = [], i + 2
+            continue
+        if not token.startswith("?") or len(token) < 2:
+            raise DataError(f"{where}: '{token}' is not a variable (?name)")
+        pending.append(token.lower())
+        i += 1
+    variables += [(v, frozenset({"object"})) for v in pending]
+    if not variables:
+        raise DataError(f"{where}: exists with no variable")
+    return tuple(sorted(variables))
+
+
+def _term(token: Any, names: set, bound: frozenset, where: str) -> str:
+    if not isinstance(token, str):
+        raise DataError(f"{where}: expected names or ?variables (strings), got {token!r}")
+    if token.startswith("?"):
+        if token.lower() not in bound:
+            raise DataError(f"{where}: variable {token} is not bound by an exists")
+        return token.lower()
+    name = normalize_entity(token)
+    if name not in names:
+        raise DataError(f"{where}: '{name}' is not in the scene's entities")
+    return name
+
+
+def _written(formula: tuple) -> list:
+    """A lifted formula back as the nested lists `_read_formula` reads."""
+    kind = formula[0]
+    if kind == "atom":
+        return [formula[1], *formula[2]]
+    if kind == "eq":
+        return ["=", formula[1], formula[2]]
+    if kind == "not":
+        return ["not", _written(formula[1])]
+    if kind in _CONNECTIVES:
+        return [kind, *(_written(f) for f in formula[1])]
+    typed = [x for var, types in formula[1] for x in (var, "-", sorted(types)[0])]
+    return ["exists", typed, _written(formula[2])]
+
+
+def _conjuncts(formula: tuple) -> tuple:
+    return formula[1] if formula[0] == "and" else (formula,)
 
 
 def _list(data: dict, key: str, where: str) -> list:
@@ -340,6 +469,25 @@ class Grounding:
         return found
 
     # ----------------------------------------------------------------------------- formulas
+
+    def goal_conjuncts(self) -> tuple:
+        """The scene's goal formula's top-level conjuncts, compiled once."""
+        found = self._compiled.get("goal")
+        if found is None:
+            formula = self.scene.goal_formula
+            found = self._compiled["goal"] = tuple(self.compile(c) for c in _conjuncts(formula)) if formula else ()
+        return found
+
+    def goal_met(self, state: frozenset) -> list[bool]:
+        """Whether each conjunct of the goal formula holds in the state; its own budget of work, the
+        enclosing operation's restored after."""
+        saved = self._limit, self._budget, self._schema
+        self.begin(BINDING_BUDGET)
+        try:
+            view = self.view(state)
+            return [self.holds(node, {}, {}, view) for node in self.goal_conjuncts()]
+        finally:
+            self._limit, self._budget, self._schema = saved
 
     def conjuncts(self, schema) -> tuple:
         """A schema's top-level preconditions, compiled (in the PDDL file's order)."""

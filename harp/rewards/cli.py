@@ -63,7 +63,10 @@ def run(args) -> int:
             raise HarpError("--predictions and --records go together")
         if args.plan or args.reference or args.scene:
             raise HarpError("give either --plan (one plan) or --predictions with --records (a file), not both")
-        result = score_file(hprm, args.predictions, args.records)
+        # A record naming its domain (`harp data import-alfworld` writes "alfworld") is scored in it,
+        # unless --domain or --config says which.
+        named = args.domain is not None or args.config is not None
+        result = score_file(hprm, args.predictions, args.records, follow_records=not named)
         print(_dumps(result["summary"] if args.summary else result))
         return 0
     if args.plan is None:
@@ -94,13 +97,24 @@ def register(subparsers) -> None:
     SCORE.register(subparsers)
 
 
-def score_file(hprm, predictions_path: str, records_path: str) -> dict:
-    """Score every prediction against its record: {"summary": {...}, "samples": [...]}."""
+def score_file(hprm, predictions_path: str, records_path: str, follow_records: bool = False) -> dict:
+    """Score every prediction against its record: {"summary": {...}, "samples": [...]}. With
+    `follow_records`, a record's `domain` (a name or path) picks the scorer, with `hprm`'s weights."""
     records = read_records(records_path)
     predictions = read_records(predictions_path, required=())
     pairs = _match(predictions, records, predictions_path, records_path)
+    scorers = {None: hprm}
     samples = []
     for prediction, record in pairs:
+        named = record.get("domain") if follow_records else None
+        if named is not None and named not in scorers:
+            if not isinstance(named, str):
+                raise DataError(f"{where(record)}: domain: expected a domain name or path, got {named!r}")
+            try:
+                scorers[named] = HPRM(named, hprm.weights)
+            except HarpError as error:
+                raise DataError(f"{where(record)}: domain: {error}") from None
+        scorer = scorers[named]
         text = next((prediction[k] for k in PREDICTION_KEYS if k in prediction), None)
         if not isinstance(text, (str, list)):
             raise DataError(f"{where(prediction)}: expected a '{PREDICTION_KEYS[0]}' string (or 'completion' / 'plan')")
@@ -108,7 +122,7 @@ def score_file(hprm, predictions_path: str, records_path: str) -> dict:
         if too_long:
             raise DataError(f"{where(prediction)}: {too_long.replace('plan', 'prediction', 1)}")
         try:
-            breakdown = hprm.score(text, record)
+            breakdown = scorer.score(text, record)
         except DataError as error:
             raise DataError(f"{where(record)}: {error}") from None
         prediction_text = text if isinstance(text, str) else ", ".join(map(str, text))

@@ -214,13 +214,14 @@ def test_any_problem_text_reads_or_is_a_problem_error(text):
         assert set(problem) == {"name", "objects", "init", "goal"}
 
 
-def test_harp_s_simulator_rejects_the_very_step_alfworld_s_engine_rejects(records):
-    """The step half of item 2 on every judged plan: HARP's reading of ALFWorld's domain, on the
-    imported scene, finds the first invalid step where the engine rejects its first command. The
-    goal is left out: the fact core cannot read an existential goal yet, so `completed` waits."""
+def test_harp_judges_every_plan_as_alfworld_s_engine_does(records):
+    """Item 2 on every judged plan: HARP's reading of ALFWorld's domain, on the imported scene with
+    the problem's own existential goal, completes exactly the plans the engine wins and finds the
+    first invalid step where the engine rejects its first command. (`completed` is H-PRM's
+    `completed`: a clean parse, every step valid, the goal met; the simulator is its judge.)"""
     from harp.plan.simulator import simulate
 
-    domain = load_domain(GAMES / "harp_domain" / "alfworld.yaml")
+    domain = load_domain("alfworld")
     assert domain.name == "alfworld" and domain.action_names == [
         "Navigate",
         "Pick",
@@ -233,10 +234,30 @@ def test_harp_s_simulator_rejects_the_very_step_alfworld_s_engine_rejects(record
         "Clean",
         "Slice",
     ]
-    scenes = {game: domain.scene_from_dict({**record["scene"], "goal": []}) for game, record in records.items()}
+    scenes = {game: domain.scene_from_dict(record["scene"]) for game, record in records.items()}
     for row in map(json.loads, VERDICTS.read_text().splitlines()):
-        steps = simulate(row["plan"], scenes[row["game"]], domain).steps
-        assert next((i for i, step in enumerate(steps) if not step.valid), None) == row["rejected"], row
+        trace = simulate(row["plan"], scenes[row["game"]], domain)
+        assert trace.first_invalid == row["rejected"], row
+        assert trace.completed == (row["rejected"] is None and row["won"]), row
+
+
+def test_h_prm_finds_walkthroughs_optimal_and_reads_existential_goals(records):
+    from harp.rewards.hprm import HPRM
+
+    hprm = HPRM("alfworld")
+    newspapers = records[NEWSPAPERS]
+    best = hprm.score(newspapers["plan"], newspapers)
+    assert (best.error_type, best.completed, best.known_length) == (None, True, len(newspapers["plan"]))
+    bowl = next(r for game, r in records.items() if game.startswith("look_at_obj_in_light-Bowl-None-DeskLamp-301"))
+    exact = hprm.score(bowl["plan"], bowl)
+    assert (exact.error_type, exact.completed, exact.exact, exact.optimal_length) == (None, True, True, 4)
+    # pick_two: two distinct newspapers in a drawer; the same one twice is not two
+    first_half = newspapers["plan"][:4]
+    assert not hprm.score(first_half, newspapers).completed
+    domain = load_domain("alfworld")
+    scene = domain.scene_from_dict(newspapers["scene"])
+    assert scene.goal_size() == 1 and scene.goal == {}  # one conjunct; no placement a list of facts states
+    assert domain.scene_from_dict(scene.to_dict()) == scene
 
 
 def test_the_committed_verdicts_are_what_the_engine_benchmark_writes(records):

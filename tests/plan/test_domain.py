@@ -8,7 +8,7 @@ from harp.plan.guide import EFFECTS, PREDICATES
 
 
 def test_shipped_domains(npp, drawers):
-    assert available_domains() == ["alfred", "drawers", "navigate_pick_place"]
+    assert available_domains() == ["alfred", "alfworld", "drawers", "navigate_pick_place"]
     assert npp.action_names == ["Navigate", "Pick", "Place"]
     assert [npp.actions[a].argument_kind for a in npp.action_names] == ["location", "object", "location"]
     assert drawers.action_names == ["Navigate", "Pick", "Place", "Open", "Close"]
@@ -78,5 +78,5 @@ def test_domain_file_mistakes_name_the_key(tmp_path, body, message):
 
 
 def test_unknown_domain_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="known: alfred, drawers, navigate_pick_place"):
+    with pytest.raises(ConfigError, match="known: alfred, alfworld, drawers, navigate_pick_place"):
         load_domain("kitchen")

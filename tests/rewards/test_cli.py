@@ -106,6 +106,23 @@ def test_a_predictions_file_against_records(capsys, tmp_path):
     assert summary == result["summary"]
 
 
+def test_a_record_naming_its_domain_is_scored_in_it_unless_domain_says_otherwise(capsys, tmp_path):
+    heat = ["Navigate(CounterTop)", "Pick(Apple)", "Navigate(Microwave)", "Heat(Apple)"]
+    records = write_jsonl(
+        tmp_path / "r.jsonl", [{"id": "a", "image": "", "task": "t", "plan": heat, "domain": "alfred"}]
+    )
+    predictions = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prediction": ", ".join(heat)}])
+    code, result, _ = score(capsys, "--predictions", predictions, "--records", records)
+    assert code == 0 and result["samples"][0]["error_type"] is None  # Heat is an alfred word
+    code, result, _ = score(
+        capsys, "--predictions", predictions, "--records", records, "--domain", "navigate_pick_place"
+    )
+    assert code == 0 and result["samples"][0]["error_type"] == "action"  # as asked: no Heat there
+    bad = write_jsonl(tmp_path / "b.jsonl", [{"id": "a", "image": "", "task": "t", "plan": heat, "domain": "moon"}])
+    code, _, err = score(capsys, "--predictions", predictions, "--records", bad)
+    assert code != 0 and "b.jsonl:1: domain:" in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_predictions_file_that_does_not_line_up(capsys, tmp_path):
     records = write_jsonl(tmp_path / "test.jsonl", [{"image": "a.png", "task": "t", "plan": ["Pick(A)"]}])
     predictions = write_jsonl(tmp_path / "pred.jsonl", [{"prediction": "x"}, {"prediction": "y"}])

@@ -1,6 +1,8 @@
-; HARP's reading of ALFWorld's PDDL domain (tests/data/alfworld/domain.pddl, as every game.tw-pddl holds it),
-; for Domain.load: the same actions with these text fixes, none changing what a step may do or does
-; in a problem of the ALFWorld games, as ALFWorld's engine judges it (see ../README.md):
+; HARP's reading of ALFWorld's PDDL domain (tests/data/alfworld/domain.pddl, as every game.tw-pddl holds it;
+; ALFWorld, https://github.com/alfworld/alfworld, MIT License, Copyright (c) 2020 Mohit Shridhar et al.:
+; tests/data/alfworld/LICENSE), for `load_domain("alfworld")`: the same actions with these text fixes,
+; none changing what a step may do or does in a problem of the ALFWorld games, as ALFWorld's engine
+; judges it (tests/data/alfworld/README.md):
 ; 1. lower-cased (PDDL is case-insensitive, Fast Downward reads it lower-cased, HARP's fact core
 ;    lower-cases the predicates of a scene);
 ; 2. the stray comma in examineObject's (exists (?l - location, ?r - receptacle) ...) removed;
