@@ -189,7 +189,7 @@ class Relevance:
             status, needs = self._collect(node.children[0], binding, types, not polarity, depth)
             return (None if status is None else not status), needs
         if kind == "exists":
-            lists = [ground.typed(ground.var_types(v, types)) for v in node.own]
+            lists = [self._candidates(node, v, ground.typed(ground.var_types(v, types)), binding) for v in node.own]
             count = 1
             for values in lists:
                 count *= len(values)
@@ -205,6 +205,22 @@ class Relevance:
             )
         return self._combine(kind, [self._collect(c, binding, types, polarity, depth) for c in node.children])
 
+    def _candidates(self, node, var: str, values: list, binding: dict) -> list:
+        """The values of an `exists` variable its static conditions allow: `(objecttype ?o eggtype)` in
+        the conjunction under it (or under an `exists` nested in it) leaves the eggs. Only conditions
+        every witness must meet narrow it, so the analysis stays complete; it may then enumerate the
+        witnesses instead of reading the variable as any value (EXISTS_LIMIT)."""
+        ground = self.ground
+        for atom in _necessary_atoms(node.children[0]):
+            if not atom.static or atom.derived or var not in atom.terms:
+                continue
+            terms = [binding.get(t, t) for t in atom.terms]
+            if any(t[:1] == "?" and t != var for t in terms):
+                continue
+            statics = ground.scene.statics
+            values = [v for v in values if (atom.pred, *(v if t == var else t for t in terms)) in statics]
+        return values
+
     @staticmethod
     def _combine(kind: str, results: list) -> tuple[bool | None, list]:
         decisive = kind == "or"  # True decides an `or`, False an `and`
@@ -214,3 +230,13 @@ class Relevance:
         if not open_:
             return (not decisive), []
         return None, [pair for needs in open_ for pair in needs]
+
+
+def _necessary_atoms(node):
+    """The atoms a formula holds only if they hold: itself, or the members of its conjunctions and of
+    the bodies of its `exists` (not under a `not` or an `or`)."""
+    if node.kind == "atom":
+        yield node
+    elif node.kind in ("and", "exists"):
+        for child in node.children:
+            yield from _necessary_atoms(child)
