@@ -417,6 +417,7 @@ class Grounding:
         self._possible: dict = {}
         self._plans: dict = {}
         self._found: dict = {}
+        self._goal_met: dict = {}  # state -> whether each goal conjunct holds
 
     # ------------------------------------------------------------------------- types and facts
 
@@ -481,13 +482,20 @@ class Grounding:
     def goal_met(self, state: frozenset) -> list[bool]:
         """Whether each conjunct of the goal formula holds in the state; its own budget of work, the
         enclosing operation's restored after."""
+        known = self._goal_met.get(state)
+        if known is not None:
+            return known
         saved = self._limit, self._budget, self._schema
         self.begin(BINDING_BUDGET)
         try:
             view = self.view(state)
-            return [self.holds(node, {}, {}, view) for node in self.goal_conjuncts()]
+            known = [self.holds(node, {}, {}, view) for node in self.goal_conjuncts()]
         finally:
             self._limit, self._budget, self._schema = saved
+        if len(self._goal_met) > 200_000:
+            self._goal_met.clear()
+        self._goal_met[state] = known
+        return known
 
     def conjuncts(self, schema) -> tuple:
         """A schema's top-level preconditions, compiled (in the PDDL file's order)."""

@@ -42,7 +42,8 @@ transition level with -1: below every plan valid so far (strictly, with w_transi
 plans with invalid or hallucinated actions, whose partial credit it does not earn.
 
 Speed: GRPO and evaluation call `score` for every completion. Parsing is cached per text, scenes
-per record (by the scene's content or the reference plan), the planner's V per scene.
+per record (by the scene dict itself, else its content or the reference plan; a scene dict is not to
+be changed in place once scored), the planner's V per scene.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class HPRM:
         self._w = self.weights.as_tuple()
         self._w_sum = sum(self._w)
         self._scenes: dict[Any, Scene] = {}
+        self._by_identity: dict[int, tuple[Any, Scene]] = {}  # id(scene dict) -> (that dict, its scene)
 
     def scene(self, example: dict) -> Scene:
         """The example's scene: its `resolved_scene` (a harp.data.records.Record's), its `scene` JSON,
@@ -156,6 +158,10 @@ class HPRM:
         if cached is not None:
             return cached
         data = example.get("scene")
+        if data:  # the same dict object scored again (GRPO's candidates, evaluation): no need to read its text
+            seen = self._by_identity.get(id(data))
+            if seen is not None and seen[0] is data:
+                return seen[1]
         key = _scene_key(data) if data else ("plan", _plan_key(example.get("plan")))
         scene = self._scenes.get(key)
         if scene is None:
@@ -166,6 +172,10 @@ class HPRM:
             else:
                 scene = self.domain.infer_scene(example.get("plan") or [])
             self._scenes[key] = scene
+        if data:
+            if len(self._by_identity) >= _SCENE_CACHE_SIZE:
+                self._by_identity.clear()
+            self._by_identity[id(data)] = (data, scene)  # holding `data` keeps its id from being reused
         return scene
 
     def score(self, completion: str | list, example: dict) -> RewardBreakdown:

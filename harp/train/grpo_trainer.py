@@ -31,6 +31,13 @@ narrowly, all of them here (tests/train/test_trl_contract.py pins their signatur
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
   the negatives (logged apart as `negatives/reward`).
 
+Why overrides, not hooks: TRL 1.16 has no public seam for any of these. A reward function returns one
+scalar per completion and sees no tokens (FTCA needs per-token advantages); generation takes no
+pre-written completions (negatives; `rollout_func` is experimental and would replace TRL's sampling);
+the train sampler is built inside `get_train_dataloader`; the loss reads the batch's advantages and
+reference log-probs as they are, with the policy's log-probs known only inside it. TRL's maintainers
+have said per-step rewards will not come to `GRPOTrainer`. So the five stay, here and nowhere else.
+
 Importance ratio of a negative. A negative was not sampled from the policy, so it has no
 behaviour log-probability. We treat it like an on-policy sample: TRL's ratio
 `pi_theta / pi_old` uses the current policy's own (detached) log-probabilities as `pi_old`, so the
