@@ -3,6 +3,8 @@
 `FactSearch` is the planner's breadth-first search (harp/plan/planner.py, `GraphSearch`) over sets
 of facts, each state's successors the ground actions applicable in it (harp/plan/facts.py) that
 `Relevance` keeps. It counts the bindings it tries besides the states it holds (`WORK_BUDGET`).
+Where it cannot certify the optimum from the start within its budgets, Fast Downward does
+(harp/plan/fast_downward.py), when installed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 
+from harp.plan import fast_downward
 from harp.plan.facts import _MAX_DERIVED_DEPTH, BINDING_BUDGET, FactScene, FactState, grounding
 from harp.plan.planner import STATE_BUDGET, WORK_BUDGET, GraphSearch
 from harp.plan.protocols import PlanningBudgetExceeded
@@ -27,6 +30,13 @@ class FactSearch(GraphSearch):
         self.relevance = Relevance(self.ground, scene)
         self._work_from = self._work_until = 0
         super().__init__(scene, domain, budget)
+        self.certified_by: str | None = None  # who certified the optimum from the start, when we could not
+        known = self._values.get(scene.initial)
+        if known is not None and not known[0][1]:  # past our budgets: a maintained optimal planner
+            certified, length = fast_downward.optimal_length(scene, domain.spec)
+            if certified:
+                self._values[scene.initial] = ((length, True), known[1], budget, None)
+                self.certified_by = "Fast Downward"
 
     def project(self, state):
         return self.relevance.project(state)

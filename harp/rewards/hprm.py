@@ -218,6 +218,10 @@ class HPRM:
         trace = simulate(parsed, scene, self.domain)
         states = [scene.initial] + [r.state for r in trace.steps if r.valid]
         along = graph.trace_values(states)  # (V, exact) before the first step and after each valid one
+        if trace.completed and along[0][1] and along[0][0] == len(states) - 1:
+            # An optimal plan: V(s_i) >= V(s_0) - i (unit steps) and <= n - i (the rest of the plan), so
+            # V along it is exact even where the per-state searches were not.
+            along = [(along[0][0] - i, True) for i in range(len(states))]
         v_initial, exact_initial = along[0]
         exact, unchecked = exact_initial, None
         known = v_initial if exact_initial else None  # the shortest plan known: steps taken + an exact V
