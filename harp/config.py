@@ -198,6 +198,9 @@ class GRPOTrainingConfig(TrainingBase):
     num_candidates: int = 4  # completions sampled per prompt (TRL's num_generations)
     temperature: float = 0.8  # sampling temperature
     top_p: float = 1.0  # nucleus sampling
+    # sample through the plan grammar (harp.eval.constrained): every candidate a well-formed plan, and a
+    # refusal the model starts (its first token) is spelt out rather than lost
+    constrained_sampling: bool = False
     max_new_tokens: int = 128  # completion length cap
     kl_coef: float = 0.1  # KL penalty against the SFT model (TRL's beta)
     eval_steps: int | None = None  # evaluate on the val split every N updates (None = save_steps)

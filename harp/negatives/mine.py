@@ -98,9 +98,7 @@ def labelled_perturbations(
     ref = Reference.from_record(record, domain)
     labelled: dict[str, list[tuple[str, str, str]]] = {kind: [] for kind in ERROR_TYPES}
     seen = set(exclude)
-    for name, text in candidates(ref, rng):
-        if name == "refused_feasible" and not refusals:
-            continue
+    for name, text in candidates(ref, rng, refusals=refusals):
         text = negative_text({"plan": split_plan(text)})  # the exact text a line would store
         if text in seen:
             continue

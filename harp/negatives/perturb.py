@@ -229,9 +229,14 @@ LIKELY_TYPE = {
 }
 
 
-def candidates(ref: Reference, rng: random.Random, prefer: str | None = None) -> list[tuple[str, str]]:
-    """Every (perturbation name, text) for the reference, shuffled; those likely of type `prefer` first."""
-    pairs = [(name, text) for name, fn in PERTURBATIONS.items() for text in fn(ref)]
+def candidates(
+    ref: Reference, rng: random.Random, prefer: str | None = None, refusals: bool = False
+) -> list[tuple[str, str]]:
+    """Every (perturbation name, text) for the reference, shuffled; those likely of type `prefer` first.
+    A refusal of a task that can be done only with `refusals` (the data teaches refusals)."""
+    pairs = [
+        (name, text) for name, fn in PERTURBATIONS.items() if refusals or name != "refused_feasible" for text in fn(ref)
+    ]
     rng.shuffle(pairs)
     if prefer is not None:
         pairs.sort(key=lambda pair: LIKELY_TYPE[pair[0]] != prefer)  # stable: keeps the shuffle within groups

@@ -20,10 +20,6 @@ from harp.plan.names import display_name, normalize_entity
 from harp.plan.parser import ParsedPlan, Step, parse_plan
 
 REFUSAL_ACTION = "Infeasible"  # the plan word, as written
-REFUSAL_KIND = "entity"  # what its argument names: whatever the task asks for that the scene lacks
-REFUSAL_DESCRIPTION = "The task cannot be done from this scene; name what is missing (the only step)."
-# What every prompt says of it (harp/models/prompt.py).
-REFUSAL_INSTRUCTION = f"If the task cannot be done in this scene, answer only {REFUSAL_ACTION}(what is missing)."
 
 
 def is_refusal_word(action: str) -> bool:

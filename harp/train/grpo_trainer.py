@@ -26,6 +26,8 @@ narrowly, all of them here (tests/train/test_trl_contract.py pins their signatur
   negatives fills its slots is likewise a function of the epoch, not of a counter lost on resume.
 - `_compute_loss` (with `_get_per_token_logps_and_entropies`): no KL penalty on a negative's
   tokens, and a push on them that fades with their probability (below).
+- With `training.constrained_sampling`, `_generate` lends the model's `generate` the plan grammar's
+  logits processor while TRL samples.
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
   `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
@@ -68,7 +70,9 @@ a small drift); `kl_div` is the mean over the sampled rows' tokens.
 
 from __future__ import annotations
 
+import functools
 import math
+from contextlib import contextmanager
 
 import torch
 from trl import GRPOTrainer
@@ -142,6 +146,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         scorer,
         num_candidates: int,
         negatives_per_group: int = 0,
+        logits_processor=None,
         use_ftca: bool = True,
         ftca_alpha: float = 0.5,
         validation=None,
@@ -167,6 +172,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.negatives_per_group = negatives_per_group
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
+        self.logits_processor = logits_processor  # sampling through the plan grammar (training.constrained_sampling)
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
         self._negative_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
         self._policy_logps = None  # that pass's log-probs, detached (for the sampled rows' KL metric)
@@ -203,6 +209,24 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         return EpochSeededSampler(sampler, self._epoch) if getattr(sampler, "shuffle", False) else sampler
 
     def _generate(self, prompts: list):
+        with self._sampling_through(self.logits_processor):
+            return self._generate_with_negatives(prompts)
+
+    @contextmanager
+    def _sampling_through(self, logits_processor):
+        """TRL's `generate` call takes no logits processor: the model's own `generate` is given one while
+        TRL samples (an instance attribute, removed after), so constrained sampling needs no copy of TRL's code."""
+        if logits_processor is None:
+            yield
+            return
+        model = self.accelerator.unwrap_model(self.model)
+        model.generate = functools.partial(type(model).generate, model, logits_processor=logits_processor)
+        try:
+            yield
+        finally:
+            del model.generate
+
+    def _generate_with_negatives(self, prompts: list):
         slots = self._negative_slots
         if not slots or all(slot is None for slot in slots):
             return super()._generate(prompts)

@@ -295,3 +295,18 @@ def test_a_negative_s_push_fades_with_its_probability(tiny, workdir):
     ours = trainer._compute_loss(trainer.model, dict(output, advantages=pushed.clone())).item()
     trl = GRPOTrainer._compute_loss(trainer, trainer.model, dict(output, advantages=pushed.clone())).item()
     assert 0.0 < ours < trl
+
+
+def test_constrained_sampling_samples_only_well_formed_plans_and_leaves_generate_as_it_was(tiny, workdir):
+    trainer, _, _ = make_trainer(
+        tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24
+    )
+    trainer.args.logging_steps = 1
+    trainer.train()
+    assert trainer.state.log_history[0]["reward/format"] == 1.0  # every sampled plan parses
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    assert "generate" not in vars(model)  # the grammar was lent for sampling only
+    free, _, _ = make_trainer(tiny, negatives_per_group=0, num_candidates=4, max_new_tokens=24)
+    free.args.logging_steps = 1
+    free.train()
+    assert free.state.log_history[0]["reward/format"] < 1.0  # the random tiny model writes no plan alone
