@@ -89,6 +89,12 @@ def negative_line(
     return line
 
 
+def teaches_refusals(records: list[dict], domain) -> bool:
+    """Whether some record's task cannot be done (its scene names what is `missing`): only then is a
+    refusal of a task that can be done worth pushing down."""
+    return any(missing_in(scene_for(record, domain)) for record in records)
+
+
 def labelled_perturbations(
     record: dict, hprm, domain, rng: random.Random, exclude: set[str] = frozenset(), refusals: bool = False
 ) -> dict[str, list[tuple[str, str, str]]]:
@@ -216,7 +222,7 @@ def generate_negatives(
     type_counts = Counter()  # lines per level
     for (kind, _source), count in summary.counts.items():
         type_counts[level_name(kind)] += count
-    refusals = any(missing_in(scene_for(r, domain_spec)) for r in records)  # the data teaches refusals
+    refusals = teaches_refusals(records, domain_spec)
     todo = [r for r in records if len(have.get(record_key(r), ())) < num_samples_per_image]
     if sampler is None and model_path is not None and todo:
         sampler = model_sampler(

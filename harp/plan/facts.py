@@ -147,7 +147,9 @@ class FactScene:
         """Scene JSON for fact domains: entities with types, initial facts, goal facts (`["not", ...]`)."""
         goal = [list(f) for f in self.goal_true] + [["not", *f] for f in self.goal_false]
         if self.goal_formula is not None:  # a formula: the facts join it in one conjunction
-            goal = _written(self.goal_formula) if not goal else ["and", *goal, _written(self.goal_formula)]
+            goal = (
+                formula_as_lists(self.goal_formula) if not goal else ["and", *goal, formula_as_lists(self.goal_formula)]
+            )
         data = {
             "entities": dict(self.entities),
             "init": [list(f) for f in sorted(self.statics | self.initial)],
@@ -278,7 +280,7 @@ def _term(token: Any, names: set, bound: frozenset, where: str) -> str:
     return name
 
 
-def _written(formula: tuple) -> list:
+def formula_as_lists(formula: tuple) -> list:
     """A lifted formula back as the nested lists `_read_formula` reads."""
     kind = formula[0]
     if kind == "atom":
@@ -286,11 +288,11 @@ def _written(formula: tuple) -> list:
     if kind == "eq":
         return ["=", formula[1], formula[2]]
     if kind == "not":
-        return ["not", _written(formula[1])]
+        return ["not", formula_as_lists(formula[1])]
     if kind in _CONNECTIVES:
-        return [kind, *(_written(f) for f in formula[1])]
+        return [kind, *(formula_as_lists(f) for f in formula[1])]
     typed = [x for var, types in formula[1] for x in (var, "-", sorted(types)[0])]
-    return ["exists", typed, _written(formula[2])]
+    return ["exists", typed, formula_as_lists(formula[2])]
 
 
 def _conjuncts(formula: tuple) -> tuple:

@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from harp.files import read_text
+from harp.plan.facts import formula_as_lists
 
 SEARCH = "astar(lmcut())"
 TIMEOUT_S = 60.0
@@ -86,12 +87,13 @@ def pddl_task(scene, spec) -> tuple[str, str] | None:
     if len(set(names.values())) != len(names) or not all(names.values()):
         return None
     constants = set(spec.constants)
-    goal = _goal(scene, names)
-    in_goal = sorted({names[n] for n in _names_in_goal(scene)} - constants)
+    goal_lists = _goal_lists(scene)
+    goal = _sexpr(goal_lists, names)
+    in_goal = sorted({names[n] for n in _leaves(goal_lists) & set(scene.entities)} - constants)
     types = {names[n]: t for n, t in scene.entities.items()}
     domain = _domain_text(spec, " ".join(f"{n} - {types[n]}" for n in in_goal), goal)
     objects = " ".join(f"{n} - {t}" for n, t in types.items() if n not in constants and n not in in_goal)
-    facts = " ".join(_fact(f, names) for f in sorted(scene.statics | scene.initial))
+    facts = " ".join(_sexpr(list(f), names) for f in sorted(scene.statics | scene.initial))
     problem = (
         f"(define (problem harp) (:domain {_domain_name(spec)})\n (:objects {objects})\n (:init {facts})\n"
         f" (:goal ({GOAL_FACT})))\n"
@@ -104,52 +106,23 @@ def _pddl_name(name: str) -> str:
     return text if text[:1].isalpha() else f"e_{text}"
 
 
-def _fact(fact: tuple, names: dict) -> str:
-    return "(" + " ".join([fact[0], *(names.get(x, x) for x in fact[1:])]) + ")"
+def _sexpr(item, names: dict) -> str:
+    """Nested lists as PDDL text, entity names written as PDDL names."""
+    if isinstance(item, list):
+        return "(" + " ".join(_sexpr(x, names) for x in item) + ")"
+    return names.get(item, item)
 
 
-def _goal(scene, names: dict) -> str:
-    parts = [_fact(f, names) for f in scene.goal_true]
-    parts += [f"(not {_fact(f, names)})" for f in scene.goal_false]
+def _goal_lists(scene) -> list:
+    """The scene's goal as the nested lists its scene JSON writes, one conjunction."""
+    parts = [list(f) for f in scene.goal_true] + [["not", list(f)] for f in scene.goal_false]
     if scene.goal_formula is not None:
-        parts.append(_formula(scene.goal_formula, names))
-    return "(and " + " ".join(parts) + ")"
+        parts.append(formula_as_lists(scene.goal_formula))
+    return ["and", *parts]
 
 
-def _formula(formula: tuple, names: dict) -> str:
-    kind = formula[0]
-    if kind == "atom":
-        return "(" + " ".join([formula[1], *(names.get(t, t) for t in formula[2])]) + ")"
-    if kind == "eq":
-        return f"(= {names.get(formula[1], formula[1])} {names.get(formula[2], formula[2])})"
-    if kind == "not":
-        return f"(not {_formula(formula[1], names)})"
-    if kind in ("and", "or"):
-        return f"({kind} " + " ".join(_formula(f, names) for f in formula[1]) + ")"
-    typed = " ".join(f"{var} - {sorted(types)[0]}" for var, types in formula[1])
-    return f"(exists ({typed}) {_formula(formula[2], names)})"
-
-
-def _names_in_goal(scene) -> set:
-    found = {x for f in (*scene.goal_true, *scene.goal_false) for x in f[1:]}
-
-    def walk(formula):
-        kind = formula[0]
-        if kind == "atom":
-            found.update(t for t in formula[2] if t[:1] != "?")
-        elif kind == "eq":
-            found.update(t for t in formula[1:] if t[:1] != "?")
-        elif kind == "not":
-            walk(formula[1])
-        elif kind in ("and", "or"):
-            for child in formula[1]:
-                walk(child)
-        else:
-            walk(formula[2])
-
-    if scene.goal_formula is not None:
-        walk(scene.goal_formula)
-    return found & set(scene.entities)
+def _leaves(item) -> set:
+    return set().union(*map(_leaves, item)) if isinstance(item, list) else {item}
 
 
 def _domain_name(spec) -> str:

@@ -275,9 +275,7 @@ class HPRM:
             level, partial = 4, 2.0 * known / n - 1.0
         else:
             level, partial = 5, 1.0
-        values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
-        total = sum(w * x for w, x in zip(self._w, values)) / self._w_sum
-        total = min(1.0, max(-1.0, total))
+        values, total = self._levels(level, partial)
         note = None
         if not exact:
             bound = next((graph.bound(s) for s, (_, e) in zip(states, along) if not e), None)
@@ -304,6 +302,13 @@ class HPRM:
             infeasible,
         )
 
+    def _levels(self, level: int, partial: float) -> tuple[list[float], float]:
+        """The five components when `level` is the first to fail (5: none) with its partial credit, and
+        their weighted mean: the levels below it 1, those above -1."""
+        values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
+        total = sum(w * x for w, x in zip(self._w, values)) / self._w_sum
+        return values, min(1.0, max(-1.0, total))
+
     def _score_refusal(self, parsed, refusal: Step, scene, graph, missing, infeasible: bool) -> RewardBreakdown:
         """`Infeasible(X)` as the whole plan; see the module docstring."""
         named = normalize_entity(refusal.argument)
@@ -322,8 +327,7 @@ class HPRM:
             reason = f"refused naming {named}, but {there}; the scene lacks {', '.join(missing)}"
         else:
             level, partial, error_type = 5, 1.0, None
-        values = [1.0] * level + ([partial] if level < 5 else []) + [-1.0] * (4 - level)
-        total = min(1.0, max(-1.0, sum(w * x for w, x in zip(self._w, values)) / self._w_sum))
+        values, total = self._levels(level, partial)
         step_score = 0.0 if error_type is None else -1.0 - INVALID_STEP_PENALTY
         exact = graph.exact or infeasible
         return RewardBreakdown(

@@ -39,10 +39,8 @@ from harp.eval.constrained import plan_logits_processor
 from harp.eval.evaluate import load_test_records
 from harp.models.load import load_model_and_processor
 from harp.models.prompt import build_messages
-from harp.negatives.mine import perturbation_negatives
+from harp.negatives.mine import perturbation_negatives, teaches_refusals
 from harp.negatives.store import negatives_by_record, record_key
-from harp.plan.refusal import missing_in
-from harp.plan.simulator import scene_for
 from harp.rewards.hprm import HPRM, RewardWeights
 from harp.train.grpo_rewards import HPRMScorer, reward_weights
 from harp.train.run_setup import (
@@ -92,7 +90,7 @@ def prompt_negatives(
 
     rng = random.Random(seed)
     out, topped = [], 0
-    refusals = any(missing_in(scene_for(r, domain)) for r in records)  # the data teaches refusals
+    refusals = teaches_refusals(records, domain)
     for record in records:
         texts = list(negatives.get(record_key(record), []))
         if len(texts) < k:
