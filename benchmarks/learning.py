@@ -26,12 +26,14 @@ def main(argv=None) -> int:
 
     from harp.errors import HarpError
     from harp.recipes.experiment import (
+        PLOT,
         RESULTS,
         SUMMARY,
         current_rows,
         load_experiment,
         read_results,
         run_experiment,
+        summary_plot,
         summary_table,
     )
 
@@ -68,6 +70,8 @@ def main(argv=None) -> int:
     table = summary_table(rows, config.variants)
     print(table)
     (Path(config.workdir) / SUMMARY).write_text(table + "\n", encoding="utf-8")
+    if summary_plot(rows, config.variants, Path(config.workdir) / PLOT):
+        print(f"plot: {Path(config.workdir) / PLOT}")
     return 0
 
 

@@ -181,6 +181,9 @@ class RewardConfig:
     w_efficiency: float = DEFAULT_WEIGHTS["w_efficiency"]  # level 5: length against the optimal plan
     use_ftca: bool = True  # token-level credit assignment; false (and no negatives) = exactly TRL's GRPO
     ftca_alpha: float = 0.5  # FTCA: weight of the step-score term (docs/internals.md §4)
+    # The task component without partial credit: 1 when the plan reaches the goal, else -1. With
+    # the other weights 0 the reward is the outcome alone (the ablation's outcome-only GRPO).
+    binary_task: bool = False
 
 
 @dataclass

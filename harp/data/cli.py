@@ -18,6 +18,7 @@ from harp.data.alfworld_import import IMPORT_ALFWORLD
 from harp.data.build import TeacherOptions, build_from_teacher
 from harp.data.images import SYNTHETIC_SIZES, SYNTHETIC_SUBDIR
 from harp.data.label_noise import KINDS as NOISE_KINDS
+from harp.data.language import LANGUAGES
 from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
@@ -103,6 +104,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "or a thing this world never draws); their plan is the refusal Infeasible(what is missing) "
         "(default: %(default)s)",
     )
+    synthetic.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default="templates",
+        help="how tasks are said: templates (the world's few fixed sentences), varied (sentences "
+        "composed from many frames, verbs and synonyms), held_out (the same scenes said with frames "
+        "varied never uses: a test of phrasing a model was not trained on) (default: %(default)s)",
+    )
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument(
         "--base-url",
@@ -172,6 +181,7 @@ def run_build(args: argparse.Namespace) -> int:
             label_noise=args.label_noise,
             label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
             infeasible=args.infeasible,
+            language=args.language,
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")

@@ -21,6 +21,7 @@ from harp.data import world
 from harp.data.images import SYNTHETIC_SIZES, record_path
 from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.label_noise import add_label_noise, check_kinds
+from harp.data.language import LANGUAGES, say
 from harp.data.ledger import ACTIONS, PROCESSED, TASKS, check_outputs
 from harp.data.records import iter_records, write_records
 from harp.errors import DataError
@@ -30,15 +31,24 @@ from harp.plan.names import display_name
 from harp.plan.refusal import refusal_text
 
 
-def synthetic_record(index: int, seed: int, domain, image: str, infeasible: float = 0.0) -> tuple[dict, object]:
+def synthetic_record(
+    index: int, seed: int, domain, image: str, infeasible: float = 0.0, language: str = "templates"
+) -> tuple[dict, object]:
     """The record of scene `index` (its image path given) and the sampled scene to draw.
 
     A share `infeasible` of the tasks cannot be done (world.make_infeasible): their plan is the
-    refusal naming what is missing. Drawn apart from the scene, so feasible scenes are the same at any share."""
+    refusal naming what is missing. `language` says how the task is said (harp.data.language).
+    Each is drawn apart from the scene, so the scenes are the same at any share and in any language."""
     sample = world.sample_scene(random.Random(f"{seed}:{index}"))
+    sources = dict(sample.scene["objects"])  # before an infeasible task loses one
     draw = random.Random(f"{seed}:{index}:infeasible")
     if infeasible > 0 and draw.random() < infeasible:
         sample = world.make_infeasible(sample, draw)
+    if language != "templates":
+        held_out = language == "held_out"
+        words = random.Random(f"{seed}:{index}:language")
+        sample.task, phrasing = say(sample.scene["goal"], sources, sample.meta["source_named"], words, held_out)
+        sample.meta = {**sample.meta, "phrasing": phrasing, "language": "held_out" if held_out else "seen"}
     scene = domain.scene_from_dict(sample.scene)
     if scene.missing:
         plan = [refusal_text(scene.missing[0])]
@@ -168,6 +178,7 @@ def build_synthetic(
     label_noise: float = 0.0,
     label_noise_kinds: tuple[str, ...] = NOISE_KINDS,
     infeasible: float = 0.0,
+    language: str = "templates",
 ) -> dict:
     """Render the scenes and write the records; return counts for the summary.
 
@@ -187,6 +198,8 @@ def build_synthetic(
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
     if not 0.0 <= infeasible <= 1.0:
         raise DataError(f"--infeasible must be a share between 0 and 1, got {infeasible}")
+    if language not in LANGUAGES:
+        raise DataError(f"--language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     try:
         label_noise_kinds = check_kinds(label_noise_kinds)
     except ValueError as error:
@@ -205,7 +218,7 @@ def build_synthetic(
     records = []
     for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
         path = images_dir / f"scene_{index:05d}_0.png"
-        record, sample = synthetic_record(index, seed, domain_spec, record_path(path), infeasible)
+        record, sample = synthetic_record(index, seed, domain_spec, record_path(path), infeasible, language)
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
         records.append(
             add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec, label_noise_kinds)

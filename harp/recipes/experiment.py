@@ -7,7 +7,9 @@ from that SFT model on *all* training prompts (H-PRM needs the scene, not the pl
 SFT and every variant on test+val. It prints, per regime, mean ± 95% CI (Student t over seeds) of
 task completion and avg reward for SFT and each variant, and each variant's paired gain over SFT.
 
-Variants: `full` (FTCA + negatives), `ftca_off`, `negatives_off`, `both_off` (plain TRL GRPO).
+Variants: `full` (H-PRM + FTCA + negatives), `ftca_off`, `negatives_off`, `both_off` (H-PRM in plain TRL
+GRPO), and outside the default list `outcome` (task completion alone, TRL's GRPO) and `outcome_progress`
+(task completion, plus FTCA's per-step term on H-PRM's progress scores: the drop in cost-to-go).
 Negatives are verified rule-based perturbations of each prompt's plan (GRPO's top-up), so no
 negative-mining stage runs. Everything lands in `workdir/`: each regime's data and models in
 `workdir/<name>/`, and one line per finished (regime, seed, model) in `results.jsonl`.
@@ -21,7 +23,7 @@ regime's old folder is moved to `workdir/_old/`, not deleted. A torn last line (
 dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
-`{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible}`; `sft_overrides` / `grpo_overrides` are `--set`-style
+`{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible, language}`; `sft_overrides` / `grpo_overrides` are `--set`-style
 `key=value` strings applied to `sft_config` / `grpo_config`. `load_experiment` checks all of it (types,
 ranges, overrides, the workdir) before anything runs: a bad value is one ConfigError line naming the
 file and key.
@@ -57,25 +59,47 @@ from harp.train.sft import train_sft
 
 logger = logging.getLogger(__name__)
 
-VARIANTS = {  # name -> (reward.use_ftca, training.negatives_per_group or None for the config's)
-    "full": (True, None),
-    "ftca_off": (False, None),
-    "negatives_off": (True, 0),
-    "both_off": (False, 0),
+# Reward weights of an outcome-only GRPO: the task level alone (1 when the simulated plan reaches the goal).
+OUTCOME_ONLY = {
+    **{f"reward.{key}": "0" for key in ("w_format", "w_action", "w_transition", "w_efficiency")},
+    "reward.binary_task": "true",
 }
+VARIANTS = {  # name -> its GRPO switches (None: the config's own value)
+    "full": {"reward.use_ftca": "true", "training.negatives_per_group": None},  # H-PRM + FTCA + negatives
+    "ftca_off": {"reward.use_ftca": "false", "training.negatives_per_group": None},
+    "negatives_off": {"reward.use_ftca": "true", "training.negatives_per_group": "0"},  # H-PRM + FTCA
+    "both_off": {"reward.use_ftca": "false", "training.negatives_per_group": "0"},  # H-PRM in TRL's GRPO
+    # The task's outcome alone; then with FTCA's step term, whose step scores are H-PRM's progress
+    # (the drop in optimal cost-to-go, harp.rewards.hprm): outcome + a per-step progress advantage.
+    "outcome": {**OUTCOME_ONLY, "reward.use_ftca": "false", "training.negatives_per_group": "0"},
+    "outcome_progress": {
+        **OUTCOME_ONLY,
+        "reward.use_ftca": "true",
+        "training.negatives_per_group": "0",
+    },
+}
+DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {
     "random": "tiny-qwen2.5-vl",
     "grounded": "tiny-qwen2.5-vl-grounded",
 }  # base_model -> its folder in workdir
-RESULTS, SUMMARY, SETTINGS, OLD = "results.jsonl", "summary.txt", "settings.json", "_old"
+RESULTS, SUMMARY, PLOT, SETTINGS, OLD = "results.jsonl", "summary.txt", "summary.png", "settings.json", "_old"
 # A regime's name is its folder in workdir: one plain name (no separators, no `..`, no leading dot
 # or `_`, so never `_old`), and not another file of the workdir.
 REGIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
-RESERVED_NAMES = {*MODEL_DIRS.values(), RESULTS, SUMMARY}
+RESERVED_NAMES = {*MODEL_DIRS.values(), RESULTS, SUMMARY, PLOT}
 MIN_SCENES = 10  # below it the 80/10/10 split (harp.data.split) may leave val or test empty
 MAX_SEED = 2**32 - 1  # numpy's seeds (transformers' set_seed) stop here
 # Two-sided 95% Student t quantiles by degrees of freedom (no scipy in the environment).
 REPOSITORY = Path(__file__).resolve().parents[2]
+TRAINING_LANGUAGES = ("templates", "varied")  # held_out is for testing only (`held_out_phrasing`)
+# The evaluations of a seed's models: folder, test file, uniform images; the key of its figures in a
+# row (None: the row itself), and the config switch that asks for it (None: always).
+EVALUATIONS = (
+    ("eval", "eval.jsonl", False, None, None),
+    ("eval_blank", "eval.jsonl", True, "blank", "blank_images"),
+    ("eval_held_out", "eval_held_out.jsonl", False, "held_out", "held_out_phrasing"),
+)
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
 
@@ -87,6 +111,7 @@ class Regime:
     sft_records: int | None = None  # SFT on the first N training records only (few labels); None = all
     infeasible: float = 0.0  # share of tasks that cannot be done, in every split (harp data build --infeasible)
     train_infeasible: bool = True  # False: SFT and GRPO never see them (the test keeps its share)
+    language: str = "templates"  # how the tasks are said (harp data build --language): templates or varied
 
 
 @dataclass
@@ -96,7 +121,7 @@ class ExperimentConfig:
     data_seed: int = 0
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
     regimes: list[Regime] = field(default_factory=lambda: [Regime("clean")])
-    variants: list[str] = field(default_factory=lambda: list(VARIANTS))
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
     sft_config: str = "configs/demo/sft.yaml"
     grpo_config: str = "configs/demo/grpo.yaml"
     sft_overrides: list[str] = field(default_factory=list)
@@ -104,6 +129,7 @@ class ExperimentConfig:
     eval_batch_size: int = 16
     base_model: str = "random"  # SFT starts from: "random" (init-tiny) or "grounded" (init-tiny --grounded)
     blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
+    held_out_phrasing: bool = False  # also evaluate on the same test+val said with held-out frames
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
 
@@ -183,6 +209,8 @@ def check_experiment(config: ExperimentConfig) -> None:
             fail(f"{key}.label_noise_kinds", str(error))
         if not 0.0 <= regime.infeasible <= 1.0:
             fail(f"{key}.infeasible", f"must be a number in [0, 1], got {regime.infeasible!r}")
+        if regime.language not in TRAINING_LANGUAGES:
+            fail(f"{key}.language", f"expected one of {', '.join(TRAINING_LANGUAGES)}, got {regime.language!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
             fail(f"{key}.sft_records", f"must be at least 1 (or null: all), got {regime.sft_records}")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
@@ -212,10 +240,7 @@ def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str
     """The experiment's GRPO overrides, then the variant's switches (last, so the variant is what it says)."""
     if variant is None:
         return list(config.grpo_overrides)
-    use_ftca, negatives = VARIANTS[variant]
-    switches = [f"reward.use_ftca={str(use_ftca).lower()}"]
-    if negatives is not None:
-        switches.append(f"training.negatives_per_group={negatives}")
+    switches = [f"{key}={value}" for key, value in VARIANTS[variant].items() if value is not None]
     return [*config.grpo_overrides, *switches]
 
 
@@ -233,6 +258,7 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         "label_noise_kinds": regime.label_noise_kinds,
         "sft_records": regime.sft_records,
         **({"infeasible": regime.infeasible, "train_infeasible": regime.train_infeasible} if regime.infeasible else {}),
+        **({"language": regime.language} if regime.language != "templates" else {}),
         "base_model": config.base_model,
         **resolved,
     }
@@ -285,7 +311,37 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         lines.append("")
         lines += refusal_table(mine, seeds, ["sft", *variants])
         lines += grounding_table(mine, seeds, ["sft", *variants])
+        lines += phrasing_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
+
+
+PHRASING_COLUMNS = [("all", "task_completion"), ("1 object", "one_object"), ("2 objects", "two_objects")]
+
+
+def phrasing_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Completion with the training data's phrasing beside held-out frames' (mean ± 95% CI over seeds),
+    and the paired gap; [] where held-out phrasing was not evaluated."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any("held_out" in row for row in rows):
+        return []
+    lines = [
+        "  phrasing (the same test+val tasks said with the training data's frames and with held-out ones)",
+        f"  {'model':<16}"
+        + "".join(f"{f'{title}, {said}':>24}" for title, _ in PHRASING_COLUMNS for said in ("seen", "held-out"))
+        + f"{'gap (held-out - seen)':>26}",
+    ]
+    for model in models:
+        paired = [s for s in seeds if (model, s) in by and "held_out" in by[model, s]]
+        if not paired:
+            continue
+        cells = []
+        for _, key in PHRASING_COLUMNS:
+            for found in ([by[model, s] for s in paired], [by[model, s]["held_out"] for s in paired]):
+                values = [row[key] for row in found if row.get(key) is not None]
+                cells.append(format_ci(values) if values else "-")
+        gap = [by[model, s]["held_out"]["task_completion"] - by[model, s]["task_completion"] for s in paired]
+        lines.append(f"  {model:<16}" + "".join(f"{c:>24}" for c in cells) + f"{format_ci(gap):>26}")
+    return lines + [""]
 
 
 def refusal_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
@@ -343,6 +399,48 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
                 cells.append(format_ci(values) if values else "-")
             lines.append(f"  {model + (' blank images' if blank else ''):<28}" + "".join(f"{c:>22}" for c in cells))
     return lines + [""]
+
+
+def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
+    """Task completion of SFT and each variant (mean with its 95% CI over seeds), a panel per regime,
+    held-out phrasing beside when evaluated; False (nothing written) without rows."""
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    regimes = list(dict.fromkeys(row["regime"] for row in rows))
+    figure, axes = plt.subplots(1, len(regimes), figsize=(2.2 + 1.3 * (1 + len(variants)) * len(regimes), 3.6))
+    axes = [axes] if len(regimes) == 1 else list(axes)
+    for axis, regime in zip(axes, regimes):
+        by = {(row["model"], row["seed"]): row for row in rows if row["regime"] == regime}
+        models = [m for m in ["sft", *variants] if any(key[0] == m for key in by)]
+        held = any("held_out" in row for row in by.values())
+        for offset, key, label in ((0.0, None, "seen phrasing" if held else None), (0.4, "held_out", "held-out")):
+            if key and not held:
+                continue
+            means, halves = [], []
+            for model in models:
+                values = [(row[key] if key else row)["task_completion"] for (m, _), row in by.items() if m == model]
+                mean, half = mean_ci(values)
+                means.append(mean)
+                halves.append(half)
+            width = 0.4 if held else 0.7
+            x = [i + (offset if held else 0.0) for i in range(len(models))]
+            axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch="//" if key else None)
+        axis.set_xticks([i + (0.2 if held else 0.0) for i in range(len(models))], models, rotation=30, ha="right")
+        axis.set_ylim(0, 1.05)
+        axis.set_title(regime, fontsize=9)
+        axis.set_ylabel("task completion (test+val)")
+        if held:
+            axis.legend(fontsize=7, loc="lower right")
+    figure.suptitle("mean and 95% CI over seeds", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 # ---------------------------------------------------------------------------------------- running
@@ -429,35 +527,52 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     """The regime's data folder: actions.jsonl, data/sft_{train,val,test}.jsonl, eval.jsonl (test+val)."""
 
     data = root / "data"
+
+    def build_and_split(folder: Path, **options) -> Path:
+        build_synthetic(
+            config.num_scenes,
+            seed=config.data_seed,
+            images_dir=folder / "bdv2" / "synthetic",
+            output_dir=folder,
+            progress=False,
+            infeasible=regime.infeasible,
+            **options,
+        )
+        split_records(folder / "actions.jsonl", folder / "data")
+        return folder / "data"
+
+    if config.held_out_phrasing and not (root / "eval_held_out.jsonl").is_file():
+        # The same scenes, plans and split said with held-out frames; only its test+val is used.
+        _write_test_and_val(build_and_split(root / "held_out", language="held_out"), root / "eval_held_out.jsonl")
     if (root / "eval.jsonl").is_file():
         return root
-    build_synthetic(
-        config.num_scenes,
-        seed=config.data_seed,
-        images_dir=root / "bdv2" / "synthetic",
-        output_dir=root,
-        progress=False,
+    build_and_split(
+        root,
         label_noise=regime.label_noise,
         label_noise_kinds=tuple(regime.label_noise_kinds),
-        infeasible=regime.infeasible,
+        language=regime.language,
     )
-    split_records(root / "actions.jsonl", data)
     if not regime.train_infeasible:  # trained as if every task could be done; tested on the same split
         train_path = data / "sft_train.jsonl"
         lines = train_path.read_text(encoding="utf-8").splitlines()
         kept = [line for line in lines if line.strip() and not json.loads(line)["scene"].get("missing")]
         train_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
+    if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
+        raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
+    _write_test_and_val(data, root / "eval.jsonl")
+    return root
+
+
+def _write_test_and_val(data: Path, out: Path) -> None:
+    """test then val of a split folder, as one file (the file is written last: it marks the data done)."""
     lines = [
         line
         for name in ("sft_test.jsonl", "sft_val.jsonl")
         for line in (data / name).read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
-    if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
-        raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
-    (root / "eval.jsonl").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return root
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 def run_sft(config: ExperimentConfig, regime: Regime, root: Path, seed: int, model_dir: Path) -> Path:
@@ -498,13 +613,16 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
 
 def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dict[str, Path]) -> dict[str, dict]:
     """Task completion and avg reward of each model on test+val, completion on the image-only task
-    kinds, and with `blank_images` the same again with every image uniform (`blank` in each row)."""
+    kinds, and with `blank_images` the same again with every image uniform (`blank` in each row),
+    with `held_out_phrasing` on test+val said with held-out frames (`held_out`)."""
     results = {name: {} for name in models}
-    for blank in (False, True) if config.blank_images else (False,):
-        out = root / f"seed{seed}" / ("eval_blank" if blank else "eval") / "evaluation.json"
+    for folder, test, blank, key, switch in EVALUATIONS:
+        if switch and not getattr(config, switch):
+            continue
+        out = root / f"seed{seed}" / folder / "evaluation.json"
         evaluate(
             [str(path) for path in models.values()],
-            root / "eval.jsonl",
+            root / test,
             out,
             config.eval_batch_size,
             max_new_tokens=48,
@@ -515,8 +633,8 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
         details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
         for name, run in zip(models, details["models"]):
             scores = grounding_scores(run)
-            if blank:
-                results[name]["blank"] = scores
+            if key:
+                results[name][key] = scores
             else:
                 results[name].update(scores, num_samples=run["num_samples"])
     return results
@@ -537,6 +655,8 @@ def grounding_scores(run: dict) -> dict:
     return {
         "task_completion": run["metrics"]["task_completion"],
         "avg_reward": run["metrics"]["avg_reward"],
+        "one_object": completion([label for label in kinds if label.startswith("1 object,")]),
+        "two_objects": completion([label for label in kinds if label.startswith("2 objects,")]),
         **{key: run["metrics"][key] for key in REFUSAL_KEYS if key in run["metrics"]},
         "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
         "one_object_image_only": completion([kind_label(1, False)]),
@@ -559,11 +679,8 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     rows = read_results(results_path, repair=True)
     settings = {regime.name: regime_settings(config, regime) for regime in config.regimes}
     keys = {name: settings_key(value) for name, value in settings.items()}
-    done = {
-        (r["regime"], r["seed"], r["model"])
-        for r in current_rows(config, rows)
-        if "blank" in r or not config.blank_images
-    }
+    extras = [key for _, _, _, key, switch in EVALUATIONS if switch and getattr(config, switch)]
+    done = {(r["regime"], r["seed"], r["model"]) for r in current_rows(config, rows) if all(k in r for k in extras)}
     stale = Counter(r["regime"] for r in rows if r["regime"] in keys and r.get("settings") != keys[r["regime"]])
     model_dir = workdir / MODEL_DIRS[config.base_model]
     if not (model_dir / "config.json").is_file():

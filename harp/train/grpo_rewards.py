@@ -45,8 +45,9 @@ def reward_weights(reward_config) -> list[float]:
 class HPRMScorer:
     """Scores a batch once with H-PRM and serves the five components to TRL."""
 
-    def __init__(self, hprm):
+    def __init__(self, hprm, binary_task: bool = False):
         self.hprm = hprm
+        self.binary_task = binary_task  # `task` is 1 / -1: the goal reached or not (no credit for progress)
         self._examples: dict[str, dict] = {}  # parsed `example` JSON, by its string
         self._last_key: tuple | None = None
         self.last_breakdowns: list = []  # the last scored batch, one RewardBreakdown per completion
@@ -72,7 +73,10 @@ class HPRMScorer:
 
     def _component(self, name: str) -> Callable:
         def reward(completions, example, **kwargs) -> list[float]:
-            return [float(getattr(b, name)) for b in self.score(completions, example)]
+            breakdowns = self.score(completions, example)
+            if name == "task" and self.binary_task:
+                return [1.0 if b.completed else -1.0 for b in breakdowns]
+            return [float(getattr(b, name)) for b in breakdowns]
 
         reward.__name__ = name
         reward.__doc__ = f"H-PRM's `{name}` component of each completion, in [-1, 1]."

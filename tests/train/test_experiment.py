@@ -10,7 +10,7 @@ import pytest
 
 from harp.config import read_run_config
 from harp.errors import ConfigError
-from harp.recipes.experiment import load_experiment, mean_ci, summary_table
+from harp.recipes.experiment import load_experiment, mean_ci, summary_plot, summary_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,7 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
         ("regimes: [{label_noise: 0.3}]\n", "regimes[0].name: missing"),
         ("epochs: 3\n", "epochs: unknown key"),
         ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
+        ("regimes: [{name: r, language: held_out}]\n", "regimes[0].language: expected one of templates, varied"),
         (
             "regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
             "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'",
@@ -80,13 +81,21 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     assert [row["model"] for row in rows] == ["sft", "full", "ftca_off", "negatives_off", "both_off"]
     assert all(0.0 <= row["task_completion"] <= 1.0 and row["num_samples"] == 6 for row in rows)
     assert all(0.0 <= row["blank"]["task_completion"] <= 1.0 for row in rows) and "sft blank images" in first.stdout
+    assert (
+        all(0.0 <= row["held_out"]["task_completion"] <= 1.0 for row in rows)
+        and "gap (held-out - seen)" in first.stdout
+    )
     assert "regime noisy_few (seeds 1; test+val, 6 scenes)" in first.stdout
     noisy = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "actions.jsonl").read_text().splitlines()]
     assert any("label_noise" in record["meta"] for record in noisy)
+    assert all(record["meta"]["language"] == "seen" for record in noisy)  # the regime's varied phrasing
+    held_out = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "eval_held_out.jsonl").open()]
+    assert len(held_out) == 6 and all(record["meta"]["language"] == "held_out" for record in held_out)
     sft = read_run_config(tmp_path / "run" / "noisy_few" / "seed1" / "sft" / "final")
     assert sft["data"]["max_train_records"] == 12  # few labels: SFT on 12 of the 24 training records
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
+    assert (tmp_path / "run" / "summary.png").is_file()
     assert len((tmp_path / "run" / "results.jsonl").read_text().splitlines()) == 5
 
 
@@ -110,3 +119,21 @@ def test_summary_shows_grounding_with_its_baselines_and_the_blank_image_control(
     assert any(
         line.split()[:1] == ["sft"] and "0.950 ± " in line and "blank" not in line for line in table.splitlines()
     )
+
+
+def test_summary_sets_held_out_phrasing_beside_the_training_data_s(tmp_path):
+    def row(seed, model, seen, held_out):
+        figures = {"task_completion": seen, "avg_reward": 0.5, "one_object": 1.0, "two_objects": seen - 0.1}
+        out = dict(figures, task_completion=held_out, two_objects=None)
+        return {"regime": "varied", "seed": seed, "model": model, "num_samples": 50, **figures, "held_out": out}
+
+    rows = [row(1, "sft", 0.9, 0.7), row(2, "sft", 0.8, 0.6), row(1, "full", 0.95, 0.9), row(2, "full", 0.9, 0.9)]
+    table = summary_table(rows, ["full"])
+    assert "phrasing (the same test+val tasks" in table
+    sft = next(line for line in table.splitlines() if line.strip().startswith("sft") and "-0.200" in line)
+    assert sft.split()[-3:] == ["-0.200", "±", "0.000"]  # the paired gap, the same on both seeds
+    full = next(line for line in table.splitlines() if line.strip().startswith("full") and " - " in line)
+    assert "-0.025 ± " in full  # gaps -0.05 and 0.0; the held-out two-object cell is unknown: "-"
+    assert "phrasing" not in summary_table([{k: v for k, v in rows[0].items() if k != "held_out"}], [])
+    assert summary_plot(rows, ["full"], tmp_path / "summary.png") and (tmp_path / "summary.png").stat().st_size > 1000
+    assert not summary_plot([], ["full"], tmp_path / "none.png") and not (tmp_path / "none.png").exists()

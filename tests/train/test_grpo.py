@@ -150,6 +150,18 @@ def test_reward_functions_are_the_five_components_scored_once(monkeypatch):
     assert values[3][1] < 1.0  # the one-step plan does not complete the task
 
 
+def test_a_binary_task_reward_is_the_outcome_alone():
+    """reward.binary_task: the plan that gets halfway has partial task credit in H-PRM, none here."""
+    halfway = "Navigate(White Table), Pick(Apple), Navigate(Bin)"
+    completions = [[{"role": "assistant", "content": text}] for text in (", ".join(RECORD["plan"]), halfway)]
+    example = [json.dumps(RECORD)] * 2
+    partial = HPRMScorer(HPRM(DOMAIN)).functions()[3](completions, example=example)
+    binary = HPRMScorer(HPRM(DOMAIN), binary_task=True).functions()
+    assert partial[0] == 1.0 and -1.0 < partial[1] < 1.0
+    assert binary[3](completions, example=example) == [1.0, -1.0]
+    assert binary[2](completions, example=example) == [1.0, 1.0]  # the other components are H-PRM's
+
+
 def test_every_prompt_gets_its_negatives_topped_up_when_missing():
     hprm = HPRM(DOMAIN)
     other = dict(RECORD, id="s2")
