@@ -105,6 +105,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     synthetic.add_argument(
+        "--three-objects",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of tasks that move three objects (plans of 12 steps; the default world asks for one "
+        "or two) (default: %(default)s)",
+    )
+    synthetic.add_argument(
         "--language",
         choices=LANGUAGES,
         default="templates",
@@ -182,12 +190,18 @@ def run_build(args: argparse.Namespace) -> int:
             label_noise_kinds=tuple(args.label_noise_kinds or NOISE_KINDS),
             infeasible=args.infeasible,
             language=args.language,
+            three_objects=args.three_objects,
         )
         n = counts["scenes"]
         print(f"scenes: {n} (images in {counts['images_dir']})")
         print(
             f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
-            f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
+            + (
+                f"three-object: {counts['three_object']} ({counts['three_object'] / n:.0%}), "
+                if counts["three_object"]
+                else ""
+            )
+            + f"source not named: {counts['source_unnamed']} ({counts['source_unnamed'] / n:.0%}), "
             f"phrasings used: {counts['phrasings']}, mean plan length: {counts['mean_plan_length']:.2f}"
         )
         if args.infeasible:

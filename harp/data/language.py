@@ -118,16 +118,39 @@ EACH_DESTINATION = {
 }
 
 
+THREE_SAME_DESTINATION = {
+    "seen": (
+        "{V} {O1}, {O2} and {O3} {D1}",
+        "{Oc1}, {O2} and {O3} all go {D1}",
+        "{V} {O1} {D1}, then {O2} and {O3} too",
+    ),
+    "held_out": ("Could you {v} {O1}, {O2} and {O3} {D1}?", "{V} {O1} {D1}. {O2} and {O3} go there as well"),
+}
+THREE_EACH_DESTINATION = {
+    "seen": (
+        "{V} {O1} {D1}, {O2} {D2} and {O3} {D3}",
+        "{V} {O1} {D1}, then {v} {O2} {D2}, then {v} {O3} {D3}",
+        "{V} {O1} {D1}. Then {v} {O2} {D2} and {O3} {D3}",
+    ),
+    "held_out": ("First {v} {O1} {D1}; {O2} goes {D2} and {O3} goes {D3}", "{V} {O1} {D1}, {O2} {D2}, then {O3} {D3}"),
+}
+SHAPES = {  # (objects, one destination for all) -> the frames' name and table
+    (1, True): ("one", ONE),
+    (2, True): ("same", SAME_DESTINATION),
+    (2, False): ("each", EACH_DESTINATION),
+    (3, True): ("three_same", THREE_SAME_DESTINATION),
+    (3, False): ("three_each", THREE_EACH_DESTINATION),
+}
+
+
 def frames(num_objects: int, same_destination: bool, held_out: bool) -> tuple[str, ...]:
     """The frames a task of this shape may be said with (seen or held-out)."""
-    table = ONE if num_objects == 1 else SAME_DESTINATION if same_destination else EACH_DESTINATION
-    return table["held_out" if held_out else "seen"]
+    return SHAPES[num_objects, same_destination][1]["held_out" if held_out else "seen"]
 
 
 def frame_name(num_objects: int, same_destination: bool, held_out: bool, index: int) -> str:
     """A frame's name in a record's `meta.phrasing`: "one:3", "same:held_out:0"."""
-    shape = "one" if num_objects == 1 else "same" if same_destination else "each"
-    return f"{shape}:{'held_out:' if held_out else ''}{index}"
+    return f"{SHAPES[num_objects, same_destination][0]}:{'held_out:' if held_out else ''}{index}"
 
 
 def say(goal: dict[str, str], sources: dict[str, str], source_named: bool, rng: random.Random, held_out: bool) -> tuple:
@@ -136,7 +159,7 @@ def say(goal: dict[str, str], sources: dict[str, str], source_named: bool, rng: 
     `sources` gives where each object lies (named in the sentence when `source_named`); a name this
     world never draws (an infeasible task's "laptop", "fridge") is said as it is."""
     objects = list(goal)
-    same = len(objects) == 2 and goal[objects[0]] == goal[objects[1]]
+    same = len(set(goal.values())) == 1  # one destination for all (a one-object task too)
     choices = frames(len(objects), same, held_out)
     index = rng.randrange(len(choices))
     verb, to_verb = rng.choice(VERBS), rng.choice(TO_VERBS)

@@ -32,14 +32,22 @@ from harp.plan.refusal import refusal_text
 
 
 def synthetic_record(
-    index: int, seed: int, domain, image: str, infeasible: float = 0.0, language: str = "templates"
+    index: int,
+    seed: int,
+    domain,
+    image: str,
+    infeasible: float = 0.0,
+    language: str = "templates",
+    three_objects: float = 0.0,
 ) -> tuple[dict, object]:
     """The record of scene `index` (its image path given) and the sampled scene to draw.
 
     A share `infeasible` of the tasks cannot be done (world.make_infeasible): their plan is the
-    refusal naming what is missing. `language` says how the task is said (harp.data.language).
-    Each is drawn apart from the scene, so the scenes are the same at any share and in any language."""
-    sample = world.sample_scene(random.Random(f"{seed}:{index}"))
+    refusal naming what is missing. `language` says how the task is said (harp.data.language). A
+    share `three_objects` of the tasks moves three objects. Each is drawn apart from the scene, so the
+    other scenes are the same at any share and in any language."""
+    three = three_objects > 0 and random.Random(f"{seed}:{index}:three").random() < three_objects
+    sample = world.sample_scene(random.Random(f"{seed}:{index}"), num_objects=3 if three else None)
     sources = dict(sample.scene["objects"])  # before an infeasible task loses one
     draw = random.Random(f"{seed}:{index}:infeasible")
     if infeasible > 0 and draw.random() < infeasible:
@@ -179,6 +187,7 @@ def build_synthetic(
     label_noise_kinds: tuple[str, ...] = NOISE_KINDS,
     infeasible: float = 0.0,
     language: str = "templates",
+    three_objects: float = 0.0,
 ) -> dict:
     """Render the scenes and write the records; return counts for the summary.
 
@@ -186,7 +195,8 @@ def build_synthetic(
     record keeps its true scene; `label_noise_kinds` the mistakes it may be (a share of the records
     where one applies). Drawn from `(seed, index)` apart from the scene, so the scenes and
     images are the same at any noise level. `infeasible`: the share of tasks that cannot be done
-    from their picture (`synthetic_record`).
+    from their picture (`synthetic_record`). `language`: how tasks are said (harp.data.language).
+    `three_objects`: the share of tasks that move three objects (12-step plans).
     """
     from tqdm import tqdm
 
@@ -198,6 +208,8 @@ def build_synthetic(
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
     if not 0.0 <= infeasible <= 1.0:
         raise DataError(f"--infeasible must be a share between 0 and 1, got {infeasible}")
+    if not 0.0 <= three_objects <= 1.0:
+        raise DataError(f"--three-objects must be a share between 0 and 1, got {three_objects}")
     if language not in LANGUAGES:
         raise DataError(f"--language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     try:
@@ -218,7 +230,9 @@ def build_synthetic(
     records = []
     for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
         path = images_dir / f"scene_{index:05d}_0.png"
-        record, sample = synthetic_record(index, seed, domain_spec, record_path(path), infeasible, language)
+        record, sample = synthetic_record(
+            index, seed, domain_spec, record_path(path), infeasible, language, three_objects
+        )
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
         records.append(
             add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec, label_noise_kinds)
@@ -234,6 +248,7 @@ def build_synthetic(
     return {
         "scenes": len(records),
         "two_object": sum(r["meta"]["num_objects"] == 2 for r in records),
+        "three_object": sum(r["meta"]["num_objects"] == 3 for r in records),
         "source_unnamed": sum(not r["meta"]["source_named"] for r in records),
         "phrasings": len(phrasings),
         "mean_plan_length": sum(len(r["plan"]) for r in records) / len(records),

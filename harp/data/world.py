@@ -69,6 +69,17 @@ PHRASINGS_TWO = {
     "two_from": ("Put the {o1} from the {s1} and the {o2} from the {s2} {p1} the {d1}", True),
     "two_move_from": ("Move the {o1} on the {s1} to the {d1} and the {o2} on the {s2} to the {d2}", True),
 }
+# Three-object tasks (`harp data build --three-objects P`, plans of 12 steps): asked for apart from the
+# demo's world, so they stay out of `vocabulary()` and the tokenizer built from it.
+PHRASINGS_THREE = {
+    "three_into": ("Put the {o1}, the {o2} and the {o3} {p1} the {d1}", False),
+    "three_each": ("Put the {o1} {p1} the {d1}, the {o2} {p2} the {d2} and the {o3} {p3} the {d3}", False),
+    "three_from": ("Put the {o1} from the {s1}, the {o2} from the {s2} and the {o3} from the {s3} {p1} the {d1}", True),
+    "three_move_from": (
+        "Move the {o1} on the {s1} to the {d1}, the {o2} on the {s2} to the {d2} and the {o3} on the {s3} to the {d3}",
+        True,
+    ),
+}
 
 CELL = IMAGE_SIZE // 2
 SLOT_OBJECT = 38  # object size in pixels; a table holds 2x2 objects
@@ -99,12 +110,16 @@ def display(name: str) -> str:
     return " ".join(word.capitalize() for word in name.split())
 
 
-def two_object_phrasings(source_named: bool, same_destination: bool) -> list[str]:
-    """The names of the two-object phrasings that fit: "two_into" and "two_from" name one destination."""
+ONE_DESTINATION = ("two_into", "two_from", "three_into", "three_from")  # phrasings naming one destination
+
+
+def two_object_phrasings(source_named: bool, same_destination: bool, phrasings: dict | None = None) -> list[str]:
+    """The names of the many-object phrasings that fit (of PHRASINGS_TWO unless `phrasings` is given):
+    those in ONE_DESTINATION name one destination for all."""
     return [
         name
-        for name, (_, named) in PHRASINGS_TWO.items()
-        if named == source_named and (name in ("two_into", "two_from")) == same_destination
+        for name, (_, named) in (PHRASINGS_TWO if phrasings is None else phrasings).items()
+        if named == source_named and (name in ONE_DESTINATION) == same_destination
     ]
 
 
@@ -139,8 +154,8 @@ def vocabulary() -> list[str]:
 # ----------------------------------------------------------------------------------- sampling
 
 
-def sample_scene(rng: random.Random) -> SyntheticScene:
-    """Sample a layout, a one- or two-object task and its phrasing."""
+def sample_scene(rng: random.Random, num_objects: int | None = None) -> SyntheticScene:
+    """Sample a layout, a one- or two-object task (or `num_objects`: 1, 2 or 3) and its phrasing."""
     cells = [(0, 0), (CELL, 0), (0, CELL), (CELL, CELL)]
     rng.shuffle(cells)
     num_tables = rng.choice((2, 2, 3))
@@ -151,7 +166,8 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
     tables = [Placed(table_name(c), _table_box(cell)) for c, cell in zip(colours, cells)]
     receptacles = [Placed(name, _receptacle_box(cell, rng)) for name, cell in zip(receptacle_names, cells[num_tables:])]
 
-    num_objects = 1 if rng.random() < 0.65 else 2
+    if num_objects is None:
+        num_objects = 1 if rng.random() < 0.65 else 2
     num_distractors = rng.randint(0, 2)
     kinds = rng.sample(OBJECTS, num_objects + num_distractors)
     free_slots = [(t, s) for t in range(len(tables)) for s in range(4)]
@@ -179,20 +195,16 @@ def sample_scene(rng: random.Random) -> SyntheticScene:
         o = task_objects[0]
         task = PHRASINGS_ONE[phrasing][0].format(o=o, s=where[o], d=goal[o], p=preposition(goal[o]))
     else:
-        o1, o2 = task_objects
-        if rng.random() < 0.5:  # half the two-object tasks share one destination
-            goal[o2] = goal[o1]
-        phrasing = rng.choice(two_object_phrasings(source_named, same_destination=goal[o1] == goal[o2]))
-        task = PHRASINGS_TWO[phrasing][0].format(
-            o1=o1,
-            o2=o2,
-            s1=where[o1],
-            s2=where[o2],
-            d1=goal[o1],
-            d2=goal[o2],
-            p1=preposition(goal[o1]),
-            p2=preposition(goal[o2]),
-        )
+        if rng.random() < 0.5:  # half the many-object tasks share one destination
+            goal = {kind: goal[task_objects[0]] for kind in task_objects}
+        phrasings = PHRASINGS_TWO if num_objects == 2 else PHRASINGS_THREE
+        same = len(set(goal.values())) == 1
+        phrasing = rng.choice(two_object_phrasings(source_named, same, phrasings))
+        slots = {}
+        for number, kind in enumerate(task_objects, 1):
+            slots.update({f"o{number}": kind, f"s{number}": where[kind], f"d{number}": goal[kind]})
+            slots[f"p{number}"] = preposition(goal[kind])
+        task = phrasings[phrasing][0].format(**slots)
 
     scene = {"robot": "start", "locations": locations, "objects": where, "goal": goal}
     meta = {"num_objects": num_objects, "source_named": source_named, "phrasing": phrasing}

@@ -23,7 +23,8 @@ regime's old folder is moved to `workdir/_old/`, not deleted. A torn last line (
 dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
-`{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible, language}`; `sft_overrides` / `grpo_overrides` are `--set`-style
+`{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible, language, three_objects,
+sft_max_objects}`; `sft_overrides` / `grpo_overrides` are `--set`-style
 `key=value` strings applied to `sft_config` / `grpo_config`. `load_experiment` checks all of it (types,
 ranges, overrides, the workdir) before anything runs: a bad value is one ConfigError line naming the
 file and key.
@@ -83,6 +84,7 @@ MODEL_DIRS = {
     "random": "tiny-qwen2.5-vl",
     "grounded": "tiny-qwen2.5-vl-grounded",
 }  # base_model -> its folder in workdir
+SFT_ONLY = "sft_train_labelled.jsonl"  # the training records SFT learns from when `sft_max_objects` leaves some out
 RESULTS, SUMMARY, PLOT, SETTINGS, OLD = "results.jsonl", "summary.txt", "summary.png", "settings.json", "_old"
 # A regime's name is its folder in workdir: one plain name (no separators, no `..`, no leading dot
 # or `_`, so never `_old`), and not another file of the workdir.
@@ -112,6 +114,10 @@ class Regime:
     infeasible: float = 0.0  # share of tasks that cannot be done, in every split (harp data build --infeasible)
     train_infeasible: bool = True  # False: SFT and GRPO never see them (the test keeps its share)
     language: str = "templates"  # how the tasks are said (harp data build --language): templates or varied
+    three_objects: float = 0.0  # share of tasks moving three objects, in every split (harp data build --three-objects)
+    # SFT learns from the training records moving at most this many objects; GRPO prompts with them all
+    # (H-PRM needs the scene, not a label): the compositional split. None: SFT on all.
+    sft_max_objects: int | None = None
 
 
 @dataclass
@@ -209,6 +215,10 @@ def check_experiment(config: ExperimentConfig) -> None:
             fail(f"{key}.label_noise_kinds", str(error))
         if not 0.0 <= regime.infeasible <= 1.0:
             fail(f"{key}.infeasible", f"must be a number in [0, 1], got {regime.infeasible!r}")
+        if not 0.0 <= regime.three_objects <= 1.0:
+            fail(f"{key}.three_objects", f"must be a number in [0, 1], got {regime.three_objects!r}")
+        if regime.sft_max_objects is not None and regime.sft_max_objects < 1:
+            fail(f"{key}.sft_max_objects", f"must be at least 1 (or null: all), got {regime.sft_max_objects}")
         if regime.language not in TRAINING_LANGUAGES:
             fail(f"{key}.language", f"expected one of {', '.join(TRAINING_LANGUAGES)}, got {regime.language!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
@@ -259,6 +269,8 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         "sft_records": regime.sft_records,
         **({"infeasible": regime.infeasible, "train_infeasible": regime.train_infeasible} if regime.infeasible else {}),
         **({"language": regime.language} if regime.language != "templates" else {}),
+        **({"three_objects": regime.three_objects} if regime.three_objects else {}),
+        **({"sft_max_objects": regime.sft_max_objects} if regime.sft_max_objects is not None else {}),
         "base_model": config.base_model,
         **resolved,
     }
@@ -312,6 +324,7 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         lines += refusal_table(mine, seeds, ["sft", *variants])
         lines += grounding_table(mine, seeds, ["sft", *variants])
         lines += phrasing_table(mine, seeds, ["sft", *variants])
+        lines += objects_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
 
 
@@ -398,6 +411,35 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
                 values = [row[key] for row in found if row.get(key) is not None]
                 cells.append(format_ci(values) if values else "-")
             lines.append(f"  {model + (' blank images' if blank else ''):<28}" + "".join(f"{c:>22}" for c in cells))
+    return lines + [""]
+
+
+OBJECT_COLUMNS = [("1 object", "one_object"), ("2 objects", "two_objects"), ("3 objects", "three_objects")]
+
+
+def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Completion by the number of objects a task moves (mean ± 95% CI over seeds) with each variant's
+    paired gain over SFT on three-object tasks; [] where no task moves three."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any(row.get("three_objects") is not None for row in rows):
+        return []
+    lines = [
+        "  by objects moved (three-object plans are 12 steps)",
+        f"  {'model':<16}" + "".join(f"{title:>22}" for title, _ in OBJECT_COLUMNS) + f"{'gain, 3 objects':>22}",
+    ]
+    for model in models:
+        paired = [s for s in seeds if (model, s) in by]
+        if not paired:
+            continue
+        cells = []
+        for _, key in OBJECT_COLUMNS:
+            values = [by[model, s][key] for s in paired if by[model, s].get(key) is not None]
+            cells.append(format_ci(values) if values else "-")
+        gain = ""
+        if model != "sft":
+            pairs = [s for s in paired if ("sft", s) in by]
+            gain = format_ci([by[model, s]["three_objects"] - by["sft", s]["three_objects"] for s in pairs])
+        lines.append(f"  {model:<16}" + "".join(f"{c:>22}" for c in cells) + f"{gain:>22}")
     return lines + [""]
 
 
@@ -536,6 +578,7 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
             output_dir=folder,
             progress=False,
             infeasible=regime.infeasible,
+            three_objects=regime.three_objects,
             **options,
         )
         split_records(folder / "actions.jsonl", folder / "data")
@@ -558,6 +601,12 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
         kept = [line for line in lines if line.strip() and not json.loads(line)["scene"].get("missing")]
         train_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
+    if regime.sft_max_objects is not None:  # GRPO keeps sft_train.jsonl whole
+        kept = [
+            line for line in train if line.strip() and len(json.loads(line)["scene"]["goal"]) <= regime.sft_max_objects
+        ]
+        (data / SFT_ONLY).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        train = kept
     if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
         raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
     _write_test_and_val(data, root / "eval.jsonl")
@@ -582,7 +631,7 @@ def run_sft(config: ExperimentConfig, regime: Regime, root: Path, seed: int, mod
         return out / "final"
     overrides = [
         f"model.name={model_dir}",
-        f"data.train_path={root / 'data' / 'sft_train.jsonl'}",
+        f"data.train_path={root / 'data' / (SFT_ONLY if regime.sft_max_objects is not None else 'sft_train.jsonl')}",
         f"data.max_train_records={'null' if regime.sft_records is None else regime.sft_records}",
         f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
         f"training.output_dir={out}",
@@ -657,6 +706,7 @@ def grounding_scores(run: dict) -> dict:
         "avg_reward": run["metrics"]["avg_reward"],
         "one_object": completion([label for label in kinds if label.startswith("1 object,")]),
         "two_objects": completion([label for label in kinds if label.startswith("2 objects,")]),
+        "three_objects": completion([label for label in kinds if label.startswith("3 objects,")]),
         **{key: run["metrics"][key] for key in REFUSAL_KEYS if key in run["metrics"]},
         "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
         "one_object_image_only": completion([kind_label(1, False)]),

@@ -12,7 +12,7 @@ from harp.data.synthetic import build_synthetic
 from harp.errors import DataError
 
 
-def build(tmp_path, name, language_, n=120, infeasible=0.0):
+def build(tmp_path, name, language_, n=120, infeasible=0.0, three_objects=0.0):
     out = tmp_path / name
     build_synthetic(
         n,
@@ -22,6 +22,7 @@ def build(tmp_path, name, language_, n=120, infeasible=0.0):
         progress=False,
         infeasible=infeasible,
         language=language_,
+        three_objects=three_objects,
     )
     return read_records(out / "actions.jsonl")
 
@@ -40,7 +41,7 @@ def test_every_language_says_the_same_scenes_with_the_same_plans_and_pictures(tm
 
 
 def test_held_out_frames_are_new_sentence_shapes_never_in_varied_data(tmp_path):
-    for table in (language.ONE, language.SAME_DESTINATION, language.EACH_DESTINATION):
+    for _, table in language.SHAPES.values():
         assert not set(table["seen"]) & set(table["held_out"])
     varied, held_out = build(tmp_path, "v", "varied", n=300), build(tmp_path, "h", "held_out", n=300)
     assert all(r["meta"]["language"] == "seen" and "held_out" not in r["meta"]["phrasing"] for r in varied)
@@ -57,7 +58,7 @@ def _positions(text: str, words: tuple[str, ...]) -> list[int]:
 
 @pytest.mark.parametrize("name", ["varied", "held_out"])
 def test_a_sentence_names_each_object_its_destination_and_source_in_the_plan_s_order(tmp_path, name):
-    for record in build(tmp_path, name, name, n=200, infeasible=0.2):
+    for record in build(tmp_path, name, name, n=200, infeasible=0.2, three_objects=0.2):
         task, goal = record["task"], record["scene"]["goal"]
         firsts = []
         for obj, destination in goal.items():
@@ -88,3 +89,17 @@ def test_the_templates_language_is_the_world_s_own_sentences(tmp_path):
     assert all("language" not in r["meta"] for r in records)
     assert {r["meta"]["phrasing"] for r in records} <= set(world.PHRASINGS_ONE) | set(world.PHRASINGS_TWO)
     assert len(own) == len(world.PHRASINGS_ONE) + len(world.PHRASINGS_TWO)
+
+
+def test_three_object_tasks_plan_twelve_steps_and_leave_the_other_scenes_as_they_were(tmp_path):
+    plain = build(tmp_path, "plain", "templates", n=80)
+    three = build(tmp_path, "three", "templates", n=80, three_objects=0.3)
+    moved = [r for r in three if r["meta"]["num_objects"] == 3]
+    assert 10 <= len(moved) <= 40
+    assert all(len(r["plan"]) == 12 and len(r["scene"]["goal"]) == 3 for r in moved)
+    assert all(r["meta"]["phrasing"] in world.PHRASINGS_THREE for r in moved)
+    others = [(a, b) for a, b in zip(plain, three) if b["meta"]["num_objects"] != 3]
+    same = [{**a, "image": ""} == {**b, "image": ""} for a, b in others]  # paths differ by folder
+    assert len(others) == 80 - len(moved) and all(same)
+    with pytest.raises(DataError, match="--three-objects must be a share between 0 and 1"):
+        build_synthetic(2, output_dir=tmp_path, images_dir=tmp_path / "i", progress=False, three_objects=2.0)

@@ -42,6 +42,8 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
         ("epochs: 3\n", "epochs: unknown key"),
         ("base_model: pretrained\n", "base_model: expected one of random, grounded"),
         ("regimes: [{name: r, language: held_out}]\n", "regimes[0].language: expected one of templates, varied"),
+        ("regimes: [{name: r, three_objects: 1.5}]\n", "regimes[0].three_objects: must be a number in [0, 1]"),
+        ("regimes: [{name: r, sft_max_objects: 0}]\n", "regimes[0].sft_max_objects: must be at least 1"),
         (
             "regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
             "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'",
@@ -93,6 +95,11 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     assert len(held_out) == 6 and all(record["meta"]["language"] == "held_out" for record in held_out)
     sft = read_run_config(tmp_path / "run" / "noisy_few" / "seed1" / "sft" / "final")
     assert sft["data"]["max_train_records"] == 12  # few labels: SFT on 12 of the 24 training records
+    labelled = Path(sft["data"]["train_path"])  # of those moving at most two objects (sft_max_objects)
+    assert labelled.name == "sft_train_labelled.jsonl"
+    assert all(len(json.loads(line)["scene"]["goal"]) <= 2 for line in labelled.open())
+    assert any(len(json.loads(line)["scene"]["goal"]) == 3 for line in labelled.with_name("sft_train.jsonl").open())
+    assert "by objects moved" in first.stdout
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
     assert (tmp_path / "run" / "summary.png").is_file()
@@ -137,3 +144,15 @@ def test_summary_sets_held_out_phrasing_beside_the_training_data_s(tmp_path):
     assert "phrasing" not in summary_table([{k: v for k, v in rows[0].items() if k != "held_out"}], [])
     assert summary_plot(rows, ["full"], tmp_path / "summary.png") and (tmp_path / "summary.png").stat().st_size > 1000
     assert not summary_plot([], ["full"], tmp_path / "none.png") and not (tmp_path / "none.png").exists()
+
+
+def test_summary_breaks_completion_down_by_objects_moved_when_some_tasks_move_three():
+    def row(seed, model, three):
+        figures = {"task_completion": 0.8, "avg_reward": 0.5, "one_object": 1.0, "two_objects": 0.9}
+        return {"regime": "c", "seed": seed, "model": model, "num_samples": 50, **figures, "three_objects": three}
+
+    rows = [row(1, "sft", 0.0), row(2, "sft", 0.1), row(1, "outcome", 0.2), row(2, "outcome", 0.3)]
+    table = summary_table(rows, ["outcome"])
+    line = next(line for line in table.splitlines() if line.strip().startswith("outcome") and "1.000" in line)
+    assert line.split()[-3:] == ["0.200", "±", "0.000"]  # +0.2 on three-object tasks in both seeds, paired
+    assert "by objects moved" not in summary_table([{**r, "three_objects": None} for r in rows], ["outcome"])
