@@ -56,6 +56,7 @@ from harp.models.grounded import copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
 from harp.train.grpo import train_grpo
+from harp.train.grpo_eval import HISTORY_FILE
 from harp.train.sft import train_sft
 
 logger = logging.getLogger(__name__)
@@ -297,6 +298,15 @@ def format_ci(values: list[float]) -> str:
     return f"{mean:.3f} ± {half:.3f}" if len(values) > 1 else f"{mean:.3f}"
 
 
+def speed_line(rows: list[dict], seeds: list[int], model: str) -> str:
+    """`steps to SFT+0.05: 20, 40, never` for one variant (seed order); "" where it was not recorded."""
+    found = {row["seed"]: row for row in rows if row["model"] == model and "steps_to_gain" in row}
+    if not found:
+        return ""
+    steps = [found[s]["steps_to_gain"] for s in seeds if s in found]
+    return ", ".join("never" if step is None else str(step) for step in steps)
+
+
 def summary_table(rows: list[dict], variants: list[str]) -> str:
     """Per regime: SFT and each variant (mean ± 95% CI over seeds), and each variant's paired gain."""
     lines = []
@@ -306,7 +316,8 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         seeds = sorted({row["seed"] for row in mine if row["model"] == "sft"})
         lines += [
             f"regime {regime} (seeds {', '.join(map(str, seeds))}; test+val, {mine[0]['num_samples']} scenes)",
-            f"  {'model':<16}{'task completion':>20}{'avg reward':>20}{'gain in completion':>24}{'gain in reward':>20}",
+            f"  {'model':<16}{'task completion':>20}{'avg reward':>20}{'gain in completion':>24}{'gain in reward':>20}"
+            f"   steps to SFT+{GAIN} (val, by seed)",
         ]
         for model in ["sft", *variants]:
             paired = [s for s in seeds if (model, s) in by]
@@ -318,7 +329,7 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
             if model != "sft":
                 dc = [by[model, s]["task_completion"] - by["sft", s]["task_completion"] for s in paired]
                 dr = [by[model, s]["avg_reward"] - by["sft", s]["avg_reward"] for s in paired]
-                gains = f"{format_ci(dc):>24}{format_ci(dr):>20}"
+                gains = f"{format_ci(dc):>24}{format_ci(dr):>20}   {speed_line(mine, paired, model)}"
             lines.append(f"  {model:<16}{format_ci(completion):>20}{format_ci(reward):>20}{gains}")
         lines.append("")
         lines += refusal_table(mine, seeds, ["sft", *variants])
@@ -689,6 +700,24 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
     return results
 
 
+GAIN = 0.05  # "steps to SFT + 0.05": how fast a GRPO arm first gains this much on val
+
+
+def steps_to_gain(history: Path) -> int | None:
+    """The first GRPO step whose val task completion is the SFT model's (step 0) + GAIN or more, from
+    the run's eval_history.jsonl; None when no evaluation got there (or there is no history)."""
+    try:
+        rows = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    start = next((row["task_completion"] for row in rows if row.get("step") == 0), None)
+    if start is None:
+        return None
+    return next(
+        (row["step"] for row in rows if row["step"] > 0 and row["task_completion"] >= start + GAIN - 1e-9), None
+    )
+
+
 def grounding_scores(run: dict) -> dict:
     """One model's figures from evaluation_details.json: the two headline metrics, completion on
     image-only tasks (all, one-object, and where the most-loaded-table shortcut fails) and the
@@ -760,6 +789,8 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
                 models[variant] = run_grpo(config, root, seed, variant, models["sft"])
                 log(f"[{regime.name} seed {seed}] GRPO {variant} done ({time.time() - begun:.0f}s)")
             scores = evaluate_models(config, root, seed, models)
+            for variant in config.variants:
+                scores[variant]["steps_to_gain"] = steps_to_gain(models[variant].parent / HISTORY_FILE)
             with results_path.open("a", encoding="utf-8") as handle:
                 for model, score in scores.items():
                     if (regime.name, seed, model) not in done:

@@ -10,7 +10,7 @@ import pytest
 
 from harp.config import read_run_config
 from harp.errors import ConfigError
-from harp.recipes.experiment import load_experiment, mean_ci, summary_plot, summary_table
+from harp.recipes.experiment import load_experiment, mean_ci, steps_to_gain, summary_plot, summary_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,3 +156,20 @@ def test_summary_breaks_completion_down_by_objects_moved_when_some_tasks_move_th
     line = next(line for line in table.splitlines() if line.strip().startswith("outcome") and "1.000" in line)
     assert line.split()[-3:] == ["0.200", "±", "0.000"]  # +0.2 on three-object tasks in both seeds, paired
     assert "by objects moved" not in summary_table([{**r, "three_objects": None} for r in rows], ["outcome"])
+
+
+def test_steps_to_gain_is_the_first_val_evaluation_at_sft_plus_0_05(tmp_path):
+    history = tmp_path / "eval_history.jsonl"
+    rows = [(0, 0.60), (10, 0.62), (20, 0.65), (30, 0.70)]
+    history.write_text("".join(json.dumps({"step": s, "task_completion": c}) + "\n" for s, c in rows))
+    assert steps_to_gain(history) == 20
+    history.write_text(json.dumps({"step": 0, "task_completion": 0.9}) + "\n")
+    assert steps_to_gain(history) is None and steps_to_gain(tmp_path / "absent.jsonl") is None
+    table_rows = [
+        {"regime": "r", "seed": s, "model": m, "task_completion": 0.5, "avg_reward": 0.1, "num_samples": 10}
+        for s in (1, 2)
+        for m in ("sft", "full")
+    ]
+    table_rows[1]["steps_to_gain"], table_rows[3]["steps_to_gain"] = 40, None
+    line = next(line for line in summary_table(table_rows, ["full"]).splitlines() if line.strip().startswith("full"))
+    assert line.endswith("40, never")
