@@ -69,8 +69,8 @@ PHRASINGS_TWO = {
     "two_from": ("Put the {o1} from the {s1} and the {o2} from the {s2} {p1} the {d1}", True),
     "two_move_from": ("Move the {o1} on the {s1} to the {d1} and the {o2} on the {s2} to the {d2}", True),
 }
-# Three-object tasks (`harp data build --three-objects P`, plans of 12 steps): asked for apart from the
-# demo's world, so they stay out of `vocabulary()` and the tokenizer built from it.
+# Three-object tasks (`harp data build --three-objects P`, plans of 12 steps), asked for apart from the
+# demo's world.
 PHRASINGS_THREE = {
     "three_into": ("Put the {o1}, the {o2} and the {o3} {p1} the {d1}", False),
     "three_each": ("Put the {o1} {p1} the {d1}, the {o2} {p2} the {d2} and the {o3} {p3} the {d3}", False),
@@ -129,26 +129,6 @@ def table_name(colour: str) -> str:
 
 def preposition(location: str) -> str:
     return RECEPTACLES.get(location, TABLE_PREPOSITION)
-
-
-def vocabulary() -> list[str]:
-    """Every string a synthetic task or plan argument is made of, sorted and distinct.
-
-    Holds each entity's display name ("White Table", "Apple") and canonical name ("white table"),
-    each colour, and each word and punctuation mark of the task templates ("Put", "the", "into",
-    "?"). Action names are the domain's, not the world's, and are not included.
-    """
-    entities = list(OBJECTS) + list(RECEPTACLES) + [table_name(c) for c in TABLE_COLOURS]
-    entities += list(OUTSIDE_OBJECTS) + list(OUTSIDE_PLACES)
-    words = set(entities) | {display(e) for e in entities} | set(TABLE_COLOURS)
-    words |= {word for e in entities for word in e.split()}
-    words |= {word for e in entities for word in display(e).split()}
-    words |= set(RECEPTACLES.values()) | {TABLE_PREPOSITION}
-    for template, _ in list(PHRASINGS_ONE.values()) + list(PHRASINGS_TWO.values()):
-        for word in template.replace("?", " ?").split():
-            if not word.startswith("{"):
-                words.add(word)
-    return sorted(words)
 
 
 # ----------------------------------------------------------------------------------- sampling

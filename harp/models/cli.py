@@ -125,7 +125,7 @@ INIT_TINY = Command(
 )
 PRETRAIN = Command(
     "pretrain",
-    "rebuild the grounded tiny model from scratch (about an hour on one core), "
+    "rebuild the grounded tiny model from scratch (40 to 60 minutes on one core), "
     "or --verify a rebuilt one against the shipped one",
     add_pretrain_arguments,
     run_pretrain,

@@ -7,9 +7,10 @@ expansion, M-RoPE, the vision tower and its merger) on a laptop.
 
 How it differs from the real model, and why:
 - The tokenizer is a byte-level BPE (Qwen2's pre-tokenizer and `Qwen2Tokenizer` class) trained on
-  this project's own text only: the domains' action names, the synthetic world's vocabulary and
-  the system prompt. So a plan like `Navigate(White Table)` is ~5 tokens, not 20 bytes, and the
-  embedding matrix stays tiny. Qwen2.5-VL's special tokens are appended with their usual names
+  this project's own text only (`tokenizer_corpus.json`, frozen: the domains' action names, the
+  synthetic world's words and the system prompts as they were when the shipped model was built).
+  So a plan like `Navigate(White Table)` is ~5 tokens, not 20 bytes, and the embedding matrix stays
+  tiny; a word the corpus lacks is spelt in smaller pieces, down to bytes. Qwen2.5-VL's special tokens are appended with their usual names
   (their ids differ: the model config carries the ids, so nothing hard-codes 151655).
 - The image processor caps images at `max_pixels` (112x112 by default: 8x8 patches of 14 px,
   merged 2x2 into 16 image tokens), so an image costs 16 tokens instead of hundreds.
@@ -26,10 +27,7 @@ import math
 from pathlib import Path
 
 from harp.data.records import PROCESSOR_TOKENS
-from harp.data.world import vocabulary
 from harp.models.folder import check_model_out, write_model_dir
-from harp.models.prompt import system_prompt
-from harp.plan.loader import available_domains, load_domain
 
 # Qwen2.5-VL's special tokens, in the real model's order (ids follow the BPE vocabulary here).
 SPECIAL_TOKENS = list(PROCESSOR_TOKENS)
@@ -91,51 +89,22 @@ MICRO_SIZES = {
     "vision_intermediate_size": 64,
 }
 
-# Words beside the synthetic world's own vocabulary: the guide's examples and the usual phrasing
-# of a tabletop task (teacher-labelled tasks use words the synthetic world does not).
-BASE_WORDS = """
-put place move bring take carry pick navigate go to into onto on in the a an from of and then
-please robot could you can would it that which is are with near next at left right top
-apple banana orange cup mug bowl plate bottle can spoon fork knife book phone toy ball block
-sponge towel pen marker box lemon pear carrot bread cube
-table desk shelf counter cabinet drawer basket bin tray box sink stove fridge chair sofa bed
-white red green blue yellow black brown gray grey purple orange pink wooden metal small large
-""".split()
+# The lines the tokenizer learns from, frozen: a new word of the world or a domain's new prompt must not
+# change the tokenizer, or `harp model pretrain` would no longer rebuild the shipped model (it once did).
+TOKENIZER_CORPUS = Path(__file__).with_name("tokenizer_corpus.json")
 
 
-def tiny_vocabulary() -> list[str]:
-    """The words the tokenizer is trained on: BASE_WORDS and the synthetic world's vocabulary."""
-    words = list(BASE_WORDS)
-    return words + [w for w in vocabulary() if w not in set(words)]
+def tokenizer_corpus() -> list[str]:
+    """The frozen lines of TOKENIZER_CORPUS (its `about` says where they come from)."""
+    return json.loads(TOKENIZER_CORPUS.read_text(encoding="utf-8"))["lines"]
 
 
-def _domain_texts() -> list[str]:
-    """Action names and the system prompt of every shipped domain, and the chat roles."""
-    texts = ["Navigate", "Pick", "Place", "Open", "Close", "system", "user", "assistant"]  # + the chat roles
-    for name in available_domains():
-        domain = load_domain(name)
-        texts.extend(domain.action_names)
-        texts.append(system_prompt(domain))
-    return texts
-
-
-def _corpus(words: list[str], domain_texts: list[str]) -> list[str]:
-    """Lines the BPE learns from: every word as written, capitalised and in plan steps."""
-    lines = list(domain_texts)
-    for word in words:
-        title = word[:1].upper() + word[1:]
-        lines.append(f"{word} {title} {word.lower()}")
-        lines.append(f"Navigate({title}), Pick({title}), Place({title})")
-    return lines
-
-
-def build_tokenizer(words: list[str] | None = None, vocab_size: int = 2048):
-    """A Qwen2Tokenizer whose BPE is trained on the domain's text (deterministic)."""
+def build_tokenizer(vocab_size: int = 2048):
+    """A Qwen2Tokenizer whose BPE is trained on TOKENIZER_CORPUS (deterministic)."""
     from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
     from transformers import Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
-    words = tiny_vocabulary() if words is None else words
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.Sequence(
         [
@@ -151,7 +120,7 @@ def build_tokenizer(words: list[str] | None = None, vocab_size: int = 2048):
         special_tokens=[],
     )
     # Repeat the corpus so frequent pieces merge first; order is fixed, so merges are deterministic.
-    bpe.train_from_iterator(_corpus(words, _domain_texts()) * 4, trainer=trainer)
+    bpe.train_from_iterator(tokenizer_corpus() * 4, trainer=trainer)
     state = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
     vocab = dict(state["vocab"])
@@ -236,7 +205,6 @@ def build_tiny_model(
     seed: int = 0,
     sizes: dict | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    words: list[str] | None = None,
     key: str = "--out",
 ) -> Path:
     """Build the tokenizer, processor and a randomly initialised model; save them to `out_dir`, in place
@@ -245,7 +213,7 @@ def build_tiny_model(
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
     out_dir = check_model_out(out_dir, key)
-    tokenizer = build_tokenizer(words)
+    tokenizer = build_tokenizer()
     processor = build_processor(tokenizer, max_pixels=max_pixels)
     config = tiny_config(tokenizer, sizes)
     torch.manual_seed(seed)

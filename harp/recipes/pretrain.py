@@ -6,7 +6,7 @@ object up in the picture: it settles on "go to the table holding the most object
 thousands of scenes, a task for every object of every scene that only the picture answers, batches
 of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples); then a second, gentler run
 that adds a two-object task per scene, so the second object is looked up too (STAGES). That takes
-about an hour on one CPU core (56 min 31 s, uninterrupted, beside another job), too long for the
+40 to 60 minutes on one CPU core (41 min 43 s, uninterrupted, beside other jobs), too long for the
 demo, so it is done once and the result ships in the package (harp.models.grounded.GROUNDED_DIR);
 `harp model init-tiny --grounded` copies it.
 

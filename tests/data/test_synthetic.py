@@ -115,16 +115,6 @@ def test_every_kind_can_be_drawn_and_images_are_small(tmp_path):
     assert len(world.png_bytes(image)) < 20_000
 
 
-def test_vocabulary_covers_tasks_and_plan_arguments():
-    vocabulary = set(world.vocabulary())
-    for i in range(200):
-        sample = world.sample_scene(random.Random(f"1:{i}"))
-        for word in sample.task.replace("?", " ?").split():
-            assert word in vocabulary, word
-        for name in sample.scene["locations"] + list(sample.scene["objects"]):
-            assert world.display(name) in vocabulary
-
-
 def test_refuses_to_overwrite_teacher_records(tmp_path):
     (tmp_path / "actions.jsonl").write_text('{"image": "./bdv2/x_0.png", "task": "t", "plan": ["Pick(Apple)"]}\n')
     with pytest.raises(DataError, match=r"actions.jsonl:1: holds teacher-labelled records"):

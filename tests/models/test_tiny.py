@@ -80,3 +80,13 @@ def test_same_seed_same_files(tmp_path, micro_model_dir):
     other = build_tiny_model(tmp_path / "other", seed=1, sizes=MICRO_SIZES)
     assert _digests(other)["model.safetensors"] != _digests(micro_model_dir)["model.safetensors"]
     assert _digests(other)["tokenizer.json"] == _digests(micro_model_dir)["tokenizer.json"]
+
+
+def test_the_tokenizer_is_the_shipped_model_s_whatever_the_world_or_the_domains_say_now(micro_model_dir):
+    """The tokenizer learns from a frozen corpus (harp/models/tokenizer_corpus.json): once it learnt from
+    the world's words and every domain's prompt, so a new word or domain silently changed the tokenizer
+    `harp model pretrain` builds, and the rebuild was no longer the shipped model."""
+    from harp.models.grounded import GROUNDED_DIR, read_manifest
+
+    shipped = read_manifest(GROUNDED_DIR)["tokenizer.json"]
+    assert _digests(micro_model_dir)["tokenizer.json"] == shipped
