@@ -160,6 +160,7 @@ def pretrain_grounded(
     finish_invocation(workdir, runs, started)
     manifest = {
         "command": "harp model pretrain",
+        "inputs": recipe_inputs(workdir, num_scenes),
         "data_seed": PRETRAIN_DATA_SEED,
         "num_scenes": num_scenes,
         "stages": stages,
@@ -174,6 +175,27 @@ def pretrain_grounded(
     }
     (final / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return write_model_dir(out, lambda folder: copy_files(final, folder, [*manifest["sha256"], MANIFEST]))
+
+
+def recipe_inputs(workdir: Path, num_scenes: int) -> dict[str, str]:
+    """sha256 of what the training starts from: the random model's weights and tokenizer, the scenes'
+    pictures and each stage's records (image paths relative to the scenes folder). The same inputs,
+    CPU kernels and versions give the same bytes; tests/models/test_pretrain_inputs.py recomputes them,
+    so a change to the recipe's inputs shows in seconds, not after a 40-minute rebuild."""
+    import hashlib
+
+    scenes = workdir / "scenes"
+    pictures = hashlib.sha256()
+    for path in sorted((scenes / "bdv2" / "synthetic").glob("*.png")):
+        pictures.update(path.name.encode() + b"\0" + path.read_bytes())
+    inputs = {f"base/{name}": sha256(workdir / "base" / name) for name in (WEIGHTS, "tokenizer.json")}
+    inputs["pictures"] = pictures.hexdigest()
+    for stage in STAGES:
+        text = (scenes / f"{stage.name}_{num_scenes}.jsonl").read_text(encoding="utf-8")
+        for folder in {scenes.resolve(), scenes}:
+            text = text.replace(f"{folder}/", "")
+        inputs[f"records/{stage.name}"] = hashlib.sha256(text.encode()).hexdigest()
+    return inputs
 
 
 def check_build_paths(out: str | Path, workdir: str | Path) -> tuple[Path, Path]:
