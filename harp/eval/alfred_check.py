@@ -63,6 +63,16 @@ def broken_copies(plan: list[str], receptacles: list[str]) -> list[list[str]]:
     return copies
 
 
+def not_lower_copies(hprm: HPRM, record: dict, expert_total: float) -> tuple[int, list]:
+    """(how many broken copies of the record's plan there are, those of them that do not total less
+    than the expert's plan, each with its score)."""
+    scene = hprm.scene(record)
+    receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
+    copies = broken_copies(record["plan"], receptacles)
+    scored = [(copy, hprm.score(copy, record)) for copy in copies]
+    return len(copies), [(copy, score) for copy, score in scored if score.total >= expert_total]
+
+
 def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
 
     domain = load_domain("alfred")
@@ -82,19 +92,12 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
                 _spelled_as(optimal_plan(scene, domain), record["plan"]) if expert.error_type == "inefficient" else None
             )
             figures.rejected.append((record["id"], expert.error_type, why, shorter))
-        receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
-        copies = broken_copies(record["plan"], receptacles)
-        lower = 0
-        for copy in copies:
-            score = hprm.score(copy, record)
-            if score.total < expert.total:
-                lower += 1
-            else:
-                figures.not_lower.append((record["id"], ", ".join(copy), score.error_type))
-        figures.broken += len(copies)
-        figures.broken_lower += lower
+        count, not_lower = not_lower_copies(hprm, record, expert.total)
+        figures.not_lower += [(record["id"], ", ".join(copy), score.error_type) for copy, score in not_lower]
+        figures.broken += count
+        figures.broken_lower += count - len(not_lower)
         if record["meta"].get("repaired"):
-            figures.repaired.append((record["id"], expert.error_type is None, len(copies), lower))
+            figures.repaired.append((record["id"], expert.error_type is None, count, count - len(not_lower)))
     return figures
 
 

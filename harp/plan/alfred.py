@@ -10,6 +10,10 @@ the plan once, keeping the robot's place, the held object and where each object 
   acts on the item from a piece of furniture, the spot *is* that furniture, except that an item
   picked from its spot and put into furniture without moving stood *beside* it (`beside`: the
   furniture is reachable from the spot), since putting it back where it was would be pointless;
+- a piece of furniture first met as what a step acts on while the robot is at another piece of
+  furniture stands on or beside that one (`beside`), and is used from there: the coffee machine on
+  the counter, the faucet of the sink basin, the knob of the burner (a switch beside an appliance
+  runs it, alfred.pddl); met again from elsewhere, it is out of reach;
 - the robot starts at `start`, with an empty hand; containers the plan opens start closed;
   properties (receptacle, sharp, sliceable, heater, ...) come from the plan's use and the kinds:
   the knife the plan slices with is sharp, the place where it heats (cools, cleans) is a heater
@@ -23,7 +27,19 @@ of a kind picked elsewhere is `Book 2`. ALFRED's controller heats, cools and cle
 agent holds (its written argument is informational and sometimes blank or wrong), so an imported
 `Heat`/`Cool`/`Clean` names the held object; with nothing held it keeps its argument.
 
-The goal is the plan's net effect (`with_net_effect_goal`): what its valid steps leave changed.
+The goal is the plan's net effect (`with_net_effect_goal`): what its valid steps leave changed, and
+what they changed and changed back as it was (tidying up: the cabinet opened to take a cup and closed
+again stays closed; a plan that leaves it open is incomplete, one that closes what its reference left
+open is longer than needed). The guide's engine infers drawers the same way (harp/plan/scene.py).
+
+Heating, cooling, cleaning. A plan may use ALFRED's shorthand (`Heat(Apple)` at the microwave) or the
+simulator's physics (the apple put into the microwave, closed, switched on): alfred.pddl has both. The
+goal is the effect either way, `(heated apple)` and where the apple ends, so both kinds of plan reach
+it. Optimal means optimal in the plan's own vocabulary: a plan that uses none of the mapping's
+`shorthand` words is judged against the shortest plan without them, one that uses one against the
+shortest plan of all (harp/plan/fact_domain.py, `judging_domain`). So an expert's physics is not
+waste, a shorthand plan scores as it always did, and a shorthand plan is never judged longer than a
+physics reference.
 """
 
 from __future__ import annotations
@@ -191,6 +207,8 @@ class _Walk:
         if found:
             return found[0]
         self.types[arg] = "furniture"
+        if self.types.get(self.robot) == "furniture":
+            self.beside[arg] = self.robot  # a fixture used where it stands: the counter's coffee machine
         return arg
 
     def entity(self, arg: str) -> str:
@@ -318,19 +336,24 @@ def with_net_effect_goal(scene: FactScene, plan, spec: PddlSpec, domain: Domain)
 
     Goal facts: what holds at the end and did not at the start, or was undone on the way and
     restored (the cloth cleaned and put back in its cabinet); must-not facts: what held at the start,
-    is gone at the end and is not a place or a hand (a lamp switched off, a drawer closed).
+    is gone at the end and is not a place or a hand (a lamp switched off, a drawer closed), and what
+    held neither at the start nor at the end but on the way (a cabinet opened and closed again, a
+    faucet switched on and off): the plan restored it, so it is part of the task.
     """
     trace = simulate(plan, scene, domain)
     final = trace.final_state
-    undone, state = set(), scene.initial
+    undone, done, state = set(), set(), scene.initial
     for result in trace.steps:
         if result.valid:
             undone |= state - result.state
+            done |= result.state - state
             state = result.state
     kept = (final - scene.initial) | (final & scene.initial & undone)
     added = [f for f in kept if f[0] not in NOT_GOALS]
     removed = [f for f in scene.initial - final if f[0] not in IMPLIED_BY_OTHERS]
     if not added and not removed:
         added = [f for f in final - scene.initial if f[0] == "robot-at"]  # a search task: be there
+    # tidying up is part of the task: what the plan opened and closed again stays closed
+    restored = [f for f in done - final - scene.initial if f[0] not in IMPLIED_BY_OTHERS]
     facts = list(scene.statics | scene.initial)
-    return FactScene(spec, scene.entities, facts, added, removed)
+    return FactScene(spec, scene.entities, facts, added, removed + restored)

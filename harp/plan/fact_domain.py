@@ -7,6 +7,7 @@ used the same way.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from harp.errors import DataError
@@ -15,6 +16,7 @@ from harp.plan.fact_search import FactSearch
 from harp.plan.facts import FactScene, FactState, GroundAction, grounding
 from harp.plan.names import normalize_entity
 from harp.plan.pddl_domain import PddlSpec
+from harp.plan.planner import search
 from harp.plan.protocols import StepOutcome
 
 
@@ -29,6 +31,7 @@ class FactDomain:
         self.actions = dict(spec.words)  # word -> WordSpec (.argument_kind, .description)
         self.action_names = list(self.actions)
         self._by_lower = {a.lower(): a for a in self.actions}
+        self._plain: FactDomain | None = None  # this domain less its shorthand words (judging_domain)
 
     def __repr__(self) -> str:
         return f"FactDomain({self.name!r}, actions={self.action_names})"
@@ -127,6 +130,27 @@ class FactDomain:
 
     def new_search(self, scene: FactScene) -> FactSearch:
         return FactSearch(scene, self)
+
+    def judging_domain(self, scene: FactScene, words) -> FactDomain:
+        """The domain whose shortest plans a plan written with `words` is judged against.
+
+        Each way of doing a thing is optimal in its own terms: a plan that uses none of the mapping's
+        `shorthand` words (ALFRED's Heat, Cool, Clean) is judged against the shortest plan without
+        them, so the steps of the simulator's physics (put the apple in the sink basin, switch the
+        faucet on) are not counted as waste; a plan that uses one against the shortest plan of all.
+        Where the shorthand cannot matter for the goal, or no plan without it is certified optimal
+        (the goal cannot be reached without it, or the search passed its budgets), the domain itself."""
+        if not self.spec.shorthand or set(words) & set(self.spec.shorthand):
+            return self
+        relevance = search(scene, self).relevance
+        shorthand = {id(s) for word in self.spec.shorthand for s in self.spec.words[word].schemas}
+        if not (relevance.everything or relevance.schemas & shorthand):
+            return self  # the same search: no shorthand action can matter
+        if self._plain is None:
+            words = {w: spec for w, spec in self.spec.words.items() if w not in self.spec.shorthand}
+            self._plain = FactDomain(replace(self.spec, words=words, shorthand=()))
+        plain = search(scene, self._plain)
+        return self._plain if plain.optimal_length is not None else self
 
 
 def _bound_terms(formula, binding: dict) -> tuple:

@@ -53,6 +53,8 @@ class FactSearch(GraphSearch):
 
     def successors(self, state) -> list:
         ground, relevance = self.ground, self.relevance
+        if relevance.unreachable:
+            return []  # nothing to search: the goal can never hold
         left = self._work_until - ground.work
         try:
             actions = ground.applicable_actions(state, relevance.schemas, max(0, min(left, BINDING_BUDGET)))
@@ -68,7 +70,10 @@ class FactSearch(GraphSearch):
             if not matters:
                 continue
             key = action.order
-            after = FactState((state - action.delete) | add)  # `state` is projected, so is `after`
+            if relevance.depends_on_state(action):  # the facts its conditional effects read are kept
+                after = relevance.project(action.apply(state))
+            else:
+                after = FactState((state - action.delete) | add)  # `state` is projected, so is `after`
             known = outcomes.get(key)
             if known is None:
                 outcomes[key] = [action.word, action.written, after]
@@ -99,7 +104,8 @@ class Relevance:
 
     Statics sharpen it: a precondition the statics decide (`(receptacle ?r)`) prunes the actions it
     rules out, and a fact no action can ever add (`(in apple apple 2)`: only `place` adds `in`, and
-    only into a receptacle) never holds, so what only it would enable is not needed. Past
+    only into a receptacle) never holds, so what only it would enable is not needed; a goal fact that
+    does not hold and that no action can add (`unreachable`) makes the search end at once. Past
     `RELEVANCE_BUDGET` everything is kept: a bigger search, never a wrong one.
     """
 
@@ -107,11 +113,15 @@ class Relevance:
         self.ground = ground
         self.need: dict = {True: set(), False: set()}
         self.schemas: set = set()  # ids of the schemas with an instance that matters
+        self.conditional: set = set()  # ids of those whose conditional effects may matter
         self.everything = False
+        self.unreachable = False  # a goal fact no action can ever make hold (or cease to hold)
         self._left = limit
         self._keep: dict = {}
-        instances: set = set()
-        queue = deque([(True, f) for f in scene.goal_true] + [(False, f) for f in scene.goal_false])
+        instances: dict = {}  # (schema, effect, binding) -> whether the statics leave it possible
+        goal = [(True, f) for f in scene.goal_true] + [(False, f) for f in scene.goal_false]
+        queue = deque(goal)
+        achieved: set = set()  # needed patterns some action may bring about
         try:
             for node in ground.goal_conjuncts():  # a goal formula needs what it reads
                 queue.extend(self._collect(node, {}, {}, True, 0)[1])
@@ -121,20 +131,34 @@ class Relevance:
                     continue
                 self.need[polarity].add(pattern)
                 for schema in ground.schemas():
-                    types = dict(schema.parameters)
-                    for pred, terms in schema.add if polarity else schema.delete:
-                        binding = ground.unify(terms, pattern[1:], types) if pred == pattern[0] else None
-                        key = (id(schema), tuple(sorted(binding.items()))) if binding is not None else None
-                        if key is None or key in instances:
-                            continue
-                        instances.add(key)
-                        status, needs = self._collect_all(ground.conjuncts(schema), binding, types, True, 0)
-                        if status is not False:
-                            self.schemas.add(id(schema))
-                            queue.extend(needs)
+                    # a conditional effect matters as a plain one does, and its condition is read too
+                    effects = (((), None, schema.add, schema.delete), *ground.conditional(schema))
+                    for index, (variables, condition, adds, deletes) in enumerate(effects):
+                        types = {**dict(schema.parameters), **dict(variables)}
+                        for pred, terms in adds if polarity else deletes:
+                            binding = ground.unify(terms, pattern[1:], types) if pred == pattern[0] else None
+                            key = (id(schema), index, tuple(sorted(binding.items()))) if binding is not None else None
+                            if key is None:
+                                continue
+                            if key not in instances:
+                                nodes = (*ground.conjuncts(schema), *([condition] if condition else []))
+                                status, needs = self._collect_all(nodes, binding, types, True, 0)
+                                instances[key] = status is not False
+                                if status is not False:
+                                    self.schemas.add(id(schema))
+                                    if index:
+                                        self.conditional.add(id(schema))
+                                    queue.extend(needs)
+                            if instances[key]:
+                                achieved.add((polarity, pattern))
         except _TooBig:
             self.everything = True
             self.schemas = {id(s) for s in ground.schemas()}
+            return
+        held = scene.initial | scene.statics
+        self.unreachable = any(
+            (fact in held) != polarity and (polarity, fact) not in achieved for polarity, fact in goal
+        )
 
     def _needed(self, polarity: bool, pattern: tuple) -> bool:
         """Whether the pattern, or one more general, is needed with this polarity."""
@@ -160,12 +184,17 @@ class Relevance:
         kept = [f for f in state if self.keep(f)]
         return state if len(kept) == len(state) else FactState(kept)
 
+    def depends_on_state(self, action) -> bool:
+        """Whether a ground action's kept effects depend on the state: conditional effects that may matter."""
+        return bool(action.schema.conditional) and (self.everything or id(action.schema) in self.conditional)
+
     def effect(self, action) -> tuple[bool, frozenset]:
         """(whether a ground action matters, the facts it adds that are kept)."""
         found = action.relevance
         if found is None:
             matters = (
                 self.everything
+                or id(action.schema) in self.conditional  # whether it does depends on the state
                 or any(self._needed(True, f) for f in action.add)
                 or any(self._needed(False, f) for f in action.delete)
             )

@@ -371,7 +371,21 @@ class GroundAction:
         return self.first_failure(state) == len(self.schema.conjuncts)
 
     def apply(self, state: frozenset) -> FactState:
-        return FactState((state - self.delete) | self.add)
+        add, delete = self.effects(state)
+        return FactState((state - delete) | add)
+
+    def effects(self, state: frozenset) -> tuple[frozenset, frozenset]:
+        """(facts added, facts deleted) in `state`: the plain ones, and the conditional effects whose
+        condition holds in `state` (read before any change, for every value of their forall variables)."""
+        if not self.schema.conditional:
+            return self.add, self.delete
+        add, delete = set(self.add), set(self.delete)
+        for variables, node, cond_add, cond_delete in self.ground.conditional(self.schema):
+            types = {**dict(self.schema.parameters), **dict(variables)}
+            for binding in self.ground.satisfying(node, self.binding, [v for v, _ in variables], types, state):
+                add.update(self.ground.fact(p, terms, binding) for p, terms in cond_add)
+                delete.update(self.ground.fact(p, terms, binding) for p, terms in cond_delete)
+        return frozenset(add), frozenset(delete)
 
     def first_failure(self, state: frozenset) -> int:
         """Index of the first precondition that does not hold; len(conjuncts) when all hold."""
@@ -506,6 +520,31 @@ class Grounding:
             found = self._compiled[id(schema)] = (schema, tuple(self.compile(c) for c in schema.conjuncts))
         return found[1]
 
+    def conditional(self, schema) -> tuple:
+        """A schema's conditional effects with their conditions compiled: (variables, node or None, add, delete)."""
+        found = self._compiled.get(("when", id(schema)))
+        if found is None:
+            effects = tuple(
+                (variables, None if condition is None else self.compile(condition), add, delete)
+                for variables, condition, add, delete in schema.conditional
+            )
+            found = self._compiled[("when", id(schema))] = (schema, effects)
+        return found[1]
+
+    def satisfying(self, node, binding: dict, free: list, types: dict, state: frozenset) -> Iterator[dict]:
+        """Every extension of `binding` to the `free` variables under which `node` (None: true) holds in the state."""
+        if node is None:
+            yield from self._assign(free, binding, types)
+            return
+        seen = set()
+        for found in self.solve(node, binding, types, self.view(state), 0):
+            left = [v for v in free if v not in found]
+            for full in self._assign(left, found, types) if left else (found,):
+                key = tuple(full[v] for v in free)
+                if key not in seen:
+                    seen.add(key)
+                    yield full
+
     def _precondition(self, schema) -> _Node:
         """All of a schema's preconditions as one conjunction (what a join plans over)."""
         found = self._compiled.get(("and", id(schema)))
@@ -554,13 +593,15 @@ class Grounding:
 
     def _addable(self, fact: tuple) -> bool:
         for schema in self.schemas():
-            types = dict(schema.parameters)
-            for pred, terms in schema.add:
-                binding = self.unify(terms, fact[1:], types) if pred == fact[0] else None
-                if binding is not None and all(
-                    self.static_status(node, binding, types) is not False for node in self.conjuncts(schema)
-                ):
-                    return True
+            for variables, condition, add, _ in ((), None, schema.add, ()), *self.conditional(schema):
+                types = {**dict(schema.parameters), **dict(variables)}
+                for pred, terms in add:
+                    binding = self.unify(terms, fact[1:], types) if pred == fact[0] else None
+                    if binding is not None and all(
+                        self.static_status(node, binding, types) is not False
+                        for node in (*self.conjuncts(schema), *([condition] if condition else []))
+                    ):
+                        return True
         return False
 
     def schemas(self) -> list:

@@ -12,8 +12,8 @@ for an ALFWorld game. It runs as a separate process on PDDL written from the sce
   an axiom, which LM-cut does not support); the names the goal uses become constants;
 - the problem: the scene's entities, its initial and static facts, and the goal `(harp-goal-reached)`.
 
-The optimum is the plan's length minus that last action. Domains with derived predicates are left
-out (LM-cut does not support axioms). `optimal_length` says None when Fast Downward is not installed,
+The optimum is the plan's length minus that last action. Domains with derived predicates or
+conditional effects are left out (LM-cut supports neither). `optimal_length` says None when Fast Downward is not installed,
 fails or runs out of time: the caller keeps its estimate. tests/plan/test_fast_downward.py checks its
 answer against HARP's on the ALFWorld games HARP's search certifies.
 """
@@ -49,10 +49,11 @@ def driver() -> Path | None:
 
 def optimal_length(scene, spec, timeout: float = TIMEOUT_S) -> tuple[bool, int | None]:
     """(certified, the optimal number of steps from the scene's start; None when no plan exists).
-    (False, None) when Fast Downward cannot answer: not installed, a domain with derived predicates,
-    a name PDDL cannot hold, a failure or the time limit."""
+    (False, None) when Fast Downward cannot answer: not installed, a domain with derived predicates
+    or conditional effects, a name PDDL cannot hold, a failure or the time limit."""
     program = driver()
-    if program is None or spec.derived:
+    conditional = any(schema.conditional for word in spec.words.values() for schema in word.schemas)
+    if program is None or spec.derived or conditional:
         return False, None
     task = pddl_task(scene, spec)
     if task is None:

@@ -1,8 +1,9 @@
 """Domains written in PDDL: the general symbolic core's actions, read with the `pddl` package.
 
 A PDDL domain gives typed predicates, derived predicates and action schemas (preconditions as
-formulas, effects as add/delete lists). What the plan language needs on top comes from a small
-mapping YAML beside it (domains/alfred.yaml):
+formulas, effects as add/delete lists and conditional effects, `(forall (?i - item) (when COND
+(heated ?i)))`, COND read in the state the action starts from, as PDDL has it). What the plan
+language needs on top comes from a small mapping YAML beside it (domains/alfred.yaml):
 
 - `actions`: each plan word (`Pick`) lists the PDDL actions it may mean, in order, and which of
   their parameters is the written argument (`Pick(Apple)` binds `?x`); the other parameters are
@@ -11,6 +12,9 @@ mapping YAML beside it (domains/alfred.yaml):
 - `reasons`: per predicate, the sentence a failing precondition gives (`{0}`, `{1}` its arguments;
   `not P` when P must be false; `P?` when no binding of the unwritten parameters exists at all);
 - `scene_inference`: how a scene is inferred from a reference plan (only `alfred` today);
+- `shorthand`: plan words that abbreviate what other words do (ALFRED's Heat for the microwave's
+  open, put, close, switch on...): a plan that uses none of them is judged against the shortest plan
+  without them (fact_domain.py, `judging_domain`);
 - `scene`: which predicates and types say where the robot is, what the hand holds, where an object
   is and which entities are places (`SceneRoles`): what evaluation, negatives and the teacher's
   check read of a scene, and `{robot}`, `{holding}` in reasons. Without it the conventional names
@@ -83,6 +87,8 @@ class Schema:
     conjuncts: tuple  # top-level precondition formulas, in order (the first failing one gives the reason)
     add: tuple  # atoms (pred, terms)
     delete: tuple
+    # conditional effects: (forall variables ((var, types), ...), condition formula or None, add, delete)
+    conditional: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -130,13 +136,19 @@ class PddlSpec:
     kinds: dict  # property -> entity kinds that have it (scene inference)
     fluents: frozenset  # predicates some effect changes
     roles: SceneRoles = field(default_factory=SceneRoles)  # what the stages read of a scene
+    shorthand: tuple = ()  # plan words that abbreviate what other words do (fact_domain.py, judging_domain)
 
-    # One PDDL file under two mappings is two domains (other words): caches must not mix them.
+    # One PDDL file under two mappings is two domains (other words), and so is a domain less its
+    # shorthand words: caches must not mix them.
     def __hash__(self) -> int:
-        return hash((self.path, self.mapping))
+        return hash((self.path, self.mapping, tuple(self.words)))
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, PddlSpec) and (self.path, self.mapping) == (other.path, other.mapping)
+        return isinstance(other, PddlSpec) and (self.path, self.mapping, tuple(self.words)) == (
+            other.path,
+            other.mapping,
+            tuple(other.words),
+        )
 
     def subtypes(self, type_name: str) -> frozenset:
         """The type and every type below it."""
@@ -183,8 +195,7 @@ def read_pddl(path: str, text: str, mapping: dict | None = None, mapping_path: s
         parameters = tuple(_typed(v) for v in action.parameters)
         bound = frozenset(p for p, _ in parameters)
         conjuncts = reader.conjuncts(action.precondition, bound, f"action {name}", where)
-        add, delete = reader.effects(action.effect, bound, f"action {name}", where)
-        lifted[name] = (parameters, conjuncts, add, delete)
+        lifted[name] = (parameters, conjuncts, *reader.effects(action.effect, bound, f"action {name}", where))
     where = mapping_path or path
     mapping = mapping or {}
     if mapping.get("actions") is None:
@@ -205,12 +216,18 @@ def read_pddl(path: str, text: str, mapping: dict | None = None, mapping_path: s
         reasons=_reasons(mapping.get("reasons"), predicates, where),
         scene_inference=_scene_inference(mapping.get("scene_inference"), types, predicates, derived, where),
         kinds=_kinds(mapping.get("kinds"), where),
-        fluents=frozenset(p for _, _, add, delete in lifted.values() for p, _ in add + delete),
+        fluents=frozenset(
+            p
+            for _, _, add, delete, conditional in lifted.values()
+            for atoms in (add, delete, *(c[2] + c[3] for c in conditional))
+            for p, _ in atoms
+        ),
         roles=_roles(mapping.get("scene"), types, predicates, derived, where),
+        shorthand=_shorthand(mapping.get("shorthand"), words, where),
     )
 
 
-MAPPING_KEYS = ("name", "description", "pddl", "actions", "reasons", "kinds", "scene_inference", "scene")
+MAPPING_KEYS = ("name", "description", "pddl", "actions", "reasons", "kinds", "scene_inference", "scene", "shorthand")
 
 
 def read_mapping(path: str, data: dict) -> PddlSpec:
@@ -409,27 +426,61 @@ class _Reader:
             )
         return name
 
-    def effects(self, node, bound: frozenset, label: str, span) -> tuple[tuple, tuple]:
-        from pddl.logic.base import And, Not, Or
-        from pddl.logic.predicates import Predicate
+    def effects(self, node, bound: frozenset, label: str, span) -> tuple[tuple, tuple, tuple]:
+        """(add atoms, delete atoms, conditional effects): literals, and `forall`/`when` around them."""
+        from pddl.logic.base import Or
 
         if node is None or (isinstance(node, Or) and not node.operands):
-            return (), ()  # no effect; pddl reads `:effect ()` as an empty (or)
-        add, delete = [], []
-        for item in node.operands if isinstance(node, And) else (node,):
-            negated = isinstance(item, Not)
-            atom = item.argument if negated else item
-            if not isinstance(atom, Predicate):
-                raise self.source.error(
-                    span, f"{label}: unsupported effect {type(item).__name__} (HARP reads add and delete literals)"
-                )
-            _, name, terms = self.atom(atom, bound, label, span)
-            if name in self.derived:
-                raise self.source.error(
-                    span, f"{label}: an effect cannot change {name}, a derived predicate", _opening(name)
-                )
+            return (), (), ()  # no effect; pddl reads `:effect ()` as an empty (or)
+        add, delete, conditional = [], [], []
+        self._effect(node, bound, (), None, label, span, add, delete, conditional)
+        return tuple(add), tuple(delete), tuple(conditional)
+
+    def _effect(self, node, bound, variables, condition, label, span, add, delete, conditional) -> None:
+        """Read one effect into the lists: an unconditional literal into add/delete, one under a
+        `forall` or `when` into the conditional effect of its variables and condition."""
+        from pddl.logic.base import And, Not
+        from pddl.logic.effects import Forall, When
+        from pddl.logic.predicates import Predicate
+
+        if isinstance(node, And):
+            for item in node.operands:
+                self._effect(item, bound, variables, condition, label, span, add, delete, conditional)
+            return
+        if isinstance(node, Forall):
+            own = tuple(sorted(_typed(v) for v in node.variables))
+            shadowed = [v for v, _ in own if v in bound]
+            if shadowed:
+                raise self.source.error(span, f"{label}: forall variable {shadowed[0]} is already bound")
+            inner = bound | {v for v, _ in own}
+            self._effect(node.effect, inner, variables + own, condition, label, span, add, delete, conditional)
+            return
+        if isinstance(node, When):  # pddl's grammar allows only literals inside
+            formula = self.formula(node.condition, bound, label, span)
+            self._effect(node.effect, bound, variables, formula, label, span, add, delete, conditional)
+            return
+        negated = isinstance(node, Not)
+        atom = node.argument if negated else node
+        if not isinstance(atom, Predicate):
+            raise self.source.error(
+                span,
+                f"{label}: unsupported effect {type(node).__name__} (HARP reads literals, and, forall and when)",
+            )
+        _, name, terms = self.atom(atom, bound, label, span)
+        if name in self.derived:
+            raise self.source.error(
+                span, f"{label}: an effect cannot change {name}, a derived predicate", _opening(name)
+            )
+        if not variables and condition is None:
             (delete if negated else add).append((name, terms))
-        return tuple(add), tuple(delete)
+            return
+        literal = ((), ((name, terms),)) if negated else (((name, terms),), ())
+        key = (variables, condition)
+        for index, (known_vars, known_condition, known_add, known_delete) in enumerate(conditional):
+            if (known_vars, known_condition) == key:  # literals under one forall/when stay together
+                conditional[index] = (variables, condition, known_add + literal[0], known_delete + literal[1])
+                return
+        conditional.append((variables, condition, *literal))
 
 
 # ------------------------------------------------------------------------------ the mapping
@@ -438,7 +489,7 @@ class _Reader:
 def _bare_words(lifted: dict, source: _Source) -> dict:
     """A bare PDDL file: one word per action, its first parameter written."""
     words, lower = {}, {}
-    for name, (parameters, conjuncts, add, delete) in lifted.items():
+    for name, (parameters, conjuncts, add, delete, conditional) in lifted.items():
         where = source.span("action", name)
         if not parameters:
             # A step is Word(Argument): no plan could name the action, yet the planner would use it.
@@ -455,7 +506,10 @@ def _bare_words(lifted: dict, source: _Source) -> dict:
         lower[word.lower()] = name
         kind = "/".join(sorted(parameters[0][1]))
         words[word] = WordSpec(
-            word, kind, f"the PDDL action {name}", (Schema(name, parameters, parameters[0][0], conjuncts, add, delete),)
+            word,
+            kind,
+            f"the PDDL action {name}",
+            (Schema(name, parameters, parameters[0][0], conjuncts, add, delete, conditional),),
         )
     return words
 
@@ -488,10 +542,10 @@ def _words(spec, lifted: dict, where: str) -> dict:
                 close = difflib.get_close_matches(name, list(lifted), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 raise ConfigError(f"{where}: {key}.pddl: no PDDL action '{shown(name)}'{hint}")
-            parameters, conjuncts, add, delete = lifted[name]
+            parameters, conjuncts, add, delete, conditional = lifted[name]
             if entry["written"] not in [p for p, _ in parameters]:
                 raise ConfigError(f"{where}: {key}.pddl: '{shown(entry['written'])}' is not a parameter of {name}")
-            schemas.append(Schema(name, parameters, entry["written"], conjuncts, add, delete))
+            schemas.append(Schema(name, parameters, entry["written"], conjuncts, add, delete, conditional))
         description = optional_text(item, "description", where, f"{key}.")
         if not description:
             raise ConfigError(f"{where}: {key}.description: expected a one-line description")
@@ -545,6 +599,16 @@ def _kinds(value, where: str) -> dict:
     ):
         raise ConfigError(f"{where}: kinds: expected a mapping of property -> list of kinds")
     return {str(k): frozenset(x.lower() for x in v) for k, v in value.items()}
+
+
+def _shorthand(value, words: dict, where: str) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(w, str) and w in words for w in value):
+        raise ConfigError(f"{where}: shorthand: expected a list of this mapping's plan words ({', '.join(words)})")
+    if len(value) == len(words):
+        raise ConfigError(f"{where}: shorthand: some plan word must not be shorthand")
+    return tuple(value)
 
 
 def _scene_inference(value, types: dict, predicates: dict, derived: dict, where: str) -> str | None:

@@ -120,6 +120,10 @@ class Domain(Protocol):
     def new_search(self, scene: Scene) -> Search:
         """A fresh search of a scene (`harp.plan.planner.search` caches one per scene)."""
 
+    # Optional: `judging_domain(scene, words) -> Domain`, the domain whose optimum a plan written with
+    # these words is judged against (fact_domain.py: without shorthand words the plan does not use).
+    # H-PRM uses the domain itself where it is absent.
+
 
 @dataclass(frozen=True, slots=True)
 class StepResult:

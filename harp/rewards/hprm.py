@@ -28,6 +28,11 @@ None) and claims nothing an estimate cannot support: a valid step scores 0 unles
 nothing (-1), efficiency is judged only against the shortest plan known (the reference's length,
 or steps taken plus an exact V on the way), and progress towards the goal uses the estimate.
 
+The optimum is the shortest plan in the plan's own vocabulary: a domain whose mapping names
+`shorthand` words (alfred.yaml: Heat, Cool, Clean abbreviate the simulator's physics) judges a
+plan that uses none of them against the shortest plan without them (`judging_domain`,
+harp/plan/fact_domain.py), so an expert who washes by the sink's faucet is not called wasteful.
+
 `error_type` names the first failing level for the negatives miner and the evaluator: None,
 "format", "action", "state_transition", "task" or "inefficient"; "hallucination" is an action
 failure that names an entity the scene does not have, "refusal" a refusal of a task that can be done.
@@ -182,7 +187,7 @@ class HPRM:
         """Score one completion (text, or a list of step strings) against a record."""
         parsed = parse_plan(completion)
         scene = self.scene(example)
-        graph = search(scene, self.domain)
+        graph = search(scene, self._judging_domain(scene, parsed))
         steps = parsed.steps
         n = len(steps)
         if n == 0:
@@ -301,6 +306,15 @@ class HPRM:
             known,
             infeasible,
         )
+
+    def _judging_domain(self, scene, parsed) -> Domain:
+        """The domain whose optimum the plan is judged against: a domain may judge a plan in its own
+        vocabulary (a fact domain's `shorthand`, harp/plan/fact_domain.py); by default, itself."""
+        judging = getattr(self.domain, "judging_domain", None)
+        if judging is None:
+            return self.domain
+        words = {self.domain.canonical_action(s.action) for s in parsed.steps} - {None}
+        return judging(scene, words)
 
     def _levels(self, level: int, partial: float) -> tuple[list[float], float]:
         """The five components when `level` is the first to fail (5: none) with its partial credit, and

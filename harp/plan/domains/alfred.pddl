@@ -2,9 +2,21 @@
 ; The plan word, the written argument of each action and the failure reasons are in alfred.yaml.
 ; A place is a piece of furniture (a counter, a fridge) or the unnamed spot where an item stands;
 ; items stand in or on furniture or in movable receptacles (an apple in a pot on a counter).
+;
+; Two ways to heat, cool and clean, both valid. ALFRED's Heat, Cool and Clean are shorthand (one step,
+; the item in the hand, at the microwave, fridge or sink). An AI2-THOR expert uses the simulator's
+; physics, as ALFRED's own environment scores it (thor_env.py, update_states): switching on a faucet
+; cleans what is in the sink basin it stands beside, switching on a microwave heats what is in it
+; (a stove knob: what is in or on the burner it stands beside), closing the fridge cools what is in
+; it; and as AI2-THOR has it, what is put onto a lit burner or under a running faucet is heated or
+; cleaned too (conditional effects, forall/when, below). Each way is optimal in its own terms: a
+; plan that uses none of the shorthand words is judged against the shortest plan without them
+; (alfred.yaml, `shorthand`), so the physics steps are not waste; one that uses them against the
+; shortest plan of all. Tidying up: a goal inferred from a plan keeps closed (off) what the plan
+; opened (switched on) and closed (switched off) again (harp/plan/alfred.py).
 (define (domain alfred)
   (:requirements :strips :typing :negative-preconditions :equality :disjunctive-preconditions
-                 :existential-preconditions :derived-predicates)
+                 :existential-preconditions :derived-predicates :conditional-effects)
   (:types place item - entity
           furniture spot - place)
   (:predicates
@@ -29,7 +41,8 @@
     (sliced ?x - item)
     (beside ?f - furniture ?p - place)
     (reach ?e - entity ?p - place)
-    (near ?e - entity ?p - place))
+    (near ?e - entity ?p - place)
+    (running ?a - place))
 
   ; a place, what is in it, and what is in those
   (:derived (reach ?e - entity ?p - place)
@@ -39,6 +52,11 @@
   ; standing by the sink: the robot that went to the cup puts it into the sink without moving)
   (:derived (near ?e - entity ?p - place)
     (or (reach ?e ?p) (exists (?f - furniture) (and (beside ?f ?p) (reach ?e ?f)))))
+
+  ; an appliance runs while it, or the switch that stands beside it (the sink basin's faucet, the
+  ; burner's knob), is on, and it is closed
+  (:derived (running ?a - place)
+    (and (not (opened ?a)) (or (on ?a) (exists (?s - furniture) (and (beside ?s ?a) (on ?s))))))
 
   (:action navigate
     :parameters (?to - furniture ?from - place)
@@ -57,26 +75,42 @@
                        (or (not (openable ?r)) (opened ?r)))
     :effect (and (holding ?x) (not (hand-empty)) (not (in ?x ?r))))
 
+  ; what is put into a running heater or washer (a pan onto the lit burner) is heated or cleaned
   (:action place
     :parameters (?r - entity ?x - item ?p - place)
     :precondition (and (holding ?x) (robot-at ?p) (receptacle ?r) (not (= ?r ?x)) (near ?r ?p)
                        (or (not (openable ?r)) (opened ?r)))
-    :effect (and (in ?x ?r) (hand-empty) (not (holding ?x))))
+    :effect (and (in ?x ?r) (hand-empty) (not (holding ?x))
+                 (forall (?i - item)
+                   (and (when (and (reach ?i ?x) (exists (?a - place) (and (heater ?a) (running ?a) (reach ?r ?a))))
+                              (heated ?i))
+                        (when (and (reach ?i ?x) (exists (?a - place) (and (washer ?a) (running ?a) (reach ?r ?a))))
+                              (cleaned ?i))))))
 
   (:action open
     :parameters (?r - entity ?p - place)
     :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (not (opened ?r)))
     :effect (opened ?r))
 
+  ; closing the fridge cools what is in it
   (:action close
     :parameters (?r - entity ?p - place)
     :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (opened ?r))
-    :effect (not (opened ?r)))
+    :effect (and (not (opened ?r))
+                 (forall (?i - item) (when (and (cooler ?r) (reach ?i ?r)) (cooled ?i)))))
 
+  ; an appliance that opens runs closed (the microwave); switching on an appliance, or the switch that
+  ; stands beside it (the sink basin's faucet, the burner's knob), heats or cleans what is in it
   (:action toggle-on
     :parameters (?x - entity ?p - place)
-    :precondition (and (robot-at ?p) (toggleable ?x) (near ?x ?p) (not (on ?x)))
-    :effect (on ?x))
+    :precondition (and (robot-at ?p) (toggleable ?x) (near ?x ?p) (not (on ?x))
+                       (or (not (openable ?x)) (not (opened ?x))))
+    :effect (and (on ?x)
+                 (forall (?i - item)
+                   (and (when (exists (?a - place) (and (heater ?a) (or (= ?a ?x) (beside ?x ?a)) (reach ?i ?a)))
+                              (heated ?i))
+                        (when (exists (?a - place) (and (washer ?a) (or (= ?a ?x) (beside ?x ?a)) (reach ?i ?a)))
+                              (cleaned ?i))))))
 
   (:action toggle-off
     :parameters (?x - entity ?p - place)
