@@ -484,11 +484,11 @@ def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
             x = [i + (offset if held else 0.0) for i in range(len(models))]
             axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch="//" if key else None)
         axis.set_xticks([i + (0.2 if held else 0.0) for i in range(len(models))], models, rotation=30, ha="right")
-        axis.set_ylim(0, 1.05)
+        axis.set_ylim(0, 1.2)  # room above the bars for the legend
         axis.set_title(regime, fontsize=9)
         axis.set_ylabel("task completion (test+val)")
         if held:
-            axis.legend(fontsize=7, loc="lower right")
+            axis.legend(fontsize=7, loc="upper right", ncol=2)
     figure.suptitle("mean and 95% CI over seeds", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
