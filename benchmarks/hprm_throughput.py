@@ -153,16 +153,25 @@ def alfworld(games: int) -> None:
     chosen = list(dict.fromkeys(row["game"] for row in rows))[:games]
     pairs = [(", ".join(row["plan"]), records[row["game"]]) for row in rows if row["game"] in chosen]
     hprm = HPRM("alfworld")
-    start = time.process_time()
-    exact = sum(hprm.score(records[game]["plan"], records[game]).exact for game in chosen)
-    cold = (time.process_time() - start) / len(chosen)
+    colds, exact = [], 0
+    for game in chosen:
+        start = cpu_seconds()
+        exact += hprm.score(records[game]["plan"], records[game]).exact
+        colds.append(cpu_seconds() - start)
     run(hprm, pairs)
     plan_parser._parse_text.cache_clear()
     steady = run(hprm, pairs)
     print(
-        f"ALFWorld, {len(chosen)} games, {len(pairs)} plans: cold {cold:.1f} s a problem "
-        f"(optimum certified for {exact}); steady {steady:10,.0f} plans/s   aim >= 10,000, cold <= 2 s"
+        f"ALFWorld, {len(chosen)} games, {len(pairs)} plans: cold {sum(colds) / len(colds):.1f} s a problem "
+        f"(worst {max(colds):.1f} s; optimum certified for {exact}); steady {steady:10,.0f} plans/s   "
+        f"aim >= 10,000, cold <= 2 s"
     )
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (Fast Downward runs as one)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 if __name__ == "__main__":

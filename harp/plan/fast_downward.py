@@ -47,14 +47,20 @@ def driver() -> Path | None:
     return path if path.is_file() else None
 
 
+def can_read(spec) -> bool:
+    """Whether Fast Downward is installed and its LM-cut search takes the domain (no derived
+    predicates, no conditional effects)."""
+    conditional = any(schema.conditional for word in spec.words.values() for schema in word.schemas)
+    return driver() is not None and not spec.derived and not conditional
+
+
 def optimal_length(scene, spec, timeout: float = TIMEOUT_S) -> tuple[bool, int | None]:
     """(certified, the optimal number of steps from the scene's start; None when no plan exists).
     (False, None) when Fast Downward cannot answer: not installed, a domain with derived predicates
     or conditional effects, a name PDDL cannot hold, a failure or the time limit."""
-    program = driver()
-    conditional = any(schema.conditional for word in spec.words.values() for schema in word.schemas)
-    if program is None or spec.derived or conditional:
+    if not can_read(spec):
         return False, None
+    program = driver()
     task = pddl_task(scene, spec)
     if task is None:
         return False, None
