@@ -1,6 +1,7 @@
 """How H-PRM judges real expert plans: ALFRED demonstrations and broken copies of them.
 
     .venv/bin/python -m harp.eval.alfred_check [tests/plan/data/alfred_high_level_plans.jsonl]
+    .venv/bin/python -m harp.eval.alfred_check --alfworld [tests/data/alfworld]   # ALFWorld's walkthroughs
 
 Each expert plan is imported (harp/data/alfred_import.py) and scored against the scene its own
 plan implies; it should come out valid, complete and optimal. Each is then broken three ways, every
@@ -67,19 +68,41 @@ def not_lower_copies(hprm: HPRM, record: dict, expert_total: float) -> tuple[int
     """(how many broken copies of the record's plan there are, those of them that do not total less
     than the expert's plan, each with its score)."""
     scene = hprm.scene(record)
-    receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]
+    receptacles = [f[1] for f in sorted(scene.statics) if f[0] == "receptacle"]  # ALFRED's domain says so
+    receptacles = receptacles or sorted(
+        n for n, kind in scene.entities.items() if kind == "receptacle"
+    )  # ALFWorld's types
     copies = broken_copies(record["plan"], receptacles)
     scored = [(copy, hprm.score(copy, record)) for copy in copies]
     return len(copies), [(copy, score) for copy, score in scored if score.total >= expert_total]
 
 
 def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
-
+    """ALFRED's expert plans of `path`, each judged against the scene it implies."""
     domain = load_domain("alfred")
+    return judge(domain, (convert(row, domain) for row in read_alfred(path)))
+
+
+def alfworld_figures(folder: str) -> ExpertFigures:
+    """ALFWorld's walkthroughs of the games in `folder`, each judged against its game's scene."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from harp.data.alfworld_import import import_alfworld
+
+    with tempfile.TemporaryDirectory() as work:
+        out = Path(work) / "alfworld.jsonl"
+        import_alfworld([Path(folder)], out)
+        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return judge(load_domain("alfworld"), records)
+
+
+def judge(domain, records) -> ExpertFigures:
+    """Each record's plan scored by H-PRM, and its broken copies against it."""
     hprm = HPRM(domain)
     figures = ExpertFigures()
-    for row in read_alfred(path):
-        record = convert(row, domain)
+    for record in records:
         expert = hprm.score(record["plan"], record)
         scene = hprm.scene(record)
         figures.experts += 1
@@ -96,7 +119,7 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
         figures.not_lower += [(record["id"], ", ".join(copy), score.error_type) for copy, score in not_lower]
         figures.broken += count
         figures.broken_lower += count - len(not_lower)
-        if record["meta"].get("repaired"):
+        if (record.get("meta") or {}).get("repaired"):
             figures.repaired.append((record["id"], expert.error_type is None, count, count - len(not_lower)))
     return figures
 
@@ -111,7 +134,10 @@ def _spelled_as(plan, reference: list[str]):
 
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    figures = expert_figures(args[0] if args else DEFAULT_PATH)
+    if args[:1] == ["--alfworld"]:
+        figures = alfworld_figures(args[1] if len(args) > 1 else "tests/data/alfworld")
+    else:
+        figures = expert_figures(args[0] if args else DEFAULT_PATH)
     for line in figures.lines():
         print(line)
     for trial, kind, why, shorter in figures.rejected:
