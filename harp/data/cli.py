@@ -66,17 +66,20 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--domain", default=defaults.domain, help="planning domain (default: %(default)s)")
     synthetic = parser.add_argument_group("synthetic source")
-    synthetic.add_argument(
-        "--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)"
-    )
-    synthetic.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
-    synthetic.add_argument(
+    synthetic_only = []  # their Actions: given with the teacher source, these flags would do nothing
+
+    def synthetic_flag(*names, **options):
+        synthetic_only.append(synthetic.add_argument(*names, **options))
+
+    synthetic_flag("--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)")
+    synthetic_flag("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
+    synthetic_flag(
         "--image-size",
         type=_number(int, SYNTHETIC_SIZES[0], high=SYNTHETIC_SIZES[1]),
         default=224,
         help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: %(default)s)",
     )
-    synthetic.add_argument(
+    synthetic_flag(
         "--label-noise",
         type=float,
         default=0.0,
@@ -85,7 +88,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "redundant step, wrong order, wrong receptacle); records keep their true scene "
         "(default: %(default)s)",
     )
-    synthetic.add_argument(
+    synthetic_flag(
         "--label-noise-kinds",
         nargs="+",
         choices=NOISE_KINDS,
@@ -95,7 +98,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "where it can happen: a teacher's blind spot, e.g. wrong_table; never_refuses: a teacher "
         "that plans the tasks that cannot be done (default: all)",
     )
-    synthetic.add_argument(
+    synthetic_flag(
         "--infeasible",
         type=float,
         default=0.0,
@@ -104,7 +107,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "or a thing this world never draws); their plan is the refusal Infeasible(what is missing) "
         "(default: %(default)s)",
     )
-    synthetic.add_argument(
+    synthetic_flag(
         "--three-objects",
         type=float,
         default=0.0,
@@ -112,7 +115,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of tasks that move three objects (plans of 12 steps; the default world asks for one "
         "or two) (default: %(default)s)",
     )
-    synthetic.add_argument(
+    synthetic_flag(
         "--language",
         choices=LANGUAGES,
         default="templates",
@@ -120,6 +123,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "composed from many frames, verbs and synonyms), held_out (the same scenes said with frames "
         "varied never uses: a test of phrasing a model was not trained on) (default: %(default)s)",
     )
+    parser.set_defaults(synthetic_defaults={a.dest: (a.option_strings[0], a.default) for a in synthetic_only})
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument(
         "--base-url",
@@ -175,6 +179,9 @@ def _by_kind(what: str, kinds: dict, noun: str, after: str) -> str:
 def run_build(args: argparse.Namespace) -> int:
     if args.label_noise_kinds and not args.label_noise:  # it would make no plan noisy, silently
         raise HarpError("--label-noise-kinds: give --label-noise P too (the share of plans given a mistake)")
+    given = [flag for dest, (flag, default) in args.synthetic_defaults.items() if getattr(args, dest) != default]
+    if args.source != "synthetic" and given:
+        raise HarpError(f"{', '.join(given)}: only with --source synthetic (the teacher labels your own images)")
     if args.source == "synthetic":
         from harp.data.synthetic import build_synthetic  # PIL: deferred so that `harp --help` starts fast
 

@@ -77,3 +77,11 @@ def test_label_noise_kinds_from_the_command_line(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(argv[:-1] + ["wrong_tabel"])
     assert "invalid choice: 'wrong_tabel'" in capsys.readouterr().err
+
+
+def test_a_synthetic_flag_with_the_teacher_source_is_refused_naming_it(tmp_path, capsys):
+    """Given to the teacher source, --language or --seed would do nothing, silently."""
+    code = main(["data", "build", "--language", "varied", "--seed", "3", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code != 0 and "--seed, --language: only with --source synthetic" in err
+    assert not (tmp_path / "actions.jsonl").exists()
