@@ -2,7 +2,9 @@
 
 The plan grammar is `Action(Argument)` steps joined by `,` or `, `, then end of sequence, where
 Action is one of the domain's action names exactly as written and Argument is a non-empty run of
-name characters (letters, digits, spaces, `-'_/.&`). Which entities exist is left to the model:
+name characters (letters, digits, spaces, `-'_/.&`). A refusal (`Infeasible(X)`, harp/plan/refusal.py)
+is a whole plan: allowed only as the first step, and then only the end may follow, so a sampled
+refusal is never spoilt by steps after it (H-PRM reads those as an unknown action). Which entities exist is left to the model:
 the grammar guarantees the format, not the plan, so H-PRM's higher levels still measure the model.
 
 How it works: a character-level automaton with a handful of states (a prefix of an action name,
@@ -25,10 +27,14 @@ from harp.plan.refusal import REFUSAL_ACTION
 
 NAME_PUNCTUATION = set(" -'_/.&")
 
-START = ("act", "")
+FIRST = ("first", "")  # the plan's first step: an action or the refusal
+START = ("act", "")  # a later step: an action
 ARG_EMPTY = ("arg0",)
 ARG = ("arg",)
 CLOSED = ("closed",)
+REFUSAL_ARG_EMPTY = ("refusal0",)
+REFUSAL_ARG = ("refusal",)
+REFUSED = ("refused",)  # after the refusal's `)`: only the end
 COMMA = ("comma",)
 DONE = ("done",)
 NO_WAY = 2**15 - 1  # cost of a forbidden token (int16 table: half the memory traffic of int32)
@@ -39,31 +45,39 @@ def _name_char(char: str) -> bool:
 
 
 class PlanGrammar:
-    """The character automaton over plans for a list of action names."""
+    """The character automaton over plans for a list of action names (and, optionally, the refusal word)."""
 
-    def __init__(self, action_names: list[str]):
+    def __init__(self, action_names: list[str], refusal: str | None = None):
         if not action_names:
             raise ValueError("the domain has no actions")
         self.action_names = list(action_names)
+        self.refusal = refusal
         self._actions = set(action_names)
         self._prefixes = {name[:i] for name in action_names for i in range(len(name) + 1)}
+        first_words = [*action_names, refusal] if refusal else action_names
+        self._first_prefixes = {name[:i] for name in first_words for i in range(len(name) + 1)}
 
     def step(self, state: tuple, char: str) -> tuple | None:
         """The state after reading `char`, or None when the grammar forbids it."""
         kind = state[0]
-        if kind == "act":
+        if kind in ("first", "act"):
             prefix = state[1]
             if char == "(":
-                return ARG_EMPTY if prefix in self._actions else None
+                if prefix in self._actions:
+                    return ARG_EMPTY
+                return REFUSAL_ARG_EMPTY if kind == "first" and prefix == self.refusal else None
             extended = prefix + char
-            return ("act", extended) if extended in self._prefixes else None
-        if kind == "arg0":
+            prefixes = self._first_prefixes if kind == "first" else self._prefixes
+            return (kind, extended) if extended in prefixes else None
+        if kind in ("arg0", "refusal0"):
             # An argument starts with a visible name character, never a space or `)`.
-            return ARG if _name_char(char) and not char.isspace() else None
-        if kind == "arg":
+            if not _name_char(char) or char.isspace():
+                return None
+            return ARG if kind == "arg0" else REFUSAL_ARG
+        if kind in ("arg", "refusal"):
             if char == ")":
-                return CLOSED
-            return ARG if _name_char(char) else None
+                return CLOSED if kind == "arg" else REFUSED
+            return state if _name_char(char) else None
         if kind == "closed":
             return COMMA if char == "," else None
         if kind == "comma":
@@ -82,7 +96,7 @@ class PlanGrammar:
 
     def accepts(self, text: str) -> bool:
         """Whether `text` is a complete plan under this grammar."""
-        return self.walk(START, text) == CLOSED
+        return self.walk(FIRST, text) in (CLOSED, REFUSED)
 
 
 class PlanLogitsProcessor:
@@ -93,18 +107,26 @@ class PlanLogitsProcessor:
         action_names: the domain's action names, exactly as they must be written.
         eos_token_ids: tokens that end a plan (the chat template's end-of-turn and end-of-text).
         max_new_tokens: the generation budget; when given, plans are always closed within it.
+        refusal: the refusal word (`Infeasible`), allowed as a one-step plan; None: plans only.
 
     It follows each row of `input_ids` across decoding steps (a new `generate` call is detected
     when the rows no longer extend the previous ones), so one instance can serve many calls.
     """
 
-    def __init__(self, tokenizer, action_names: list[str], eos_token_ids, max_new_tokens: int | None = None):
+    def __init__(
+        self,
+        tokenizer,
+        action_names: list[str],
+        eos_token_ids,
+        max_new_tokens: int | None = None,
+        refusal: str | None = None,
+    ):
         if isinstance(eos_token_ids, int):
             eos_token_ids = [eos_token_ids]
         self.eos_token_ids = sorted({int(i) for i in eos_token_ids if i is not None})
         if not self.eos_token_ids:
             raise ValueError("constrained decoding needs at least one end-of-sequence token id")
-        self.grammar = PlanGrammar(action_names)
+        self.grammar = PlanGrammar(action_names, refusal)
         self.max_new_tokens = max_new_tokens
         self.vocab_size = len(tokenizer)
         self._texts = self._token_texts(tokenizer)
@@ -142,7 +164,7 @@ class PlanLogitsProcessor:
                 target = self.grammar.walk(state, self._texts[token_id])
                 if target is not None:
                     edges[token_id] = target
-        if state == CLOSED:
+        if state in (CLOSED, REFUSED):
             for token_id in self.eos_token_ids:
                 edges[token_id] = DONE
         return edges
@@ -152,7 +174,7 @@ class PlanLogitsProcessor:
 
     def _build(self) -> None:
         """Lift the automaton onto the vocabulary; then fewest tokens from each state to DONE."""
-        queue = deque([START])
+        queue = deque([FIRST])
         while queue:
             state = queue.popleft()
             if state in self._edges or state == DONE:
@@ -172,7 +194,7 @@ class PlanLogitsProcessor:
                 if previous not in self._finish:
                     self._finish[previous] = self._finish[state] + 1
                     queue.append(previous)
-        if START not in self._finish:
+        if FIRST not in self._finish:
             raise ValueError("the tokenizer cannot write a complete plan for these action names")
 
     def _cost_table(self, width: int, device):
@@ -222,7 +244,7 @@ class PlanLogitsProcessor:
             self._states = [self._advance(s, t) for s, t in zip(self._states, last)]
             self._generated += 1
         else:  # a new generate call: every row starts a plan
-            self._states = [START] * rows
+            self._states = [FIRST] * rows
             self._generated = 0
         self._previous = input_ids.detach().clone()
 
@@ -254,5 +276,7 @@ def plan_logits_processor(processor, domain, max_new_tokens: int | None = None):
     tokenizer = getattr(processor, "tokenizer", processor)
     eos = {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
     eos = [i for i in eos if isinstance(i, int) and i != tokenizer.unk_token_id]
-    words = [*domain.action_names, REFUSAL_ACTION]  # a refusal is a plan word in every domain
-    return LogitsProcessorList([PlanLogitsProcessor(tokenizer, words, eos, max_new_tokens)])
+    # a refusal is a plan in every domain
+    return LogitsProcessorList(
+        [PlanLogitsProcessor(tokenizer, domain.action_names, eos, max_new_tokens, REFUSAL_ACTION)]
+    )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from harp.eval.constrained import ARG, CLOSED, START, PlanGrammar, PlanLogitsProcessor
+from harp.eval.constrained import ARG, CLOSED, FIRST, REFUSED, START, PlanGrammar, PlanLogitsProcessor
 
 ACTIONS = ["Navigate", "Pick", "Place"]
 
@@ -46,6 +46,15 @@ def test_grammar_states():
     assert grammar.walk(START, "Place(B") == ARG
     assert grammar.walk(START, "Place(B)") == CLOSED
     assert grammar.walk(START, "Plx") is None
+
+
+def test_a_refusal_is_a_whole_plan():
+    grammar = PlanGrammar(ACTIONS, refusal="Infeasible")
+    assert grammar.accepts("Infeasible(Apple)") and grammar.walk(FIRST, "Infeasible(Apple)") == REFUSED
+    assert grammar.accepts("Navigate(Table), Pick(Apple)")
+    for text in ("Infeasible(Apple), Navigate(Basket)", "Navigate(Table), Infeasible(Apple)", "Infeasible()"):
+        assert not grammar.accepts(text), text
+    assert not PlanGrammar(ACTIONS).accepts("Infeasible(Apple)")  # no refusal word: plans only
 
 
 class CharTokenizer:
@@ -137,6 +146,26 @@ def test_processor_resets_for_a_new_generate_call():
         processor, lambda step: torch.zeros(1, len(tokenizer)) + torch.arange(len(tokenizer)) % 7, steps=20
     )
     assert first == second and PlanGrammar(ACTIONS).accepts(first[0])
+
+
+def test_processor_ends_a_sampled_refusal():
+    """A model that wants to go on after its refusal (as the SFT models did, sampled) is made to stop."""
+    import torch
+
+    tokenizer = CharTokenizer()
+    wanted = "Infeasible(Apple), Pick(Apple)"
+    processor = PlanLogitsProcessor(
+        tokenizer, ACTIONS, eos_token_ids=[tokenizer.vocab.index("<end>")], max_new_tokens=40, refusal="Infeasible"
+    )
+
+    def scores_of(step):
+        scores = torch.zeros(1, len(tokenizer))
+        if step < len(wanted):
+            scores[0, tokenizer.vocab.index(wanted[step])] = 5.0
+        return scores
+
+    texts, finished = run_greedy(processor, scores_of)
+    assert texts == ["Infeasible(Apple)"] * 2 and all(finished)
 
 
 def test_processor_needs_an_end_token():
