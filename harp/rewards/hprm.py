@@ -190,6 +190,10 @@ class HPRM:
         graph = search(scene, self._judging_domain(scene, parsed))
         steps = parsed.steps
         n = len(steps)
+        # Whether the task can be done is the scene's, whatever the plan: an empty answer to an
+        # impossible task still counts as one of the impossible tasks (refusal recall's denominator).
+        missing = missing_in(scene)
+        infeasible = bool(missing) or (graph.exact and graph.optimal_length is None and scene.goal_size() > 0)
         if n == 0:
             ((v_initial, exact),) = graph.trace_values([scene.initial])
             optimal = v_initial if exact else None
@@ -212,10 +216,9 @@ class HPRM:
                 exact,
                 note,
                 optimal,
+                infeasible,
             )
 
-        missing = missing_in(scene)
-        infeasible = bool(missing) or (graph.exact and graph.optimal_length is None and scene.goal_size() > 0)
         refusal = refusal_step(parsed)
         if refusal is not None:
             return self._score_refusal(parsed, refusal, scene, graph, missing, infeasible)

@@ -64,6 +64,14 @@ def test_a_plan_for_a_task_that_cannot_be_done_never_completes():
     assert (b.error_type, b.completed, b.infeasible, b.task) == ("task", False, True, -1.0)
 
 
+@pytest.mark.parametrize("answer", ["", "Navigate", "Pick)"])
+def test_whether_a_task_can_be_done_does_not_depend_on_the_answer(answer):
+    # An answer with no step once left `infeasible` False, so evaluation counted an impossible task
+    # among the feasible ones (refusal recall's denominator changed with the model).
+    assert HPRM_GUIDE.score(answer, NO_APPLE).infeasible
+    assert not HPRM_GUIDE.score(answer, FEASIBLE).infeasible
+
+
 def test_a_plan_naming_an_entity_the_scene_lacks_is_a_hallucination():
     b = HPRM_GUIDE.score("Navigate(Table), Pick(Apple), Navigate(Box), Place(Box)", NO_APPLE)
     assert b.error_type == "hallucination" and b.action < 1
