@@ -454,9 +454,24 @@ def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
     return lines + [""]
 
 
+def plot_series(rows: list[dict]) -> list[tuple]:
+    """A regime's bars per model, as (label, value of a row, hatch): task completion; seen and held-out
+    phrasing instead where held-out phrasing was evaluated; refusal F1 beside where tasks cannot be done."""
+    series = [("task completion", lambda row: row["task_completion"], None)]
+    if any("held_out" in row for row in rows):
+        series = [
+            ("seen phrasing", lambda row: row["task_completion"], None),
+            ("held-out", lambda row: row["held_out"]["task_completion"], "//"),
+        ]
+    if any(row.get("refusal_f1") is not None for row in rows):
+        series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
+    return series
+
+
 def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
     """Task completion of SFT and each variant (mean with its 95% CI over seeds), a panel per regime,
-    held-out phrasing beside when evaluated; False (nothing written) without rows."""
+    held-out phrasing beside when evaluated, and refusal F1 where tasks cannot be done; False (nothing
+    written) without rows."""
     if not rows:
         return False
     import matplotlib
@@ -470,25 +485,23 @@ def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
     for axis, regime in zip(axes, regimes):
         by = {(row["model"], row["seed"]): row for row in rows if row["regime"] == regime}
         models = [m for m in ["sft", *variants] if any(key[0] == m for key in by)]
-        held = any("held_out" in row for row in by.values())
-        for offset, key, label in ((0.0, None, "seen phrasing" if held else None), (0.4, "held_out", "held-out")):
-            if key and not held:
-                continue
+        series = plot_series(list(by.values()))
+        width = 0.8 / len(series)
+        for number, (label, value, hatch) in enumerate(series):
             means, halves = [], []
             for model in models:
-                values = [(row[key] if key else row)["task_completion"] for (m, _), row in by.items() if m == model]
-                mean, half = mean_ci(values)
+                mean, half = mean_ci([value(row) for (m, _), row in by.items() if m == model])
                 means.append(mean)
                 halves.append(half)
-            width = 0.4 if held else 0.7
-            x = [i + (offset if held else 0.0) for i in range(len(models))]
-            axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch="//" if key else None)
-        axis.set_xticks([i + (0.2 if held else 0.0) for i in range(len(models))], models, rotation=30, ha="right")
+            x = [i + number * width for i in range(len(models))]
+            axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch=hatch)
+        middle = (len(series) - 1) * width / 2
+        axis.set_xticks([i + middle for i in range(len(models))], models, rotation=30, ha="right")
         axis.set_ylim(0, 1.2)  # room above the bars for the legend
         axis.set_title(regime, fontsize=9)
-        axis.set_ylabel("task completion (test+val)")
-        if held:
-            axis.legend(fontsize=7, loc="upper right", ncol=2)
+        axis.set_ylabel("test+val" if len(series) > 1 else "task completion (test+val)")
+        if len(series) > 1:
+            axis.legend(fontsize=7, loc="upper right", ncol=len(series))
     figure.suptitle("mean and 95% CI over seeds", fontsize=9)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

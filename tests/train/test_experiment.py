@@ -10,7 +10,14 @@ import pytest
 
 from harp.config import read_run_config
 from harp.errors import ConfigError
-from harp.recipes.experiment import load_experiment, mean_ci, steps_to_gain, summary_plot, summary_table
+from harp.recipes.experiment import (
+    load_experiment,
+    mean_ci,
+    plot_series,
+    steps_to_gain,
+    summary_plot,
+    summary_table,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,6 +151,19 @@ def test_summary_sets_held_out_phrasing_beside_the_training_data_s(tmp_path):
     assert "phrasing" not in summary_table([{k: v for k, v in rows[0].items() if k != "held_out"}], [])
     assert summary_plot(rows, ["full"], tmp_path / "summary.png") and (tmp_path / "summary.png").stat().st_size > 1000
     assert not summary_plot([], ["full"], tmp_path / "none.png") and not (tmp_path / "none.png").exists()
+    assert [label for label, _, _ in plot_series(rows)] == ["seen phrasing", "held-out"]
+
+
+def test_the_plot_shows_refusal_f1_where_tasks_cannot_be_done(tmp_path):
+    rows = [
+        {"regime": "r", "seed": seed, "model": model, "task_completion": 0.8, "refusal_f1": f1}
+        for seed, model, f1 in ((1, "sft", 0.0), (2, "sft", 0.2), (1, "full", 0.6), (2, "full", 0.8))
+    ]
+    series = plot_series(rows)
+    assert [label for label, _, _ in series] == ["task completion", "refusal F1"]
+    assert [series[1][1](row) for row in rows] == [0.0, 0.2, 0.6, 0.8]
+    assert [label for label, _, _ in plot_series([dict(rows[0], refusal_f1=None)])] == ["task completion"]
+    assert summary_plot(rows, ["full"], tmp_path / "summary.png")
 
 
 def test_summary_breaks_completion_down_by_objects_moved_when_some_tasks_move_three():
