@@ -87,7 +87,7 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert first.returncode == 0, first.stderr[-2000:]
     rows = [json.loads(line) for line in (tmp_path / "run" / "results.jsonl").read_text().splitlines()]
-    assert [row["model"] for row in rows] == ["sft", "full", "ftca_off", "negatives_off", "both_off"]
+    assert [row["model"] for row in rows] == ["sft", "full", "both_off", "outcome", "outcome_progress"]
     assert all(0.0 <= row["task_completion"] <= 1.0 and row["num_samples"] == 6 for row in rows)
     assert all(0.0 <= row["blank"]["task_completion"] <= 1.0 for row in rows) and "sft blank images" in first.stdout
     assert (
