@@ -456,13 +456,16 @@ def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
 
 def plot_series(rows: list[dict]) -> list[tuple]:
     """A regime's bars per model, as (label, value of a row, hatch): task completion; seen and held-out
-    phrasing instead where held-out phrasing was evaluated; refusal F1 beside where tasks cannot be done."""
+    phrasing instead where held-out phrasing was evaluated; three-object tasks beside where the test has
+    them; refusal F1 beside where tasks cannot be done."""
     series = [("task completion", lambda row: row["task_completion"], None)]
     if any("held_out" in row for row in rows):
         series = [
             ("seen phrasing", lambda row: row["task_completion"], None),
             ("held-out", lambda row: row["held_out"]["task_completion"], "//"),
         ]
+    if all(row.get("three_objects") is not None for row in rows):  # the compositional split's own figure
+        series.append(("3 objects", lambda row: row["three_objects"], "xx"))
     if any(row.get("refusal_f1") is not None for row in rows):
         series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
     return series
@@ -494,7 +497,8 @@ def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
                 means.append(mean)
                 halves.append(half)
             x = [i + number * width for i in range(len(models))]
-            axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch=hatch)
+            bars = axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch=hatch)
+            axis.bar_label(bars, fmt="%.2f", fontsize=6, padding=2)  # a zero is a figure too, not a missing bar
         middle = (len(series) - 1) * width / 2
         axis.set_xticks([i + middle for i in range(len(models))], models, rotation=30, ha="right")
         axis.set_ylim(0, 1.2)  # room above the bars for the legend

@@ -163,6 +163,8 @@ def test_the_plot_shows_refusal_f1_where_tasks_cannot_be_done(tmp_path):
     assert [label for label, _, _ in series] == ["task completion", "refusal F1"]
     assert [series[1][1](row) for row in rows] == [0.0, 0.2, 0.6, 0.8]
     assert [label for label, _, _ in plot_series([dict(rows[0], refusal_f1=None)])] == ["task completion"]
+    three = [dict(row, three_objects=0.1, refusal_f1=None) for row in rows]
+    assert [label for label, _, _ in plot_series(three)] == ["task completion", "3 objects"]
     assert summary_plot(rows, ["full"], tmp_path / "summary.png")
 
 
