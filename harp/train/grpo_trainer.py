@@ -366,17 +366,23 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         return advantages
 
     def _log_policy_rewards(self, mode: str, breakdowns, is_negative: list[bool]) -> None:
-        """Reward metrics over the sampled completions only; negatives' mean reward apart."""
+        """Reward metrics over the sampled completions only; negatives' mean reward apart. Where the batch
+        holds tasks that cannot be done, `refusals` is the share of their sampled completions that are
+        refusals: whether sampling reaches a refusal at all (docs/results.md §7)."""
         metrics = self._metrics[mode]
         names = ["total", *COMPONENTS]
         rows = [
-            [float(getattr(b, n)) for n in names] + [float(b.completed), float(neg)]
+            [float(getattr(b, n)) for n in names]
+            + [float(b.infeasible), float(b.refused), float(b.completed), float(neg)]
             for b, neg in zip(breakdowns, is_negative)
         ]
         table = self.accelerator.gather(torch.tensor(rows, dtype=torch.float32, device=self.accelerator.device))
         sampled, negative = table[table[:, -1] == 0], table[table[:, -1] == 1]
         if len(sampled):
             metrics["task_completion"].append(sampled[:, -2].mean().item())
+            impossible = sampled[sampled[:, -4] == 1]
+            if len(impossible):
+                metrics["refusals"].append(impossible[:, -3].mean().item())
         if len(negative) and len(sampled):
             metrics["negatives/reward"].append(negative[:, 0].mean().item())
             # TRL appended means and stds over every row of the groups; keep the sampled rows' instead.

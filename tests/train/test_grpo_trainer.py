@@ -167,6 +167,26 @@ def test_reward_spread_is_logged_over_the_sampled_completions_only(tiny, workdir
         assert metrics[key][-1] == pytest.approx(expected, abs=1e-6), key
 
 
+def test_the_share_of_refusals_is_logged_where_a_task_cannot_be_done(tiny, workdir):
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, negatives_per_group=0, num_candidates=4)
+    torch.manual_seed(0)
+    trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    assert "refusals" not in trainer._metrics["train"]  # every task here can be done
+    impossible = dict(RECORD, task="Put the banana into the bin", plan=["Infeasible(Banana)"])
+    impossible["scene"] = dict(SCENE, goal={}, missing=["banana"])
+    rows = build_dataset([impossible, dict(RECORD)], trainer.scorer.hprm.domain, None)
+    # The tiny model never refuses: its answers are scored as if one in two were the refusal.
+    hprm, answers = trainer.scorer.hprm, iter(["Infeasible(Banana)", "Navigate(Bin)"] * 4)
+    score = hprm.score
+    hprm.score = lambda text, example: score(next(answers) if example["scene"].get("missing") else text, example)
+    group = trainer.num_generations
+    trainer._generate_and_score_completions([rows[0]] * group + [rows[1]] * group)
+    breakdowns = trainer.scorer.last_breakdowns
+    assert [b.infeasible for b in breakdowns] == [True] * group + [False] * group
+    assert [b.refused for b in breakdowns[:group]] == [True, False] * (group // 2)
+    assert trainer._metrics["train"]["refusals"][-1] == 0.5  # over the impossible task's completions only
+
+
 def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, workdir):
     """Greedy sampling makes every sampled plan the same: the negative may not give them an advantage."""
     worse = "Place(Bin), Place(Bin), Place(Bin), Pick(Cup), Pick(Cup), Pick(Cup)"
