@@ -4,6 +4,8 @@
     python benchmarks/learning.py --config configs/experiments/smoke.yaml      # 1 seed, a few steps (CI runs it)
     python benchmarks/learning.py --config configs/experiments/learning.yaml --summary   # print the table only
     python benchmarks/learning.py --config configs/experiments/long_grpo.yaml --regime noise0.3   # one regime
+    python benchmarks/learning.py --config configs/experiments/ablation.yaml --regime wrong_table0.6 \
+        --variant outcome --variant full   # two of its arms; the others later, from the same rows
 
 Resumable: finished runs are in <workdir>/results.jsonl; run the same command again to continue.
 Rows made under other settings (an edited regime, override or config) are kept there but not reused.
@@ -46,10 +48,16 @@ def main(argv=None) -> int:
         metavar="NAME",
         help="run (or summarise) only this regime of the file; repeat for several",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        metavar="NAME",
+        help="run (or summarise) only this GRPO variant of the file; repeat for several",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     try:
-        config = load_experiment(args.config, regimes=args.regime)
+        config = load_experiment(args.config, regimes=args.regime, variants=args.variant)
         if args.summary:
             path = Path(config.workdir) / RESULTS
             names = {regime.name for regime in config.regimes}

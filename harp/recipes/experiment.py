@@ -140,12 +140,22 @@ class ExperimentConfig:
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
 
-def load_experiment(path: str | Path, regimes: list[str] | None = None) -> ExperimentConfig:
+def load_experiment(
+    path: str | Path, regimes: list[str] | None = None, variants: list[str] | None = None
+) -> ExperimentConfig:
     """Read and check an experiment YAML, all of it, before anything runs: a bad key or value is a
-    one-line ConfigError naming the file and key. `regimes` keeps only the regimes of those names
-    (all when None)."""
+    one-line ConfigError naming the file and key. `regimes` keeps only the regimes of those names,
+    `variants` only those GRPO variants (all when None); a later run with more of them goes on from
+    the rows these left (a row's settings do not include the list of variants)."""
     config = load_config_file(ExperimentConfig, path)  # bytes, YAML, unknown keys, types (harp.config)
     check_experiment(config)
+    if variants:
+        unknown = sorted(set(variants) - set(config.variants))
+        if unknown:
+            raise ConfigError(
+                f"{config.source}: no variant named {', '.join(unknown)} (the file has {', '.join(config.variants)})"
+            )
+        config.variants = [variant for variant in config.variants if variant in variants]
     if regimes:
         unknown = sorted(set(regimes) - {regime.name for regime in config.regimes})
         if unknown:

@@ -73,6 +73,10 @@ def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
     assert len(load_experiment(path).regimes) == 3
     with pytest.raises(ConfigError, match=re.escape("no regime named typo (the file has clean, noisy, few)")):
         load_experiment(path, regimes=["typo"])
+    variants = load_experiment(path, variants=["both_off", "full"]).variants
+    assert variants == ["full", "both_off"]  # the file's order, of those named
+    with pytest.raises(ConfigError, match=re.escape("no variant named outcome (the file has full, ftca_off")):
+        load_experiment(path, variants=["outcome"])
     path.write_text("workdir: run\nregimes: [{name: blind, label_noise: 0.6, label_noise_kinds: wrong_table}]\n")
     assert load_experiment(path).regimes[0].label_noise_kinds == ["wrong_table"]  # one name is a list of one
 
