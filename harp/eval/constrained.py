@@ -4,8 +4,9 @@ The plan grammar is `Action(Argument)` steps joined by `,` or `, `, then end of 
 Action is one of the domain's action names exactly as written and Argument is a non-empty run of
 name characters (letters, digits, spaces, `-'_/.&`). A refusal (`Infeasible(X)`, harp/plan/refusal.py)
 is a whole plan: allowed only as the first step, and then only the end may follow, so a sampled
-refusal is never spoilt by steps after it (H-PRM reads those as an unknown action). Which entities exist is left to the model:
-the grammar guarantees the format, not the plan, so H-PRM's higher levels still measure the model.
+refusal is never spoilt by steps after it (H-PRM reads those as an unknown action). Which entities
+exist is left to the model: the grammar guarantees the format, not the plan, so H-PRM's higher
+levels still measure the model.
 
 How it works: a character-level automaton with a handful of states (a prefix of an action name,
 inside an argument, after a step, after a comma) is lifted to the tokenizer's vocabulary once per

@@ -483,8 +483,7 @@ def plot_series(rows: list[dict]) -> list[tuple]:
 
 def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
     """Task completion of SFT and each variant (mean with its 95% CI over seeds), a panel per regime,
-    held-out phrasing beside when evaluated, and refusal F1 where tasks cannot be done; False (nothing
-    written) without rows."""
+    with the figures `plot_series` adds beside it; False (nothing written) without rows."""
     if not rows:
         return False
     import matplotlib
