@@ -140,15 +140,11 @@ def alfworld(games: int) -> None:
     """ALFWorld's real games: the walkthroughs and mutated plans of benchmarks/data/alfworld_verdicts.jsonl
     for the first `games` games, scored against the imported scenes (existential goals, 237-357 objects)."""
     import json
-    import tempfile
 
-    from harp.data.alfworld_import import import_alfworld
+    from harp.data.alfworld_import import alfworld_records
 
     root = Path(__file__).resolve().parents[1]
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "alfworld.jsonl"
-        import_alfworld([root / "tests" / "data" / "alfworld"], out)
-        records = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    records = {r["id"]: r for r in alfworld_records([root / "tests" / "data" / "alfworld"])}
     rows = [json.loads(line) for line in (root / "benchmarks" / "data" / "alfworld_verdicts.jsonl").open()]
     chosen = list(dict.fromkeys(row["game"] for row in rows))[:games]
     pairs = [(", ".join(row["plan"]), records[row["game"]]) for row in rows if row["game"] in chosen]

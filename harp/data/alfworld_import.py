@@ -523,6 +523,14 @@ def import_alfworld(paths, output_path) -> int:
         )
         if inside or (output.exists() and path.exists() and os.path.samefile(path, output)):
             raise HarpError(f"--out {output_path}: is an input ({path}); write the records elsewhere")
+    records = alfworld_records(paths)
+    write_records(output, records)
+    return len(records)
+
+
+def alfworld_records(paths) -> list[dict]:
+    """Every game under `paths` as a HARP record, checked as `import_alfworld` writes them: a game that
+    cannot be imported is a DataError naming it."""
     records, seen = [], {}
     for where, game in iter_games(paths):
         record = convert(game, where)
@@ -535,8 +543,7 @@ def import_alfworld(paths, output_path) -> int:
         records.append(record)
     if not records:
         raise DataError(f"{', '.join(map(str, paths))}: no ALFWorld games")
-    write_records(output, records)
-    return len(records)
+    return records
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

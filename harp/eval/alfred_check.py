@@ -85,17 +85,11 @@ def expert_figures(path: str = DEFAULT_PATH) -> ExpertFigures:
 
 def alfworld_figures(folder: str) -> ExpertFigures:
     """ALFWorld's walkthroughs of the games in `folder`, each judged against its game's scene."""
-    import json
-    import tempfile
     from pathlib import Path
 
-    from harp.data.alfworld_import import import_alfworld
+    from harp.data.alfworld_import import alfworld_records
 
-    with tempfile.TemporaryDirectory() as work:
-        out = Path(work) / "alfworld.jsonl"
-        import_alfworld([Path(folder)], out)
-        records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    return judge(load_domain("alfworld"), records)
+    return judge(load_domain("alfworld"), alfworld_records([Path(folder)]))
 
 
 def judge(domain, records) -> ExpertFigures:
