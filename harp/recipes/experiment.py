@@ -476,7 +476,7 @@ def plot_series(rows: list[dict]) -> list[tuple]:
         ]
     if all(row.get("three_objects") is not None for row in rows):  # the compositional split's own figure
         series.append(("3 objects", lambda row: row["three_objects"], "xx"))
-    if any(row.get("refusal_f1") is not None for row in rows):
+    if all(row.get("refusal_f1") is not None for row in rows):  # every model evaluated on them
         series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
     return series
 
