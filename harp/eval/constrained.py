@@ -249,35 +249,58 @@ class PlanLogitsProcessor:
             self._generated = 0
         self._previous = input_ids.detach().clone()
 
-        # One gather and one comparison for the whole batch: a row may take a token when the plan
-        # can still be finished within the remaining budget after it.
-        table = self._cost_table(scores.shape[1], scores.device)
-        index = torch.tensor([self._row_of[state] for state in self._states], device=scores.device)
+        allowed = self._allowed(self._states, self._generated, scores.shape[1], scores.device)
+        return scores.masked_fill(~allowed, float("-inf"))
+
+    def _allowed(self, states: list[tuple], generated: int, width: int, device):
+        """(rows, width) bool: the tokens each row may take next, `generated` tokens into its plan.
+
+        One gather and one comparison for the whole batch: a row may take a token when the plan can
+        still be finished within the remaining budget after it."""
+        import torch
+
+        table = self._cost_table(width, device)
+        index = torch.tensor([self._row_of[state] for state in states], device=device)
         cost = table[index]
-        budget = (
-            NO_WAY - 1
-            if self.max_new_tokens is None
-            else min(max(self.max_new_tokens - self._generated, 0), NO_WAY - 1)
-        )
+        budget = NO_WAY - 1 if self.max_new_tokens is None else min(max(self.max_new_tokens - generated, 0), NO_WAY - 1)
         allowed = cost <= budget
         stuck = ~allowed.any(dim=1)
         if stuck.any():  # only when the budget is too small for any plan: take the shortest way out
             allowed[stuck] = cost[stuck] == cost[stuck].min(dim=1, keepdim=True).values
-        return scores.masked_fill(~allowed, float("-inf"))
+        return allowed
+
+    def allowed_tokens(self, completion_ids, width: int):
+        """(rows, T, width) bool: the tokens the grammar allowed at each position of these completions
+        (a (rows, T) tensor of ids, each row a plan from its start), replayed as `__call__` masked them
+        while they were sampled. A training step scores a constrained sample under the same mask
+        (on-policy constrained GRPO, harp.train.grpo_trainer)."""
+        import torch
+
+        rows, length = completion_ids.shape
+        states = [FIRST] * rows
+        steps = []
+        for t in range(length):
+            steps.append(self._allowed(states, t, width, completion_ids.device))
+            states = [self._advance(s, tok) for s, tok in zip(states, completion_ids[:, t].tolist())]
+        if not steps:
+            return torch.zeros((rows, 0, width), dtype=torch.bool, device=completion_ids.device)
+        return torch.stack(steps, dim=1)
 
 
-def plan_logits_processor(processor, domain, max_new_tokens: int | None = None):
-    """A LogitsProcessorList holding a PlanLogitsProcessor, for a processor (or tokenizer) and a Domain.
+def plan_grammar(processor, domain, max_new_tokens: int | None = None) -> PlanLogitsProcessor:
+    """The PlanLogitsProcessor for a processor (or tokenizer) and a Domain.
 
     A plan ends at the chat turn's end (`<|im_end|>`) or the tokenizer's EOS: the same ids
-    harp.models.generate stops at, so an ended plan is never continued.
+    harp.models.generate stops at, so an ended plan is never continued. A refusal is a plan in every domain.
     """
-    from transformers import LogitsProcessorList
-
     tokenizer = getattr(processor, "tokenizer", processor)
     eos = {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
     eos = [i for i in eos if isinstance(i, int) and i != tokenizer.unk_token_id]
-    # a refusal is a plan in every domain
-    return LogitsProcessorList(
-        [PlanLogitsProcessor(tokenizer, domain.action_names, eos, max_new_tokens, REFUSAL_ACTION)]
-    )
+    return PlanLogitsProcessor(tokenizer, domain.action_names, eos, max_new_tokens, REFUSAL_ACTION)
+
+
+def plan_logits_processor(processor, domain, max_new_tokens: int | None = None):
+    """A LogitsProcessorList holding `plan_grammar(...)`, for `generate`."""
+    from transformers import LogitsProcessorList
+
+    return LogitsProcessorList([plan_grammar(processor, domain, max_new_tokens)])

@@ -35,7 +35,7 @@ from pathlib import Path
 from harp.config import save_run_config
 from harp.data.records import Record, as_record, load_image, read_records, where
 from harp.errors import DataError
-from harp.eval.constrained import plan_logits_processor
+from harp.eval.constrained import plan_grammar
 from harp.eval.evaluate import load_test_records
 from harp.models.load import load_model_and_processor
 from harp.models.prompt import build_messages
@@ -185,9 +185,7 @@ def build_trainer(
         scorer=scorer,
         num_candidates=t.num_candidates,
         negatives_per_group=t.negatives_per_group,
-        logits_processor=plan_logits_processor(processor, hprm.domain, t.max_new_tokens)
-        if t.constrained_sampling
-        else None,
+        plan_grammar=plan_grammar(processor, hprm.domain, t.max_new_tokens) if t.constrained_sampling else None,
         use_ftca=config.reward.use_ftca,
         ftca_alpha=config.reward.ftca_alpha,
     )

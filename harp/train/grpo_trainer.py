@@ -27,7 +27,8 @@ narrowly, all of them here (tests/train/test_trl_contract.py pins their signatur
 - `_compute_loss` (with `_get_per_token_logps_and_entropies`): no KL penalty on a negative's
   tokens, and a push on them that fades with their probability (below).
 - With `training.constrained_sampling`, `_generate` lends the model's `generate` the plan grammar's
-  logits processor while TRL samples.
+  logits processor while TRL samples, and `_get_per_token_logps_and_entropies` scores each token
+  under the same mask (below).
 - `log`: TRL's metric names become the guide's (`kl` -> `kl_div`, `learning_rate` -> `lr`,
   `rewards/format/mean` -> `reward/format`), and `reward` (with `reward_std` and each component's
   mean and std) counts the sampled completions only, so `train/reward` measures the policy, not
@@ -66,6 +67,17 @@ keeps the policy near the SFT model where the policy samples; a negative is a pl
 leave. `_compute_loss` sets a negative row's reference log-probs to the policy's own (detached), so
 its KL term and gradient are zero at the update (with `num_iterations` > 1 the later passes see
 a small drift); `kl_div` is the mean over the sampled rows' tokens.
+
+Constrained sampling is on-policy. Sampling through the plan grammar draws each token from the
+policy renormalised over the tokens the grammar allows; TRL would score it under the unmasked
+policy, an off-policy ratio it does not correct. Measured that way (refusals at temperature 1.5):
+TRL's KL estimate spiked to ~2,300, a token the grammar forced but the policy found unlikely
+got a huge log-ratio, and the policy's own malformed text was never pushed down — one seed's
+completion fell 0.81 -> 0.47 (docs/results.md §7). So with the grammar on, a token's log-prob
+(policy, old policy and reference alike) is taken under the mask it was sampled with
+(`PlanLogitsProcessor.allowed_tokens` replays it): a forced token has log-prob 0 and gets no
+gradient, the choices the grammar left open get all of it. A token the grammar would not have
+allowed (a negative read from a file) keeps its unmasked log-prob.
 """
 
 from __future__ import annotations
@@ -88,6 +100,33 @@ TRL_WRITTEN_AGAINST = "1.16.0"
 
 # TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
 RENAMES = {"kl": "kl_div", "learning_rate": "lr"}
+
+
+@contextmanager
+def final_hidden_states(backbone):
+    """Collects the backbone's last hidden states (with their graph) from each forward pass in the block."""
+    collected = []
+
+    def keep(_module, _inputs, output):
+        collected.append(output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0])
+
+    handle = backbone.register_forward_hook(keep)
+    try:
+        yield collected
+    finally:
+        handle.remove()
+
+
+def masked_log_probs(logps, logits, temperature: float, allowed, token_ids):
+    """Each token's log-probability under the policy renormalised over the tokens `allowed` at its
+    position (`logits`: (B, T, V) before the temperature); where the token itself was not allowed,
+    `logps` (the unmasked log-prob) as it is."""
+    token_allowed = allowed.gather(-1, token_ids[..., None].to(allowed.device)).squeeze(-1)
+    # where the token was not allowed every token is, so no row of the softmax is empty (NaN gradients)
+    allowed = allowed | ~token_allowed[..., None]
+    scaled = (logits.float() / temperature).masked_fill(~allowed, float("-inf"))
+    masked = scaled.log_softmax(-1).gather(-1, token_ids[..., None]).squeeze(-1)
+    return torch.where(token_allowed, masked.to(logps.dtype), logps)
 
 
 def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
@@ -146,7 +185,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         scorer,
         num_candidates: int,
         negatives_per_group: int = 0,
-        logits_processor=None,
+        plan_grammar=None,
         use_ftca: bool = True,
         ftca_alpha: float = 0.5,
         validation=None,
@@ -172,7 +211,8 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.negatives_per_group = negatives_per_group
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
-        self.logits_processor = logits_processor  # sampling through the plan grammar (training.constrained_sampling)
+        # sampling through the plan grammar (training.constrained_sampling): a PlanLogitsProcessor or None
+        self.plan_grammar = plan_grammar
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
         self._negative_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
         self._policy_logps = None  # that pass's log-probs, detached (for the sampled rows' KL metric)
@@ -209,18 +249,20 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         return EpochSeededSampler(sampler, self._epoch) if getattr(sampler, "shuffle", False) else sampler
 
     def _generate(self, prompts: list):
-        with self._sampling_through(self.logits_processor):
+        with self._sampling_through(self.plan_grammar):
             return self._generate_with_negatives(prompts)
 
     @contextmanager
-    def _sampling_through(self, logits_processor):
+    def _sampling_through(self, grammar):
         """TRL's `generate` call takes no logits processor: the model's own `generate` is given one while
         TRL samples (an instance attribute, removed after), so constrained sampling needs no copy of TRL's code."""
-        if logits_processor is None:
+        if grammar is None:
             yield
             return
+        from transformers import LogitsProcessorList
+
         model = self.accelerator.unwrap_model(self.model)
-        model.generate = functools.partial(type(model).generate, model, logits_processor=logits_processor)
+        model.generate = functools.partial(type(model).generate, model, logits_processor=LogitsProcessorList([grammar]))
         try:
             yield
         finally:
@@ -413,8 +455,25 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             self._log_sampled_kl(saved["ref_per_token_logps"], self._policy_logps, inputs["completion_mask"], rows)
         return loss
 
-    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
-        result = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        if self.plan_grammar is None:
+            result = super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+            )
+        else:  # the log-probs under the grammar's mask (the module docstring's "on-policy")
+            base = self.accelerator.unwrap_model(model)
+            base = base.get_base_model() if hasattr(base, "get_base_model") else base
+            with final_hidden_states(base.base_model) as hidden:  # the backbone TRL's fused head reads
+                result = super()._get_per_token_logps_and_entropies(
+                    model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+                )
+            completion_ids = input_ids[:, -logits_to_keep:]
+            allowed = self.plan_grammar.allowed_tokens(completion_ids, base.get_output_embeddings().out_features)
+            states = torch.cat(hidden, dim=0)[:, -logits_to_keep - 1 : -1]
+            logps = masked_log_probs(
+                result[0], base.get_output_embeddings()(states), self.temperature, allowed, completion_ids
+            )
+            result = (logps, *result[1:])
         if self._negative_rows is not None:  # the policy's pass in _compute_loss; TRL reads the rest next
             inputs, rows = self._negative_rows
             self._negative_rows = None

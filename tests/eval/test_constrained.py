@@ -171,3 +171,26 @@ def test_processor_ends_a_sampled_refusal():
 def test_processor_needs_an_end_token():
     with pytest.raises(ValueError, match="end-of-sequence"):
         PlanLogitsProcessor(CharTokenizer(), ACTIONS, eos_token_ids=[])
+
+
+def test_the_masks_a_sampled_plan_was_drawn_under_are_replayed_exactly():
+    """allowed_tokens(ids) gives, at every position, the mask __call__ applied while those ids were sampled
+    (budget included), so a training step can score a constrained sample under its own mask."""
+    import torch
+
+    tokenizer = CharTokenizer()
+    end = tokenizer.vocab.index("<end>")
+    processor = PlanLogitsProcessor(tokenizer, ACTIONS, eos_token_ids=[end], max_new_tokens=25, refusal="Infeasible")
+    generator = torch.Generator().manual_seed(3)
+    ids = torch.zeros((4, 2), dtype=torch.long)
+    masks = []
+    for _ in range(25):
+        masked = processor(ids, torch.randn(4, len(tokenizer), generator=generator) * 3)
+        masks.append(torch.isfinite(masked))
+        chosen = torch.multinomial(masked.softmax(-1), 1, generator=generator)
+        ids = torch.cat([ids, chosen], dim=1)
+    completions = ids[:, 2:]
+    replayed = processor.allowed_tokens(completions, len(tokenizer))
+    assert replayed.shape == (4, 25, len(tokenizer))
+    assert torch.equal(replayed, torch.stack(masks, dim=1))
+    assert (replayed.sum(-1) == 1).any()  # some tokens were forced: a mask that changes a log-prob

@@ -330,3 +330,35 @@ def test_constrained_sampling_samples_only_well_formed_plans_and_leaves_generate
     free.args.logging_steps = 1
     free.train()
     assert free.state.log_history[0]["reward/format"] < 1.0  # the random tiny model writes no plan alone
+
+
+def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, workdir, monkeypatch):
+    """On-policy constrained GRPO: a token the grammar forced has log-prob 0 (no gradient), and every
+    token's log-prob is its renormalised one over the allowed tokens (at least TRL's unmasked one)."""
+    from trl import GRPOTrainer
+
+    trainer, dataset, _ = make_trainer(
+        tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24
+    )
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+    calls = []
+    ours = HarpGRPOTrainer._get_per_token_logps_and_entropies
+
+    def spy(self, *args, **kwargs):
+        calls.append((args, kwargs))
+        return ours(self, *args, **kwargs)
+
+    monkeypatch.setattr(HarpGRPOTrainer, "_get_per_token_logps_and_entropies", spy)
+    trainer._compute_loss(trainer.model, output)
+    (args, kwargs), *_ = calls
+    with torch.no_grad():
+        masked = ours(trainer, *args, **kwargs)[0]
+        unmasked = GRPOTrainer._get_per_token_logps_and_entropies(trainer, *args, **kwargs)[0]
+    ids, mask = output["completion_ids"], output["completion_mask"].bool()
+    vocabulary = trainer.accelerator.unwrap_model(trainer.model).get_output_embeddings().out_features
+    allowed = trainer.plan_grammar.allowed_tokens(ids, vocabulary)
+    forced = (allowed.sum(-1) == 1) & mask
+    assert forced.any() and masked[forced].abs().max() < 1e-5
+    assert (masked[mask] >= unmasked[mask] - 1e-5).all()
+    assert (masked[mask] > unmasked[mask] + 1e-3).any()  # the mask took probability away somewhere
