@@ -140,6 +140,11 @@ def check_grpo(source: str, t, reward) -> None:
         value = getattr(t, key)
         if value is not None and value <= 0:
             raise ConfigError(f"{source}: training.{key}: must be > 0 (or null), got {value}")
+    if t.use_vllm and t.constrained_sampling:
+        raise ConfigError(
+            f"{source}: training.constrained_sampling: not with use_vllm (vLLM samples without the plan grammar, "
+            "and the update scores tokens under it); set one of them to false"
+        )
     if t.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError(
             f"{source}: training.use_vllm: vLLM is not installed (pip install vllm, on a GPU machine); "

@@ -70,6 +70,11 @@ def test_use_vllm_without_vllm_is_refused_at_load(tmp_path, monkeypatch):
         load("grpo", tmp_path, ["training.use_vllm=true"])
 
 
+def test_sampling_through_the_grammar_is_refused_with_vllm_which_would_sample_without_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.constrained_sampling: not with use_vllm"):
+        load("grpo", tmp_path, ["training.use_vllm=true", "training.constrained_sampling=true"])
+
+
 def test_output_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "taken").write_text("a file")
     for value, message in (

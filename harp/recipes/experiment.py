@@ -102,6 +102,7 @@ EVALUATIONS = (
     ("eval", "eval.jsonl", False, None, None),
     ("eval_blank", "eval.jsonl", True, "blank", "blank_images"),
     ("eval_held_out", "eval_held_out.jsonl", False, "held_out", "held_out_phrasing"),
+    ("eval_constrained", "eval.jsonl", False, "constrained", "constrained_eval"),
 )
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
@@ -137,6 +138,7 @@ class ExperimentConfig:
     base_model: str = "random"  # SFT starts from: "random" (init-tiny) or "grounded" (init-tiny --grounded)
     blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
     held_out_phrasing: bool = False  # also evaluate on the same test+val said with held-out frames
+    constrained_eval: bool = False  # also evaluate every model decoding through the plan grammar (--constrained)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
 
@@ -345,6 +347,7 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         lines += refusal_table(mine, seeds, ["sft", *variants])
         lines += grounding_table(mine, seeds, ["sft", *variants])
         lines += phrasing_table(mine, seeds, ["sft", *variants])
+        lines += grammar_table(mine, seeds, ["sft", *variants])
         lines += objects_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
 
@@ -375,6 +378,30 @@ def phrasing_table(rows: list[dict], seeds: list[int], models: list[str]) -> lis
                 cells.append(format_ci(values) if values else "-")
         gap = [by[model, s]["held_out"]["task_completion"] - by[model, s]["task_completion"] for s in paired]
         lines.append(f"  {model:<16}" + "".join(f"{c:>24}" for c in cells) + f"{format_ci(gap):>26}")
+    return lines + [""]
+
+
+def grammar_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Each model decoded freely beside the same model through the plan grammar (`constrained_eval`):
+    completion, and refusal F1 where some tasks cannot be done; [] where it was not evaluated."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any("constrained" in row for row in rows):
+        return []
+    keys = [("task completion", "task_completion")]
+    if any("refusal_f1" in row for row in rows):
+        keys.append(("refusal F1", "refusal_f1"))
+    lines = [
+        "  decoding (free, and through the plan grammar: harp evaluate --constrained)",
+        f"  {'model':<16}" + "".join(f"{f'{title}, {how}':>28}" for title, _ in keys for how in ("free", "grammar")),
+    ]
+    for model in models:
+        paired = [s for s in seeds if (model, s) in by and "constrained" in by[model, s]]
+        if not paired:
+            continue
+        free = [by[model, s] for s in paired]
+        grammar = [row["constrained"] for row in free]
+        cells = [format_ci([row[key] for row in side]) for _, key in keys for side in (free, grammar)]
+        lines.append(f"  {model:<16}" + "".join(f"{c:>28}" for c in cells))
     return lines + [""]
 
 
@@ -700,7 +727,8 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
 def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dict[str, Path]) -> dict[str, dict]:
     """Task completion and avg reward of each model on test+val, completion on the image-only task
     kinds, and with `blank_images` the same again with every image uniform (`blank` in each row),
-    with `held_out_phrasing` on test+val said with held-out frames (`held_out`)."""
+    with `held_out_phrasing` on test+val said with held-out frames (`held_out`), with `constrained_eval`
+    decoded through the plan grammar (`constrained`)."""
     results = {name: {} for name in models}
     for folder, test, blank, key, switch in EVALUATIONS:
         if switch and not getattr(config, switch):
@@ -715,9 +743,12 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
             report=False,
             quiet=True,
             blank_images=blank,
+            constrained=key == "constrained",
         )
         details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
-        for name, run in zip(models, details["models"]):
+        # a constrained evaluation runs each model free and then through the grammar: keep the latter
+        runs = [run for run in details["models"] if run["constrained"] == (key == "constrained")]
+        for name, run in zip(models, runs):
             scores = grounding_scores(run)
             if key:
                 results[name][key] = scores

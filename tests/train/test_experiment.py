@@ -98,6 +98,11 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
         all(0.0 <= row["held_out"]["task_completion"] <= 1.0 for row in rows)
         and "gap (held-out - seen)" in first.stdout
     )
+    assert all(0.0 <= row["constrained"]["task_completion"] <= 1.0 for row in rows) and "plan grammar" in first.stdout
+    grammar = json.loads(
+        (tmp_path / "run" / "noisy_few" / "seed1" / "eval_constrained" / "evaluation_details.json").read_text()
+    )
+    assert all(run["metrics"]["format_accuracy"] == 1.0 for run in grammar["models"] if run["constrained"])
     assert "regime noisy_few (seeds 1; test+val, 6 scenes)" in first.stdout
     noisy = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "actions.jsonl").read_text().splitlines()]
     assert any("label_noise" in record["meta"] for record in noisy)
@@ -199,3 +204,24 @@ def test_steps_to_gain_is_the_first_val_evaluation_at_sft_plus_0_05(tmp_path):
     table_rows[1]["steps_to_gain"], table_rows[3]["steps_to_gain"] = 40, None
     line = next(line for line in summary_table(table_rows, ["full"]).splitlines() if line.strip().startswith("full"))
     assert line.endswith("40, never")
+
+
+def test_summary_sets_decoding_through_the_grammar_beside_free_decoding():
+    def row(seed, model, free, grammar, f1):
+        figures = {"task_completion": free, "avg_reward": 0.5, "refusal_f1": f1, "infeasible_tasks": 10}
+        figures.update(refusal_precision=f1, refusal_recall=f1, feasible_task_completion=free)
+        return {
+            **figures,
+            "regime": "r",
+            "seed": seed,
+            "model": model,
+            "num_samples": 50,
+            "constrained": dict(figures, task_completion=grammar, refusal_f1=f1 + 0.5),
+        }
+
+    rows = [row(1, "sft", 0.7, 0.8, 0.0), row(2, "sft", 0.9, 1.0, 0.2)]
+    table = summary_table(rows, [])
+    assert "through the plan grammar" in table
+    line = next(line for line in table.splitlines() if line.strip().startswith("sft") and "0.600" in line)
+    assert [line.split()[i] for i in (1, 4, 7, 10)] == ["0.800", "0.900", "0.100", "0.600"]
+    assert "grammar" not in summary_table([{k: v for k, v in r.items() if k != "constrained"} for r in rows], [])
