@@ -345,7 +345,10 @@ class HPRM:
         else:
             level, partial, error_type = 5, 1.0, None
         values, total = self._levels(level, partial)
-        step_score = 0.0 if error_type is None else -1.0 - INVALID_STEP_PENALTY
+        # As a step: the right refusal is optimal (0); naming the wrong thing holds but gains nothing,
+        # like a wasted step (-1; every step of a plan for an impossible task scores that or less), so
+        # FTCA never credits the steps of a plan above the decision to refuse; otherwise invalid (-3).
+        step_score = 0.0 if error_type is None else -1.0 if level == 3 else -1.0 - INVALID_STEP_PENALTY
         exact = graph.exact or infeasible
         return RewardBreakdown(
             *values,

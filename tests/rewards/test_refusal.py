@@ -58,6 +58,19 @@ def test_a_refusal_naming_what_the_scene_has_fails_the_task_level_but_beats_any_
     assert best_plan < wrong.total < 1.0
 
 
+def test_as_a_step_a_refusal_naming_the_wrong_thing_is_no_worse_than_any_step_of_a_plan():
+    """FTCA credits steps by their step score: a refusal that names the wrong thing (it holds, and gains
+    nothing) scores as a wasted step, never below a step of a plan for the same impossible task (at -3,
+    FTCA credited the valid first steps of hallucinating plans above a sampled refusal)."""
+    wrong = HPRM_GUIDE.score("Infeasible(Cup)", NO_BASKET)
+    assert wrong.step_scores == [-1.0]
+    for plan in PLANS:
+        b = HPRM_GUIDE.score(plan, NO_BASKET)
+        if not b.refused:
+            assert all(score <= wrong.step_scores[0] for score in b.step_scores), plan
+    assert HPRM_GUIDE.score("Infeasible(Cup)", FEASIBLE).step_scores == [-3.0]  # where it can be done: invalid
+
+
 def test_a_plan_for_a_task_that_cannot_be_done_never_completes():
     # Every step holds and the (empty) remaining goal is met, but the apple does not exist.
     b = HPRM_GUIDE.score("Navigate(Red Table), Pick(Cup), Navigate(Box), Place(Box)", NO_APPLE)
