@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
-from harp.config import load_grpo_config
+from harp.config import load_grpo_config, read_run_config
 from harp.data.images import open_image
 from harp.entry import Command
 from harp.errors import DataError
@@ -14,6 +15,8 @@ from harp.eval.predict import Planner, check_task, format_result
 from harp.eval.report import write_report
 from harp.processes import main_process
 from harp.rewards.hprm import RewardWeights
+
+logger = logging.getLogger(__name__)
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +58,20 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def note_grammar_training(model_paths: list[str], constrained: bool) -> None:
+    """A model GRPO trained through the plan grammar learnt its choices under the grammar's mask (and
+    only there: measured, its refusals were worse decoded freely, docs/results.md §7): say so when it
+    is decoded without the grammar."""
+    if constrained:
+        return
+    for path in model_paths:
+        training = (read_run_config(path) or {}).get("training")
+        if isinstance(training, dict) and training.get("constrained_sampling") is True:
+            logger.warning(f"{path} was trained sampling through the plan grammar: decode it with --constrained")
+
+
 def run_evaluate(args) -> int:
+    note_grammar_training(args.model_path, args.constrained)
     weights = None
     if args.reward_config:
         weights = RewardWeights.from_config(load_grpo_config(args.reward_config, check_files=False).reward)
@@ -93,6 +109,7 @@ def run_predict(args) -> int:
             raise DataError(f"{args.scene}: cannot read the scene JSON: {error}") from None
         scene = scene.get("scene", scene)  # a whole record works too
     reference = [s.strip() for s in args.reference.split(",")] if args.reference else None
+    note_grammar_training([args.model_path], args.constrained)
     planner = Planner.from_pretrained(
         args.model_path, args.domain, constrained=args.constrained, max_new_tokens=args.max_new_tokens
     )

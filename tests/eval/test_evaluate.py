@@ -127,3 +127,17 @@ def test_blank_images_flag_is_accepted_by_the_guide_script():
     add_evaluate_arguments(parser)
     args = parser.parse_args(["--model_path", "m", "--test_data", "t.jsonl", "--blank_images"])
     assert args.blank_images and not parser.parse_args(["--model_path", "m", "--test_data", "t"]).blank_images
+
+
+def test_a_model_trained_through_the_grammar_is_said_to_need_it_when_decoded_freely(tmp_path, capsys):
+    from harp.eval.cli import note_grammar_training
+
+    for name, flag in (("grammar", "true"), ("free", "false")):
+        (tmp_path / name / "final").mkdir(parents=True)
+        (tmp_path / name / "harp_config.yaml").write_text(f"training:\n  constrained_sampling: {flag}\n")
+    paths = [str(tmp_path / "grammar" / "final"), str(tmp_path / "free" / "final"), "Qwen/Qwen2.5-VL-7B-Instruct"]
+    note_grammar_training(paths, constrained=False)
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "grammar/final was trained sampling through the plan grammar" in err
+    note_grammar_training(paths, constrained=True)
+    assert capsys.readouterr().err == ""
