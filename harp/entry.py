@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harp import processes
 from harp.errors import HarpError
 
 
@@ -56,7 +57,7 @@ def add_group(subparsers, name: str, help: str, commands: list[Command]) -> None
 def run_command(prog: str, handler: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a handler; its exit code. A HarpError is one line `PROG: error: ...` on stderr, not a traceback."""
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
     except HarpError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
         return 1
@@ -66,3 +67,6 @@ def run_command(prog: str, handler: Callable[[argparse.Namespace], int | None], 
     except BrokenPipeError:  # `harp score ... | head`: the reader left; not an error of ours
         sys.stderr.close()
         return 0
+    if code == 0:
+        processes.leave_at_exit()  # a launch's process group is left before the interpreter shuts down
+    return code

@@ -10,6 +10,7 @@ process group exists (for printing once).
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 
@@ -43,6 +44,30 @@ def start() -> str | None:
     from accelerate import PartialState
 
     return str(PartialState(cpu=not torch.cuda.is_available()).device)
+
+
+_AT_EXIT: list = []  # what leave_at_exit registered (once per process)
+
+
+def leave_at_exit() -> None:
+    """Leave the launch's process group when this process exits, while the interpreter is still whole;
+    every process calls it once its command succeeded. Left to the interpreter's shutdown, Gloo's
+    worker threads may still hold tensors when it tears down and abort the process (seen: `terminate
+    called without an active exception`, SIGABRT on one rank of a two-process GRPO run that had
+    finished its work). At exit, not at once: a launch may run several commands in one process (the
+    DeepSpeed tests do), each needing the group. Not after an error: the other processes may still be
+    inside a collective, and leaving could hang them."""
+    if world_size() > 1 and finish not in _AT_EXIT:
+        atexit.register(finish)
+        _AT_EXIT.append(finish)
+
+
+def finish() -> None:
+    """Leave the process group this process joined, if any."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(items: list) -> list:

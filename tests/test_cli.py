@@ -48,3 +48,36 @@ def test_run_command_turns_errors_and_interrupts_into_exit_codes(capsys):
     assert run_command("prog", interrupt, None) == 130
     assert "interrupted" in capsys.readouterr().err
     assert run_command("prog", lambda args: None, None) == 0
+
+
+def test_a_command_that_succeeded_leaves_the_launch_s_process_group_at_exit_and_one_that_failed_does_not(monkeypatch):
+    import atexit
+
+    import harp.processes
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(harp.processes, "_AT_EXIT", [])
+
+    def fail(args):
+        raise ConfigError("x.yaml: training.lr: unknown key")
+
+    monkeypatch.setattr(harp.processes, "world_size", lambda: 2)  # as under a launcher
+    assert run_command("prog", fail, None) == 1 and registered == []  # others may be inside a collective
+    assert run_command("prog", lambda args: 2, None) == 2 and registered == []
+    assert run_command("prog", lambda args: None, None) == 0 and registered == [harp.processes.finish]
+    assert run_command("prog", lambda args: None, None) == 0 and len(registered) == 1  # once per process
+    monkeypatch.setattr(harp.processes, "world_size", lambda: 1)
+    monkeypatch.setattr(harp.processes, "_AT_EXIT", [])
+    assert run_command("prog", lambda args: None, None) == 0 and len(registered) == 1  # no launch, no group
+
+
+def test_finish_destroys_the_process_group_this_process_joined():
+    import torch.distributed as dist
+
+    import harp.processes
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{harp.processes.free_port()}", rank=0, world_size=1)
+    harp.processes.finish()
+    assert not dist.is_initialized()
+    harp.processes.finish()  # nothing left to leave: no error
