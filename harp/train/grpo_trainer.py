@@ -71,13 +71,15 @@ a small drift); `kl_div` is the mean over the sampled rows' tokens.
 Constrained sampling is on-policy. Sampling through the plan grammar draws each token from the
 policy renormalised over the tokens the grammar allows; TRL would score it under the unmasked
 policy, an off-policy ratio it does not correct. Measured that way (refusals at temperature 1.5):
-TRL's KL estimate spiked to ~2,300, a token the grammar forced but the policy found unlikely
-got a huge log-ratio, and the policy's own malformed text was never pushed down — one seed's
-completion fell 0.81 -> 0.47 (docs/results.md §7). So with the grammar on, a token's log-prob
-(policy, old policy and reference alike) is taken under the mask it was sampled with
-(`PlanLogitsProcessor.allowed_tokens` replays it): a forced token has log-prob 0 and gets no
-gradient, the choices the grammar left open get all of it. A token the grammar would not have
-allowed (a negative read from a file) keeps its unmasked log-prob.
+TRL's KL estimate spiked to ~2,300 (a token the grammar forced but the policy found unlikely got a
+huge log-ratio) and one seed's completion fell 0.81 -> 0.47 (docs/results.md §7). So with the
+grammar on, a token's log-prob (policy, old policy and reference alike) is taken under the mask it
+was sampled with (`PlanLogitsProcessor.allowed_tokens` replays it): a forced token has log-prob 0
+and gets no gradient, the choices the grammar left open get all of it (measured: the KL stays
+below 0.13, no seed broke). A token the grammar would not have allowed (a negative read from a
+file) keeps its unmasked log-prob. What the policy puts on tokens the grammar forbids is never
+sampled and so never trained either way: a model so trained is decoded through the grammar
+(`--constrained`; `harp predict`/`evaluate` warn without it).
 """
 
 from __future__ import annotations
