@@ -16,6 +16,7 @@ step 2's checkpoint and resumed ends with the uninterrupted run's weights, bit f
 """
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -125,6 +126,10 @@ def runs(world):
             ),
             script("grpo", grpo(world, "grpo_z2", 2, f"training.deepspeed={ZERO2}"), "--rows", str(world / "rows_z2")),
             script("grpo", grpo(world, "grpo_ddp", 2), "--rows", str(world / "rows_ddp")),
+            script(
+                "grpo",
+                grpo(world, "grpo_grammar_z3", 2, f"training.deepspeed={ZERO3}", "training.constrained_sampling=true"),
+            ),
         ),
         timeout=600,
     )
@@ -163,13 +168,22 @@ def test_launches_ran_every_run_and_said_each_thing_once(runs):
     assert exits(guide.stdout) == [0, 0, 0, 0, 1], guide.stderr[
         -3000:
     ]  # the NaN run stopped; the killed one printed nothing
-    assert guide.returncode != 0 and exits(accelerate.stdout) == [0] * 5, accelerate.stderr[-3000:]
-    for result, deepspeed_runs in ((guide, 6), (accelerate, 4)):
+    assert guide.returncode != 0 and exits(accelerate.stdout) == [0] * 6, accelerate.stderr[-3000:]
+    for result, deepspeed_runs in ((guide, 6), (accelerate, 5)):
         # HARP's own lines once per run, not once per process; no library deprecation per process
         assert result.stderr.count("DeepSpeed runs on its CPU accelerator") == deepspeed_runs
         assert "FutureWarning" not in result.stderr
     assert "Setting accelerator to CPU" not in accelerate.stderr  # DeepSpeed's detection warning, in every process
-    assert accelerate.stdout.count("SFT done") == 3 and accelerate.stdout.count("final model:") == 5
+    assert accelerate.stdout.count("SFT done") == 3 and accelerate.stdout.count("final model:") == 6
+
+
+def test_grpo_through_the_plan_grammar_trains_under_zero3(runs):
+    """On-policy constrained GRPO projects the final hidden states through the sharded LM head once more:
+    under ZeRO-3 it ran, every sampled plan parsed, and the loss and KL stayed finite."""
+    world, _, _ = runs
+    logged = [row for row in state(world / "grpo_grammar_z3" / "checkpoint-2")["log_history"] if "loss" in row]
+    assert len(logged) == 2 and all(row["reward/format"] == 1.0 for row in logged)
+    assert all(math.isfinite(row["loss"]) and math.isfinite(row.get("kl_div", 0.0)) for row in logged)
 
 
 def test_sft_under_zero2_and_zero3_equals_one_process_and_its_final_plans_the_same(runs):
