@@ -46,9 +46,6 @@ def start() -> str | None:
     return str(PartialState(cpu=not torch.cuda.is_available()).device)
 
 
-_AT_EXIT: list = []  # what leave_at_exit registered (once per process)
-
-
 def leave_at_exit() -> None:
     """Leave the launch's process group when this process exits, while the interpreter is still whole;
     every process calls it once its command succeeded. Left to the interpreter's shutdown, Gloo's
@@ -57,9 +54,9 @@ def leave_at_exit() -> None:
     finished its work). At exit, not at once: a launch may run several commands in one process (the
     DeepSpeed tests do), each needing the group. Not after an error: the other processes may still be
     inside a collective, and leaving could hang them."""
-    if world_size() > 1 and finish not in _AT_EXIT:
+    if world_size() > 1:
+        atexit.unregister(finish)  # once per process, however many commands it runs
         atexit.register(finish)
-        _AT_EXIT.append(finish)
 
 
 def finish() -> None:

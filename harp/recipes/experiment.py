@@ -152,21 +152,19 @@ def load_experiment(
     config = load_config_file(ExperimentConfig, path)  # bytes, YAML, unknown keys, types (harp.config)
     check_experiment(config)
     if variants:
-        unknown = sorted(set(variants) - set(config.variants))
-        if unknown:
-            raise ConfigError(
-                f"{config.source}: no variant named {', '.join(unknown)} (the file has {', '.join(config.variants)})"
-            )
-        config.variants = [variant for variant in config.variants if variant in variants]
+        config.variants = kept(variants, config.variants, str, "variant", config.source)
     if regimes:
-        unknown = sorted(set(regimes) - {regime.name for regime in config.regimes})
-        if unknown:
-            raise ConfigError(
-                f"{config.source}: no regime named {', '.join(unknown)} "
-                f"(the file has {', '.join(regime.name for regime in config.regimes)})"
-            )
-        config.regimes = [regime for regime in config.regimes if regime.name in regimes]
+        config.regimes = kept(regimes, config.regimes, lambda regime: regime.name, "regime", config.source)
     return config
+
+
+def kept(asked: list[str], items: list, name_of, kind: str, source: str) -> list:
+    """The items whose names were asked for, in the file's order; a name the file lacks is a ConfigError."""
+    names = [name_of(item) for item in items]
+    unknown = sorted(set(asked) - set(names))
+    if unknown:
+        raise ConfigError(f"{source}: no {kind} named {', '.join(unknown)} (the file has {', '.join(names)})")
+    return [item for item, name in zip(items, names) if name in asked]
 
 
 def check_experiment(config: ExperimentConfig) -> None:

@@ -469,12 +469,11 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 result = super()._get_per_token_logps_and_entropies(
                     model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
                 )
+            head = base.get_output_embeddings()
             completion_ids = input_ids[:, -logits_to_keep:]
-            allowed = self.plan_grammar.allowed_tokens(completion_ids, base.get_output_embeddings().out_features)
+            allowed = self.plan_grammar.allowed_tokens(completion_ids, head.out_features)
             states = torch.cat(hidden, dim=0)[:, -logits_to_keep - 1 : -1]
-            logps = masked_log_probs(
-                result[0], base.get_output_embeddings()(states), self.temperature, allowed, completion_ids
-            )
+            logps = masked_log_probs(result[0], head(states), self.temperature, allowed, completion_ids)
             result = (logps, *result[1:])
         if self._negative_rows is not None:  # the policy's pass in _compute_loss; TRL reads the rest next
             inputs, rows = self._negative_rows
