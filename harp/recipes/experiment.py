@@ -492,7 +492,7 @@ def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
 def plot_series(rows: list[dict]) -> list[tuple]:
     """A regime's bars per model, as (label, value of a row, hatch): task completion; seen and held-out
     phrasing instead where held-out phrasing was evaluated; three-object tasks beside where the test has
-    them; refusal F1 beside where tasks cannot be done."""
+    them; refusal F1 beside where tasks cannot be done (decoded through the grammar too, with `constrained_eval`)."""
     series = [("task completion", lambda row: row["task_completion"], None)]
     if any("held_out" in row for row in rows):
         series = [
@@ -503,6 +503,8 @@ def plot_series(rows: list[dict]) -> list[tuple]:
         series.append(("3 objects", lambda row: row["three_objects"], "xx"))
     if all(row.get("refusal_f1") is not None for row in rows):  # every model evaluated on them
         series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
+        if all(row.get("constrained", {}).get("refusal_f1") is not None for row in rows):  # constrained_eval
+            series.append(("refusal F1, grammar", lambda row: row["constrained"]["refusal_f1"], "oo"))
     return series
 
 

@@ -175,6 +175,10 @@ def test_the_plot_shows_refusal_f1_where_tasks_cannot_be_done(tmp_path):
     three = [dict(row, three_objects=0.1, refusal_f1=None) for row in rows]
     assert [label for label, _, _ in plot_series(three)] == ["task completion", "3 objects"]
     assert summary_plot(rows, ["full"], tmp_path / "summary.png")
+    grammar = [dict(row, constrained={"refusal_f1": row["refusal_f1"] + 0.1}) for row in rows]
+    series = plot_series(grammar)
+    assert [label for label, _, _ in series] == ["task completion", "refusal F1", "refusal F1, grammar"]
+    assert [series[2][1](row) for row in grammar] == pytest.approx([0.1, 0.3, 0.7, 0.9])
 
 
 def test_summary_breaks_completion_down_by_objects_moved_when_some_tasks_move_three():
