@@ -1,6 +1,7 @@
 """`harp data build` and `harp data split`, and the guide's `python data_build.py` (same flags).
 
 harp data build --source synthetic --num-scenes 500 --seed 0   # no network, no key
+harp data build --source synthetic --world kitchen              # ALFRED's tasks in a kitchen (--domain alfred)
 harp data build                                                 # OpenRouter teacher over ./bdv2/
 harp data split                                                 # data/sft_{train,val,test}.jsonl
 harp data contact-sheet                                         # docs/contact_sheet.png
@@ -16,13 +17,17 @@ from pathlib import Path
 from harp.data.alfred_import import import_alfred
 from harp.data.alfworld_import import IMPORT_ALFWORLD
 from harp.data.build import TeacherOptions, build_from_teacher
-from harp.data.images import SYNTHETIC_SIZES, SYNTHETIC_SUBDIR
+from harp.data.images import KITCHEN_SUBDIR, SYNTHETIC_SIZES, SYNTHETIC_SUBDIR
 from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.language import LANGUAGES
 from harp.data.split import split_records
 from harp.entry import Command, add_group
 from harp.errors import HarpError
 from harp.paths import check_output_dir
+
+WORLDS = ("tabletop", "kitchen")  # `--world`
+WORLD_IMAGE_SIZES = {"tabletop": 224, "kitchen": 448}  # `--image-size` when not given
+TABLETOP_ONLY = ("label_noise", "infeasible", "three_objects")  # flags the kitchen world does not take
 
 
 def _number(kind, low: float, inclusive: bool = True, what: str = "", high: float | None = None):
@@ -71,13 +76,23 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     def synthetic_flag(*names, **options):
         synthetic_only.append(synthetic.add_argument(*names, **options))
 
+    synthetic_flag(
+        "--world",
+        choices=WORLDS,
+        default="tabletop",
+        help="tabletop: tables, receptacles and pick-and-place tasks (IMAGES_DIR/synthetic/); kitchen: "
+        "ALFRED's task types (heat, cool, clean, slice, look at under the lamp, open and close, "
+        "compositions) planned in the alfred domain (IMAGES_DIR/kitchen/) (default: %(default)s)",
+    )
     synthetic_flag("--num-scenes", type=_number(int, 1), default=500, help="scenes to render (default: %(default)s)")
     synthetic_flag("--seed", type=int, default=0, help="same seed, same bytes (default: %(default)s)")
     synthetic_flag(
         "--image-size",
         type=_number(int, SYNTHETIC_SIZES[0], high=SYNTHETIC_SIZES[1]),
-        default=224,
-        help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: %(default)s)",
+        default=None,
+        help=f"image side in pixels, {SYNTHETIC_SIZES[0]} to {SYNTHETIC_SIZES[1]} (default: "
+        + ", ".join(f"{size} for the {world}" for world, size in WORLD_IMAGE_SIZES.items())
+        + ")",
     )
     synthetic_flag(
         "--label-noise",
@@ -182,6 +197,8 @@ def run_build(args: argparse.Namespace) -> int:
     given = [flag for dest, (flag, default) in args.synthetic_defaults.items() if getattr(args, dest) != default]
     if args.source != "synthetic" and given:
         raise HarpError(f"{', '.join(given)}: only with --source synthetic (the teacher labels your own images)")
+    if args.source == "synthetic" and args.world == "kitchen":
+        return _build_kitchen(args)
     if args.source == "synthetic":
         from harp.data.synthetic import build_synthetic  # PIL: deferred so that `harp --help` starts fast
 
@@ -190,7 +207,7 @@ def run_build(args: argparse.Namespace) -> int:
             seed=args.seed,
             images_dir=check_output_dir(args.images_dir, "--images-dir") / SYNTHETIC_SUBDIR,
             output_dir=args.output_dir,
-            image_size=args.image_size,
+            image_size=args.image_size or WORLD_IMAGE_SIZES["tabletop"],
             domain=args.domain,
             progress=not args.quiet,
             label_noise=args.label_noise,
@@ -236,6 +253,34 @@ def run_build(args: argparse.Namespace) -> int:
     for line in summary.lines():
         print(line)
     print(f"wrote {Path(args.output_dir) / 'actions.jsonl'} (rejected.jsonl says why an image was rejected)")
+    return 0
+
+
+def _build_kitchen(args: argparse.Namespace) -> int:
+    """`--world kitchen`: the kitchen world's records, planned in the alfred domain (harp.data.kitchen)."""
+    from harp.data.kitchen import DOMAIN, build_kitchen  # PIL: deferred so that `harp --help` starts fast
+
+    tabletop = [args.synthetic_defaults[dest][0] for dest in TABLETOP_ONLY if getattr(args, dest)]
+    if tabletop:
+        raise HarpError(f"{', '.join(tabletop)}: only with --world tabletop (the kitchen world has no such tasks)")
+    if args.domain not in (TeacherOptions().domain, DOMAIN):
+        raise HarpError(f"--domain {args.domain}: the kitchen world plans in the {DOMAIN} domain (leave --domain out)")
+    counts = build_kitchen(
+        num_scenes=args.num_scenes,
+        seed=args.seed,
+        images_dir=check_output_dir(args.images_dir, "--images-dir") / KITCHEN_SUBDIR,
+        output_dir=args.output_dir,
+        image_size=args.image_size or WORLD_IMAGE_SIZES["kitchen"],
+        progress=not args.quiet,
+        language=args.language,
+    )
+    low, median, high = counts["plan_lengths"]
+    print(f"kitchens: {counts['scenes']} (images in {counts['images_dir']}; domain {DOMAIN})")
+    print(
+        f"task types: {len(counts['task_types'])}, plan length {low} to {high} (median {median}, "
+        f"mean {counts['mean_plan_length']:.2f}), planner's own order: {counts['planner_order']}"
+    )
+    print(f"wrote {Path(args.output_dir) / 'actions.jsonl'}, tasks.jsonl, processed/processed_images.txt")
     return 0
 
 

@@ -28,6 +28,7 @@ MAX_ASPECT_RATIO = 200  # Qwen2.5-VL's processor refuses an image whose long sid
 
 
 SYNTHETIC_SUBDIR = "synthetic"  # where `--source synthetic` renders; the teacher leaves it alone
+KITCHEN_SUBDIR = "kitchen"  # where `--source synthetic --world kitchen` renders; left alone too
 # Its `--image-size` (pixels per side): at most the largest square check_image takes (100,000 asked for 30 GB).
 SYNTHETIC_SIZES = (32, math.isqrt(MAX_PIXELS))
 
@@ -35,16 +36,16 @@ SYNTHETIC_SIZES = (32, math.isqrt(MAX_PIXELS))
 def find_images(images_dir: str | Path, warn=None) -> list[Path]:
     """Every `*_0.{png,jpg,jpeg}` under `images_dir` (case-insensitive suffix), sorted, each file once.
 
-    Our own synthetic renders in `images_dir/synthetic/` are left out: they have ground truth
-    already, and labelling them would spend teacher calls for nothing. Point `--images-dir` at
-    that folder to label them anyway.
+    Our own synthetic renders in `images_dir/synthetic/` and `images_dir/kitchen/` are left out: they
+    have ground truth already, and labelling them would spend teacher calls for nothing. Point
+    `--images-dir` at such a folder to label them anyway.
 
     A file reached twice (a symlink to an image, a linked folder) is listed once, under its first
     path that is not a link. `warn(line)` is told about what is skipped: a folder that cannot be
     read, and a file name holding a line break (the processed list has one name per line).
     """
     images_dir = Path(images_dir)
-    synthetic = (images_dir / SYNTHETIC_SUBDIR).resolve()
+    rendered = [(images_dir / name).resolve() for name in (SYNTHETIC_SUBDIR, KITCHEN_SUBDIR)]
     warn = warn or (lambda line: None)
     by_target: dict[Path, Path] = {}
     visited: set[Path] = set()
@@ -54,7 +55,7 @@ def find_images(images_dir: str | Path, warn=None) -> list[Path]:
 
     for folder, subfolders, files in os.walk(images_dir, onerror=unreadable, followlinks=True):
         real = Path(folder).resolve()
-        if real in visited or real == synthetic or synthetic in real.parents:
+        if real in visited or any(real == skip or skip in real.parents for skip in rendered):
             subfolders[:] = []  # a link loop, a folder seen through another link, or our renders
             continue
         visited.add(real)

@@ -200,10 +200,7 @@ def build_synthetic(
     """
     from tqdm import tqdm
 
-    if num_scenes < 1:
-        raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
-    if not SYNTHETIC_SIZES[0] <= image_size <= SYNTHETIC_SIZES[1]:
-        raise DataError(f"--image-size must be between {SYNTHETIC_SIZES[0]} and {SYNTHETIC_SIZES[1]}, got {image_size}")
+    check_scene_options(num_scenes, image_size)
     if not 0.0 <= label_noise <= 1.0:
         raise DataError(f"--label-noise must be a share between 0 and 1, got {label_noise}")
     if not 0.0 <= infeasible <= 1.0:
@@ -223,9 +220,7 @@ def build_synthetic(
             f"--domain {domain}: the synthetic source renders tabletop scenes for {supported} only "
             "(for ALFRED plans: harp data import-alfred)"
         )
-    output_dir, images_dir = check_outputs(output_dir), check_output_dir(images_dir, "--images-dir")
-    _refuse_teacher_records(output_dir / ACTIONS)
-    images_dir.mkdir(parents=True, exist_ok=True)
+    output_dir, images_dir = prepare_outputs(output_dir, images_dir)
 
     records = []
     for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
@@ -238,11 +233,7 @@ def build_synthetic(
             add_label_noise(record, label_noise, random.Random(f"{seed}:{index}:noise"), domain_spec, label_noise_kinds)
         )
 
-    write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
-    write_records(output_dir / ACTIONS, records)
-    processed = output_dir / PROCESSED
-    processed.parent.mkdir(parents=True, exist_ok=True)
-    processed.write_text("".join(r["image"] + "\n" for r in records), encoding="utf-8")
+    write_outputs(records, output_dir)
 
     phrasings = Counter(r["meta"]["phrasing"] for r in records)
     return {
@@ -256,6 +247,32 @@ def build_synthetic(
         "infeasible": dict(Counter(r["meta"]["infeasible"] for r in records if "infeasible" in r["meta"])),
         "images_dir": str(images_dir),
     }
+
+
+def check_scene_options(num_scenes: int, image_size: int) -> None:
+    """The options every rendered world shares: a DataError naming the flag when one is out of range."""
+    if num_scenes < 1:
+        raise DataError(f"--num-scenes must be at least 1, got {num_scenes}")
+    if not SYNTHETIC_SIZES[0] <= image_size <= SYNTHETIC_SIZES[1]:
+        raise DataError(f"--image-size must be between {SYNTHETIC_SIZES[0]} and {SYNTHETIC_SIZES[1]}, got {image_size}")
+
+
+def prepare_outputs(output_dir: str | Path, images_dir: str | Path) -> tuple[Path, Path]:
+    """(output folder, images folder), checked before anything is rendered; the images folder made.
+    Refuses to overwrite teacher-labelled records."""
+    output_dir, images_dir = check_outputs(output_dir), check_output_dir(images_dir, "--images-dir")
+    _refuse_teacher_records(output_dir / ACTIONS)
+    images_dir.mkdir(parents=True, exist_ok=True)
+    return output_dir, images_dir
+
+
+def write_outputs(records: list[dict], output_dir: Path) -> None:
+    """tasks.jsonl, actions.jsonl and processed/processed_images.txt of a rendered world, each rewritten whole."""
+    write_records(output_dir / TASKS, ({"image": r["image"], "task": r["task"], "id": r["id"]} for r in records))
+    write_records(output_dir / ACTIONS, records)
+    processed = output_dir / PROCESSED
+    processed.parent.mkdir(parents=True, exist_ok=True)
+    processed.write_text("".join(r["image"] + "\n" for r in records), encoding="utf-8")
 
 
 def renders(domain) -> bool:
