@@ -163,14 +163,63 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     ]
 
 
-def with_lookup_tasks(records: list[dict], rng: random.Random, domain, two_object: bool = False) -> list[dict]:
-    """Lookup training data: each record followed by its `one_task_per_object` tasks and, with
-    `two_object`, its `two_object_task`; all shuffled by `rng`."""
+def absent_tasks(record: dict, rng: random.Random) -> list[dict]:
+    """Tasks on the record's picture that ask for a thing of this world the picture lacks, each
+    labelled with the refusal naming it: as many absent object kinds as the scene has objects (so
+    half the one-object lookups beside `one_task_per_object`'s find nothing), a receptacle not drawn,
+    and (every other scene) two objects of which one is not drawn.
+
+    Without them a model meets absence only in the few infeasible tasks of its SFT data and refuses
+    tasks whose sentence names a thing the world never draws, but not those whose object is merely
+    not in this picture (docs/results.md §7). Like the lookups they name no table: a first version
+    that sometimes named one taught the phrasing ("from the red table") as the sign of a refusal."""
+    scene = record["scene"]
+    present, receptacles = sorted(scene["objects"]), scene_receptacles(scene)
+    absent_objects = [kind for kind in world.OBJECTS if kind not in scene["objects"]]
+    absent_places = [kind for kind in world.RECEPTACLES if kind not in scene["locations"]]
+    one_object = [name for name, (_, named) in world.PHRASINGS_ONE.items() if not named]
+
+    def refused(goal: dict, missing: str, phrasings: dict, phrasing: str, slots: dict) -> dict:
+        goal_scene = dict(scene, goal=goal, missing=[missing])
+        task = phrasings[phrasing][0].format(**slots)
+        meta = {"num_objects": len(goal), "source_named": False, "phrasing": phrasing}
+        return dict(record, task=task, scene=goal_scene, plan=[refusal_text(missing)], meta=meta)
+
+    def one(obj: str, destination: str, missing: str) -> dict:
+        slots = {"o": obj, "d": destination, "p": world.preposition(destination)}
+        return refused({obj: destination}, missing, world.PHRASINGS_ONE, rng.choice(one_object), slots)
+
+    tasks = []
+    if receptacles:
+        for obj in rng.sample(absent_objects, min(len(present), len(absent_objects))):
+            tasks.append(one(obj, rng.choice(receptacles), missing=obj))
+    if absent_places and present:
+        destination = rng.choice(absent_places)
+        tasks.append(one(rng.choice(present), destination, missing=destination))
+    if absent_objects and present and receptacles and rng.random() < 0.5:
+        pair = [rng.choice(present), rng.choice(absent_objects)]
+        rng.shuffle(pair)
+        destination = rng.choice(receptacles)
+        slots = {"d1": destination, "p1": world.preposition(destination)}
+        slots |= {f"o{number}": obj for number, obj in enumerate(pair, 1)}
+        missing = next(o for o in pair if o not in scene["objects"])
+        phrasing = rng.choice(world.two_object_phrasings(source_named=False, same_destination=True))
+        tasks.append(refused(dict.fromkeys(pair, destination), missing, world.PHRASINGS_TWO, phrasing, slots))
+    return tasks
+
+
+def with_lookup_tasks(
+    records: list[dict], rng: random.Random, domain, two_object: bool = False, absent: bool = False
+) -> list[dict]:
+    """Lookup training data: each record followed by its `one_task_per_object` tasks, with
+    `two_object` its `two_object_task` and with `absent` its `absent_tasks`; all shuffled by `rng`."""
     rows = []
     for record in records:
         rows += [record] + one_task_per_object(record, rng, domain)
         if two_object:
             rows += two_object_task(record, rng, domain)
+        if absent:
+            rows += absent_tasks(record, rng)
     rng.shuffle(rows)
     return rows
 

@@ -5,10 +5,12 @@ object up in the picture: it settles on "go to the table holding the most object
 (docs/results.md §6). What does teach the lookup, measured with benchmarks/grounding_tokens.py:
 thousands of scenes, a task for every object of every scene that only the picture answers, batches
 of 64 and a learning rate held at 1e-3 for 1,500 steps (96k samples); then a second, gentler run
-that adds a two-object task per scene, so the second object is looked up too (STAGES). That takes
-40 to 60 minutes on one CPU core (41 min 43 s, uninterrupted, beside other jobs), too long for the
-demo, so it is done once and the result ships in the package (harp.models.grounded.GROUNDED_DIR);
-`harp model init-tiny --grounded` copies it.
+that adds a two-object task per scene, so the second object is looked up too; then a third that
+adds tasks asking for a thing the picture lacks, labelled with the refusal naming it, so that
+absence is something the model has looked for (STAGES). That takes 75 to 100 minutes on one CPU
+core (the first two 41 min 43 s uninterrupted, the third 35 min), too long for the demo, so it is
+done once and the result ships in the package (harp.models.grounded.GROUNDED_DIR); `harp model
+init-tiny --grounded` copies it.
 
 The scenes are drawn with data seed PRETRAIN_DATA_SEED, which the demo, the tests and the
 experiments never use, so no scene they evaluate on was seen in pretraining. Same arguments, same
@@ -46,26 +48,32 @@ from harp.paths import check_output_dir
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
 PAIRS_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_pairs.yaml"
+ABSENCE_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_absence.yaml"
 PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One SFT run of the pretraining: its config, and whether its records add two-object lookups."""
+    """One SFT run of the pretraining: its config, and whether its records add two-object lookups
+    and tasks asking for what the picture lacks."""
 
     name: str
     config: Path
     two_object: bool
     rng_key: str  # the records' shuffle; renaming it changes the shipped model's bytes
+    absent: bool = False
 
 
 # Stage "lookup" learns to find one object in the picture; from random weights, adding two-object
 # tasks to it kept the model at the most-loaded-table plateau for all 1,500 steps (docs/log.md,
 # 2026-11-29). Stage "pairs", from the first's model, teaches the second lookup of a two-object task.
+# Stage "absence", from the second's, asks for absent things (harp.data.synthetic.absent_tasks): the
+# refusals of SFT data alone were learnt from the sentence, never from the picture (docs/results.md §7).
 STAGES = (
     Stage("lookup", CONFIG, two_object=False, rng_key="every_object"),
     Stage("pairs", PAIRS_CONFIG, two_object=True, rng_key="lookup"),
+    Stage("absence", ABSENCE_CONFIG, two_object=True, rng_key="absence", absent=True),
 )
 
 
@@ -94,7 +102,11 @@ def pretraining_records(
     domain = load_domain(domain_name)
     records = [dict(record) for record in read_records(scenes)]
     rows = with_lookup_tasks(
-        records, random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"), domain, two_object=stage.two_object
+        records,
+        random.Random(f"{PRETRAIN_DATA_SEED}:{stage.rng_key}"),
+        domain,
+        two_object=stage.two_object,
+        absent=stage.absent,
     )
     write_records(path, rows)  # atomically, last: its presence marks the step done
     return path

@@ -9,6 +9,8 @@ here, one after the other, so the comparison sees the models, not the machines.
                        seen in pretraining) that only the picture answers, with one object and
                        with two: the skill the pretraining exists for
   blank-image control  the same tasks on a grey picture, where a model that looks cannot succeed
+  absence              one-object tasks asking for an object or a receptacle the picture lacks:
+                       refused, naming it (the third stage's skill; receptacles not yet learnt)
   the demo (--demo)    the demo's SFT -> GRPO from each model: its task completion table, what the
                        model ships for; about 5 minutes a model, so it is an option
 """
@@ -18,10 +20,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import random
 from pathlib import Path
 
+from harp.data import world
 from harp.data.records import read_records, write_records
-from harp.data.synthetic import build_synthetic
+from harp.data.synthetic import absent_tasks, build_synthetic
 from harp.errors import HarpError
 from harp.eval.evaluate import generate_for_records, load_test_records, score_predictions
 from harp.models.folder import MANIFEST, WEIGHTS
@@ -35,8 +39,8 @@ from harp.rewards.hprm import HPRM
 
 # Two builds that differ only in rounding train to different weights, as two seeds would; the
 # tolerance sits between the evaluation's own noise and a model without the skill. Noise: a gap
-# between two rates has a standard error of 0.02-0.03 at the shipped model's rates (1.00, 0.13,
-# 0.96, 0.04) and 0.055 at worst (two rates of 0.5 on the 166 two-object tasks). Skill: stage one alone (the model shipped before the
+# between two rates has a standard error of 0.02-0.03 at the rates of the model shipped before the
+# absence stage (1.00, 0.22, 0.99, 0.03) and 0.055 at worst (two rates of 0.5 on the 166 two-object tasks). Skill: stage one alone (the model shipped before the
 # two-object stage) scores 0.59 on two objects against the shipped 0.96, a gap of 0.37. Not yet
 # calibrated on two independent full builds: the first pair of them should confirm it.
 TOLERANCE = 0.10
@@ -46,7 +50,8 @@ EVAL_SCENES = 1000  # 315 one-object and 166 two-object tasks; 20 s a model
 
 def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL_SCENES) -> dict[str, float]:
     """Task completion of greedy plans on the image-only tasks of `num_scenes` demo-seed scenes
-    (rendered once into `scenes_dir`), with the picture and on a grey one."""
+    (rendered once into `scenes_dir`), with the picture and on a grey one; then on one-object tasks
+    asking for an object or a receptacle those pictures lack, where the refusal naming it completes."""
     import torch
 
     actions = scenes_dir / "actions.jsonl"
@@ -76,6 +81,17 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
             rows = score_predictions(records, plans, domain, HPRM(domain))
             name = f"image-only, {objects} object{'s' * (objects > 1)}, {'grey picture' if blank else 'picture'}"
             rates[f"{name} (n = {len(rows)})"] = sum(row["completed"] for row in rows) / len(rows)
+    for thing, what in (("object", world.OBJECTS), ("receptacle", world.RECEPTACLES)):
+        path = scenes_dir / f"absent_{thing}.jsonl"
+        if not path.is_file():
+            rng = random.Random(f"{EVAL_SEED}:absent")
+            tasks = [task for row in read_records(actions) for task in absent_tasks(dict(row), rng)]
+            asked = [t for t in tasks if t["meta"]["num_objects"] == 1 and t["scene"]["missing"][0] in what]
+            write_records(path, asked[: num_scenes * 3 // 10])  # as many as the one-object lookups
+        records = load_test_records(path, domain)
+        plans = generate_for_records(model, processor, records, domain, batch_size=16, max_new_tokens=48)
+        rows = score_predictions(records, plans, domain, HPRM(domain))
+        rates[f"refused, {thing} not in the picture (n = {len(rows)})"] = sum(r["completed"] for r in rows) / len(rows)
     return rates
 
 

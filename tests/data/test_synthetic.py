@@ -8,7 +8,13 @@ import pytest
 
 from harp.data import world
 from harp.data.records import read_records
-from harp.data.synthetic import build_synthetic, one_task_per_object, two_object_task, with_lookup_tasks
+from harp.data.synthetic import (
+    absent_tasks,
+    build_synthetic,
+    one_task_per_object,
+    two_object_task,
+    with_lookup_tasks,
+)
 from harp.errors import DataError
 from harp.plan import GuideScene, load_domain, optimal_length, simulate
 
@@ -154,6 +160,38 @@ def test_two_object_task_names_neither_table_and_its_plan_fetches_each_from_its_
         assert simulate(task["plan"], GuideScene.from_dict(task["scene"]), DOMAIN).completed
         seen_apart += tables[o1] != tables[o2]
     assert seen_apart  # pairs on different tables, the case one-object lookups leave unlearnt
+
+
+def test_absent_tasks_ask_for_a_thing_of_this_world_the_picture_lacks_and_refuse_naming_it(tmp_path):
+    from harp.rewards.hprm import HPRM
+
+    hprm, kinds = HPRM(), Counter()
+    out, _ = build(tmp_path, "a", n=20, seed=3)
+    for record in read_records(out / "actions.jsonl"):
+        tasks = absent_tasks(dict(record), random.Random(0))
+        one_absent_object = [
+            t for t in tasks if t["meta"]["num_objects"] == 1 and t["scene"]["missing"][0] in world.OBJECTS
+        ]
+        assert len(one_absent_object) == len(record["scene"]["objects"])  # as many as the lookups that find one
+        for task in tasks:
+            (missing,) = task["scene"]["missing"]
+            drawn = {*record["scene"]["objects"], *record["scene"]["locations"]}
+            assert missing not in drawn and missing in task["task"] and missing in {*world.OBJECTS, *world.RECEPTACLES}
+            assert not any(table in task["task"] for table in record["scene"]["objects"].values())  # no phrasing cue
+            assert task["plan"] == [f"Infeasible({missing.title()})"]
+            assert hprm.score(task["plan"], task).total == 1.0  # the refusal is the best answer
+            assert hprm.score(record["plan"], task).total < 1.0  # the scene's own feasible plan is not
+            kinds[(missing in world.OBJECTS, task["meta"]["num_objects"])] += 1
+    assert set(kinds) == {(True, 1), (False, 1), (True, 2)}  # object, receptacle, one of two objects
+
+
+def test_lookup_tasks_with_absent_add_refusals_and_keep_every_lookup(tmp_path):
+    out, _ = build(tmp_path, "a", n=10, seed=3)
+    records = [dict(record) for record in read_records(out / "actions.jsonl")]
+    rows = with_lookup_tasks(records, random.Random(1), DOMAIN, absent=True)
+    refusals = [row for row in rows if row["plan"][0].startswith("Infeasible")]
+    assert len(rows) - len(refusals) == len(records) + sum(len(r["scene"]["objects"]) for r in records)
+    assert len(refusals) >= 2 * len(records)
 
 
 def test_lookup_tasks_without_two_object_are_the_one_object_tasks_alone(tmp_path):

@@ -33,7 +33,7 @@ def pretrained(tmp_path_factory):
     return smoke_pretrain(root / "out", root / "work"), root
 
 
-def test_pretraining_records_teach_one_object_lookups_then_pairs(pretrained):
+def test_pretraining_records_teach_one_object_lookups_then_pairs_then_absence(pretrained):
     from harp.data.records import read_records
 
     _, root = pretrained
@@ -46,7 +46,10 @@ def test_pretraining_records_teach_one_object_lookups_then_pairs(pretrained):
     rows = read_records(root / "work" / "scenes" / "pairs_6.jsonl")
     assert pairs and len(rows) == len(scenes) + one_object + pairs
     assert sum(not row["meta"]["source_named"] and row["meta"]["num_objects"] == 2 for row in rows) >= pairs
-    assert all(row.image_path.is_file() for row in lookup + rows)
+    absence = read_records(root / "work" / "scenes" / "absence_6.jsonl")
+    refusals = [row for row in absence if row["plan"][0].startswith("Infeasible")]
+    assert len(absence) - len(refusals) == len(rows) and len(refusals) >= len(scenes)
+    assert all(row.image_path.is_file() for row in lookup + rows + absence)
 
 
 @pytest.mark.slow
@@ -54,13 +57,13 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
     import shutil
 
     out, root = pretrained
-    for stage, rate in (("lookup_6", 1e-3), ("pairs_6", 3e-4)):  # each held after its warm-up step
+    for stage, rate in (("lookup_6", 1e-3), ("pairs_6", 3e-4), ("absence_6", 1e-3)):  # each held after its warm-up
         state = json.loads((root / "work" / stage / "checkpoint-3" / "trainer_state.json").read_text())
         assert [entry["learning_rate"] for entry in state["log_history"] if entry["step"] > 1] == [rate, rate]
     manifest = json.loads((out / pretrain.MANIFEST).read_text())
     assert manifest["data_seed"] == pretrain.PRETRAIN_DATA_SEED
     assert manifest["sha256"] == {p.name: pretrain.sha256(p) for p in out.iterdir() if p.name != pretrain.MANIFEST}
-    assert [stage["name"] for stage in manifest["stages"]] == ["lookup", "pairs"]
+    assert [stage["name"] for stage in manifest["stages"]] == ["lookup", "pairs", "absence"]
     assert len(manifest["invocations"]) == 1 and manifest["seconds"] == manifest["invocations"][0]["seconds"]
     assert not (out / "training_args.bin").exists()
     assert str(root) not in (out / "harp_config.yaml").read_text()  # no build-machine folders in a shipped model
@@ -68,18 +71,18 @@ def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_s
     work = tmp_path / "work"
     assert pretrain.sha256(smoke_pretrain(tmp_path / "out", work) / "model.safetensors") == expected
     # Killed in the second stage after its step-2 checkpoint, then the same command again:
-    for gone in ("pairs_6/checkpoint-3", "pairs_6/final"):
+    for gone in ("pairs_6/checkpoint-3", "pairs_6/final", "absence_6"):
         shutil.rmtree(work / gone)
     assert pretrain.sha256(smoke_pretrain(tmp_path / "resumed", work) / "model.safetensors") == expected
     runs = json.loads((tmp_path / "resumed" / pretrain.MANIFEST).read_text())["invocations"]
     assert [run["progress"] for run in runs] == [{}, {"base": 0, "lookup": 3, "pairs": 2}]  # each run, what it found
     # Killed in the first stage after its step-2 checkpoint (the second never started):
-    for gone in ("lookup_6/checkpoint-3", "lookup_6/final", "pairs_6"):
+    for gone in ("lookup_6/checkpoint-3", "lookup_6/final", "pairs_6", "absence_6"):
         shutil.rmtree(work / gone)
     assert pretrain.sha256(smoke_pretrain(tmp_path / "resumed2", work) / "model.safetensors") == expected
     # Another scene count in the same folder trains afresh: it never resumes the other's checkpoints.
     pretrain.pretrain_grounded(tmp_path / "five", work, num_scenes=5, overrides=SMOKE, sizes=MICRO_SIZES)
-    assert (work / "lookup_5" / "checkpoint-3").is_dir() and (work / "pairs_5" / "checkpoint-3").is_dir()
+    assert all((work / f"{stage}_5" / "checkpoint-3").is_dir() for stage in ("lookup", "pairs", "absence"))
 
 
 def test_init_tiny_grounded_checks_the_weights_against_the_manifest(pretrained, tmp_path):
@@ -122,7 +125,8 @@ def test_pretraining_scenes_are_drawn_with_a_seed_the_demo_and_experiments_do_no
 @pytest.mark.slow
 def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_path, capsys):
     """Greedy plans for the image-only tasks of the demo's scenes (seed 0, never seen in
-    pretraining): right nearly always with the picture, and no better than a guess on a grey one."""
+    pretraining): right nearly always with the picture, and no better than a guess on a grey one;
+    a task asking for an object the picture lacks is refused."""
     from harp.cli import main
     from harp.recipes.verify import lookup_rates
 
@@ -138,3 +142,6 @@ def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_p
     assert completion[1, False] >= 0.85 and completion[1, True] <= 0.5, completion
     # Two objects (both looked up): the shortcut scores about 0.48, a uniform guess about 0.18.
     assert completion[2, False] >= 0.8 and completion[2, True] <= 0.3, completion
+    # Asked for an object kind the picture lacks, it refuses naming it (the absence stage); a receptacle
+    # the picture lacks it does not see yet (docs/results.md §7).
+    assert rates["refused, object not in the picture (n = 36)"] >= 0.9, rates
