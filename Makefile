@@ -15,11 +15,9 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/harp demo
 
-# --durations: the slowest tests, printed by every run (CI's included), to keep `make test` under 12 minutes.
-# -n 2: two workers, one file each at a time (--dist loadfile keeps a file's module fixtures in one worker);
-# on the 2-core box 486 s against 614-641 s in one process (2026-12-07)
+# --durations: the slowest tests, printed by every run (CI's included), to keep `make test` under 12 minutes
 test: lint
-	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(VENV)/bin/python -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -m "not slow"
