@@ -62,6 +62,14 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
     domain = load_domain("navigate_pick_place")
     model, processor = load_model_and_processor(model_dir, dtype=torch.float32, device="cpu")
     rates = {}
+
+    def completion(records: list, blank: bool = False) -> tuple[int, float]:
+        plans = generate_for_records(
+            model, processor, records, domain, batch_size=16, max_new_tokens=48, blank_images=blank
+        )
+        rows = score_predictions(records, plans, domain, HPRM(domain))
+        return len(rows), sum(row["completed"] for row in rows) / len(rows)
+
     for objects in (1, 2):
         path = scenes_dir / f"image_only_{objects}.jsonl"
         if not path.is_file():
@@ -75,23 +83,20 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
             )
         records = load_test_records(path, domain)
         for blank in (False, True):
-            plans = generate_for_records(
-                model, processor, records, domain, batch_size=16, max_new_tokens=48, blank_images=blank
-            )
-            rows = score_predictions(records, plans, domain, HPRM(domain))
+            count, rate = completion(records, blank)
             name = f"image-only, {objects} object{'s' * (objects > 1)}, {'grey picture' if blank else 'picture'}"
-            rates[f"{name} (n = {len(rows)})"] = sum(row["completed"] for row in rows) / len(rows)
-    for thing, what in (("object", world.OBJECTS), ("receptacle", world.RECEPTACLES)):
-        path = scenes_dir / f"absent_{thing}.jsonl"
-        if not path.is_file():
-            rng = random.Random(f"{EVAL_SEED}:absent")
-            tasks = [task for row in read_records(actions) for task in absent_tasks(dict(row), rng)]
+            rates[f"{name} (n = {count})"] = rate
+    absent = {"object": world.OBJECTS, "receptacle": world.RECEPTACLES}
+    paths = {thing: scenes_dir / f"absent_{thing}.jsonl" for thing in absent}
+    if not all(path.is_file() for path in paths.values()):
+        rng = random.Random(f"{EVAL_SEED}:absent")
+        tasks = [task for row in read_records(actions) for task in absent_tasks(dict(row), rng)]
+        for thing, what in absent.items():
             asked = [t for t in tasks if t["meta"]["num_objects"] == 1 and t["scene"]["missing"][0] in what]
-            write_records(path, asked[: num_scenes * 3 // 10])  # as many as the one-object lookups
-        records = load_test_records(path, domain)
-        plans = generate_for_records(model, processor, records, domain, batch_size=16, max_new_tokens=48)
-        rows = score_predictions(records, plans, domain, HPRM(domain))
-        rates[f"refused, {thing} not in the picture (n = {len(rows)})"] = sum(r["completed"] for r in rows) / len(rows)
+            write_records(paths[thing], asked[: num_scenes * 3 // 10])  # as many as the one-object lookups
+    for thing, path in paths.items():
+        count, rate = completion(load_test_records(path, domain))
+        rates[f"refused, {thing} not in the picture (n = {count})"] = rate
     return rates
 
 
