@@ -27,8 +27,10 @@ whatever it names; naming the wrong thing still fails task completion. With no r
 
 Beyond the guide: exact match (a clean parse whose steps equal the reference's) and step-level F1
 against the reference plan (steps compared after normalising action and entity names; repaired
-steps of a malformed plan still earn F1), and the same metrics broken down by error type and by task
-kind (one or two objects; whether the task names where the object is).
+steps of a malformed plan still earn F1), and the same metrics broken down by error type, by task
+kind (one or two objects; whether the task names where the object is), by the reference plan's length
+(`by_plan_length`: long plans are where a process reward is expected to matter) and, where records
+carry one, by task type (`by_task_type`: ALFRED's types in the kitchen world and ALFRED data).
 """
 
 from __future__ import annotations
@@ -175,6 +177,7 @@ def sample_row(record: dict, prediction: str, breakdown, domain, scene=None) -> 
         "step_f1": step_f1(predicted_steps, reference_steps),
         "num_objects": num_objects,
         "source_named": source_named,
+        "task_type": (record.get("meta") or {}).get("task_type"),
         "baselines": shortcut_baselines(scene, source_named),
         "hprm": breakdown.to_dict(),
     }
@@ -223,6 +226,16 @@ def kind_label(num_objects, source_named) -> str:
 
 
 SHORTCUT_WRONG = "image only, most-loaded table wrong"
+LONG_PLAN = 10  # steps: from here a plan counts as long (the reward ablation's "plans of >= 10 steps")
+PLAN_LENGTHS = ((1, 4), (5, LONG_PLAN - 1), (LONG_PLAN, None))  # by_plan_length's bins of the reference's length
+
+
+def plan_length_label(steps: int) -> str:
+    """'1-4 steps', '5-9 steps' or '10+ steps': the bin of a reference plan's length."""
+    for low, high in PLAN_LENGTHS:
+        if steps >= low and (high is None or steps <= high):
+            return f"{low}+ steps" if high is None else f"{low}-{high} steps"
+    return "0 steps"
 
 
 def kind_summary(group: list[dict]) -> dict:
@@ -251,6 +264,13 @@ def details(rows: list[dict]) -> dict:
     ]
     if shortcut_wrong:
         by_kind[SHORTCUT_WRONG] = shortcut_wrong
+    by_length: dict[str, list[dict]] = {}
+    for row in sorted((row for row in rows if "reference" in row), key=lambda r: len(r["reference"])):
+        by_length.setdefault(plan_length_label(len(row["reference"])), []).append(row)
+    by_type: dict[str, list[dict]] = {}
+    for row in sorted(rows, key=lambda r: r.get("task_type") or ""):
+        if row.get("task_type"):
+            by_type.setdefault(row["task_type"], []).append(row)
     return {
         "num_samples": len(rows),
         "exact_match": round(_mean(1.0 if row["exact_match"] else 0.0 for row in rows), 4),
@@ -261,4 +281,8 @@ def details(rows: list[dict]) -> dict:
             if errors[kind]
         },
         "by_task_kind": {label: kind_summary(group) for label, group in by_kind.items()},
+        "by_plan_length": {
+            label: {"num_samples": len(group), **summarize(group)} for label, group in by_length.items()
+        },
+        "by_task_type": {label: {"num_samples": len(group), **summarize(group)} for label, group in by_type.items()},
     }

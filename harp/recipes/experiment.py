@@ -45,13 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harp.config import load_config_file, load_grpo_config, load_sft_config
+from harp.data.kitchen import COMPOSITIONS, build_kitchen
+from harp.data.kitchen import DOMAIN as KITCHEN_DOMAIN
 from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.label_noise import check_kinds
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
-from harp.eval.metrics import REFUSAL_KEYS, SHORTCUT_WRONG, kind_label
+from harp.eval.metrics import LONG_PLAN, PLAN_LENGTHS, REFUSAL_KEYS, SHORTCUT_WRONG, kind_label, plan_length_label
 from harp.models.grounded import copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
@@ -95,6 +97,12 @@ MIN_SCENES = 10  # below it the 80/10/10 split (harp.data.split) may leave val o
 MAX_SEED = 2**32 - 1  # numpy's seeds (transformers' set_seed) stop here
 # Two-sided 95% Student t quantiles by degrees of freedom (no scipy in the environment).
 REPOSITORY = Path(__file__).resolve().parents[2]
+WORLD_DOMAINS = {
+    "tabletop": None,
+    "kitchen": KITCHEN_DOMAIN,
+}  # world -> the domain its stages plan in (None: the configs')
+# Regime keys only the tabletop world has tasks for (harp data build takes them with --world tabletop only).
+TABLETOP_ONLY = {"label_noise": 0.0, "infeasible": 0.0, "three_objects": 0.0, "sft_max_objects": None}
 TRAINING_LANGUAGES = ("templates", "varied")  # held_out is for testing only (`held_out_phrasing`)
 # The evaluations of a seed's models: folder, test file, uniform images; the key of its figures in a
 # row (None: the row itself), and the config switch that asks for it (None: always).
@@ -120,11 +128,16 @@ class Regime:
     # SFT learns from the training records moving at most this many objects; GRPO prompts with them all
     # (H-PRM needs the scene, not a label): the compositional split. None: SFT on all.
     sft_max_objects: int | None = None
+    # False: SFT leaves out the records whose task composes task types (`meta.composition`: the kitchen
+    # world's three objects, two modified objects, modified then into a closed container); GRPO and
+    # the test keep them: the kitchen world's compositional split.
+    sft_compositions: bool = True
 
 
 @dataclass
 class ExperimentConfig:
     workdir: str = ""  # required: where the data, models and results.jsonl go (an empty file runs nothing)
+    world: str = "tabletop"  # the synthetic world (harp data build --world): tabletop, or kitchen (alfred domain)
     num_scenes: int = 500
     data_seed: int = 0
     seeds: list[int] = field(default_factory=lambda: [1, 2, 3])
@@ -139,6 +152,7 @@ class ExperimentConfig:
     blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
     held_out_phrasing: bool = False  # also evaluate on the same test+val said with held-out frames
     constrained_eval: bool = False  # also evaluate every model decoding through the plan grammar (--constrained)
+    eval_max_new_tokens: int = 48  # tokens generated per test plan (the tabletop's 12-step plan is 41)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
 
 
@@ -193,6 +207,10 @@ def check_experiment(config: ExperimentConfig) -> None:
             fail(f"variants[{i}]", f"unknown '{variant}' (expected {', '.join(VARIANTS)})")
         if variant in config.variants[:i]:
             fail(f"variants[{i}]", f"{variant} is there twice")
+    if config.world not in WORLD_DOMAINS:
+        fail("world", f"expected one of {', '.join(WORLD_DOMAINS)}, got {config.world!r}")
+    if config.eval_max_new_tokens < 1:
+        fail("eval_max_new_tokens", f"must be at least 1, got {config.eval_max_new_tokens}")
     if config.base_model not in MODEL_DIRS:
         fail("base_model", f"expected one of {', '.join(MODEL_DIRS)}, got {config.base_model!r}")
     if config.eval_batch_size < 1:
@@ -234,6 +252,12 @@ def check_experiment(config: ExperimentConfig) -> None:
             fail(f"{key}.language", f"expected one of {', '.join(TRAINING_LANGUAGES)}, got {regime.language!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
             fail(f"{key}.sft_records", f"must be at least 1 (or null: all), got {regime.sft_records}")
+        if config.world != "tabletop":
+            for name, default in TABLETOP_ONLY.items():
+                if getattr(regime, name) != default:
+                    fail(f"{key}.{name}", f"only in the tabletop world (the {config.world} world has no such tasks)")
+        elif not regime.sft_compositions:
+            fail(f"{key}.sft_compositions", "only in the kitchen world (the tabletop's split is sft_max_objects)")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
         given = Path(getattr(config, key))
         if not given.is_file() and (REPOSITORY / given).is_file():
@@ -249,7 +273,7 @@ def stage_configs(config: ExperimentConfig, variant: str | None = None) -> tuple
     """The SFT and GRPO configs the runs load (their data paths aside), with `variant`'s switches."""
     stage = "sft_config with sft_overrides"
     try:
-        sft = load_sft_config(config.sft_config, config.sft_overrides, check_files=False)
+        sft = load_sft_config(config.sft_config, sft_overrides(config), check_files=False)
         stage = "grpo_config with grpo_overrides" + (f" and variant {variant}" if variant else "")
         grpo = load_grpo_config(config.grpo_config, variant_overrides(config, variant), check_files=False)
     except ConfigError as error:
@@ -257,12 +281,24 @@ def stage_configs(config: ExperimentConfig, variant: str | None = None) -> tuple
     return sft, grpo
 
 
+def world_overrides(config: ExperimentConfig) -> list[str]:
+    """The stages' switch the world implies: the domain its plans are written in (first, so an
+    experiment's own overrides come after it)."""
+    domain = WORLD_DOMAINS[config.world]
+    return [f"model.domain={domain}"] if domain else []
+
+
+def sft_overrides(config: ExperimentConfig) -> list[str]:
+    return [*world_overrides(config), *config.sft_overrides]
+
+
 def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str]:
-    """The experiment's GRPO overrides, then the variant's switches (last, so the variant is what it says)."""
+    """The world's and the experiment's GRPO overrides, then the variant's switches (last, so the
+    variant is what it says)."""
     if variant is None:
-        return list(config.grpo_overrides)
+        return [*world_overrides(config), *config.grpo_overrides]
     switches = [f"{key}={value}" for key, value in VARIANTS[variant].items() if value is not None]
-    return [*config.grpo_overrides, *switches]
+    return [*world_overrides(config), *config.grpo_overrides, *switches]
 
 
 def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
@@ -273,6 +309,7 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         for name, stage in (("sft", sft), ("grpo", grpo))
     }
     return {
+        **({"world": config.world} if config.world != "tabletop" else {}),
         "num_scenes": config.num_scenes,
         "data_seed": config.data_seed,
         "label_noise": regime.label_noise,
@@ -282,6 +319,8 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         **({"language": regime.language} if regime.language != "templates" else {}),
         **({"three_objects": regime.three_objects} if regime.three_objects else {}),
         **({"sft_max_objects": regime.sft_max_objects} if regime.sft_max_objects is not None else {}),
+        **({"sft_compositions": False} if not regime.sft_compositions else {}),
+        **({"eval_max_new_tokens": config.eval_max_new_tokens} if config.eval_max_new_tokens != 48 else {}),
         "base_model": config.base_model,
         **resolved,
     }
@@ -347,6 +386,7 @@ def summary_table(rows: list[dict], variants: list[str]) -> str:
         lines += phrasing_table(mine, seeds, ["sft", *variants])
         lines += grammar_table(mine, seeds, ["sft", *variants])
         lines += objects_table(mine, seeds, ["sft", *variants])
+        lines += plans_table(mine, seeds, ["sft", *variants])
     return "\n".join(lines)
 
 
@@ -489,6 +529,46 @@ def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
     return lines + [""]
 
 
+LONG = f"{LONG_PLAN}+ steps"  # plan_length_label of a long plan
+
+
+def long_plans(row: dict) -> float | None:
+    return (row.get("plan_lengths") or {}).get(LONG)
+
+
+def plans_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
+    """Completion by the reference plan's length and on compositions (mean ± 95% CI over seeds), with
+    each variant's paired gain on long plans over SFT and over the outcome-only arm (the ablation's
+    question: does a process reward help where plans are long); [] where no test plan is long."""
+    by = {(row["model"], row["seed"]): row for row in rows}
+    if not any(long_plans(row) is not None for row in rows):
+        return []
+    lengths = [plan_length_label(low) for low, _ in PLAN_LENGTHS]
+    columns = [(label, lambda row, label=label: (row.get("plan_lengths") or {}).get(label)) for label in lengths]
+    if any(row.get("compositions") is not None for row in rows):
+        columns.append(("compositions", lambda row: row.get("compositions")))
+    gains = [("sft", f"{LONG}, - SFT")] + ([("outcome", f"{LONG}, - outcome")] if "outcome" in models else [])
+    lines = [
+        "  by the reference plan's length (and tasks composing task types), with paired gains on long plans",
+        f"  {'model':<16}" + "".join(f"{title:>18}" for title, _ in columns) + "".join(f"{t:>22}" for _, t in gains),
+    ]
+    for model in models:
+        paired = [s for s in seeds if (model, s) in by]
+        if not paired:
+            continue
+        cells = []
+        for _, value in columns:
+            values = [value(by[model, s]) for s in paired if value(by[model, s]) is not None]
+            cells.append(format_ci(values) if values else "-")
+        for base, _ in gains:
+            pairs = [s for s in paired if (base, s) in by and long_plans(by[base, s]) is not None]
+            differences = [long_plans(by[model, s]) - long_plans(by[base, s]) for s in pairs]
+            cells.append(format_ci(differences) if model != base and differences else "")
+        widths = [18] * len(columns) + [22] * len(gains)
+        lines.append(f"  {model:<16}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+    return lines + [""]
+
+
 def plot_series(rows: list[dict]) -> list[tuple]:
     """A regime's bars per model, as (label, value of a row, hatch): task completion; seen and held-out
     phrasing instead where held-out phrasing was evaluated; three-object tasks beside where the test has
@@ -501,6 +581,10 @@ def plot_series(rows: list[dict]) -> list[tuple]:
         ]
     if all(row.get("three_objects") is not None for row in rows):  # the compositional split's own figure
         series.append(("3 objects", lambda row: row["three_objects"], "xx"))
+    if all(row.get("compositions") is not None for row in rows):  # the kitchen world's compositional split
+        series.append(("compositions", lambda row: row["compositions"], "xx"))
+    if all(long_plans(row) is not None for row in rows):  # where a process reward should matter
+        series.append((LONG, long_plans, "\\\\"))
     if all(row.get("refusal_f1") is not None for row in rows):  # every model evaluated on them
         series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
         if all(row.get("constrained", {}).get("refusal_f1") is not None for row in rows):  # constrained_eval
@@ -634,17 +718,19 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
 
     data = root / "data"
 
-    def build_and_split(folder: Path, **options) -> Path:
-        build_synthetic(
-            config.num_scenes,
-            seed=config.data_seed,
-            images_dir=folder / "bdv2" / "synthetic",
-            output_dir=folder,
-            progress=False,
-            infeasible=regime.infeasible,
-            three_objects=regime.three_objects,
-            **options,
-        )
+    def build_and_split(folder: Path, language: str, **tabletop) -> Path:
+        common = {"seed": config.data_seed, "output_dir": folder, "progress": False, "language": language}
+        if config.world == "kitchen":
+            build_kitchen(config.num_scenes, images_dir=folder / "bdv2" / "kitchen", **common)
+        else:
+            build_synthetic(
+                config.num_scenes,
+                images_dir=folder / "bdv2" / "synthetic",
+                infeasible=regime.infeasible,
+                three_objects=regime.three_objects,
+                **common,
+                **tabletop,
+            )
         split_records(folder / "actions.jsonl", folder / "data")
         return folder / "data"
 
@@ -665,16 +751,26 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
         kept = [line for line in lines if line.strip() and not json.loads(line)["scene"].get("missing")]
         train_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
-    if regime.sft_max_objects is not None:  # GRPO keeps sft_train.jsonl whole
-        kept = [
-            line for line in train if line.strip() and len(json.loads(line)["scene"]["goal"]) <= regime.sft_max_objects
-        ]
+    if sft_subset(regime):  # GRPO keeps sft_train.jsonl whole
+        kept = [line for line in train if line.strip() and sft_learns(regime, json.loads(line))]
         (data / SFT_ONLY).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         train = kept
     if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
         raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
     _write_test_and_val(data, root / "eval.jsonl")
     return root
+
+
+def sft_subset(regime: Regime) -> bool:
+    """Whether SFT learns from only some of the training records (`SFT_ONLY`): a compositional split."""
+    return regime.sft_max_objects is not None or not regime.sft_compositions
+
+
+def sft_learns(regime: Regime, record: dict) -> bool:
+    """Whether a training record is among those SFT learns from under the regime's compositional split."""
+    if regime.sft_max_objects is not None and len(record["scene"]["goal"]) > regime.sft_max_objects:
+        return False
+    return regime.sft_compositions or not (record.get("meta") or {}).get("composition")
 
 
 def _write_test_and_val(data: Path, out: Path) -> None:
@@ -695,13 +791,13 @@ def run_sft(config: ExperimentConfig, regime: Regime, root: Path, seed: int, mod
         return out / "final"
     overrides = [
         f"model.name={model_dir}",
-        f"data.train_path={root / 'data' / (SFT_ONLY if regime.sft_max_objects is not None else 'sft_train.jsonl')}",
+        f"data.train_path={root / 'data' / (SFT_ONLY if sft_subset(regime) else 'sft_train.jsonl')}",
         f"data.max_train_records={'null' if regime.sft_records is None else regime.sft_records}",
         f"data.val_path={root / 'data' / 'sft_val.jsonl'}",
         f"training.output_dir={out}",
         f"training.seed={seed}",
         "training.report_to=[none]",
-        *config.sft_overrides,
+        *sft_overrides(config),
     ]
     return train_sft(load_sft_config(config.sft_config, overrides))
 
@@ -739,7 +835,7 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
             root / test,
             out,
             config.eval_batch_size,
-            max_new_tokens=48,
+            max_new_tokens=config.eval_max_new_tokens,
             report=False,
             quiet=True,
             blank_images=blank,
@@ -787,6 +883,10 @@ def grounding_scores(run: dict) -> dict:
         return (sum(group["task_completion"] * group["num_samples"] for group in groups) / n) if n else None
 
     one = kinds.get(kind_label(1, False), {})
+    lengths = run.get("by_plan_length", {})
+    types = run.get("by_task_type", {})
+    compositions = [types[name] for name in COMPOSITIONS if name in types]
+    n = sum(group["num_samples"] for group in compositions)
     return {
         "task_completion": run["metrics"]["task_completion"],
         "avg_reward": run["metrics"]["avg_reward"],
@@ -797,6 +897,10 @@ def grounding_scores(run: dict) -> dict:
         "image_only_completion": completion([label for label in kinds if label.endswith("source not named")]),
         "one_object_image_only": completion([kind_label(1, False)]),
         "shortcut_wrong": completion([SHORTCUT_WRONG]),
+        # by the reference plan's length (None where the test has none of that length), and the tasks
+        # composing task types (the kitchen world's compositional split; None where there are none)
+        "plan_lengths": {label: group["task_completion"] for label, group in lengths.items()},
+        "compositions": sum(g["task_completion"] * g["num_samples"] for g in compositions) / n if n else None,
         "baselines_one_object_image_only": {
             "uniform": one.get("baseline_uniform"),
             "most_loaded": one.get("baseline_most_loaded"),

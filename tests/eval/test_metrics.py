@@ -268,3 +268,25 @@ def test_refusal_figures_count_refusals_against_the_tasks_that_cannot_be_done():
     never = refusal_summary([row(True, False, "hallucination"), row(False, False)])
     assert never["refusal_precision"] == never["refusal_f1"] == 0.0 and never["feasible_task_completion"] == 1.0
     assert refusal_summary([row(False, False)]) == {}  # nothing to refuse: the guide's keys only
+
+
+def test_details_break_completion_down_by_the_reference_plan_s_length_and_task_type():
+    def row(steps, completed, task_type=None):
+        return {
+            "error_type": None if completed else "task", "plan_length": steps, "total": 0.0,
+            "reference": ["Navigate(X)"] * steps, "exact_match": False, "step_f1": 0.0, "num_objects": 1,
+            "source_named": True, "task_type": task_type, "baselines": None,
+        }  # fmt: skip
+
+    rows = [
+        row(4, True, "pick_and_place_simple"),
+        row(9, True),
+        row(10, False, "pick_three_obj_and_place"),
+        row(16, True),
+    ]
+    figures = details(rows)
+    assert list(figures["by_plan_length"]) == ["1-4 steps", "5-9 steps", "10+ steps"]
+    assert figures["by_plan_length"]["10+ steps"]["num_samples"] == 2
+    assert figures["by_plan_length"]["10+ steps"]["task_completion"] == 0.5
+    assert set(figures["by_task_type"]) == {"pick_and_place_simple", "pick_three_obj_and_place"}
+    assert figures["by_task_type"]["pick_three_obj_and_place"]["task_completion"] == 0.0
