@@ -125,6 +125,7 @@ def write_report(details_path: str | Path, runs: str = "outputs/*/runs", num_exa
         f"`{SHORTCUT_WRONG}`: the image-only tasks the most-loaded shortcut fails.",
         "",
         *_kind_tables(models),
+        *_group_tables(models),
         "## Training curves",
         "",
     ]
@@ -275,6 +276,38 @@ def _kind_tables(models: list[dict]) -> list[str]:
             cells = [kind, first["num_samples"], *[f"{g[key]:.4f}" if g else "—" for g in groups]]
             if baselines:
                 cells += [_figure(first.get("baseline_uniform")), _figure(first.get("baseline_most_loaded"))]
+            lines.append(_row(cells))
+        lines.append("")
+    return lines
+
+
+GROUPINGS = (  # evaluation_details.json key -> its section's title and what it says
+    ("by_plan_length", "By the reference plan's length", "Long plans are where a process reward should matter."),
+    ("by_task_type", "By task type", "ALFRED's task types, where the records name them (`meta.task_type`)."),
+)
+
+
+def _group_tables(models: list[dict]) -> list[str]:
+    """Task completion and mean reward per plan length and per task type, one row per group and a
+    column per model; a section only where some model's details have such groups."""
+    lines = []
+    for key, title, sentence in GROUPINGS:
+        labels = list(dict.fromkeys(label for model in models for label in model.get(key, {})))
+        if not labels:
+            continue
+        header = [
+            "group",
+            "n",
+            *[f"`{m['label']}` completion" for m in models],
+            *[f"`{m['label']}` reward" for m in models],
+        ]
+        lines += [f"## {title}", "", sentence, "", _row(header), _row(["---"] * len(header))]
+        for label in labels:
+            groups = [m.get(key, {}).get(label) for m in models]
+            first = next(g for g in groups if g)
+            cells = [label, first["num_samples"]]
+            cells += [_figure(g["task_completion"]) if g else "—" for g in groups]
+            cells += [f"{g['avg_reward']:+.4f}" if g else "—" for g in groups]
             lines.append(_row(cells))
         lines.append("")
     return lines

@@ -119,6 +119,9 @@ def test_report_has_the_side_by_side_table_and_plots(tmp_path):
     assert "| task kind | n | `sft/final` | `grpo/final` | `grpo/final+constrained` | uniform | most-loaded |" in text
     assert "| 1 object, source not named | 2 | 0.5000 | 1.0000 | 1.0000 | 0.5000 | 0.7500 |" in text
     assert "| 2 objects, source not named | 2 | 0.0000 | 0.5000 | 0.5000 | 0.5000 | 0.7500 |" in text
+    # by the reference plan's length (every reference here is one step); no task types in these records
+    assert "## By the reference plan's length" in text and "## By task type" not in text
+    assert "| 1-4 steps | 4 | 0.2500 | 0.7500 | 0.7500 | -0.1250 | +0.2500 | +0.6250 |" in text
     for name in ("metrics", "failures", "training_curves", "examples"):
         png = tmp_path / "plots" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
