@@ -738,3 +738,51 @@ def build_kitchen(
         "planner_order": sum(r["meta"]["plan_source"] == "planner" for r in records),
         "images_dir": str(images_dir),
     }
+
+
+# ------------------------------------------------------------------------- grounding pretraining
+
+LOOKUP_VERBS = ("Pick up", "Take", "Grab", "Get")
+
+
+def lookup_tasks(record: dict, rng: random.Random, domain) -> list[dict]:
+    """Image-only lookups in a kitchen record's picture, for the grounding pretraining: per item of a
+    kind the scene holds once (the knife included), "Pick up the mug", whose plan goes where the
+    picture shows the mug and, where that is a closed cabinet, drawer or fridge, opens it and closes it
+    again: `Navigate(Cabinet), Open(Cabinet), Pick(Mug), Close(Cabinet)`. Nothing in the sentence says
+    where. The plan is checked by `simulate`; it is optimal as no step can go (the robot starts away
+    from all furniture, a closed container must be opened to reach in and closed for the goal),
+    which tests/data/test_kitchen.py checks with the exact search (too slow to run per lookup). The
+    item is the only pickable one (a distractor is drawn but not pickable in the task's own scene,
+    see the module docstring)."""
+    scene = record["scene"]
+    init = [list(fact) for fact in scene["init"] if fact[0] != "pickable"]
+    facts = {tuple(fact) for fact in init}
+    inside = {fact[1]: fact[2] for fact in init if fact[0] == "in"}
+    items = [name for name, kind in scene["entities"].items() if kind == "item"]
+    kinds = Counter(name.partition(" ")[0] for name in items)
+    words = kitchen_language.Words({name: (name.partition(" ")[0], None, None) for name in items})
+    rows = []
+    for item in items:
+        if kinds[item.partition(" ")[0]] > 1:  # "the apple" of two apples: ambiguous
+            continue
+        top = item
+        while top in inside:
+            top = inside[top]
+        closed = ("openable", top) in facts and ("opened", top) not in facts
+        plan = [f"Navigate({plan_name(top)})"]
+        plan += (
+            [f"Open({plan_name(top)})"] * closed + [f"Pick({plan_name(item)})"] + [f"Close({plan_name(top)})"] * closed
+        )
+        lookup = {
+            "entities": scene["entities"],
+            "init": init + [["pickable", item]],
+            "goal": [["holding", item]] + ([["not", "opened", top]] if closed else []),
+        }
+        fact_scene = domain.scene_from_dict(lookup)
+        if not simulate(plan, fact_scene, domain).completed:
+            raise RuntimeError(f"{record.get('id')}: the lookup of {item} does not work: {plan}")  # a bug here
+        task = f"{rng.choice(LOOKUP_VERBS)} {words.item(item, rng)}"
+        meta = {"world": "kitchen", "task_type": "lookup", "num_objects": 1, "source_named": False}
+        rows.append({**record, "task": task, "plan": plan, "scene": lookup, "meta": meta})
+    return rows

@@ -41,14 +41,24 @@ def run_init_tiny(args) -> int:
     return 0
 
 
+KITCHEN_OUT = "models/tiny-qwen2.5-vl-kitchen"  # `--world kitchen`'s --out when not given
+
+
 def add_pretrain_arguments(parser) -> None:
-    from harp.recipes.pretrain import NUM_SCENES, PRETRAIN_DATA_SEED
+    from harp.recipes.pretrain import KITCHEN_SCENES, NUM_SCENES, PRETRAIN_DATA_SEED
 
     parser.add_argument(
         "--out",
-        default="models/tiny-qwen2.5-vl-grounded",
-        help="where the grounded model goes (default %(default)s; the shipped one: "
-        f"harp/models/checkpoints/tiny-qwen2.5-vl-grounded); {OUT_RULE}",
+        help="where the grounded model goes (default models/tiny-qwen2.5-vl-grounded, with --world kitchen "
+        f"{KITCHEN_OUT}; the shipped one: harp/models/checkpoints/tiny-qwen2.5-vl-grounded); {OUT_RULE}",
+    )
+    parser.add_argument(
+        "--world",
+        choices=("tabletop", "kitchen"),
+        default="tabletop",
+        help="tabletop: the shipped model's three stages from random weights; kitchen: from the shipped "
+        "model, one stage on kitchens and a lookup of each item in them "
+        "(configs/pretrain/grounded_tiny_kitchen.yaml) (default %(default)s)",
     )
     parser.add_argument(
         "--workdir",
@@ -58,8 +68,7 @@ def add_pretrain_arguments(parser) -> None:
     parser.add_argument(
         "--num-scenes",
         type=int,
-        default=NUM_SCENES,
-        help=f"scenes of data seed {PRETRAIN_DATA_SEED} to train on (default %(default)s)",
+        help=f"scenes of data seed {PRETRAIN_DATA_SEED} to train on (default {NUM_SCENES}; kitchens: {KITCHEN_SCENES})",
     )
     parser.add_argument(
         "--set",
@@ -97,12 +106,22 @@ def run_pretrain(args) -> int:
 
     if (args.demo or args.against) and not args.verify:
         raise HarpError("--demo and --against go with --verify")
+    kitchen = args.world == "kitchen"
+    if kitchen and args.demo:
+        raise HarpError("--demo runs the tabletop's demo: leave out --world kitchen")
+    if args.out is None:  # given empty, it is refused as such
+        args.out = KITCHEN_OUT if kitchen else "models/tiny-qwen2.5-vl-grounded"
     if args.verify:
+        from harp.models.grounded import KITCHEN_DIR
         from harp.recipes.verify import verify
 
-        return 0 if verify(args.out, args.against or GROUNDED_DIR, Path(args.workdir) / "verify", demo=args.demo) else 1
+        # the kitchen model is compared with the shipped one, or before it ships with the model it started from
+        shipped = KITCHEN_DIR if kitchen and (KITCHEN_DIR / "config.json").is_file() else GROUNDED_DIR
+        folder = Path(args.workdir) / "verify"
+        same = verify(args.out, args.against or shipped, folder, demo=args.demo, world=args.world)
+        return 0 if same else 1
     from harp.models.reproducible import PINNED, pinned_numerics
-    from harp.recipes.pretrain import check_build_paths, pretrain_grounded
+    from harp.recipes.pretrain import KITCHEN_SCENES, NUM_SCENES, check_build_paths, pretrain_grounded, pretrain_kitchen
 
     check_build_paths(args.out, args.workdir)  # a bad path: one line, before any note
     with pinned_numerics() as overridden:  # before torch loads: the settings the bytes depend on
@@ -115,8 +134,13 @@ def run_pretrain(args) -> int:
             )
         from harp.models.tiny import describe
 
-        out = pretrain_grounded(args.out, args.workdir, num_scenes=args.num_scenes, overrides=args.overrides)
-    print(describe(out) + " (grounded)")
+        if kitchen:
+            scenes = KITCHEN_SCENES if args.num_scenes is None else args.num_scenes
+            out = pretrain_kitchen(args.out, args.workdir, num_scenes=scenes, overrides=args.overrides)
+        else:
+            scenes = NUM_SCENES if args.num_scenes is None else args.num_scenes
+            out = pretrain_grounded(args.out, args.workdir, num_scenes=scenes, overrides=args.overrides)
+    print(describe(out) + (" (grounded in the kitchen)" if kitchen else " (grounded)"))
     return 0
 
 

@@ -16,6 +16,8 @@ from harp.errors import DataError, HarpError
 from harp.models.folder import MANIFEST, MODEL_FILES, SAVED_FILES, check_model_out, write_model_dir
 
 GROUNDED_DIR = Path(__file__).resolve().parent / "checkpoints" / "tiny-qwen2.5-vl-grounded"
+# GROUNDED_DIR's model after `harp model pretrain --world kitchen`: it sees the kitchen world (64 image tokens)
+KITCHEN_DIR = GROUNDED_DIR.with_name("tiny-qwen2.5-vl-kitchen")
 
 
 def copy_grounded(out: str | Path, source: Path = GROUNDED_DIR, key: str = "--out") -> Path:

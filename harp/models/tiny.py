@@ -241,9 +241,14 @@ def describe(model_dir: str | Path) -> str:
     with safe_open(str(model_dir / "model.safetensors"), "pt") as handle:
         params = sum(math.prod(handle.get_slice(key).get_shape()) for key in handle.keys())
     text, vision = config["text_config"], config["vision_config"]
+    try:  # the cap the model's processor was saved with (a stage's model.max_pixels), else the default
+        processor = json.loads((model_dir / "processor_config.json").read_text())
+        pixels = int(processor["image_processor"]["size"]["longest_edge"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pixels = DEFAULT_MAX_PIXELS
     return (
         f"wrote {model_dir}: Qwen2_5_VLForConditionalGeneration, {params / 1e6:.2f}M parameters, "
         f"vocabulary {text['vocab_size']}, text {text['num_hidden_layers']}x{text['hidden_size']}, "
-        f"vision {vision['depth']}x{vision['hidden_size']}; images up to {DEFAULT_MAX_PIXELS} pixels "
-        f"= {DEFAULT_MAX_PIXELS // (28 * 28)} image tokens"
+        f"vision {vision['depth']}x{vision['hidden_size']}; images up to {pixels} pixels "
+        f"= {pixels // (28 * 28)} image tokens"
     )

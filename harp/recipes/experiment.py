@@ -54,7 +54,7 @@ from harp.data.synthetic import build_synthetic
 from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
 from harp.eval.metrics import LONG_PLAN, PLAN_LENGTHS, REFUSAL_KEYS, SHORTCUT_WRONG, kind_label, plan_length_label
-from harp.models.grounded import copy_grounded
+from harp.models.grounded import GROUNDED_DIR, KITCHEN_DIR, copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
 from harp.train.grpo import train_grpo
@@ -86,7 +86,9 @@ DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {
     "random": "tiny-qwen2.5-vl",
     "grounded": "tiny-qwen2.5-vl-grounded",
+    "kitchen": "tiny-qwen2.5-vl-kitchen",  # the grounded model + the kitchen's stage (harp model pretrain --world kitchen)
 }  # base_model -> its folder in workdir
+SHIPPED = {"grounded": GROUNDED_DIR, "kitchen": KITCHEN_DIR}  # base_model -> the shipped model it copies
 SFT_ONLY = "sft_train_labelled.jsonl"  # the training records SFT learns from when `sft_max_objects` leaves some out
 RESULTS, SUMMARY, PLOT, SETTINGS, OLD = "results.jsonl", "summary.txt", "summary.png", "settings.json", "_old"
 # A regime's name is its folder in workdir: one plain name (no separators, no `..`, no leading dot
@@ -927,7 +929,7 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
         if config.base_model == "random":
             build_tiny_model(model_dir)
         else:
-            copy_grounded(model_dir)
+            copy_grounded(model_dir, source=SHIPPED[config.base_model])
     roots = {}
     for regime in config.regimes:  # every regime's data first: a bad sft_records stops before any training
         if stale[regime.name]:

@@ -49,8 +49,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny.yaml"
 PAIRS_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_pairs.yaml"
 ABSENCE_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_absence.yaml"
+KITCHEN_CONFIG = ROOT / "configs" / "pretrain" / "grounded_tiny_kitchen.yaml"
 PRETRAIN_DATA_SEED = 101  # the demo, tests and experiments draw scenes with seeds below 10
 NUM_SCENES = 2500
+KITCHEN_SCENES = 1000  # a kitchen takes ~0.4 s to plan: 7 minutes of data
 
 
 @dataclass(frozen=True)
@@ -168,15 +170,18 @@ def pretrain_grounded(
                 "records": sum(1 for _ in records.open(encoding="utf-8")),
             }
         )
+    recipe = {"command": "harp model pretrain", "inputs": recipe_inputs(workdir, num_scenes), "stages": stages}
+    return ship(final, out, workdir, runs, started, {**recipe, "num_scenes": num_scenes, "overrides": list(overrides)})
+
+
+def ship(final: Path, out: Path, workdir: Path, runs: list, started: float, recipe: dict) -> Path:
+    """Finish the build: the run config without the build's folders, this run recorded, the manifest
+    (the recipe, every run of the build, every file's sha256) beside the weights, all copied to `out`."""
     without_build_paths(final / RUN_CONFIG_FILE, workdir)
     finish_invocation(workdir, runs, started)
     manifest = {
-        "command": "harp model pretrain",
-        "inputs": recipe_inputs(workdir, num_scenes),
+        **recipe,
         "data_seed": PRETRAIN_DATA_SEED,
-        "num_scenes": num_scenes,
-        "stages": stages,
-        "overrides": list(overrides),
         "invocations": runs,
         "seconds": total_seconds(runs),
         "sha256": {
@@ -241,3 +246,75 @@ def without_build_paths(run_config: Path, workdir: Path) -> None:
     for path, name in ((workdir.resolve(), "<workdir>"), (workdir, "<workdir>"), (ROOT, ".")):
         text = re.sub(rf"(?<=\s){re.escape(str(path))}/", f"{name}/", text)  # whole paths only, not inside one
     run_config.write_text(text, encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------ the kitchen
+
+
+def kitchen_records(scenes_dir: Path, num_scenes: int) -> Path:
+    """Render the kitchens of PRETRAIN_DATA_SEED (once) and write the stage's records: each kitchen's
+    task followed by its lookups (harp.data.kitchen.lookup_tasks), shuffled."""
+    from harp.data.kitchen import DOMAIN, build_kitchen, lookup_tasks
+    from harp.data.records import read_records, write_records
+    from harp.plan import load_domain
+
+    path = scenes_dir / f"kitchen_{num_scenes}.jsonl"
+    if path.is_file():
+        return path
+    scenes = scenes_dir / f"kitchens_{num_scenes}.jsonl"
+    if not scenes.is_file():
+        build_kitchen(
+            num_scenes, seed=PRETRAIN_DATA_SEED, images_dir=scenes_dir / "bdv2" / "kitchen", output_dir=scenes_dir
+        )
+        (scenes_dir / "actions.jsonl").replace(scenes)
+    domain, rng = load_domain(DOMAIN), random.Random(f"{PRETRAIN_DATA_SEED}:kitchen")
+    rows = []
+    for record in (dict(record) for record in read_records(scenes)):
+        rows += [record, *lookup_tasks(record, rng, domain)]
+    rng.shuffle(rows)
+    write_records(path, rows)  # atomically, last: its presence marks the step done
+    return path
+
+
+def pretrain_kitchen(out: str | Path, workdir: str | Path, num_scenes: int = KITCHEN_SCENES, overrides=()) -> Path:
+    """`harp model pretrain --world kitchen`: the shipped grounded model, then one stage on kitchens
+    and their lookups (KITCHEN_CONFIG); return `out`. Resumes as `pretrain_grounded` does. The
+    manifest records the starting model's weights, the records and every file's sha256."""
+    import hashlib
+
+    import torch
+
+    from harp.config import load_sft_config
+    from harp.models.grounded import copy_grounded
+    from harp.train.sft import train_sft
+
+    started = time.time()
+    out, workdir = check_build_paths(out, workdir)
+    torch.set_num_threads(int(PINNED["OMP_NUM_THREADS"]))
+    workdir.mkdir(parents=True, exist_ok=True)
+    trained = workdir / f"kitchen_{num_scenes}"
+    steps = [int(p.name.split("-")[1]) for p in trained.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    runs = start_invocation(workdir, {"kitchen": max(steps)} if steps else {})
+    base = workdir / "grounded"
+    if not (base / WEIGHTS).is_file():
+        copy_grounded(base, key="--workdir")
+    records = kitchen_records(workdir / "scenes", num_scenes)
+    resume = ["training.resume_from_checkpoint=true"] if steps else []
+    config = load_sft_config(
+        KITCHEN_CONFIG,
+        [f"model.name={base}", f"data.train_path={records}", f"training.output_dir={trained}", *resume, *overrides],
+    )
+    final = train_sft(config)
+    text = records.read_text(encoding="utf-8")
+    for folder in {(workdir / "scenes").resolve(), workdir / "scenes"}:
+        text = text.replace(f"{folder}/", "")
+    stage = {"name": "kitchen", "config": str(KITCHEN_CONFIG.relative_to(ROOT)), "records": text.count("\n")}
+    recipe = {
+        "command": "harp model pretrain --world kitchen",
+        "inputs": {
+            f"grounded/{WEIGHTS}": sha256(base / WEIGHTS),
+            "records/kitchen": hashlib.sha256(text.encode()).hexdigest(),
+        },
+        "stages": [stage],
+    }
+    return ship(final, out, workdir, runs, started, {**recipe, "num_scenes": num_scenes, "overrides": list(overrides)})

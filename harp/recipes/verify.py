@@ -13,6 +13,10 @@ here, one after the other, so the comparison sees the models, not the machines.
                        refused, naming it (the third stage's skill; receptacles not yet learnt)
   the demo (--demo)    the demo's SFT -> GRPO from each model: its task completion table, what the
                        model ships for; about 5 minutes a model, so it is an option
+
+With `--world kitchen` (a model from `harp model pretrain --world kitchen`): the lookups of
+KITCHEN_EVAL_SCENES kitchens of the demo's seed ("Pick up the mug": harp.data.kitchen.lookup_tasks),
+those an open place answers and those behind a closed door apart, with the picture and on a grey one.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from harp.rewards.hprm import HPRM
 TOLERANCE = 0.10
 EVAL_SEED = 0  # the demo's scenes (harp.recipes.demo.SEED); pretraining draws from PRETRAIN_DATA_SEED
 EVAL_SCENES = 1000  # 315 one-object and 166 two-object tasks; 20 s a model
+KITCHEN_EVAL_SCENES = 200  # ~1,000 lookups; the kitchens take 80 s to plan, once
 
 
 def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL_SCENES) -> dict[str, float]:
@@ -100,6 +105,45 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
     return rates
 
 
+def kitchen_lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = KITCHEN_EVAL_SCENES) -> dict:
+    """Task completion of greedy plans on the lookups of `num_scenes` kitchens of the demo's seed
+    (rendered once into `scenes_dir`): where the item stands in the open, and where it is behind a
+    closed door (open, pick, close), with the picture and on a grey one."""
+    import torch
+
+    from harp.data.kitchen import DOMAIN, build_kitchen, lookup_tasks
+
+    domain = load_domain(DOMAIN)
+    paths = {where: scenes_dir / f"kitchen_lookups_{where}.jsonl" for where in ("in the open", "behind a closed door")}
+    if not all(path.is_file() for path in paths.values()):
+        if not (scenes_dir / "actions.jsonl").is_file():
+            build_kitchen(
+                num_scenes, seed=EVAL_SEED, images_dir=scenes_dir / "bdv2", output_dir=scenes_dir, progress=False
+            )
+        rng = random.Random(f"{EVAL_SEED}:kitchen lookups")
+        rows = [
+            row
+            for record in read_records(scenes_dir / "actions.jsonl")
+            for row in lookup_tasks(dict(record), rng, domain)
+        ]
+        write_records(paths["in the open"], [row for row in rows if len(row["plan"]) == 2])
+        write_records(paths["behind a closed door"], [row for row in rows if len(row["plan"]) > 2])
+    model, processor = load_model_and_processor(model_dir, dtype=torch.float32, device="cpu")
+    rates = {}
+    for where, path in paths.items():
+        records = load_test_records(path, domain)
+        for blank in (False, True):
+            plans = generate_for_records(
+                model, processor, records, domain, batch_size=16, max_new_tokens=32, blank_images=blank
+            )
+            rows = score_predictions(records, plans, domain, HPRM(domain))
+            picture = "grey picture" if blank else "picture"
+            rates[f"kitchen lookup, {where}, {picture} (n = {len(rows)})"] = sum(r["completed"] for r in rows) / len(
+                rows
+            )
+    return rates
+
+
 def demo_rates(model_dir: str | Path, workdir: Path) -> dict[str, float]:
     """Task completion of each column of the demo's table, the demo run from `model_dir` in `workdir`."""
     lines = workdir.with_suffix(".txt")
@@ -150,10 +194,16 @@ def weight_distance(model: Path, reference: Path) -> str:
 
 
 def verify(
-    model: str | Path, reference: str | Path, workdir: str | Path, demo: bool = False, num_scenes: int = EVAL_SCENES
+    model: str | Path,
+    reference: str | Path,
+    workdir: str | Path,
+    demo: bool = False,
+    num_scenes: int | None = None,
+    world: str = "tabletop",
 ) -> bool:
     """Print `model` and `reference` side by side (their builds, then every rate of the evaluation with
-    its gap) and a verdict; True when every gap is within TOLERANCE."""
+    its gap) and a verdict; True when every gap is within TOLERANCE. `world`: kitchen rates the
+    kitchen's lookups instead (kitchen_lookup_rates)."""
     for path, key in ((model, "--out"), (reference, "--against")):
         if not (Path(path) / WEIGHTS).is_file():
             raise HarpError(
@@ -162,7 +212,11 @@ def verify(
             )
     model, reference, workdir = Path(model), Path(reference), check_output_dir(workdir, "--workdir")
     builds = [describe_build(model), describe_build(reference)]
-    rates = [lookup_rates(path, workdir / "scenes", num_scenes) for path in (model, reference)]
+    if world == "kitchen":
+        scenes = num_scenes or KITCHEN_EVAL_SCENES
+        rates = [kitchen_lookup_rates(path, workdir / "kitchens", scenes) for path in (model, reference)]
+    else:
+        rates = [lookup_rates(path, workdir / "scenes", num_scenes or EVAL_SCENES) for path in (model, reference)]
     if demo:
         for index, path in enumerate((model, reference)):
             rates[index].update(demo_rates(path, workdir / ("demo_model", "demo_reference")[index]))

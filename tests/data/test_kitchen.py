@@ -22,6 +22,7 @@ from harp.data.kitchen import (
     TASK_TYPES,
     build_kitchen,
     kitchen_record,
+    lookup_tasks,
     plan_name,
     sample_kitchen,
 )
@@ -186,3 +187,23 @@ def test_bad_world_and_bad_arguments(tmp_path, capsys, monkeypatch):
         build_kitchen(1, language="klingon", progress=False)
     with pytest.raises(DataError, match="unknown kitchen task type 'juggle'"):
         sample_kitchen(random.Random(0), DOMAIN, task_type="juggle")
+
+
+def test_lookups_go_where_the_picture_shows_each_item_and_are_optimal(samples):
+    rng = random.Random(0)
+    for task_type in ("pick_from_closed", "pick_two_obj_and_place", "two_modified_then_place"):
+        sample = samples[task_type]
+        record = {"image": "x.png", "task": sample.task, "plan": sample.plan, "scene": sample.scene, "meta": {}}
+        rows = lookup_tasks(record, rng, DOMAIN)
+        items = [name for name, kind in sample.scene["entities"].items() if kind == "item"]
+        kinds = [name.partition(" ")[0] for name in items]
+        assert len(rows) == sum(kinds.count(kind) == 1 for kind in kinds) > 0  # each item of a kind held once
+        for row in rows:
+            scene = DOMAIN.scene_from_dict(row["scene"])
+            assert simulate(row["plan"], scene, DOMAIN).completed
+            assert optimal_length(scene, DOMAIN) == len(row["plan"])  # exact: no shorter plan
+            assert not any(word in row["task"] for word in ("counter", "cabinet", "fridge", "drawer", "table", "sink"))
+            assert row["meta"]["source_named"] is False and row["image"] == "x.png"
+        closed = [row for row in rows if row["plan"][1].startswith("Open(")]
+        if task_type == "pick_from_closed":  # its object comes out of a closed container: opened, then closed
+            assert closed and all(row["plan"][-1] == row["plan"][1].replace("Open", "Close") for row in closed)

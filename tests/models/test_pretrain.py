@@ -52,6 +52,28 @@ def test_pretraining_records_teach_one_object_lookups_then_pairs_then_absence(pr
     assert all(row.image_path.is_file() for row in lookup + rows + absence)
 
 
+def test_kitchen_records_are_each_kitchen_s_task_and_its_lookups(tmp_path):
+    from harp.data.records import read_records
+
+    rows = read_records(pretrain.kitchen_records(tmp_path, 3))
+    tasks = [row for row in rows if row["meta"]["task_type"] != "lookup"]
+    assert len(tasks) == 3 and len(rows) > 3 + 3 * 2  # a few items looked up per kitchen
+    assert {row["image"] for row in rows} == {row["image"] for row in tasks}  # lookups in the same pictures
+    assert all(row.image_path.is_file() for row in rows)
+    assert pretrain.kitchen_records(tmp_path, 3).stat().st_mtime_ns == (tmp_path / "kitchen_3.jsonl").stat().st_mtime_ns
+
+
+@pytest.mark.slow
+def test_kitchen_pretraining_starts_from_the_shipped_model_and_sees_more_of_the_picture(tmp_path):
+    out = pretrain.pretrain_kitchen(tmp_path / "out", tmp_path / "work", num_scenes=2, overrides=SMOKE)
+    manifest = json.loads((out / "pretraining.json").read_text())
+    shipped = json.loads((grounded.GROUNDED_DIR / "pretraining.json").read_text())
+    assert manifest["inputs"]["grounded/model.safetensors"] == shipped["sha256"]["model.safetensors"]
+    assert manifest["stages"][0]["name"] == "kitchen" and manifest["command"].endswith("--world kitchen")
+    size = json.loads((out / "processor_config.json").read_text())["image_processor"]["size"]
+    assert size["longest_edge"] == 224 * 224  # 64 image tokens, not the tabletop's 16
+
+
 @pytest.mark.slow
 def test_same_arguments_same_weights_and_a_run_killed_in_either_stage_ends_the_same(pretrained, tmp_path):
     import shutil

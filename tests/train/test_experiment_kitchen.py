@@ -34,11 +34,13 @@ def trained(monkeypatch):
     def evaluate(config, root, seed, models):
         return {name: {"task_completion": 0.5, "avg_reward": 0.1, "num_samples": 2} for name in models}
 
-    monkeypatch.setattr(
-        experiment,
-        "copy_grounded",
-        lambda out: (Path(out).mkdir(parents=True), (Path(out) / "config.json").write_text("{}")),
-    )
+    def copy(out, source):
+        configs["copied"].append(source)
+        Path(out).mkdir(parents=True)
+        (Path(out) / "config.json").write_text("{}")
+
+    configs["copied"] = []
+    monkeypatch.setattr(experiment, "copy_grounded", copy)
     monkeypatch.setattr(experiment, "run_sft", sft)
     monkeypatch.setattr(experiment, "run_grpo", grpo)
     monkeypatch.setattr(experiment, "evaluate_models", evaluate)
@@ -49,7 +51,7 @@ def write(tmp_path, body):
     path = tmp_path / "kitchen.yaml"
     path.write_text(
         f"workdir: {tmp_path / 'run'}\nworld: kitchen\nnum_scenes: 20\nseeds: [1]\nvariants: [outcome]\n"
-        f"base_model: grounded\n{body}"
+        f"base_model: kitchen\n{body}"
     )
     return path
 
@@ -66,6 +68,7 @@ def test_a_kitchen_experiment_builds_kitchens_and_trains_in_the_alfred_domain(tm
     assert all(record["meta"]["world"] == "kitchen" for record in records)
     assert (root / "bdv2" / "kitchen").is_dir()
     assert trained["sft", "compositional"].model.domain == "alfred" and trained["outcome"].model.domain == "alfred"
+    assert trained["copied"] == [experiment.KITCHEN_DIR]  # base_model: kitchen, the model grounded in kitchens
     # the compositional split: SFT's labels hold no composition, GRPO's prompts and the test keep them
     labelled = lines(root / "data" / "sft_train_labelled.jsonl")
     prompts = lines(root / "data" / "sft_train.jsonl")
