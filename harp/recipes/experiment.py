@@ -215,6 +215,13 @@ def check_experiment(config: ExperimentConfig) -> None:
         fail("eval_max_new_tokens", f"must be at least 1, got {config.eval_max_new_tokens}")
     if config.base_model not in MODEL_DIRS:
         fail("base_model", f"expected one of {', '.join(MODEL_DIRS)}, got {config.base_model!r}")
+    shipped = SHIPPED.get(config.base_model)
+    if shipped and not (shipped / "config.json").is_file():
+        fail(
+            "base_model",
+            f"{config.base_model}: no model at {shipped}; build it with `harp model pretrain "
+            f"{'--world kitchen ' if config.base_model == 'kitchen' else ''}--out {shipped}`",
+        )
     if config.eval_batch_size < 1:
         fail("eval_batch_size", f"must be at least 1, got {config.eval_batch_size}")
     if not config.regimes:

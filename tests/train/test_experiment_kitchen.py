@@ -50,8 +50,8 @@ def trained(monkeypatch):
 def write(tmp_path, body):
     path = tmp_path / "kitchen.yaml"
     path.write_text(
-        f"workdir: {tmp_path / 'run'}\nworld: kitchen\nnum_scenes: 20\nseeds: [1]\nvariants: [outcome]\n"
-        f"base_model: kitchen\n{body}"
+        f"workdir: {tmp_path / 'run'}\nworld: kitchen\nnum_scenes: 10\nseeds: [1]\nvariants: [outcome]\n"
+        f"base_model: grounded\n{body}"
     )
     return path
 
@@ -60,15 +60,20 @@ def lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_a_kitchen_experiment_builds_kitchens_and_trains_in_the_alfred_domain(tmp_path, trained):
-    path = write(tmp_path, "regimes: [{name: compositional, sft_compositions: false}]\n")
+def test_a_kitchen_experiment_builds_kitchens_and_trains_in_the_alfred_domain(tmp_path, trained, monkeypatch):
+    shipped = tmp_path / "kitchen model"  # as `harp model pretrain --world kitchen` would ship it
+    shipped.mkdir()
+    (shipped / "config.json").write_text("{}")
+    monkeypatch.setitem(experiment.SHIPPED, "kitchen", shipped)
+    path = write(tmp_path, "regimes: [{name: compositional, sft_compositions: false}]\nbase_model: kitchen\n")
+    path.write_text(path.read_text().replace("base_model: grounded\n", "", 1))
     run_experiment(load_experiment(path))
     root = tmp_path / "run" / "compositional"
     records = lines(root / "actions.jsonl")
     assert all(record["meta"]["world"] == "kitchen" for record in records)
     assert (root / "bdv2" / "kitchen").is_dir()
     assert trained["sft", "compositional"].model.domain == "alfred" and trained["outcome"].model.domain == "alfred"
-    assert trained["copied"] == [experiment.KITCHEN_DIR]  # base_model: kitchen, the model grounded in kitchens
+    assert trained["copied"] == [shipped]  # base_model: kitchen, the model grounded in kitchens
     # the compositional split: SFT's labels hold no composition, GRPO's prompts and the test keep them
     labelled = lines(root / "data" / "sft_train_labelled.jsonl")
     prompts = lines(root / "data" / "sft_train.jsonl")
@@ -93,6 +98,14 @@ def test_what_the_kitchen_world_has_no_tasks_for_is_a_one_line_error(tmp_path, b
     if "world: attic" in body:  # the key given twice is a YAML error: replace the first
         path.write_text(text.replace("world: kitchen\n", "", 1))
     with pytest.raises(ConfigError, match=re.escape(message)):
+        load_experiment(path)
+
+
+def test_a_base_model_not_built_yet_is_a_one_line_error_naming_its_command(tmp_path, monkeypatch):
+    monkeypatch.setitem(experiment.SHIPPED, "kitchen", tmp_path / "nowhere")
+    path = write(tmp_path, "regimes: [{name: r}]\n")
+    path.write_text(path.read_text().replace("base_model: grounded", "base_model: kitchen"))
+    with pytest.raises(ConfigError, match=re.escape("harp model pretrain --world kitchen --out")):
         load_experiment(path)
 
 
