@@ -72,6 +72,16 @@ def test_kitchen_pretraining_starts_from_the_shipped_model_and_sees_more_of_the_
     assert manifest["stages"][0]["name"] == "kitchen" and manifest["command"].endswith("--world kitchen")
     size = json.loads((out / "processor_config.json").read_text())["image_processor"]["size"]
     assert size["longest_edge"] == 224 * 224  # 64 image tokens, not the tabletop's 16
+    from harp.recipes.verify import kitchen_lookup_rates
+
+    rates = kitchen_lookup_rates(out, tmp_path / "verify", num_scenes=3)  # what --verify --world kitchen rates
+    names = [name.split(" (n")[0] for name in rates]  # a group the 3 kitchens lack has no row
+    assert names[:2] == ["kitchen lookup, in the open, picture", "kitchen lookup, in the open, grey picture"]
+    assert names[2:] in (
+        [],
+        ["kitchen lookup, behind a closed door, picture", "kitchen lookup, behind a closed door, grey picture"],
+    )
+    assert all(0.0 <= rate <= 1.0 for rate in rates.values())
 
 
 @pytest.mark.slow
