@@ -329,7 +329,11 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         **({"three_objects": regime.three_objects} if regime.three_objects else {}),
         **({"sft_max_objects": regime.sft_max_objects} if regime.sft_max_objects is not None else {}),
         **({"sft_compositions": False} if not regime.sft_compositions else {}),
-        **({"eval_max_new_tokens": config.eval_max_new_tokens} if config.eval_max_new_tokens != 48 else {}),
+        **(
+            {"eval_max_new_tokens": config.eval_max_new_tokens}
+            if config.eval_max_new_tokens != ExperimentConfig.eval_max_new_tokens  # the default keeps old keys
+            else {}
+        ),
         "base_model": config.base_model,
         **resolved,
     }
@@ -354,6 +358,12 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
 def format_ci(values: list[float]) -> str:
     mean, half = mean_ci(values)
     return f"{mean:.3f} ± {half:.3f}" if len(values) > 1 else f"{mean:.3f}"
+
+
+def ci_cell(values: list[float | None]) -> str:
+    """A table cell: `format_ci` of the values that are known, "-" when none is."""
+    known = [value for value in values if value is not None]
+    return format_ci(known) if known else "-"
 
 
 def speed_line(rows: list[dict], seeds: list[int], model: str) -> str:
@@ -418,11 +428,11 @@ def phrasing_table(rows: list[dict], seeds: list[int], models: list[str]) -> lis
         paired = [s for s in seeds if (model, s) in by and "held_out" in by[model, s]]
         if not paired:
             continue
-        cells = []
-        for _, key in PHRASING_COLUMNS:
-            for found in ([by[model, s] for s in paired], [by[model, s]["held_out"] for s in paired]):
-                values = [row[key] for row in found if row.get(key) is not None]
-                cells.append(format_ci(values) if values else "-")
+        cells = [
+            ci_cell([row.get(key) for row in found])
+            for _, key in PHRASING_COLUMNS
+            for found in ([by[model, s] for s in paired], [by[model, s]["held_out"] for s in paired])
+        ]
         gap = [by[model, s]["held_out"]["task_completion"] - by[model, s]["task_completion"] for s in paired]
         lines.append(f"  {model:<16}" + "".join(f"{c:>24}" for c in cells) + f"{format_ci(gap):>26}")
     return lines + [""]
@@ -501,10 +511,7 @@ def grounding_table(rows: list[dict], seeds: list[int], models: list[str]) -> li
             found = [row for row in found if row]
             if not found:
                 continue
-            cells = []
-            for _, key in GROUNDING_COLUMNS:
-                values = [row[key] for row in found if row.get(key) is not None]
-                cells.append(format_ci(values) if values else "-")
+            cells = [ci_cell([row.get(key) for row in found]) for _, key in GROUNDING_COLUMNS]
             lines.append(f"  {model + (' blank images' if blank else ''):<28}" + "".join(f"{c:>22}" for c in cells))
     return lines + [""]
 
@@ -526,10 +533,7 @@ def objects_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
         paired = [s for s in seeds if (model, s) in by]
         if not paired:
             continue
-        cells = []
-        for _, key in OBJECT_COLUMNS:
-            values = [by[model, s][key] for s in paired if by[model, s].get(key) is not None]
-            cells.append(format_ci(values) if values else "-")
+        cells = [ci_cell([by[model, s].get(key) for s in paired]) for _, key in OBJECT_COLUMNS]
         gain = ""
         if model != "sft":
             pairs = [s for s in paired if ("sft", s) in by]
@@ -565,10 +569,7 @@ def plans_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[s
         paired = [s for s in seeds if (model, s) in by]
         if not paired:
             continue
-        cells = []
-        for _, value in columns:
-            values = [value(by[model, s]) for s in paired if value(by[model, s]) is not None]
-            cells.append(format_ci(values) if values else "-")
+        cells = [ci_cell([value(by[model, s]) for s in paired]) for _, value in columns]
         for base, _ in gains:
             pairs = [s for s in paired if (base, s) in by and long_plans(by[base, s]) is not None]
             differences = [long_plans(by[model, s]) - long_plans(by[base, s]) for s in pairs]
@@ -886,16 +887,13 @@ def grounding_scores(run: dict) -> dict:
     baselines of one-object image-only tasks."""
     kinds = run["by_task_kind"]
 
-    def completion(labels):
-        groups = [kinds[label] for label in labels if label in kinds]
+    def completion(labels, table=kinds):
+        groups = [table[label] for label in labels if label in table]
         n = sum(group["num_samples"] for group in groups)
         return (sum(group["task_completion"] * group["num_samples"] for group in groups) / n) if n else None
 
     one = kinds.get(kind_label(1, False), {})
     lengths = run.get("by_plan_length", {})
-    types = run.get("by_task_type", {})
-    compositions = [types[name] for name in COMPOSITIONS if name in types]
-    n = sum(group["num_samples"] for group in compositions)
     return {
         "task_completion": run["metrics"]["task_completion"],
         "avg_reward": run["metrics"]["avg_reward"],
@@ -909,7 +907,7 @@ def grounding_scores(run: dict) -> dict:
         # by the reference plan's length (None where the test has none of that length), and the tasks
         # composing task types (the kitchen world's compositional split; None where there are none)
         "plan_lengths": {label: group["task_completion"] for label, group in lengths.items()},
-        "compositions": sum(g["task_completion"] * g["num_samples"] for g in compositions) / n if n else None,
+        "compositions": completion(COMPOSITIONS, run.get("by_task_type", {})),
         "baselines_one_object_image_only": {
             "uniform": one.get("baseline_uniform"),
             "most_loaded": one.get("baseline_most_loaded"),

@@ -229,14 +229,16 @@ def progress(workdir: Path, num_scenes: int) -> dict[str, int]:
     step of each stage begun ({} for a fresh build)."""
     found = {"base": 0} if (workdir / "base" / WEIGHTS).is_file() else {}
     for stage in STAGES:
-        steps = [
-            int(path.name.split("-")[1])
-            for path in (workdir / f"{stage.name}_{num_scenes}").glob("checkpoint-*")
-            if path.name.split("-")[1].isdigit()
-        ]
-        if steps:
-            found[stage.name] = max(steps)
+        step = newest_checkpoint(workdir / f"{stage.name}_{num_scenes}")
+        if step is not None:
+            found[stage.name] = step
     return found
+
+
+def newest_checkpoint(folder: Path) -> int | None:
+    """The step of the newest `checkpoint-<step>` in a run's folder, None when it has none."""
+    steps = [int(path.name.split("-")[1]) for path in folder.glob("checkpoint-*") if path.name.split("-")[1].isdigit()]
+    return max(steps) if steps else None
 
 
 def without_build_paths(run_config: Path, workdir: Path) -> None:
@@ -293,13 +295,13 @@ def pretrain_kitchen(out: str | Path, workdir: str | Path, num_scenes: int = KIT
     torch.set_num_threads(int(PINNED["OMP_NUM_THREADS"]))
     workdir.mkdir(parents=True, exist_ok=True)
     trained = workdir / f"kitchen_{num_scenes}"
-    steps = [int(p.name.split("-")[1]) for p in trained.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
-    runs = start_invocation(workdir, {"kitchen": max(steps)} if steps else {})
+    step = newest_checkpoint(trained)
+    runs = start_invocation(workdir, {} if step is None else {"kitchen": step})
     base = workdir / "grounded"
     if not (base / WEIGHTS).is_file():
         copy_grounded(base, key="--workdir")
     records = kitchen_records(workdir / "scenes", num_scenes)
-    resume = ["training.resume_from_checkpoint=true"] if steps else []
+    resume = [] if step is None else ["training.resume_from_checkpoint=true"]
     config = load_sft_config(
         KITCHEN_CONFIG,
         [f"model.name={base}", f"data.train_path={records}", f"training.output_dir={trained}", *resume, *overrides],
