@@ -287,6 +287,7 @@ def pretrain_kitchen(out: str | Path, workdir: str | Path, num_scenes: int = KIT
     import torch
 
     from harp.config import load_sft_config
+    from harp.data.kitchen import DOMAIN
     from harp.models.grounded import copy_grounded
     from harp.train.sft import train_sft
 
@@ -304,7 +305,16 @@ def pretrain_kitchen(out: str | Path, workdir: str | Path, num_scenes: int = KIT
     resume = [] if step is None else ["training.resume_from_checkpoint=true"]
     config = load_sft_config(
         KITCHEN_CONFIG,
-        [f"model.name={base}", f"data.train_path={records}", f"training.output_dir={trained}", *resume, *overrides],
+        [
+            f"model.name={base}",
+            # The kitchen's prompt lists ALFRED's actions: a model trained under the tabletop's prompt
+            # and asked under this one plans worse (docs/log.md 2026-12-07).
+            f"model.domain={DOMAIN}",
+            f"data.train_path={records}",
+            f"training.output_dir={trained}",
+            *resume,
+            *overrides,
+        ],
     )
     final = train_sft(config)
     text = records.read_text(encoding="utf-8")

@@ -72,6 +72,8 @@ def test_kitchen_pretraining_starts_from_the_shipped_model_and_sees_more_of_the_
     assert manifest["stages"][0]["name"] == "kitchen" and manifest["command"].endswith("--world kitchen")
     size = json.loads((out / "processor_config.json").read_text())["image_processor"]["size"]
     assert size["longest_edge"] == 224 * 224  # 64 image tokens, not the tabletop's 16
+    trained = yaml.safe_load((tmp_path / "work" / "kitchen_2" / "harp_config.yaml").read_text())
+    assert trained["model"]["domain"] == "alfred"  # trained under the prompt it is asked with
     from harp.recipes.verify import kitchen_lookup_rates
 
     rates = kitchen_lookup_rates(out, tmp_path / "verify", num_scenes=3)  # what --verify --world kitchen rates
