@@ -124,6 +124,43 @@ def test_nested_and_movable_receptacles(alfred):
     )
 
 
+def test_what_stands_in_a_pot_in_the_closed_fridge_is_out_of_reach_until_the_fridge_opens(alfred):
+    scene = alfred.scene_from_dict(
+        {
+            "entities": {
+                "start": "spot",
+                "fridge": "furniture",
+                "counter": "furniture",
+                **{name: "item" for name in ("pot", "apple", "knife")},
+            },
+            "init": [
+                ["robot-at", "start"],
+                ["hand-empty"],
+                ["in", "pot", "fridge"],
+                ["in", "apple", "pot"],
+                ["in", "knife", "counter"],
+                *[["pickable", name] for name in ("pot", "apple", "knife")],
+                *[["receptacle", name] for name in ("pot", "fridge", "counter")],
+                ["openable", "fridge"],
+                ["sharp", "knife"],
+                ["sliceable", "apple"],
+            ],
+            "goal": [["in", "apple", "counter"]],
+        }
+    )
+    shut = "apple is shut inside a closed container"
+    assert reasons("Navigate(Fridge), Pick(Apple)", scene, alfred)[1] == shut
+    assert reasons("Navigate(Fridge), Pick(Pot)", scene, alfred)[1] == "fridge is closed"
+    assert reasons("Navigate(Counter), Pick(Knife), Navigate(Fridge), Slice(Apple)", scene, alfred)[3] == shut
+    assert (
+        reasons("Navigate(Counter), Pick(Knife), Navigate(Fridge), Place(Pot)", scene, alfred)[3]
+        == "pot is shut inside a closed container"
+    )
+    plan = "Navigate(Fridge), Open(Fridge), Pick(Apple), Navigate(Counter), Place(Counter)"
+    assert simulate(plan, scene, alfred).completed
+    assert optimal_length(scene, alfred) == 5
+
+
 def test_two_instances_of_a_kind(alfred):
     scene = alfred.scene_from_dict(
         {

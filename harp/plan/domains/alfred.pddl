@@ -42,6 +42,7 @@
     (beside ?f - furniture ?p - place)
     (reach ?e - entity ?p - place)
     (near ?e - entity ?p - place)
+    (enclosed ?e - entity)
     (running ?a - place))
 
   ; a place, what is in it, and what is in those
@@ -52,6 +53,13 @@
   ; standing by the sink: the robot that went to the cup puts it into the sink without moving)
   (:derived (near ?e - entity ?p - place)
     (or (reach ?e ?p) (exists (?f - furniture) (and (beside ?f ?p) (reach ?e ?f)))))
+
+  ; shut inside a closed container, directly or in what stands in it (an apple in a pot in the
+  ; closed fridge): out of reach of the hand until that is opened
+  (:derived (enclosed ?e - entity)
+    (exists (?c - entity)
+      (and (openable ?c) (not (opened ?c))
+           (or (in ?e ?c) (exists (?m - item) (and (in ?e ?m) (in ?m ?c)))))))
 
   ; an appliance runs while it, or the switch that stands beside it (the sink basin's faucet, the
   ; burner's knob), is on, and it is closed
@@ -72,14 +80,14 @@
   (:action pick
     :parameters (?x - item ?p - place ?r - entity)
     :precondition (and (hand-empty) (robot-at ?p) (pickable ?x) (in ?x ?r) (near ?x ?p)
-                       (or (not (openable ?r)) (opened ?r)))
+                       (or (not (openable ?r)) (opened ?r)) (not (enclosed ?x)))
     :effect (and (holding ?x) (not (hand-empty)) (not (in ?x ?r))))
 
   ; what is put into a running heater or washer (a pan onto the lit burner) is heated or cleaned
   (:action place
     :parameters (?r - entity ?x - item ?p - place)
     :precondition (and (holding ?x) (robot-at ?p) (receptacle ?r) (not (= ?r ?x)) (near ?r ?p)
-                       (or (not (openable ?r)) (opened ?r)))
+                       (or (not (openable ?r)) (opened ?r)) (not (enclosed ?r)))
     :effect (and (in ?x ?r) (hand-empty) (not (holding ?x))
                  (forall (?i - item)
                    (and (when (and (reach ?i ?x) (exists (?a - place) (and (heater ?a) (running ?a) (reach ?r ?a))))
@@ -89,13 +97,13 @@
 
   (:action open
     :parameters (?r - entity ?p - place)
-    :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (not (opened ?r)))
+    :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (not (opened ?r)) (not (enclosed ?r)))
     :effect (opened ?r))
 
   ; closing the fridge cools what is in it
   (:action close
     :parameters (?r - entity ?p - place)
-    :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (opened ?r))
+    :precondition (and (robot-at ?p) (openable ?r) (near ?r ?p) (opened ?r) (not (enclosed ?r)))
     :effect (and (not (opened ?r))
                  (forall (?i - item) (when (and (cooler ?r) (reach ?i ?r)) (cooled ?i)))))
 
@@ -135,6 +143,7 @@
   ; slicing makes fresh slices (ALFRED): heat, cool or clean them afterwards
   (:action slice
     :parameters (?x - item ?k - item ?p - place)
-    :precondition (and (holding ?k) (sharp ?k) (robot-at ?p) (sliceable ?x) (near ?x ?p) (not (sliced ?x)))
+    :precondition (and (holding ?k) (sharp ?k) (robot-at ?p) (sliceable ?x) (near ?x ?p) (not (sliced ?x))
+                       (not (enclosed ?x)))
     :effect (and (sliced ?x) (not (heated ?x)) (not (cooled ?x)) (not (cleaned ?x))))
 )
