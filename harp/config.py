@@ -204,6 +204,10 @@ class GRPOTrainingConfig(TrainingBase):
     # sample through the plan grammar (harp.eval.constrained): every candidate a well-formed plan, and a
     # refusal the model starts (its first token) is spelt out rather than lost
     constrained_sampling: bool = False
+    # with constrained_sampling: the weight of -log P(the tokens the grammar allows) under the unmasked
+    # policy, per sampled token; the masked update never sees what the policy puts outside the grammar,
+    # and a model so trained may stop writing plans without it (0 = off)
+    grammar_leak_weight: float = 0.0
     max_new_tokens: int = 128  # completion length cap
     kl_coef: float = 0.1  # KL penalty against the SFT model (TRL's beta)
     eval_steps: int | None = None  # evaluate on the val split every N updates (None = save_steps)

@@ -132,6 +132,7 @@ def check_grpo(source: str, t, reward) -> None:
     for section, obj, key in (
         ("training", t, "kl_coef"),
         ("training", t, "max_grad_norm"),
+        ("training", t, "grammar_leak_weight"),
         ("reward", reward, "ftca_alpha"),
     ):
         if getattr(obj, key) < 0:
@@ -140,6 +141,11 @@ def check_grpo(source: str, t, reward) -> None:
         value = getattr(t, key)
         if value is not None and value <= 0:
             raise ConfigError(f"{source}: training.{key}: must be > 0 (or null), got {value}")
+    if t.grammar_leak_weight > 0 and not t.constrained_sampling:
+        raise ConfigError(
+            f"{source}: training.grammar_leak_weight: only with constrained_sampling: true (it keeps the policy "
+            "inside the grammar that sampling uses)"
+        )
     if t.use_vllm and t.constrained_sampling:
         raise ConfigError(
             f"{source}: training.constrained_sampling: not with use_vllm (vLLM samples without the plan grammar, "

@@ -75,6 +75,13 @@ def test_sampling_through_the_grammar_is_refused_with_vllm_which_would_sample_wi
         load("grpo", tmp_path, ["training.use_vllm=true", "training.constrained_sampling=true"])
 
 
+def test_the_grammar_leak_weight_needs_the_grammar_and_is_not_negative(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.grammar_leak_weight: only with constrained_sampling"):
+        load("grpo", tmp_path, ["training.grammar_leak_weight=1.0"])
+    with pytest.raises(ConfigError, match=r"training\.grammar_leak_weight: must be >= 0"):
+        load("grpo", tmp_path, ["training.constrained_sampling=true", "training.grammar_leak_weight=-1"])
+
+
 def test_output_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "taken").write_text("a file")
     for value, message in (

@@ -186,6 +186,7 @@ def build_trainer(
         num_candidates=t.num_candidates,
         negatives_per_group=t.negatives_per_group,
         plan_grammar=plan_grammar(processor, hprm.domain, t.max_new_tokens) if t.constrained_sampling else None,
+        grammar_leak_weight=t.grammar_leak_weight,
         use_ftca=config.reward.use_ftca,
         ftca_alpha=config.reward.ftca_alpha,
     )

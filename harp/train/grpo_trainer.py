@@ -78,8 +78,12 @@ was sampled with (`PlanLogitsProcessor.allowed_tokens` replays it): a forced tok
 and gets no gradient, the choices the grammar left open get all of it (measured: the KL stays
 below 0.13, no seed broke). A token the grammar would not have allowed (a negative read from a
 file) keeps its unmasked log-prob. What the policy puts on tokens the grammar forbids is never
-sampled and so never trained either way: a model so trained is decoded through the grammar
-(`--constrained`; `harp predict`/`evaluate` warn without it).
+sampled and so never trained: a model so trained is decoded through the grammar (`--constrained`;
+`harp predict`/`evaluate` warn without it). Left alone, that share can grow: after 300 steps of
+refusal training one seed's free plans began with `(` instead of `Navigate` (format 0.74,
+docs/results.md §7). `grammar_leak` logs it (the mean probability the unmasked policy puts outside
+the grammar on the sampled tokens), and `training.grammar_leak_weight` adds that weight times the
+mean -log of what it puts inside (`grammar_log_mass`) to the loss.
 """
 
 from __future__ import annotations
@@ -129,6 +133,17 @@ def masked_log_probs(logps, logits, temperature: float, allowed, token_ids):
     scaled = (logits.float() / temperature).masked_fill(~allowed, float("-inf"))
     masked = scaled.log_softmax(-1).gather(-1, token_ids[..., None]).squeeze(-1)
     return torch.where(token_allowed, masked.to(logps.dtype), logps)
+
+
+def grammar_log_mass(logits, allowed, token_ids):
+    """Each token's log of the probability the unmasked policy (`logits`: (B, T, V), temperature 1, as
+    free decoding reads it) puts on the tokens `allowed` at its position: 0 when all of it is inside
+    the grammar. 0 too where the token itself was not allowed (a negative read from a file), which the
+    grammar did not sample."""
+    token_allowed = allowed.gather(-1, token_ids[..., None].to(allowed.device)).squeeze(-1)
+    allowed = allowed | ~token_allowed[..., None]  # no empty row: its log-sum-exp would give NaN gradients
+    logits = logits.float()
+    return logits.masked_fill(~allowed, float("-inf")).logsumexp(-1) - logits.logsumexp(-1)
 
 
 def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
@@ -188,6 +203,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         num_candidates: int,
         negatives_per_group: int = 0,
         plan_grammar=None,
+        grammar_leak_weight: float = 0.0,
         use_ftca: bool = True,
         ftca_alpha: float = 0.5,
         validation=None,
@@ -215,6 +231,8 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.ftca_alpha = ftca_alpha
         # sampling through the plan grammar (training.constrained_sampling): a PlanLogitsProcessor or None
         self.plan_grammar = plan_grammar
+        self.grammar_leak_weight = grammar_leak_weight  # training.grammar_leak_weight
+        self._grammar_log_mass = None  # the policy pass's grammar_log_mass, for _compute_loss
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
         self._negative_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
         self._policy_logps = None  # that pass's log-probs, detached (for the sampled rows' KL metric)
@@ -443,6 +461,29 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     # ------------------------------------------------------------------------------ loss: KL
 
     def _compute_loss(self, model, inputs):
+        loss = self._loss_with_negatives(model, inputs)
+        mass, self._grammar_log_mass = self._grammar_log_mass, None
+        if mass is not None:
+            loss = loss + self._grammar_leak_loss(mass, inputs)
+        return loss
+
+    def _grammar_leak_loss(self, mass, inputs):
+        """Log `grammar_leak` (the mean probability the unmasked policy puts outside the grammar on the
+        sampled rows' tokens) and return `grammar_leak_weight` x the mean of -log of what it puts inside."""
+        keep = inputs["completion_mask"].float()
+        rows = inputs.get("negative_rows")
+        if rows is not None:
+            keep = keep * (~rows)[:, None]
+        totals = torch.stack([((1 - mass.detach().exp()) * keep).sum(), keep.sum()])
+        totals = self.accelerator.reduce(totals, reduction="sum")
+        mode = "train" if self.model.training else "eval"
+        self._metrics[mode]["grammar_leak"].append((totals[0] / totals[1].clamp(min=1.0)).item())
+        if self.grammar_leak_weight == 0.0:
+            return 0.0
+        normalizer = self.current_gradient_accumulation_steps if self.model.training else 1.0  # as TRL's loss
+        return self.grammar_leak_weight * -(mass * keep).sum() / keep.sum().clamp(min=1.0) / normalizer
+
+    def _loss_with_negatives(self, model, inputs):
         rows = inputs.get("negative_rows")
         if rows is None or not bool(rows.any()):
             return super()._compute_loss(model, inputs)
@@ -473,8 +514,12 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             completion_ids = input_ids[:, -logits_to_keep:]
             allowed = self.plan_grammar.allowed_tokens(completion_ids, head.out_features)
             states = torch.cat(hidden, dim=0)[:, -logits_to_keep - 1 : -1]
-            logps = masked_log_probs(result[0], head(states), self.temperature, allowed, completion_ids)
+            logits = head(states)
+            logps = masked_log_probs(result[0], logits, self.temperature, allowed, completion_ids)
             result = (logps, *result[1:])
+            if torch.is_grad_enabled():  # the policy's pass in _compute_loss (old and reference run without)
+                mass = grammar_log_mass(logits, allowed, completion_ids)
+                self._grammar_log_mass = mass if self.grammar_leak_weight else mass.detach()
         if self._negative_rows is not None:  # the policy's pass in _compute_loss; TRL reads the rest next
             inputs, rows = self._negative_rows
             self._negative_rows = None

@@ -362,3 +362,21 @@ def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, w
     assert forced.any() and masked[forced].abs().max() < 1e-5
     assert (masked[mask] >= unmasked[mask] - 1e-5).all()
     assert (masked[mask] > unmasked[mask] + 1e-3).any()  # the mask took probability away somewhere
+
+
+def test_the_grammar_leak_term_is_logged_and_added_to_the_loss(tiny, workdir):
+    """With the grammar on, `grammar_leak` logs the share the unmasked policy puts outside it (the
+    random tiny model: about half), and `grammar_leak_weight` adds the mean -log of what it puts inside."""
+    trainer, dataset, _ = make_trainer(
+        tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24, kl_coef=0.0
+    )
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+    plain = trainer._compute_loss(trainer.model, dict(output)).item()
+    leak = trainer._metrics["train"]["grammar_leak"][-1]
+    assert 0.1 < leak < 1.0
+    trainer.grammar_leak_weight = 2.0
+    weighted = trainer._compute_loss(trainer.model, dict(output)).item()
+    assert trainer._metrics["train"]["grammar_leak"][-1] == pytest.approx(leak)
+    # the term is 2 x the mean -log(inside) over the completion's tokens, at least -log(1 - leak) by Jensen
+    assert weighted - plain >= 2.0 * -torch.log(torch.tensor(1.0 - leak)).item() - 1e-4
