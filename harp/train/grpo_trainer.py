@@ -123,13 +123,19 @@ def final_hidden_states(backbone):
         handle.remove()
 
 
+def allowed_where_sampled(allowed, token_ids):
+    """(whether each token was allowed at its position, `allowed` with every token allowed where it
+    was not): a token outside the grammar (a negative read from a file) gets no empty row, whose
+    softmax or log-sum-exp would give NaN gradients."""
+    token_allowed = allowed.gather(-1, token_ids[..., None].to(allowed.device)).squeeze(-1)
+    return token_allowed, allowed | ~token_allowed[..., None]
+
+
 def masked_log_probs(logps, logits, temperature: float, allowed, token_ids):
     """Each token's log-probability under the policy renormalised over the tokens `allowed` at its
     position (`logits`: (B, T, V) before the temperature); where the token itself was not allowed,
     `logps` (the unmasked log-prob) as it is."""
-    token_allowed = allowed.gather(-1, token_ids[..., None].to(allowed.device)).squeeze(-1)
-    # where the token was not allowed every token is, so no row of the softmax is empty (NaN gradients)
-    allowed = allowed | ~token_allowed[..., None]
+    token_allowed, allowed = allowed_where_sampled(allowed, token_ids)
     scaled = (logits.float() / temperature).masked_fill(~allowed, float("-inf"))
     masked = scaled.log_softmax(-1).gather(-1, token_ids[..., None]).squeeze(-1)
     return torch.where(token_allowed, masked.to(logps.dtype), logps)
@@ -140,10 +146,15 @@ def grammar_log_mass(logits, allowed, token_ids):
     free decoding reads it) puts on the tokens `allowed` at its position: 0 when all of it is inside
     the grammar. 0 too where the token itself was not allowed (a negative read from a file), which the
     grammar did not sample."""
-    token_allowed = allowed.gather(-1, token_ids[..., None].to(allowed.device)).squeeze(-1)
-    allowed = allowed | ~token_allowed[..., None]  # no empty row: its log-sum-exp would give NaN gradients
+    _, allowed = allowed_where_sampled(allowed, token_ids)
     logits = logits.float()
     return logits.masked_fill(~allowed, float("-inf")).logsumexp(-1) - logits.logsumexp(-1)
+
+
+def sampled_tokens(completion_mask, negative_rows=None):
+    """The completion tokens of the sampled rows (1.0), not a negative's or padding (0.0)."""
+    keep = completion_mask.float()
+    return keep if negative_rows is None else keep * (~negative_rows)[:, None]
 
 
 def token_offsets(tokenizer, ids: list[int]) -> list[tuple[int, int]]:
@@ -470,18 +481,18 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     def _grammar_leak_loss(self, mass, inputs):
         """Log `grammar_leak` (the mean probability the unmasked policy puts outside the grammar on the
         sampled rows' tokens) and return `grammar_leak_weight` x the mean of -log of what it puts inside."""
-        keep = inputs["completion_mask"].float()
-        rows = inputs.get("negative_rows")
-        if rows is not None:
-            keep = keep * (~rows)[:, None]
-        totals = torch.stack([((1 - mass.detach().exp()) * keep).sum(), keep.sum()])
-        totals = self.accelerator.reduce(totals, reduction="sum")
+        keep = sampled_tokens(inputs["completion_mask"], inputs.get("negative_rows"))
         mode = "train" if self.model.training else "eval"
-        self._metrics[mode]["grammar_leak"].append((totals[0] / totals[1].clamp(min=1.0)).item())
+        self._metrics[mode]["grammar_leak"].append(self._token_mean(1 - mass.detach().exp(), keep))
         if self.grammar_leak_weight == 0.0:
             return 0.0
         normalizer = self.current_gradient_accumulation_steps if self.model.training else 1.0  # as TRL's loss
         return self.grammar_leak_weight * -(mass * keep).sum() / keep.sum().clamp(min=1.0) / normalizer
+
+    def _token_mean(self, values, keep) -> float:
+        """The mean of `values` over the tokens `keep` marks, every process's together."""
+        totals = self.accelerator.reduce(torch.stack([(values * keep).sum(), keep.sum()]), reduction="sum")
+        return (totals[0] / totals[1].clamp(min=1.0)).item()
 
     def _loss_with_negatives(self, model, inputs):
         rows = inputs.get("negative_rows")
@@ -540,9 +551,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         if not metrics.get("kl"):
             return
         kl = torch.exp(reference - policy) - (reference - policy) - 1
-        keep = mask * (~rows)[:, None]
-        totals = self.accelerator.reduce(torch.stack([(kl * keep).sum(), keep.sum().float()]), reduction="sum")
-        metrics["kl"][-1] = (totals[0] / totals[1].clamp(min=1.0)).item()
+        metrics["kl"][-1] = self._token_mean(kl, sampled_tokens(mask, rows))
 
     # ------------------------------------------------------------------------- saving, validation
 
