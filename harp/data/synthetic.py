@@ -163,11 +163,18 @@ def two_object_task(record: dict, rng: random.Random, domain) -> list[dict]:
     ]
 
 
-def absent_tasks(record: dict, rng: random.Random) -> list[dict]:
-    """Tasks on the record's picture that ask for a thing of this world the picture lacks, each
-    labelled with the refusal naming it: as many absent object kinds as the scene has objects (so
-    half the one-object lookups beside `one_task_per_object`'s find nothing), a receptacle not drawn,
-    and (every other scene) two objects of which one is not drawn.
+def absent_tasks(
+    record: dict, rng: random.Random, outside: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+) -> list[dict]:
+    """Tasks on the record's picture that ask for a thing the picture lacks, each labelled with the
+    refusal naming it: as many absent object kinds as the scene has objects (so half the one-object
+    lookups beside `one_task_per_object`'s find nothing), as many receptacles not drawn (each moving
+    one of its objects), (every other scene) two objects of which one is not drawn, and with
+    `outside` (objects, places) one thing no picture of this world draws. With one absent receptacle
+    a scene the stage never learnt to refuse one (0 of 300, docs/results.md §7): the lookups'
+    destinations are all drawn, so a plan could copy the sentence's. Pretraining on things outside
+    the world as well taught refusals that name a word of its own, not the task's (docs/log.md,
+    2026-12-07), so only `--verify` asks for them, with names pretraining never used.
 
     Without them a model meets absence only in the few infeasible tasks of its SFT data and refuses
     tasks whose sentence names a thing the world never draws, but not those whose object is merely
@@ -193,8 +200,7 @@ def absent_tasks(record: dict, rng: random.Random) -> list[dict]:
     if receptacles:
         for obj in rng.sample(absent_objects, min(len(present), len(absent_objects))):
             tasks.append(one(obj, rng.choice(receptacles), missing=obj))
-    if absent_places and present:
-        destination = rng.choice(absent_places)
+    for destination in rng.sample(absent_places, min(len(present), len(absent_places))):
         tasks.append(one(rng.choice(present), destination, missing=destination))
     if absent_objects and present and receptacles and rng.random() < 0.5:
         pair = [rng.choice(present), rng.choice(absent_objects)]
@@ -205,6 +211,14 @@ def absent_tasks(record: dict, rng: random.Random) -> list[dict]:
         missing = next(o for o in pair if o not in scene["objects"])
         phrasing = rng.choice(world.two_object_phrasings(source_named=False, same_destination=True))
         tasks.append(refused(dict.fromkeys(pair, destination), missing, world.PHRASINGS_TWO, phrasing, slots))
+    if outside and present and receptacles:
+        outside_objects, outside_places = outside
+        if rng.random() < 0.5:
+            thing = rng.choice(outside_objects)
+            tasks.append(one(thing, rng.choice(receptacles), missing=thing))
+        else:
+            place = rng.choice(outside_places)
+            tasks.append(one(rng.choice(present), place, missing=place))
     return tasks
 
 

@@ -9,8 +9,9 @@ here, one after the other, so the comparison sees the models, not the machines.
                        seen in pretraining) that only the picture answers, with one object and
                        with two: the skill the pretraining exists for
   blank-image control  the same tasks on a grey picture, where a model that looks cannot succeed
-  absence              one-object tasks asking for an object or a receptacle the picture lacks:
-                       refused, naming it (the third stage's skill; receptacles not yet learnt)
+  absence              one-object tasks asking for an object or a receptacle the picture lacks, or
+                       for a thing no picture draws whose name pretraining never used: refused,
+                       naming it (the third stage's skill)
   the demo (--demo)    the demo's SFT -> GRPO from each model: its task completion table, what the
                        model ships for; about 5 minutes a model, so it is an option
 
@@ -96,17 +97,24 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
             count, rate = completion(records, blank)
             name = f"image-only, {objects} object{'s' * (objects > 1)}, {'grey picture' if blank else 'picture'}"
             rates[f"{name} (n = {count})"] = rate
-    absent = {"object": world.OBJECTS, "receptacle": world.RECEPTACLES}
-    paths = {thing: scenes_dir / f"absent_{thing}.jsonl" for thing in absent}
+    # The things no picture draws are those of the SFT data's infeasible tasks, never asked for in
+    # pretraining (which asks for world.ABSENCE_OUTSIDE_*): a refusal learnt for names, not these names.
+    held_out = (world.OUTSIDE_OBJECTS, world.OUTSIDE_PLACES)
+    absent = {
+        "object not in the picture": ("object", world.OBJECTS),
+        "receptacle not in the picture": ("receptacle", world.RECEPTACLES),
+        "a thing this world never draws": ("outside", held_out[0] + held_out[1]),
+    }
+    paths = {label: scenes_dir / f"absent_{name}.jsonl" for label, (name, _) in absent.items()}
     if not all(path.is_file() for path in paths.values()):
         rng = random.Random(f"{EVAL_SEED}:absent")
-        tasks = [task for row in read_records(actions) for task in absent_tasks(dict(row), rng)]
-        for thing, what in absent.items():
+        tasks = [task for row in read_records(actions) for task in absent_tasks(dict(row), rng, outside=held_out)]
+        for label, (_, what) in absent.items():
             asked = [t for t in tasks if t["meta"]["num_objects"] == 1 and t["scene"]["missing"][0] in what]
-            write_records(paths[thing], asked[: num_scenes * 3 // 10])  # as many as the one-object lookups
-    for thing, path in paths.items():
+            write_records(paths[label], asked[: num_scenes * 3 // 10])  # as many as the one-object lookups
+    for label, path in paths.items():
         count, rate = completion(load_test_records(path, domain))
-        rates[f"refused, {thing} not in the picture (n = {count})"] = rate
+        rates[f"refused, {label} (n = {count})"] = rate
     return rates
 
 

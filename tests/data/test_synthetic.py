@@ -173,6 +173,9 @@ def test_absent_tasks_ask_for_a_thing_of_this_world_the_picture_lacks_and_refuse
             t for t in tasks if t["meta"]["num_objects"] == 1 and t["scene"]["missing"][0] in world.OBJECTS
         ]
         assert len(one_absent_object) == len(record["scene"]["objects"])  # as many as the lookups that find one
+        absent_places = [kind for kind in world.RECEPTACLES if kind not in record["scene"]["locations"]]
+        absent_receptacle = [t for t in tasks if t["scene"]["missing"][0] in world.RECEPTACLES]
+        assert len(absent_receptacle) == min(len(record["scene"]["objects"]), len(absent_places))
         for task in tasks:
             (missing,) = task["scene"]["missing"]
             drawn = {*record["scene"]["objects"], *record["scene"]["locations"]}
@@ -183,6 +186,19 @@ def test_absent_tasks_ask_for_a_thing_of_this_world_the_picture_lacks_and_refuse
             assert hprm.score(record["plan"], task).total < 1.0  # the scene's own feasible plan is not
             kinds[(missing in world.OBJECTS, task["meta"]["num_objects"])] += 1
     assert set(kinds) == {(True, 1), (False, 1), (True, 2)}  # object, receptacle, one of two objects
+
+
+def test_absent_tasks_with_outside_add_one_thing_no_picture_draws_and_keep_the_rest(tmp_path):
+    outside = (world.OUTSIDE_OBJECTS, world.OUTSIDE_PLACES)
+    out, _ = build(tmp_path, "a", n=20, seed=3)
+    for record in read_records(out / "actions.jsonl"):
+        plain, rng = absent_tasks(dict(record), random.Random(0)), random.Random(0)
+        with_outside = absent_tasks(dict(record), rng, outside=outside)
+        assert with_outside[: len(plain)] == plain  # the same draws first: pretraining's records unchanged
+        (extra,) = with_outside[len(plain) :]
+        (missing,) = extra["scene"]["missing"]
+        assert missing in {*outside[0], *outside[1]} and missing in extra["task"]
+        assert extra["plan"] == [f"Infeasible({missing.title()})"]
 
 
 def test_lookup_tasks_with_absent_add_refusals_and_keep_every_lookup(tmp_path):
