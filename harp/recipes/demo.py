@@ -8,10 +8,11 @@ side by side, report. It names its regime, prints one line per stage with its ti
 the metrics table, task completion by task kind and the report's path.
 
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
-log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command and time). Running
-the demo again skips stamped stages whose command is unchanged and whose outputs still exist; once
-one stage runs again, every later stage does too (its inputs changed). Stamps know commands, not
-code: after updating HARP, `--force` redoes everything.
+log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command, the sha256 of the
+files outside the work dir it reads, such as the shipped grounded model's weights, and its time).
+Running the demo again skips stamped stages whose command and inputs are unchanged and whose outputs
+still exist; once one stage runs again, every later stage does too (its inputs changed). Stamps know
+commands and inputs, not code: after updating HARP's code, `--force` redoes everything.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from harp.entry import Command
 from harp.errors import HarpError
 from harp.eval.evaluate import format_table
+from harp.models.folder import WEIGHTS
+from harp.models.grounded import GROUNDED_DIR, sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKDIR = ROOT / ".demo"
@@ -49,6 +52,8 @@ class Stage:
     description: str
     command: list[str]
     outputs: list[str]  # paths (relative to the work dir) that must exist for the stage to count as done
+    # files outside the work dir the stage reads: another file there (a newly shipped model) reruns it
+    inputs: tuple[Path, ...] = ()
 
 
 def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None = None) -> list[Stage]:
@@ -95,6 +100,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None
                 "models/tiny-qwen2.5-vl",
             ],
             ["models/tiny-qwen2.5-vl/config.json"],
+            (Path(grounded or GROUNDED_DIR) / WEIGHTS,),
         ),
         Stage(
             "sft",
@@ -188,7 +194,9 @@ def run_demo(
         prefix = f"[{index}/{len(all_stages)}] {stage.name:<10}"
         stamp = workdir / "stages" / f"{stage.name}.json"
         done = json.loads(stamp.read_text()) if stamp.is_file() else {}
-        if not rerun and done.get("command") == stage.command and all((workdir / p).exists() for p in stage.outputs):
+        inputs = {str(path): sha256(path) for path in stage.inputs if path.is_file()}
+        same = done.get("command") == stage.command and done.get("inputs", {}) == inputs
+        if not rerun and same and all((workdir / p).exists() for p in stage.outputs):
             seconds = done.get("seconds", 0.0)
             print(f"{prefix} skipped (done in {seconds:.0f}s earlier)  {stage.description}", flush=True)
             continue
@@ -207,7 +215,7 @@ def run_demo(
             print("\n".join("    " + line for line in tail), file=sys.stderr)
             print(f"full log: {log}", file=sys.stderr)
             return 1
-        stamp.write_text(json.dumps({"seconds": round(seconds, 1), "command": stage.command}) + "\n")
+        stamp.write_text(json.dumps({"seconds": round(seconds, 1), "command": stage.command, "inputs": inputs}) + "\n")
         print(f"{prefix} {seconds:6.1f}s  {stage.description}", flush=True)
     print(f"total {time.monotonic() - started:.0f}s", flush=True)
     side_by_side = workdir / "results" / "evaluation_side_by_side.json"

@@ -10,25 +10,25 @@ from harp.recipes import demo
 from harp.recipes.demo import Stage
 
 
-def fake_stages(fail=None):
-    def stage(name, outputs):
+def fake_stages(fail=None, model_file=None):
+    def stage(name, outputs, inputs=()):
         code = "import pathlib, sys\n" + "".join(
             f"pathlib.Path({out!r}).parent.mkdir(parents=True, exist_ok=True); pathlib.Path({out!r}).write_text('x')\n"
             for out in outputs
         )
         if name == fail:
             code = "import sys; print('boom: something broke'); sys.exit(3)"
-        return Stage(name, f"the {name} stage", [sys.executable, "-c", code], outputs)
+        return Stage(name, f"the {name} stage", [sys.executable, "-c", code], outputs, inputs)
 
     return [
         stage("data", ["actions.jsonl"]),
-        stage("sft", ["outputs/sft/final/x"]),
+        stage("sft", ["outputs/sft/final/x"], (model_file,) if model_file else ()),
         stage("report", ["results/report.md"]),
     ]
 
 
-def run(tmp_path, capsys, monkeypatch, force=False, fail=None):
-    monkeypatch.setattr(demo, "stages", lambda *args: fake_stages(fail))
+def run(tmp_path, capsys, monkeypatch, force=False, fail=None, model_file=None):
+    monkeypatch.setattr(demo, "stages", lambda *args: fake_stages(fail, model_file))
     code = demo.run_demo(force=force, workdir=tmp_path / "demo")
     out = capsys.readouterr()
     return code, out.out.splitlines(), out.err
@@ -59,6 +59,28 @@ def test_a_missing_output_reruns_that_stage_and_every_later_one(tmp_path, capsys
     _, lines, _ = run(tmp_path, capsys, monkeypatch)
     skipped = ["skipped" in line for line in stage_lines(lines)]
     assert skipped == [True, False, False]
+
+
+def test_another_input_file_reruns_its_stage_and_every_later_one(tmp_path, capsys, monkeypatch):
+    """A newly shipped grounded model (a file outside the work dir) is not the one the stamp saw."""
+    weights = tmp_path / "shipped" / "model.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"model one")
+    run(tmp_path, capsys, monkeypatch, model_file=weights)
+    _, lines, _ = run(tmp_path, capsys, monkeypatch, model_file=weights)
+    assert all("skipped" in line for line in stage_lines(lines))
+    weights.write_bytes(b"model two")
+    _, lines, _ = run(tmp_path, capsys, monkeypatch, model_file=weights)
+    assert ["skipped" in line for line in stage_lines(lines)] == [True, False, False]
+
+
+def test_the_model_stage_reads_the_shipped_weights_or_the_rebuilt_ones(tmp_path):
+    from harp.models.grounded import GROUNDED_DIR
+
+    (model,) = [stage for stage in demo.stages() if stage.name == "model"]
+    assert model.inputs == (GROUNDED_DIR / "model.safetensors",)
+    (rebuilt,) = [stage for stage in demo.stages(grounded=tmp_path) if stage.name == "model"]
+    assert rebuilt.inputs == (tmp_path / "model.safetensors",)
 
 
 def test_force_redoes_everything(tmp_path, capsys, monkeypatch):
