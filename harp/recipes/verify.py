@@ -97,8 +97,8 @@ def lookup_rates(model_dir: str | Path, scenes_dir: Path, num_scenes: int = EVAL
             count, rate = completion(records, blank)
             name = f"image-only, {objects} object{'s' * (objects > 1)}, {'grey picture' if blank else 'picture'}"
             rates[f"{name} (n = {count})"] = rate
-    # The things no picture draws are those of the SFT data's infeasible tasks, never asked for in
-    # pretraining (which asks for world.ABSENCE_OUTSIDE_*): a refusal learnt for names, not these names.
+    # The things no picture draws are those of the SFT data's infeasible tasks (world.OUTSIDE_*),
+    # which pretraining never asks for: whether a refusal of what the picture lacks reaches a new name.
     held_out = (world.OUTSIDE_OBJECTS, world.OUTSIDE_PLACES)
     absent = {
         "object not in the picture": ("object", world.OBJECTS),
