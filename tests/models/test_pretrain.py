@@ -177,6 +177,6 @@ def test_the_shipped_model_finds_objects_in_the_picture_and_not_without_it(tmp_p
     # Two objects (both looked up): the shortcut scores about 0.48, a uniform guess about 0.18.
     assert completion[2, False] >= 0.8 and completion[2, True] <= 0.3, completion
     # Asked for an object kind or a receptacle the picture lacks, it refuses naming it (the absence
-    # stage; the model shipped before it refused neither, docs/results.md §7).
+    # stage; the model shipped before it refused absent objects but no receptacle, docs/results.md §7).
     assert rates["refused, object not in the picture (n = 36)"] >= 0.9, rates
     assert rates["refused, receptacle not in the picture (n = 36)"] >= 0.9, rates
