@@ -15,12 +15,17 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/harp demo
 
-# --durations: the slowest tests, printed by every run (CI's included), to keep `make test` under 12 minutes
+# The one-process tests on two workers (pytest-xdist; a file's tests stay on one worker, so its fixtures
+# are built once), each worker's torch on one thread, the fastest on this 2-core box; then the tests that
+# start several processes, alone, since they need both cores. --durations: the slowest tests, printed by
+# every run (CI's included), to keep `make test` under 12 minutes.
+PYTEST_WORKERS ?= 2
 test: lint
-	$(VENV)/bin/python -m pytest -q --durations=15
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not multiprocess" --durations=15
+	$(VENV)/bin/python -m pytest -q -m multiprocess --durations=5
 
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "not slow"
+	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 # ruff (pinned): lint and formatting, configured in pyproject.toml; `make format` fixes what it can
 lint: $(STAMP)

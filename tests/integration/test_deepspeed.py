@@ -24,7 +24,7 @@ import pytest
 import torch
 from launching import ROOT, as_flags, assert_same_weights, launch, read_probe, state
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 DRIVER = Path(__file__).with_name("deepspeed_probe.py")
 ZERO2, ZERO3 = str(ROOT / "configs" / "ds_config_zero2.json"), str(ROOT / "configs" / "ds_config_zero3.json")
 

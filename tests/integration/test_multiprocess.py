@@ -28,7 +28,7 @@ from launching import (
     warnings_once,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
 
 def test_sft_on_two_processes_matches_one_process_steps_and_writes_once(world):
