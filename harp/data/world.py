@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
 
+from harp.plan.refusal import refusal_text
+
 IMAGE_SIZE = 224  # pixels per side; 8x8 merged 28-pixel patches for Qwen2.5-VL
 
 FLOOR = (168, 168, 168)
@@ -48,6 +50,11 @@ OBJECTS = ("apple", "banana", "cup", "bottle", "book", "carrot", "ball", "sponge
 # Things a task may ask for that this world never draws (infeasible tasks, `make_infeasible`).
 OUTSIDE_OBJECTS = ("laptop", "phone", "plate", "keys")
 OUTSIDE_PLACES = ("fridge", "sink", "drawer", "oven")
+# Things neither this world draws nor any data HARP builds names: the learning benchmark's
+# `held_out_words` renames the test's never-drawn things to these (`with_held_out_word`), to measure
+# whether a refusal learnt on OUTSIDE_* carries to words training never saw.
+HELD_OUT_OBJECTS = ("hammer", "candle", "towel", "scissors")
+HELD_OUT_PLACES = ("desk", "sofa", "bed", "cupboard")
 # How a task is made impossible: what it asks for is not in the picture.
 INFEASIBLE_KINDS = ("missing_object", "missing_destination", "unknown_object", "unknown_destination")
 
@@ -226,6 +233,22 @@ def make_infeasible(sample: SyntheticScene, rng: random.Random) -> SyntheticScen
     scene["missing"] = [missing]
     meta = {**sample.meta, "infeasible": kind}
     return SyntheticScene(scene, task, meta, sample.tables, receptacles, objects)
+
+
+def with_held_out_word(record: dict, index: int) -> dict:
+    """A record whose task names a thing this world never draws (`unknown_object` /
+    `unknown_destination`) with that thing renamed to a held-out word (the index-th of its kind's list,
+    round robin) in its task, goal, missing and refusal label; any other record unchanged."""
+    kind = (record.get("meta") or {}).get("infeasible")
+    if kind not in ("unknown_object", "unknown_destination"):
+        return record
+    old = record["scene"]["missing"][0]
+    words = HELD_OUT_OBJECTS if kind == "unknown_object" else HELD_OUT_PLACES
+    new = words[index % len(words)]
+    goal = {(new if o == old else o): (new if d == old else d) for o, d in record["scene"]["goal"].items()}
+    scene = {**record["scene"], "goal": goal, "missing": [new]}
+    task = re.sub(rf"\b{old}\b", new, record["task"])
+    return {**record, "task": task, "scene": scene, "plan": [refusal_text(new)]}
 
 
 def _table_box(cell: tuple[int, int]) -> tuple[int, int, int, int]:

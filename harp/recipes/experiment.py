@@ -51,6 +51,7 @@ from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.label_noise import check_kinds
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
+from harp.data.world import with_held_out_word
 from harp.errors import ConfigError, DataError
 from harp.eval.evaluate import evaluate
 from harp.eval.metrics import LONG_PLAN, PLAN_LENGTHS, REFUSAL_KEYS, SHORTCUT_WRONG, kind_label, plan_length_label
@@ -112,6 +113,7 @@ EVALUATIONS = (
     ("eval", "eval.jsonl", False, None, None),
     ("eval_blank", "eval.jsonl", True, "blank", "blank_images"),
     ("eval_held_out", "eval_held_out.jsonl", False, "held_out", "held_out_phrasing"),
+    ("eval_held_out_words", "eval_held_out_words.jsonl", False, "held_out_words", "held_out_words"),
     ("eval_constrained", "eval.jsonl", False, "constrained", "constrained_eval"),
 )
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
@@ -153,6 +155,8 @@ class ExperimentConfig:
     base_model: str = "random"  # SFT starts from: "random" (init-tiny) or "grounded" (init-tiny --grounded)
     blank_images: bool = False  # also evaluate every model with uniform images (the grounding control)
     held_out_phrasing: bool = False  # also evaluate on the same test+val said with held-out frames
+    # also evaluate on the same test+val with each never-drawn thing a word no training record names
+    held_out_words: bool = False
     constrained_eval: bool = False  # also evaluate every model decoding through the plan grammar (--constrained)
     eval_max_new_tokens: int = 48  # tokens generated per test plan (the tabletop's 12-step plan is 41)
     source: str = ""  # the file it was loaded from (set by the loader, not a YAML key)
@@ -267,6 +271,8 @@ def check_experiment(config: ExperimentConfig) -> None:
                     fail(f"{key}.{name}", f"only in the tabletop world (the {config.world} world has no such tasks)")
         elif not regime.sft_compositions:
             fail(f"{key}.sft_compositions", "only in the kitchen world (the tabletop's split is sft_max_objects)")
+    if config.held_out_words and not any(regime.infeasible for regime in config.regimes):
+        fail("held_out_words", "no regime has tasks that cannot be done (infeasible) whose words it could rename")
     for key in ("sft_config", "grpo_config"):  # as given, else relative to the repository (run from anywhere)
         given = Path(getattr(config, key))
         if not given.is_file() and (REPOSITORY / given).is_file():
@@ -464,24 +470,34 @@ def grammar_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
 
 def refusal_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
     """Refusal F1, precision and recall, and completion of the tasks that can be done (mean ± 95% CI),
-    with each GRPO variant's paired gain in F1 over SFT; [] where no task was infeasible."""
+    with each GRPO variant's paired gain in F1 over SFT, and with `held_out_words` each model again on
+    the test whose never-drawn things are words training never saw; [] where no task was infeasible."""
     by = {(row["model"], row["seed"]): row for row in rows}
     if not any("refusal_f1" in row for row in rows):
         return []
     columns = ("refusal_f1", "refusal_precision", "refusal_recall", "feasible_task_completion")
     lines = [f"  refusals ({rows[0]['infeasible_tasks']} tasks cannot be done)"]
+    if any("held_out_words" in row for row in rows):
+        lines.append(
+            "  new words: the same tasks, each thing this world never draws named with a word no training record uses"
+        )
     lines.append(f"  {'model':<16}" + "".join(f"{c:>26}" for c in columns) + f"{'gain in F1':>20}")
     for model in models:
         paired = [s for s in seeds if (model, s) in by and (("sft", s) in by)]
         if not paired:
             continue
-        cells = [format_ci([by[model, s][c] for s in paired]) for c in columns]
-        gain = (
-            ""
-            if model == "sft"
-            else format_ci([by[model, s]["refusal_f1"] - by["sft", s]["refusal_f1"] for s in paired])
-        )
-        lines.append(f"  {model:<16}" + "".join(f"{c:>26}" for c in cells) + f"{gain:>20}")
+        for key, label in ((None, model), ("held_out_words", f"{model}, new words")):
+            rows_of = [by[model, s] if key is None else by[model, s].get(key) for s in paired]
+            sft_rows = [by["sft", s] if key is None else by["sft", s].get(key) for s in paired]
+            if any(row is None or "refusal_f1" not in row for row in rows_of + sft_rows):
+                continue  # no held-out words evaluated
+            cells = [format_ci([row[c] for row in rows_of]) for c in columns]
+            gain = (
+                ""
+                if model == "sft"
+                else format_ci([row["refusal_f1"] - base["refusal_f1"] for row, base in zip(rows_of, sft_rows)])
+            )
+            lines.append(f"  {label:<16}" + "".join(f"{c:>26}" for c in cells) + f"{gain:>20}")
     return lines + [""]
 
 
@@ -750,6 +766,7 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
         # The same scenes, plans and split said with held-out frames; only its test+val is used.
         _write_test_and_val(build_and_split(root / "held_out", language="held_out"), root / "eval_held_out.jsonl")
     if (root / "eval.jsonl").is_file():
+        _write_held_out_words(config, root)
         return root
     build_and_split(
         root,
@@ -770,7 +787,21 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):
         raise ConfigError(f"regime {regime.name}: sft_records must be 1..{len(train)}, got {regime.sft_records}")
     _write_test_and_val(data, root / "eval.jsonl")
+    _write_held_out_words(config, root)
     return root
+
+
+def _write_held_out_words(config: ExperimentConfig, root: Path) -> None:
+    """With `held_out_words`: eval.jsonl with each task naming a thing this world never draws renamed
+    to a word no training data names (harp.data.world.with_held_out_word), as eval_held_out_words.jsonl."""
+    out = root / "eval_held_out_words.jsonl"
+    if not config.held_out_words or out.is_file():
+        return
+    lines = [line for line in (root / "eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    renamed = [json.dumps(with_held_out_word(json.loads(line), index)) for index, line in enumerate(lines)]
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(line + "\n" for line in renamed), encoding="utf-8")
+    tmp.replace(out)
 
 
 def sft_subset(regime: Regime) -> bool:
@@ -835,7 +866,8 @@ def run_grpo(config: ExperimentConfig, root: Path, seed: int, variant: str, sft:
 def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dict[str, Path]) -> dict[str, dict]:
     """Task completion and avg reward of each model on test+val, completion on the image-only task
     kinds, and with `blank_images` the same again with every image uniform (`blank` in each row),
-    with `held_out_phrasing` on test+val said with held-out frames (`held_out`), with `constrained_eval`
+    with `held_out_phrasing` on test+val said with held-out frames (`held_out`), with `held_out_words` on
+    test+val whose never-drawn things are words training never saw (`held_out_words`), with `constrained_eval`
     decoded through the plan grammar (`constrained`)."""
     results = {name: {} for name in models}
     for folder, test, blank, key, switch in EVALUATIONS:

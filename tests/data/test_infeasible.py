@@ -1,6 +1,7 @@
 """Tasks that cannot be done (`harp data build --infeasible P`): what the task asks for is not in the picture,
 the label is the refusal naming it, and the feasible scenes are those of P = 0."""
 
+import json
 import random
 
 from harp.data import world
@@ -43,3 +44,26 @@ def test_make_infeasible_keeps_the_mention_order_of_the_goal():
         if changed.meta["infeasible"] == "unknown_object":
             task = changed.task
             assert [task.index(o) for o in after] == sorted(task.index(o) for o in after)
+
+
+def test_a_held_out_word_renames_a_never_drawn_thing_everywhere_and_leaves_other_records_alone():
+    hprm = HPRM(DOMAIN)
+    words = set(world.HELD_OUT_OBJECTS + world.HELD_OUT_PLACES)
+    known = set(world.OBJECTS) | set(world.RECEPTACLES) | set(world.OUTSIDE_OBJECTS + world.OUTSIDE_PLACES)
+    assert not words & known and not any(word in colour for word in words for colour in world.TABLE_COLOURS)
+    renamed = 0
+    for index in range(200):
+        record, _ = synthetic_record(index, 7, DOMAIN, f"scene_{index}.png", infeasible=0.3)
+        held_out = world.with_held_out_word(record, index)
+        if record["meta"].get("infeasible") not in ("unknown_object", "unknown_destination"):
+            assert held_out == record
+            continue
+        renamed += 1
+        (old,) = record["scene"]["missing"]
+        (new,) = held_out["scene"]["missing"]
+        assert new in words and old not in held_out["task"] and new in held_out["task"]
+        assert old not in json.dumps(held_out["scene"]["goal"]) and new in json.dumps(held_out["scene"]["goal"])
+        assert refusal_step(held_out["plan"]).argument.lower() == new
+        assert hprm.score(held_out["plan"], held_out).total == 1.0  # the renamed refusal is still the answer
+        assert held_out["image"] == record["image"] and record["scene"]["missing"] == [old]  # the input is untouched
+    assert renamed > 10

@@ -51,6 +51,7 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
         ("regimes: [{name: r, language: held_out}]\n", "regimes[0].language: expected one of templates, varied"),
         ("regimes: [{name: r, three_objects: 1.5}]\n", "regimes[0].three_objects: must be a number in [0, 1]"),
         ("regimes: [{name: r, sft_max_objects: 0}]\n", "regimes[0].sft_max_objects: must be at least 1"),
+        ("held_out_words: true\n", "held_out_words: no regime has tasks that cannot be done"),
         (
             "regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
             "regimes[0].label_noise_kinds: unknown label-noise kind 'wrong_tabel'",
@@ -179,6 +180,29 @@ def test_the_plot_shows_refusal_f1_where_tasks_cannot_be_done(tmp_path):
     series = plot_series(grammar)
     assert [label for label, _, _ in series] == ["task completion", "refusal F1", "refusal F1, grammar"]
     assert [series[2][1](row) for row in grammar] == pytest.approx([0.1, 0.3, 0.7, 0.9])
+
+
+def test_summary_sets_refusals_on_new_words_beside_those_on_the_training_data_s():
+    def refusals(f1, recall):
+        return {"refusal_f1": f1, "refusal_precision": 1.0, "refusal_recall": recall, "feasible_task_completion": 1.0}
+
+    def row(seed, model, f1, new_f1):
+        figures = {"task_completion": 0.8, "avg_reward": 0.5, "infeasible_tasks": 16, **refusals(f1, f1)}
+        held_out = {"task_completion": 0.7, **refusals(new_f1, new_f1)}
+        return {"regime": "r", "seed": seed, "model": model, "num_samples": 100, **figures, "held_out_words": held_out}
+
+    rows = [row(1, "sft", 0.8, 0.6), row(2, "sft", 0.9, 0.7), row(1, "full", 0.9, 0.9), row(2, "full", 0.9, 0.8)]
+    lines = summary_table(rows, ["full"]).splitlines()
+    new = next(line for line in lines if line.strip().startswith("sft, new words"))
+    assert new.split()[3:6] == ["0.650", "±", "0.635"]  # F1 on new words: mean of 0.6 and 0.7, t(1) interval
+    full = next(line for line in lines if line.strip().startswith("full, new words"))
+    assert full.split()[-3:] == ["0.200", "±", "1.271"]  # paired gain on new words: +0.3 and +0.1
+    trained = next(
+        line for line in lines if line.strip().startswith("full ") and "refusal" not in line and "1.000" in line
+    )
+    assert trained.split()[-3:] == ["0.050", "±", "0.635"]  # on the training data's words: +0.1 and 0.0
+    without = [{k: v for k, v in r.items() if k != "held_out_words"} for r in rows]
+    assert "new words" not in summary_table(without, ["full"])
 
 
 def test_summary_breaks_completion_down_by_objects_moved_when_some_tasks_move_three():
