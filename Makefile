@@ -20,12 +20,13 @@ demo: $(STAMP)
 # start several processes, alone, since they need both cores. --durations: the slowest tests, printed by
 # every run (CI's included), to keep `make test` under 12 minutes.
 PYTEST_WORKERS ?= 2
+PYTEST_ON_WORKERS := OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 test: lint
-	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not multiprocess" --durations=15
+	$(PYTEST_ON_WORKERS) -m "not multiprocess" --durations=15
 	$(VENV)/bin/python -m pytest -q -m multiprocess --durations=5
 
 test-fast: $(STAMP)
-	OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+	$(PYTEST_ON_WORKERS) -m "not slow"
 
 # ruff (pinned): lint and formatting, configured in pyproject.toml; `make format` fixes what it can
 lint: $(STAMP)

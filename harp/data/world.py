@@ -224,15 +224,20 @@ def make_infeasible(sample: SyntheticScene, rng: random.Random) -> SyntheticScen
         scene["locations"] = [x for x in scene["locations"] if x != missing]
     elif kind == "unknown_object":
         old, missing = rng.choice(sorted(goal)), rng.choice(OUTSIDE_OBJECTS)
-        scene["goal"] = goal = {(missing if o == old else o): d for o, d in goal.items()}  # mention order kept
-        task = re.sub(rf"\b{old}\b", missing, task)
+        scene["goal"], task = renamed(goal, task, old, missing)
     else:
         old, missing = rng.choice(sorted(set(goal.values()))), rng.choice(OUTSIDE_PLACES)
-        scene["goal"] = goal = {o: missing if d == old else d for o, d in goal.items()}
-        task = re.sub(rf"\b{old}\b", missing, task)
+        scene["goal"], task = renamed(goal, task, old, missing)
     scene["missing"] = [missing]
     meta = {**sample.meta, "infeasible": kind}
     return SyntheticScene(scene, task, meta, sample.tables, receptacles, objects)
+
+
+def renamed(goal: dict, task: str, old: str, new: str) -> tuple[dict, str]:
+    """The goal and its task with the thing `old` (an object or a destination) called `new`; the goal's
+    mention order kept."""
+    goal = {(new if o == old else o): (new if d == old else d) for o, d in goal.items()}
+    return goal, re.sub(rf"\b{old}\b", new, task)
 
 
 def with_held_out_word(record: dict, index: int) -> dict:
@@ -245,10 +250,13 @@ def with_held_out_word(record: dict, index: int) -> dict:
     old = record["scene"]["missing"][0]
     words = HELD_OUT_OBJECTS if kind == "unknown_object" else HELD_OUT_PLACES
     new = words[index % len(words)]
-    goal = {(new if o == old else o): (new if d == old else d) for o, d in record["scene"]["goal"].items()}
-    scene = {**record["scene"], "goal": goal, "missing": [new]}
-    task = re.sub(rf"\b{old}\b", new, record["task"])
-    return {**record, "task": task, "scene": scene, "plan": [refusal_text(new)]}
+    goal, task = renamed(record["scene"]["goal"], record["task"], old, new)
+    return {
+        **record,
+        "task": task,
+        "scene": {**record["scene"], "goal": goal, "missing": [new]},
+        "plan": [refusal_text(new)],
+    }
 
 
 def _table_box(cell: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -49,6 +49,7 @@ from harp.data.kitchen import COMPOSITIONS, build_kitchen
 from harp.data.kitchen import DOMAIN as KITCHEN_DOMAIN
 from harp.data.label_noise import KINDS as NOISE_KINDS
 from harp.data.label_noise import check_kinds
+from harp.data.records import iter_records, write_records
 from harp.data.split import split_records
 from harp.data.synthetic import build_synthetic
 from harp.data.world import with_held_out_word
@@ -797,11 +798,8 @@ def _write_held_out_words(config: ExperimentConfig, root: Path) -> None:
     out = root / "eval_held_out_words.jsonl"
     if not config.held_out_words or out.is_file():
         return
-    lines = [line for line in (root / "eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    renamed = [json.dumps(with_held_out_word(json.loads(line), index)) for index, line in enumerate(lines)]
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in renamed), encoding="utf-8")
-    tmp.replace(out)
+    records = (record for _, record in iter_records(root / "eval.jsonl"))
+    write_records(out, (with_held_out_word(record, index) for index, record in enumerate(records)))
 
 
 def sft_subset(regime: Regime) -> bool:
