@@ -208,11 +208,18 @@ class GRPOTrainingConfig(TrainingBase):
     # policy, per sampled token; the masked update never sees what the policy puts outside the grammar,
     # and a model so trained may stop writing plans without it (0 = off)
     grammar_leak_weight: float = 0.0
+    # with constrained_sampling: the temperature of each candidate's first token (null = `temperature`).
+    # Under the grammar that token chooses between a plan and a refusal; hotter, a group holds a refusal
+    # more often. It is also scored at this temperature, so the update stays on-policy.
+    first_token_temperature: float | None = None
     max_new_tokens: int = 128  # completion length cap
     kl_coef: float = 0.1  # KL penalty against the SFT model (TRL's beta)
     eval_steps: int | None = None  # evaluate on the val split every N updates (None = save_steps)
     max_grad_norm: float = 1.0  # gradient clipping
     negatives_per_group: int = 1  # verified negatives mixed into each prompt's group; 0 = off
+    # one written refusal in every prompt's group, whatever its task (harp.train.grpo_trainer, "Refusal
+    # probes"): the group always compares refusing with its plans, and the first token learns which wins
+    refusal_probe: bool = False
     use_vllm: bool = False  # generate with vLLM (GPU, when installed)
     # TRL's GRPO options, passed through as TRL names them; the defaults are TRL 1.16's.
     loss_type: str = "dapo"  # grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo or vespo (how token losses are aggregated)

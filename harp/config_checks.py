@@ -146,6 +146,16 @@ def check_grpo(source: str, t, reward) -> None:
             f"{source}: training.grammar_leak_weight: only with constrained_sampling: true (it keeps the policy "
             "inside the grammar that sampling uses)"
         )
+    if t.first_token_temperature is not None:
+        if t.first_token_temperature <= 0:
+            raise ConfigError(
+                f"{source}: training.first_token_temperature: must be > 0 (or null), got {t.first_token_temperature}"
+            )
+        if not t.constrained_sampling:
+            raise ConfigError(
+                f"{source}: training.first_token_temperature: only with constrained_sampling: true (the first "
+                "token is scored at it under the grammar's mask)"
+            )
     if t.use_vllm and t.constrained_sampling:
         raise ConfigError(
             f"{source}: training.constrained_sampling: not with use_vllm (vLLM samples without the plan grammar, "

@@ -82,6 +82,14 @@ def test_the_grammar_leak_weight_needs_the_grammar_and_is_not_negative(tmp_path)
         load("grpo", tmp_path, ["training.constrained_sampling=true", "training.grammar_leak_weight=-1"])
 
 
+def test_the_first_token_temperature_needs_the_grammar_and_is_positive(tmp_path):
+    with pytest.raises(ConfigError, match=r"training\.first_token_temperature: only with constrained_sampling"):
+        load("grpo", tmp_path, ["training.first_token_temperature=3"])
+    with pytest.raises(ConfigError, match=r"training\.first_token_temperature: must be > 0"):
+        load("grpo", tmp_path, ["training.constrained_sampling=true", "training.first_token_temperature=0"])
+    load("grpo", tmp_path, ["training.constrained_sampling=true", "training.first_token_temperature=3"])
+
+
 def test_output_dir_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "taken").write_text("a file")
     for value, message in (

@@ -14,6 +14,8 @@ GRPO reinforces the model's own mistake (and the group never reads as "zero std"
   the largest |z| a row of `n` sampled values can reach, `(n - 1) / sqrt(n)`; this also gives a
   negative in an all-tie group (std 0) a finite advantage. Without scaling it is 2, the widest
   reward gap (rewards lie in [-1, 1]).
+- a refusal probe (`is_probe`, a written row too: harp.train.grpo_trainer) is measured against the
+  same baseline within `[-bound, bound]`: a refusal that beats the group's plans is pushed up.
 
 `scale_rewards` follows TRL: "group" divides by the sampled rows' std in each group, "batch" by the
 std of all sampled rows in the batch, "none" does not divide.
@@ -27,12 +29,17 @@ EPSILON = 1e-4  # TRL's: advantages / (std + 1e-4)
 
 
 def sampled_baseline_advantages(
-    rewards: torch.Tensor, is_negative: torch.Tensor, group_size: int, scale_rewards: str = "group"
+    rewards: torch.Tensor,
+    is_negative: torch.Tensor,
+    group_size: int,
+    scale_rewards: str = "group",
+    is_probe: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row advantages, and a per-group flag "the sampled rows all tie".
 
     rewards: (B,) total reward of each row, B a multiple of `group_size`; groups are consecutive rows.
-    is_negative: (B,) bool, True for a negative row; every group needs at least one sampled row.
+    is_negative: (B,) bool, True for a written row (a negative or a probe); every group needs at least
+    one sampled row. is_probe: (B,) bool, True for a probe (one of the written rows).
 
     >>> r = torch.tensor([0.2, 0.2, 0.2, -0.9])  # three identical wrong samples and a worse negative
     >>> a, tie = sampled_baseline_advantages(r, torch.tensor([False, False, False, True]), 4)
@@ -66,6 +73,8 @@ def sampled_baseline_advantages(
         n = counts.to(torch.float32)
         bound = torch.clamp((n - 1) / torch.sqrt(n), min=1.0)  # a lone sampled row still lets a negative count
     advantages = torch.where(sampled & tie[:, None], torch.zeros_like(advantages), advantages)
-    clipped = torch.maximum(torch.minimum(advantages, torch.zeros_like(advantages)), -bound[:, None])
+    probe = negative & (False if is_probe is None else is_probe.to(torch.bool).view(-1, group_size))
+    ceiling = torch.where(probe, bound[:, None], torch.zeros_like(advantages))
+    clipped = torch.maximum(torch.minimum(advantages, ceiling), -bound[:, None])
     advantages = torch.where(negative, clipped, advantages)
     return advantages.reshape(-1), tie

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from harp.config import save_run_config
 from harp.data.records import Record, as_record, load_image, read_records, where
-from harp.errors import DataError
+from harp.errors import ConfigError, DataError
 from harp.eval.constrained import plan_grammar
 from harp.eval.evaluate import load_test_records
 from harp.models.load import load_model_and_processor
@@ -166,7 +166,7 @@ def build_trainer(
     from harp.train.guards import FiniteGuard
 
     t = config.training
-    args = trl_args(config, t.num_candidates + t.negatives_per_group, bf16=bf16)
+    args = trl_args(config, t.num_candidates + int(t.refusal_probe) + t.negatives_per_group, bf16=bf16)
     args.disable_tqdm = not progress
     join_deepspeed(args)
     scorer = HPRMScorer(hprm, binary_task=config.reward.binary_task)
@@ -185,8 +185,10 @@ def build_trainer(
         scorer=scorer,
         num_candidates=t.num_candidates,
         negatives_per_group=t.negatives_per_group,
+        refusal_probe=t.refusal_probe,
         plan_grammar=plan_grammar(processor, hprm.domain, t.max_new_tokens) if t.constrained_sampling else None,
         grammar_leak_weight=t.grammar_leak_weight,
+        first_token_temperature=t.first_token_temperature,
         use_ftca=config.reward.use_ftca,
         ftca_alpha=config.reward.ftca_alpha,
     )
@@ -224,6 +226,11 @@ def train_grpo(config, resume: bool | str | None = None, progress: bool = True) 
                 f"data.negative_path: {topped} of {len(records)} prompts had fewer than {k} negatives; "
                 "topped up with verified rule-based perturbations"
             )
+    if t.refusal_probe and not teaches_refusals(records, domain):
+        raise ConfigError(
+            f"{config.source}: training.refusal_probe: no task of {config.data.train_path} is impossible (no "
+            "scene names what it is `missing`), so a refusal can never win; set it to false"
+        )
     dataset = build_dataset(records, domain, negatives)
 
     val = val_path(config)

@@ -84,17 +84,37 @@ refusal training one seed's free plans began with `(` instead of `Navigate` (for
 docs/results.md §7). `grammar_leak` logs it (the mean probability the unmasked policy puts outside
 the grammar on the sampled tokens), and `training.grammar_leak_weight` adds that weight times the
 mean -log of what it puts inside (`grammar_log_mass`) to the loss.
+
+A hotter first token. Under the grammar a completion's first token chooses between a plan and a
+refusal; a policy that never saw a refusal samples one rarely (about 4% of a never-refusing teacher's
+SFT model's samples on impossible tasks), so most groups hold none and GRPO has nothing to compare.
+`training.first_token_temperature` samples that token alone at its own temperature
+(`FirstTokenScale`) and scores it at the same one (`token_temperatures`): the policy that samples is
+the policy that is updated, as elsewhere in TRL, which scores at its sampling temperature.
+
+Refusal probes. With `training.refusal_probe` every prompt's group also holds one written refusal,
+`Infeasible(It)` (`REFUSAL_PROBE`), whatever the task: the question "would refusing beat these
+plans?" is asked in every group, not only where sampling happened to refuse. H-PRM answers it from
+the scene: where the task cannot be done any refusal beats every plan (0.45 naming the wrong thing,
+against 0.2 for a plan whose steps all hold), where it can, a refusal loses to every valid plan. The
+probe is a written row like a negative (no part in the group's baseline, no KL, its push down fades
+with its probability) but its advantage may be positive (`harp.train.advantages`), and it sits on
+the probe's first token only (`_probes_on_their_decision`): the choice between refusing and
+planning, not the placeholder it names, which the sampled refusals learn. Its push up does not fade:
+that is the refusal a never-refusing policy rarely samples. Like a negative, the probe is off-policy
+with its ratio fixed at 1 (the importance weight of a forced token would be its probability, and
+would take the signal away again).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from contextlib import contextmanager
 
 import torch
 from trl import GRPOTrainer
 
+from harp.plan.refusal import refusal_text
 from harp.rewards.ftca import group_mean_step_score, on_mistake, token_advantages
 from harp.rewards.vocabulary import COMPONENTS
 from harp.train.advantages import sampled_baseline_advantages
@@ -103,6 +123,9 @@ from harp.train.checkpoint import ResumableMixin
 # The TRL release these overrides were written against; tests/train/test_trl_contract.py fails on another,
 # naming the method or tensor that moved.
 TRL_WRITTEN_AGAINST = "1.16.0"
+
+# A refusal probe's text (the module docstring): what it names is a placeholder no scene holds.
+REFUSAL_PROBE = refusal_text("it")
 
 # TRL's metric name -> the guide's (logged by TensorBoard as train/<name>).
 RENAMES = {"kl": "kl_div", "learning_rate": "lr"}
@@ -131,11 +154,33 @@ def allowed_where_sampled(allowed, token_ids):
     return token_allowed, allowed | ~token_allowed[..., None]
 
 
-def masked_log_probs(logps, logits, temperature: float, allowed, token_ids):
+class FirstTokenScale:
+    """A transformers `LogitsProcessor` that multiplies the scores of a completion's first token by
+    `scale` (the prompt is `prompt_length` tokens). `generate` divides by its temperature after the
+    processors, so a scale of temperature / t draws that token at temperature t."""
+
+    def __init__(self, prompt_length: int, scale: float):
+        self.prompt_length, self.scale = prompt_length, scale
+
+    def __call__(self, input_ids, scores):
+        return scores * self.scale if input_ids.shape[1] == self.prompt_length else scores
+
+
+def token_temperatures(length: int, temperature: float, first: float | None):
+    """(length, 1): the temperature each completion position was sampled at (`first` for position 0)."""
+    temperatures = torch.full((length, 1), float(temperature))
+    if first is not None and length:
+        temperatures[0] = first
+    return temperatures
+
+
+def masked_log_probs(logps, logits, temperature, allowed, token_ids):
     """Each token's log-probability under the policy renormalised over the tokens `allowed` at its
-    position (`logits`: (B, T, V) before the temperature); where the token itself was not allowed,
-    `logps` (the unmasked log-prob) as it is."""
+    position (`logits`: (B, T, V) before the temperature, a number or a (T, 1) tensor); where the
+    token itself was not allowed, `logps` (the unmasked log-prob) as it is."""
     token_allowed, allowed = allowed_where_sampled(allowed, token_ids)
+    if torch.is_tensor(temperature):
+        temperature = temperature.to(logits.device)
     scaled = (logits.float() / temperature).masked_fill(~allowed, float("-inf"))
     masked = scaled.log_softmax(-1).gather(-1, token_ids[..., None]).squeeze(-1)
     return torch.where(token_allowed, masked.to(logps.dtype), logps)
@@ -203,6 +248,8 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             `num_candidates + negatives_per_group`.
         negatives_per_group: negative rows per group, taken from each dataset row's `negatives`.
         use_ftca, ftca_alpha: FTCA on/off and its step-score weight (docs/internals.md §4).
+        plan_grammar, grammar_leak_weight, first_token_temperature: constrained sampling (the module
+            docstring; training.constrained_sampling and the keys after it).
         validation: a `harp.train.grpo_eval.ValidationCallback`, added to the callbacks and bound to
             this trainer (it generates, logs and saves `best/` through it).
     """
@@ -213,8 +260,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         scorer,
         num_candidates: int,
         negatives_per_group: int = 0,
+        refusal_probe: bool = False,
         plan_grammar=None,
         grammar_leak_weight: float = 0.0,
+        first_token_temperature: float | None = None,
         use_ftca: bool = True,
         ftca_alpha: float = 0.5,
         validation=None,
@@ -230,19 +279,21 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 "negatives_per_group > 0 needs multi_objective_aggregation 'sum_then_normalize' "
                 f"(got {self.multi_objective_aggregation!r})"
             )
-        if self.num_generations != num_candidates + negatives_per_group:
+        if self.num_generations != num_candidates + int(refusal_probe) + negatives_per_group:
             raise ValueError(
                 f"num_generations ({self.num_generations}) must be num_candidates ({num_candidates}) "
-                f"+ negatives_per_group ({negatives_per_group})"
+                f"+ a refusal probe ({int(refusal_probe)}) + negatives_per_group ({negatives_per_group})"
             )
         self.scorer = scorer
         self.num_candidates = num_candidates
         self.negatives_per_group = negatives_per_group
+        self.refusal_probe = refusal_probe
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
         # sampling through the plan grammar (training.constrained_sampling): a PlanLogitsProcessor or None
         self.plan_grammar = plan_grammar
         self.grammar_leak_weight = grammar_leak_weight  # training.grammar_leak_weight
+        self.first_token_temperature = first_token_temperature  # training.first_token_temperature
         self._grammar_log_mass = None  # the policy pass's grammar_log_mass, for _compute_loss
         self._negative_slots: list[str | None] | None = None  # per row of the batch being generated
         self._negative_rows = None  # (inputs, negative rows) while _compute_loss runs the policy's forward pass
@@ -254,8 +305,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
     # ------------------------------------------------------------------------------ negatives
 
     def _assign_negatives(self, inputs: list[dict]) -> list[str | None]:
-        """The negative text for each row that is a negative slot of its group, None for sampled rows."""
+        """The written text of each row that is a written slot of its group (the refusal probe, then the
+        negatives), None for sampled rows."""
         group = self.num_generations
+        first_negative = self.num_candidates + int(self.refusal_probe)
         slots: list[str | None] = []
         for i, row in enumerate(inputs):
             j = i % group
@@ -264,12 +317,19 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 continue
             if inputs[i - j]["key"] != row["key"]:  # RepeatSampler keeps a group's rows together
                 raise RuntimeError(f"GRPO group {i // group} mixes prompts; cannot place negatives")
+            if j < first_negative:
+                slots.append(REFUSAL_PROBE)
+                continue
             negatives = row["negatives"]
             # Each prompt is generated once per epoch: its k slots take negatives epoch*k ... epoch*k + k - 1
             # (cycling), a function of the resumable epoch, not of a counter a resume would reset.
-            cursor = self._epoch() * self.negatives_per_group + (j - self.num_candidates)
+            cursor = self._epoch() * self.negatives_per_group + (j - first_negative)
             slots.append(negatives[cursor % len(negatives)])
         return slots
+
+    def _is_probe(self, count: int) -> list[bool]:
+        """Which of `count` rows (whole groups) are refusal probes."""
+        return [self.refusal_probe and i % self.num_generations == self.num_candidates for i in range(count)]
 
     def _epoch(self) -> int:
         """The epoch being trained (the Trainer's state, restored by a resume)."""
@@ -293,7 +353,15 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         from transformers import LogitsProcessorList
 
         model = self.accelerator.unwrap_model(self.model)
-        model.generate = functools.partial(type(model).generate, model, logits_processor=LogitsProcessorList([grammar]))
+
+        def generate(*args, **kwargs):
+            processors = [grammar]
+            if self.first_token_temperature is not None:
+                scale = self.temperature / self.first_token_temperature
+                processors.append(FirstTokenScale(kwargs["input_ids"].shape[1], scale))
+            return type(model).generate(model, *args, logits_processor=LogitsProcessorList(processors), **kwargs)
+
+        model.generate = generate
         try:
             yield
         finally:
@@ -342,7 +410,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
 
     def _generate_and_score_completions(self, inputs):
         mode = "train" if self.model.training else "eval"
-        negatives_on = mode == "train" and self.negatives_per_group > 0
+        negatives_on = mode == "train" and (self.negatives_per_group > 0 or self.refusal_probe)
         self._negative_slots = self._assign_negatives(inputs) if negatives_on else None
         try:
             output = super()._generate_and_score_completions(inputs)
@@ -352,9 +420,11 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         if len(breakdowns) != len(inputs):  # the reward functions ran on this batch
             raise RuntimeError("H-PRM scores do not match the batch")
         is_negative = [slot is not None for slot in slots] if slots else [False] * len(inputs)
-        self._log_policy_rewards(mode, breakdowns, is_negative)
+        is_probe = self._is_probe(len(inputs)) if negatives_on else [False] * len(inputs)
+        self._log_policy_rewards(mode, breakdowns, is_negative, is_probe)
         if negatives_on:
-            output["advantages"] = self._sampled_baseline_advantages(breakdowns, is_negative, output, mode)
+            sequence = self._sampled_baseline_advantages(breakdowns, is_negative, is_probe, output, mode)
+            output["advantages"] = sequence
             # travels with the batch through TRL's shuffle and split into the loss (_compute_loss)
             output["negative_rows"] = torch.tensor(is_negative, dtype=torch.bool, device=output["advantages"].device)
         if self.use_ftca or negatives_on:  # where each token falls in its decoded plan: FTCA's rows, negatives'
@@ -369,9 +439,10 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
             output["advantages"] = self._negatives_on_their_mistake(output, breakdowns, is_negative, offsets)
+            output["advantages"] = self._probes_on_their_decision(output, sequence, is_probe)
         return output
 
-    def _sampled_baseline_advantages(self, breakdowns, is_negative, output, mode) -> torch.Tensor:
+    def _sampled_baseline_advantages(self, breakdowns, is_negative, is_probe, output, mode) -> torch.Tensor:
         """TRL's advantages recomputed with the baseline from the sampled rows only (harp.train.advantages).
 
         Rewards are gathered over processes, as TRL does before normalising (groups are whole per
@@ -383,8 +454,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         )
         rewards = self.accelerator.gather((local * weights).sum(dim=1))
         flags = self.accelerator.gather(torch.tensor(is_negative, dtype=torch.bool, device=device))
+        probes = self.accelerator.gather(torch.tensor(is_probe, dtype=torch.bool, device=device))
         advantages, tie = sampled_baseline_advantages(
-            rewards.cpu(), flags.cpu(), self.num_generations, self.scale_rewards
+            rewards.cpu(), flags.cpu(), self.num_generations, self.scale_rewards, probes.cpu()
         )
         # TRL appended the whole group's zero-std share; the sampled candidates' is the one that means something.
         zero_std = self._metrics[mode]["frac_reward_zero_std"]
@@ -438,19 +510,31 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             advantages[i].clamp_(max=0.0)
         return advantages
 
-    def _log_policy_rewards(self, mode: str, breakdowns, is_negative: list[bool]) -> None:
-        """Reward metrics over the sampled completions only; negatives' mean reward apart. Where the batch
-        holds tasks that cannot be done, `refusals` is the share of their sampled completions that are
-        refusals: whether sampling reaches a refusal at all (docs/results.md §7)."""
+    def _probes_on_their_decision(self, output, sequence, is_probe) -> torch.Tensor:
+        """A refusal probe keeps its sequence advantage (`sequence`, before FTCA) on its first token only:
+        the choice between refusing and planning. Its argument is a placeholder, not the policy's."""
+        advantages = output["advantages"]
+        for i, probe in enumerate(is_probe):
+            if probe:
+                advantages[i] = 0.0
+                advantages[i, 0] = sequence[i]
+        return advantages
+
+    def _log_policy_rewards(self, mode: str, breakdowns, is_negative: list[bool], is_probe: list[bool]) -> None:
+        """Reward metrics over the sampled completions only; negatives' and probes' mean reward apart. Where
+        the batch holds tasks that cannot be done, `refusals` is the share of their sampled completions that
+        are refusals: whether sampling reaches a refusal at all (docs/results.md §7)."""
         metrics = self._metrics[mode]
         names = ["total", *COMPONENTS]
         rows = [
             [float(getattr(b, n)) for n in names]
-            + [float(b.infeasible), float(b.refused), float(b.completed), float(neg)]
-            for b, neg in zip(breakdowns, is_negative)
+            + [float(b.infeasible), float(b.refused), float(b.completed), float(neg) + float(probe)]
+            for b, neg, probe in zip(breakdowns, is_negative, is_probe)
         ]
         table = self.accelerator.gather(torch.tensor(rows, dtype=torch.float32, device=self.accelerator.device))
-        sampled, negative = table[table[:, -1] == 0], table[table[:, -1] == 1]
+        sampled, negative, probes = table[table[:, -1] == 0], table[table[:, -1] == 1], table[table[:, -1] == 2]
+        if len(probes):
+            metrics["probes/reward"].append(probes[:, 0].mean().item())
         if len(sampled):
             metrics["task_completion"].append(sampled[:, -2].mean().item())
             impossible = sampled[sampled[:, -4] == 1]
@@ -458,6 +542,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 metrics["refusals"].append(impossible[:, -3].mean().item())
         if len(negative) and len(sampled):
             metrics["negatives/reward"].append(negative[:, 0].mean().item())
+        if len(sampled) < len(table):
             # TRL appended means and stds over every row of the groups; keep the sampled rows' instead.
             means = sampled.mean(dim=0).tolist()
             stds = sampled.std(dim=0).tolist() if len(sampled) > 1 else [0.0] * sampled.shape[1]
@@ -526,7 +611,8 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             allowed = self.plan_grammar.allowed_tokens(completion_ids, head.out_features)
             states = torch.cat(hidden, dim=0)[:, -logits_to_keep - 1 : -1]
             logits = head(states)
-            logps = masked_log_probs(result[0], logits, self.temperature, allowed, completion_ids)
+            temperature = token_temperatures(logits_to_keep, self.temperature, self.first_token_temperature)
+            logps = masked_log_probs(result[0], logits, temperature, allowed, completion_ids)
             result = (logps, *result[1:])
             if torch.is_grad_enabled():  # the policy's pass in _compute_loss (old and reference run without)
                 mass = grammar_log_mass(logits, allowed, completion_ids)
@@ -537,12 +623,15 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             self._policy_logps = policy = result[0].detach()
             if self.beta != 0.0:  # no KL penalty on a negative's tokens
                 inputs["ref_per_token_logps"] = torch.where(rows[:, None], policy, inputs["ref_per_token_logps"])
-            # A negative's push fades with its probability: A * pi (detached) makes its gradient
+            # A written row's push down fades with its probability: A * pi (detached) makes its gradient
             # A * grad pi, not A * grad log pi, which keeps pushing a token the policy already avoids.
+            # A probe's push up (a refusal that beat the group's plans) does not fade: it is the
+            # refusal the policy rarely samples, pushed until it does.
             advantages = inputs["advantages"]
             if advantages.dim() == 1:
                 advantages = advantages[:, None].expand_as(policy)
-            inputs["advantages"] = torch.where(rows[:, None], advantages * policy.exp(), advantages)
+            fade = rows[:, None] & (advantages < 0)
+            inputs["advantages"] = torch.where(fade, advantages * policy.exp(), advantages)
         return result
 
     def _log_sampled_kl(self, reference, policy, mask, rows) -> None:

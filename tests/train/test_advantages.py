@@ -52,3 +52,21 @@ def test_bad_arguments_are_one_line_errors():
         sampled_baseline_advantages(torch.zeros(4), NEG, 4, "grouped")
     with pytest.raises(ValueError, match="at least one sampled"):
         sampled_baseline_advantages(torch.zeros(2), torch.tensor([True, True]), 2)
+
+
+def test_a_refusal_probe_is_measured_against_the_sampled_baseline_both_ways():
+    """A probe (a written refusal) is pushed up where it beats the sampled plans, down where it loses,
+    never harder than the bound, and it moves no sampled row's advantage."""
+    written = torch.tensor([False, False, False, True, True])
+    probe = torch.tensor([False, False, False, True, False])
+    beaten = torch.tensor([0.2, 0.1, 0.3, 0.45, -0.8])  # an impossible task: the plans get 0.2 at best
+    advantages, _ = sampled_baseline_advantages(beaten, written, 5, "none", probe)
+    assert advantages[3].item() == pytest.approx(0.45 - 0.2)
+    assert advantages[4].item() == pytest.approx(-0.8 - 0.2)  # the negative beside it as before
+    plain, _ = sampled_baseline_advantages(beaten, written, 5, "none")
+    assert advantages[:3].tolist() == plain[:3].tolist()
+    assert plain[3].item() == 0.0  # the same row taken for a negative is never pushed up
+    losing, _ = sampled_baseline_advantages(torch.tensor([0.9, 1.0, 0.9, -0.3, 0.0]), written, 5, "group", probe)
+    assert losing[3].item() == pytest.approx(-2 / 3**0.5)  # clipped at the largest sampled |z|
+    tied, _ = sampled_baseline_advantages(torch.tensor([0.2, 0.2, 0.2, 1.0, 0.0]), written, 5, "group", probe)
+    assert tied[3].item() == pytest.approx(2 / 3**0.5)  # all plans tie: the probe still counts

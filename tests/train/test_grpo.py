@@ -256,6 +256,23 @@ def test_missing_sft_model_is_named_before_any_model_loads(tmp_path):
         load_grpo_config("configs/grpo_config.yaml", overrides)
 
 
+def test_a_refusal_probe_needs_an_impossible_task_and_says_so_before_any_model_loads(tmp_path):
+    from harp.train.grpo import train_grpo
+
+    (tmp_path / "train.jsonl").write_text(json.dumps(RECORD) + "\n")
+    overrides = [
+        f"data.train_path={tmp_path / 'train.jsonl'}",
+        "data.negative_path=null",
+        "training.negatives_per_group=0",
+        "training.refusal_probe=true",
+        f"training.output_dir={tmp_path / 'out'}",
+        f"model.sft_model_path={tmp_path / 'nope'}",
+    ]
+    config = load_grpo_config("configs/grpo_config.yaml", overrides, check_files=False)
+    with pytest.raises(ConfigError, match=r"training\.refusal_probe: no task of .*train\.jsonl is impossible"):
+        train_grpo(config)
+
+
 def test_grpo_trainer_resumes_full_weights_through_from_pretrained():
     # transformers' raw checkpoint load matches only lm_head for Qwen2.5-VL (see harp/train/checkpoint.py)
     from harp.train.checkpoint import ResumableMixin

@@ -7,7 +7,7 @@ from harp.config import GRPOConfig
 from harp.config_checks import GRPO_LOSS_TYPES
 from harp.rewards.hprm import HPRM
 from harp.train.grpo import build_dataset, build_trainer
-from harp.train.grpo_trainer import HarpGRPOTrainer, token_offsets
+from harp.train.grpo_trainer import REFUSAL_PROBE, FirstTokenScale, HarpGRPOTrainer, token_offsets
 
 pytestmark = pytest.mark.slow
 
@@ -187,6 +187,36 @@ def test_the_share_of_refusals_is_logged_where_a_task_cannot_be_done(tiny, workd
     assert trainer._metrics["train"]["refusals"][-1] == 0.5  # over the impossible task's completions only
 
 
+def test_a_refusal_probe_joins_every_group_and_is_trained_on_its_first_token_only(tiny, workdir):
+    """`refusal_probe`: each group holds one written `Infeasible(It)` after its sampled rows. On an
+    impossible task it beats the tiny model's plans and is pushed up, on a possible one it loses and
+    is pushed down; either way on its first token alone, the choice between refusing and planning."""
+    trainer, _, _ = make_trainer(tiny, use_ftca=True, negatives_per_group=1, num_candidates=3, refusal_probe=True)
+    assert trainer.num_generations == 3 + 1 + 1
+    impossible = dict(RECORD, task="Put the banana into the bin", plan=["Infeasible(Banana)"])
+    impossible["scene"] = dict(SCENE, goal={}, missing=["banana"])
+    rows = build_dataset([impossible, dict(RECORD)], trainer.scorer.hprm.domain, [[NEGATIVE], [NEGATIVE]])
+    # The random tiny model's plans lose to any refusal; on the possible task they are scored as the
+    # reference plan, which a refusal loses to.
+    hprm, right = trainer.scorer.hprm, ", ".join(RECORD["plan"])
+    score = hprm.score
+    planned = lambda text, example: text in (REFUSAL_PROBE, NEGATIVE) or example["scene"].get("missing")  # noqa: E731
+    hprm.score = lambda text, example: score(text if planned(text, example) else right, example)
+    group = trainer.num_generations
+    torch.manual_seed(0)
+    output = trainer._generate_and_score_completions([rows[0]] * group + [rows[1]] * group)
+    tokenizer = trainer.processing_class.tokenizer
+    ids, mask, advantages = output["completion_ids"], output["completion_mask"].bool(), output["advantages"]
+    for start, sign in ((0, 1.0), (group, -1.0)):
+        probe = start + 3
+        assert tokenizer.decode(ids[probe][mask[probe]], skip_special_tokens=True) == REFUSAL_PROBE
+        assert output["negative_rows"][probe]  # a written row: no baseline, no KL, its push down fades
+        assert sign * advantages[probe, 0].item() > 0
+        assert not advantages[probe, 1:].any()
+    assert "probes/reward" in trainer._metrics["train"]
+    assert trainer._metrics["train"]["refusals"][-1] < 1.0  # the probe is not counted as sampled
+
+
 def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, workdir):
     """Greedy sampling makes every sampled plan the same: the negative may not give them an advantage."""
     worse = "Place(Bin), Place(Bin), Place(Bin), Pick(Cup), Pick(Cup), Pick(Cup)"
@@ -317,6 +347,26 @@ def test_a_negative_s_push_fades_with_its_probability(tiny, workdir):
     assert 0.0 < ours < trl
 
 
+def test_a_written_row_s_push_up_does_not_fade(tiny, workdir):
+    """A probe's positive advantage is TRL's A * grad log pi (the rare refusal pushed until it is
+    sampled); the same row's push down fades like a negative's."""
+    from trl import GRPOTrainer
+
+    trainer, dataset, _ = make_trainer(tiny, use_ftca=False, num_candidates=3, kl_coef=0.0, refusal_probe=True)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+    probe_first = torch.zeros_like(output["completion_mask"], dtype=torch.float32)
+    probe_first[3, 0] = 1.0
+    for sign in (1.0, -1.0):
+        advantages = sign * probe_first
+        ours = trainer._compute_loss(trainer.model, dict(output, advantages=advantages.clone())).item()
+        trl = GRPOTrainer._compute_loss(trainer, trainer.model, dict(output, advantages=advantages.clone())).item()
+        if sign > 0:
+            assert ours == pytest.approx(trl)
+        else:
+            assert 0.0 < ours < trl
+
+
 def test_constrained_sampling_samples_only_well_formed_plans_and_leaves_generate_as_it_was(tiny, workdir):
     trainer, _, _ = make_trainer(
         tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24
@@ -332,15 +382,8 @@ def test_constrained_sampling_samples_only_well_formed_plans_and_leaves_generate
     assert free.state.log_history[0]["reward/format"] < 1.0  # the random tiny model writes no plan alone
 
 
-def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, workdir, monkeypatch):
-    """On-policy constrained GRPO: a token the grammar forced has log-prob 0 (no gradient), and every
-    token's log-prob is its renormalised one over the allowed tokens (at least TRL's unmasked one)."""
-    from trl import GRPOTrainer
-
-    trainer, dataset, _ = make_trainer(
-        tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24
-    )
-    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+def policy_pass_arguments(trainer, output, monkeypatch) -> tuple:
+    """The arguments `_compute_loss` gives the policy's log-prob pass for this batch (to call it again)."""
     trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
     calls = []
     ours = HarpGRPOTrainer._get_per_token_logps_and_entropies
@@ -351,7 +394,20 @@ def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, w
 
     monkeypatch.setattr(HarpGRPOTrainer, "_get_per_token_logps_and_entropies", spy)
     trainer._compute_loss(trainer.model, output)
-    (args, kwargs), *_ = calls
+    return calls[0]
+
+
+def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, workdir, monkeypatch):
+    """On-policy constrained GRPO: a token the grammar forced has log-prob 0 (no gradient), and every
+    token's log-prob is its renormalised one over the allowed tokens (at least TRL's unmasked one)."""
+    from trl import GRPOTrainer
+
+    trainer, dataset, _ = make_trainer(
+        tiny, negatives_per_group=0, num_candidates=4, constrained_sampling=True, max_new_tokens=24
+    )
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    args, kwargs = policy_pass_arguments(trainer, output, monkeypatch)
+    ours = HarpGRPOTrainer._get_per_token_logps_and_entropies
     with torch.no_grad():
         masked = ours(trainer, *args, **kwargs)[0]
         unmasked = GRPOTrainer._get_per_token_logps_and_entropies(trainer, *args, **kwargs)[0]
@@ -362,6 +418,42 @@ def test_constrained_sampling_scores_each_token_under_the_grammar_s_mask(tiny, w
     assert forced.any() and masked[forced].abs().max() < 1e-5
     assert (masked[mask] >= unmasked[mask] - 1e-5).all()
     assert (masked[mask] > unmasked[mask] + 1e-3).any()  # the mask took probability away somewhere
+
+
+def test_the_first_token_is_sampled_and_scored_at_its_own_temperature(tiny, workdir, monkeypatch):
+    """`first_token_temperature`: near 0 every candidate of a group starts with the same token (the
+    random tiny model's later tokens still vary), and the update scores position 0 at that temperature
+    and every later position as before."""
+    trainer, dataset, _ = make_trainer(
+        tiny,
+        negatives_per_group=0,
+        num_candidates=4,
+        constrained_sampling=True,
+        max_new_tokens=24,
+        kl_coef=0.0,
+        first_token_temperature=1e-3,
+    )
+    torch.manual_seed(0)
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    ids = output["completion_ids"]
+    assert ids[:, 0].unique().numel() == 1
+    assert ids.unique(dim=0).shape[0] > 1
+    args, kwargs = policy_pass_arguments(trainer, output, monkeypatch)
+    ours = HarpGRPOTrainer._get_per_token_logps_and_entropies
+    with torch.no_grad():
+        trainer.first_token_temperature = 3.0
+        hot = ours(trainer, *args, **kwargs)[0]
+        trainer.first_token_temperature = None
+        plain = ours(trainer, *args, **kwargs)[0]
+    assert torch.allclose(hot[:, 1:], plain[:, 1:])
+    assert (hot[:, 0] != plain[:, 0]).all()
+
+
+def test_first_token_scale_touches_the_first_completion_position_only():
+    scale = FirstTokenScale(prompt_length=3, scale=0.5)
+    scores = torch.tensor([[2.0, -4.0]])
+    assert torch.equal(scale(torch.zeros(1, 3, dtype=torch.long), scores), torch.tensor([[1.0, -2.0]]))
+    assert torch.equal(scale(torch.zeros(1, 4, dtype=torch.long), scores), scores)
 
 
 def test_the_grammar_leak_term_is_logged_and_added_to_the_loss(tiny, workdir):
