@@ -7,8 +7,8 @@ runs. It maps the guide's keys onto TRL's `GRPOConfig` and trains `HarpGRPOTrain
 
 Key mapping (guide -> TRL):
 - `per_device_train_batch_size` counts *prompts*; each prompt brings `num_candidates` sampled
-  completions plus `negatives_per_group` negatives, so TRL's `num_generations` is
-  `num_candidates + negatives_per_group` and its per-device (completion) batch is
+  completions plus `negatives_per_group` negatives (and one refusal probe with `refusal_probe`), so
+  TRL's `num_generations` is `num_candidates + negatives_per_group` (+ 1) and its per-device (completion) batch is
   `per_device_train_batch_size * num_generations`. The guide's 1 prompt x 4 candidates is TRL's
   batch of 4 (5 with the default one negative).
 - `kl_coef` -> `beta`; `max_new_tokens` -> `max_completion_length`; `temperature`, `top_p`,

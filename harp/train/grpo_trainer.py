@@ -11,7 +11,8 @@ narrowly, all of them here (tests/train/test_trl_contract.py pins their signatur
   `_compute_loss` accepts `(B, T)` advantages as they are. With FTCA and negatives off the tensor
   is left untouched: the run is exactly TRL's GRPO.
 - `_generate`: a group is `num_candidates` sampled completions plus `negatives_per_group` verified
-  negatives of the same prompt (TRL's `num_generations` = their sum). Only the sampled rows are
+  negatives of the same prompt (TRL's `num_generations` = their sum; one more with a refusal probe,
+  below, a written row like the negatives). Only the sampled rows are
   generated; the negative rows get their tokens from the negatives file. They are scored by the
   same H-PRM reward functions, but the group's baseline (mean, and std for `scale_rewards`) comes
   from the sampled rows only (harp.train.advantages): a negative is pushed down against it and
