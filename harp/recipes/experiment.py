@@ -317,6 +317,12 @@ def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str
     return [*world_overrides(config), *config.grpo_overrides, *switches]
 
 
+# Stage-config keys added after experiments began recording their settings (stage -> section -> keys):
+# left out of the settings while at their default, so that the rows and models made before a key
+# existed (which ran as its default does) stay valid. A key added to a stage config joins this list.
+LATER_KEYS = {"grpo": {"training": ("first_token_temperature", "refusal_probe")}}
+
+
 def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
     """What a regime's results depend on besides the seed and the variant (each row says those)."""
     sft, grpo = stage_configs(config)
@@ -324,6 +330,12 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
         for name, stage in (("sft", sft), ("grpo", grpo))
     }
+    for name, stage in (("sft", sft), ("grpo", grpo)):
+        for section, keys in LATER_KEYS.get(name, {}).items():
+            defaults = getattr(type(stage)(), section)
+            for key in keys:
+                if resolved[name][section][key] == getattr(defaults, key):
+                    del resolved[name][section][key]
     return {
         **({"world": config.world} if config.world != "tabletop" else {}),
         "num_scenes": config.num_scenes,

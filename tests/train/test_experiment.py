@@ -11,9 +11,11 @@ import pytest
 from harp.config import read_run_config
 from harp.errors import ConfigError
 from harp.recipes.experiment import (
+    LATER_KEYS,
     load_experiment,
     mean_ci,
     plot_series,
+    regime_settings,
     steps_to_gain,
     summary_plot,
     summary_table,
@@ -80,6 +82,21 @@ def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
         load_experiment(path, variants=["outcome"])
     path.write_text("workdir: run\nregimes: [{name: blind, label_noise: 0.6, label_noise_kinds: wrong_table}]\n")
     assert load_experiment(path).regimes[0].label_noise_kinds == ["wrong_table"]  # one name is a list of one
+
+
+def test_a_key_added_to_a_stage_config_leaves_earlier_settings_as_they_were_while_at_its_default(tmp_path):
+    """Rows made before `refusal_probe` existed ran without one: at its default the key is not in the
+    settings (their key, and so the rows and models, stay valid); set, it is."""
+    path = tmp_path / "experiment.yaml"
+    path.write_text("workdir: run\nregimes: [{name: clean}]\n")
+    plain = load_experiment(path)
+    training = regime_settings(plain, plain.regimes[0])["grpo"]["training"]
+    assert "refusal_probe" not in training and "first_token_temperature" not in training
+    assert "grammar_leak_weight" in training  # a key older than the list stays in, whatever its value
+    path.write_text("workdir: run\nregimes: [{name: clean}]\ngrpo_overrides: ['training.refusal_probe=true']\n")
+    probed = load_experiment(path)
+    assert regime_settings(probed, probed.regimes[0])["grpo"]["training"]["refusal_probe"] is True
+    assert set(LATER_KEYS) <= {"sft", "grpo"}
 
 
 @pytest.mark.slow
