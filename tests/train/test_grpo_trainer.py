@@ -218,6 +218,17 @@ def test_a_refusal_probe_joins_every_group_and_is_trained_on_its_first_token_onl
     assert trainer._metrics["train"]["refusals"][-1] == 0.0
 
 
+def test_a_refusal_probe_needs_no_negatives_beside_it(tiny, workdir):
+    trainer, dataset, _ = make_trainer(
+        tiny, use_ftca=False, negatives_per_group=0, num_candidates=3, refusal_probe=True
+    )
+    output = trainer._generate_and_score_completions([dataset[0]] * trainer.num_generations)
+    assert output["negative_rows"].tolist() == [False, False, False, True]
+    assert not output["advantages"][3, 1:].any()
+    trainer.current_gradient_accumulation_steps = 1  # set by the training loop, which this skips
+    assert torch.isfinite(trainer._compute_loss(trainer.model, output))
+
+
 def test_identical_sampled_plans_get_zero_advantage_whatever_the_negative(tiny, workdir):
     """Greedy sampling makes every sampled plan the same: the negative may not give them an advantage."""
     worse = "Place(Bin), Place(Bin), Place(Bin), Pick(Cup), Pick(Cup), Pick(Cup)"
