@@ -310,6 +310,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         negatives), None for sampled rows."""
         group = self.num_generations
         first_negative = self.num_candidates + int(self.refusal_probe)
+        is_probe = self._is_probe(len(inputs))
         slots: list[str | None] = []
         for i, row in enumerate(inputs):
             j = i % group
@@ -318,7 +319,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 continue
             if inputs[i - j]["key"] != row["key"]:  # RepeatSampler keeps a group's rows together
                 raise RuntimeError(f"GRPO group {i // group} mixes prompts; cannot place negatives")
-            if j < first_negative:
+            if is_probe[i]:
                 slots.append(REFUSAL_PROBE)
                 continue
             negatives = row["negatives"]
@@ -529,6 +530,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         names = ["total", *COMPONENTS]
         rows = [
             [float(getattr(b, n)) for n in names]
+            # the row's kind: 0 sampled, 1 negative, 2 probe (a probe is a written row too)
             + [float(b.infeasible), float(b.refused), float(b.completed), float(neg) + float(probe)]
             for b, neg, probe in zip(breakdowns, is_negative, is_probe)
         ]
