@@ -137,6 +137,9 @@ class Regime:
     # world's three objects, two modified objects, modified then into a closed container); GRPO and
     # the test keep them: the kitchen world's compositional split.
     sft_compositions: bool = True
+    # SFT also learns from the first N training records the split above holds out: a few labels of the
+    # held-out kind, so that sampling can reach it (0: none, the compositional split as such).
+    sft_held_out_records: int = 0
 
 
 @dataclass
@@ -262,6 +265,13 @@ def check_experiment(config: ExperimentConfig) -> None:
             fail(f"{key}.three_objects", f"must be a number in [0, 1], got {regime.three_objects!r}")
         if regime.sft_max_objects is not None and regime.sft_max_objects < 1:
             fail(f"{key}.sft_max_objects", f"must be at least 1 (or null: all), got {regime.sft_max_objects}")
+        if regime.sft_held_out_records < 0:
+            fail(f"{key}.sft_held_out_records", f"must be at least 0, got {regime.sft_held_out_records}")
+        if regime.sft_held_out_records and not sft_subset(regime):
+            fail(
+                f"{key}.sft_held_out_records",
+                "needs a split that holds records out (sft_max_objects or sft_compositions)",
+            )
         if regime.language not in TRAINING_LANGUAGES:
             fail(f"{key}.language", f"expected one of {', '.join(TRAINING_LANGUAGES)}, got {regime.language!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
@@ -348,6 +358,7 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         **({"three_objects": regime.three_objects} if regime.three_objects else {}),
         **({"sft_max_objects": regime.sft_max_objects} if regime.sft_max_objects is not None else {}),
         **({"sft_compositions": False} if not regime.sft_compositions else {}),
+        **({"sft_held_out_records": regime.sft_held_out_records} if regime.sft_held_out_records else {}),
         **(
             {"eval_max_new_tokens": config.eval_max_new_tokens}
             if config.eval_max_new_tokens != ExperimentConfig.eval_max_new_tokens  # the default keeps old keys
@@ -794,7 +805,13 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
         train_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
     train = (data / "sft_train.jsonl").read_text(encoding="utf-8").splitlines()
     if sft_subset(regime):  # GRPO keeps sft_train.jsonl whole
-        kept = [line for line in train if line.strip() and sft_learns(regime, json.loads(line))]
+        kept, labelled_anyway = [], 0
+        for line in filter(str.strip, train):
+            if sft_learns(regime, json.loads(line)):
+                kept.append(line)
+            elif labelled_anyway < regime.sft_held_out_records:
+                kept.append(line)
+                labelled_anyway += 1
         (data / SFT_ONLY).write_text("".join(line + "\n" for line in kept), encoding="utf-8")
         train = kept
     if regime.sft_records is not None and not 0 < regime.sft_records <= len(train):

@@ -53,6 +53,11 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
         ("regimes: [{name: r, language: held_out}]\n", "regimes[0].language: expected one of templates, varied"),
         ("regimes: [{name: r, three_objects: 1.5}]\n", "regimes[0].three_objects: must be a number in [0, 1]"),
         ("regimes: [{name: r, sft_max_objects: 0}]\n", "regimes[0].sft_max_objects: must be at least 1"),
+        ("regimes: [{name: r, sft_held_out_records: 5}]\n", "regimes[0].sft_held_out_records: needs a split"),
+        (
+            "regimes: [{name: r, sft_max_objects: 2, sft_held_out_records: -1}]\n",
+            "regimes[0].sft_held_out_records: must be at least 0",
+        ),
         ("held_out_words: true\n", "held_out_words: no regime has tasks that cannot be done"),
         (
             "regimes: [{name: r, label_noise: 0.6, label_noise_kinds: [wrong_tabel]}]\n",
@@ -130,8 +135,8 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     sft = read_run_config(tmp_path / "run" / "noisy_few" / "seed1" / "sft" / "final")
     assert sft["data"]["max_train_records"] == 12  # few labels: SFT on 12 of the 24 training records
     labelled = Path(sft["data"]["train_path"])  # of those moving at most two objects (sft_max_objects)
-    assert labelled.name == "sft_train_labelled.jsonl"
-    assert all(len(json.loads(line)["scene"]["goal"]) <= 2 for line in labelled.open())
+    assert labelled.name == "sft_train_labelled.jsonl"  # and one that moves three (sft_held_out_records)
+    assert sum(len(json.loads(line)["scene"]["goal"]) > 2 for line in labelled.open()) == 1
     assert any(len(json.loads(line)["scene"]["goal"]) == 3 for line in labelled.with_name("sft_train.jsonl").open())
     assert "by objects moved" in first.stdout
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
