@@ -673,13 +673,21 @@ def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
                 text.xy = (text.xy[0], min(text.xy[1], 1.02))  # below the legend
         middle = (len(series) - 1) * width / 2
         axis.set_xticks([i + middle for i in range(len(models))], models, rotation=30, ha="right")
-        axis.set_ylim(0, 1.2)  # room above the bars for the legend
+        axis.set_ylim(0, 1.1)  # room above the bars for their figures
         axis.set_title(regime, fontsize=9)
         axis.set_ylabel("test+val" if len(series) > 1 else "task completion (test+val)")
-        if len(series) > 1:
-            axis.legend(fontsize=7, loc="upper right", ncol=len(series))
+    # One legend for the figure, above the panels: one per panel overran its neighbour when a panel
+    # was narrower than its legend (a regime with SFT alone).
+    legend = {label: handle for axis in axes for handle, label in zip(*axis.get_legend_handles_labels())}
+    lines = 0
+    if len(legend) > 1:
+        columns = min(len(legend), 4)
+        lines = -(-len(legend) // columns)
+        figure.legend(
+            legend.values(), legend.keys(), fontsize=7, loc="upper center", ncol=columns, bbox_to_anchor=(0.5, 0.95)
+        )
     figure.suptitle("mean and 95% CI over seeds", fontsize=9)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.95 - 0.06 * lines))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
