@@ -39,13 +39,15 @@ def synthetic_record(
     infeasible: float = 0.0,
     language: str = "templates",
     three_objects: float = 0.0,
+    phrasing_draw: int = 0,
 ) -> tuple[dict, object]:
     """The record of scene `index` (its image path given) and the sampled scene to draw.
 
     A share `infeasible` of the tasks cannot be done (world.make_infeasible): their plan is the
     refusal naming what is missing. `language` says how the task is said (harp.data.language). A
     share `three_objects` of the tasks moves three objects. Each is drawn apart from the scene, so the
-    other scenes are the same at any share and in any language."""
+    other scenes are the same at any share and in any language. `phrasing_draw` picks the language's
+    random stream: another number says the same task with other words."""
     three = three_objects > 0 and random.Random(f"{seed}:{index}:three").random() < three_objects
     sample = world.sample_scene(random.Random(f"{seed}:{index}"), num_objects=3 if three else None)
     sources = dict(sample.scene["objects"])  # before an infeasible task loses one
@@ -54,7 +56,7 @@ def synthetic_record(
         sample = world.make_infeasible(sample, draw)
     if language != "templates":
         held_out = language == "held_out"
-        words = random.Random(f"{seed}:{index}:language")
+        words = random.Random(f"{seed}:{index}:language" + (f":{phrasing_draw}" if phrasing_draw else ""))
         sample.task, phrasing = say(sample.scene["goal"], sources, sample.meta["source_named"], words, held_out)
         sample.meta = {**sample.meta, "phrasing": phrasing, "language": "held_out" if held_out else "seen"}
     scene = domain.scene_from_dict(sample.scene)
@@ -251,6 +253,7 @@ def build_synthetic(
     infeasible: float = 0.0,
     language: str = "templates",
     three_objects: float = 0.0,
+    phrasing_draw: int = 0,
 ) -> dict:
     """Render the scenes and write the records; return counts for the summary.
 
@@ -259,7 +262,8 @@ def build_synthetic(
     where one applies). Drawn from `(seed, index)` apart from the scene, so the scenes and
     images are the same at any noise level. `infeasible`: the share of tasks that cannot be done
     from their picture (`synthetic_record`). `language`: how tasks are said (harp.data.language).
-    `three_objects`: the share of tasks that move three objects (12-step plans).
+    `three_objects`: the share of tasks that move three objects (12-step plans). `phrasing_draw`: which
+    draw of the language says the tasks (0: the first; another says the same tasks with other words).
     """
     from tqdm import tqdm
 
@@ -289,7 +293,7 @@ def build_synthetic(
     for index in tqdm(range(num_scenes), desc="rendering", unit="scene", disable=not progress, file=sys.stderr):
         path = images_dir / f"scene_{index:05d}_0.png"
         record, sample = synthetic_record(
-            index, seed, domain_spec, record_path(path), infeasible, language, three_objects
+            index, seed, domain_spec, record_path(path), infeasible, language, three_objects, phrasing_draw
         )
         path.write_bytes(world.png_bytes(world.render(sample, image_size)))
         records.append(

@@ -106,7 +106,7 @@ WORLD_DOMAINS = {
     "kitchen": KITCHEN_DOMAIN,
 }  # world -> the domain its stages plan in (None: the configs')
 # Regime keys only the tabletop world has tasks for (harp data build takes them with --world tabletop only).
-TABLETOP_ONLY = {"label_noise": 0.0, "infeasible": 0.0, "three_objects": 0.0, "sft_max_objects": None}
+TABLETOP_ONLY = {"label_noise": 0.0, "infeasible": 0.0, "three_objects": 0.0, "sft_max_objects": None, "phrasings": 1}
 TRAINING_LANGUAGES = ("templates", "varied")  # held_out is for testing only (`held_out_phrasing`)
 # The evaluations of a seed's models: folder, test file, uniform images; the key of its figures in a
 # row (None: the row itself), and the config switch that asks for it (None: always).
@@ -140,6 +140,9 @@ class Regime:
     # SFT also learns from the first N training records the split above holds out: a few labels of the
     # held-out kind, so that sampling can reach it (0: none, the compositional split as such).
     sft_held_out_records: int = 0
+    # Each training task said this many ways (language varied): the same scenes said with other draws
+    # of the language, their training records added to SFT's and GRPO's; the test keeps the first.
+    phrasings: int = 1
 
 
 @dataclass
@@ -272,6 +275,10 @@ def check_experiment(config: ExperimentConfig) -> None:
                 f"{key}.sft_held_out_records",
                 "needs a split that holds records out (sft_max_objects or sft_compositions)",
             )
+        if regime.phrasings < 1:
+            fail(f"{key}.phrasings", f"must be at least 1, got {regime.phrasings}")
+        if regime.phrasings > 1 and regime.language != "varied":
+            fail(f"{key}.phrasings", f"needs language: varied (the {regime.language} say a task one way)")
         if regime.language not in TRAINING_LANGUAGES:
             fail(f"{key}.language", f"expected one of {', '.join(TRAINING_LANGUAGES)}, got {regime.language!r}")
         if regime.sft_records is not None and regime.sft_records < 1:
@@ -359,6 +366,7 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
         **({"sft_max_objects": regime.sft_max_objects} if regime.sft_max_objects is not None else {}),
         **({"sft_compositions": False} if not regime.sft_compositions else {}),
         **({"sft_held_out_records": regime.sft_held_out_records} if regime.sft_held_out_records else {}),
+        **({"phrasings": regime.phrasings} if regime.phrasings > 1 else {}),
         **(
             {"eval_max_new_tokens": config.eval_max_new_tokens}
             if config.eval_max_new_tokens != ExperimentConfig.eval_max_new_tokens  # the default keeps old keys
@@ -800,12 +808,12 @@ def prepare_data(config: ExperimentConfig, regime: Regime, root: Path) -> Path:
     if (root / "eval.jsonl").is_file():
         _write_held_out_words(config, root)
         return root
-    build_and_split(
-        root,
-        label_noise=regime.label_noise,
-        label_noise_kinds=tuple(regime.label_noise_kinds),
-        language=regime.language,
-    )
+    noise = {"label_noise": regime.label_noise, "label_noise_kinds": tuple(regime.label_noise_kinds)}
+    build_and_split(root, language=regime.language, **noise)
+    for draw in range(1, regime.phrasings):  # the same scenes and split, other sentences: more training records
+        other = build_and_split(root / f"phrasing{draw}", language=regime.language, phrasing_draw=draw, **noise)
+        with (data / "sft_train.jsonl").open("a", encoding="utf-8") as train_file:
+            train_file.write((other / "sft_train.jsonl").read_text(encoding="utf-8"))
     if not regime.train_infeasible:  # trained as if every task could be done; tested on the same split
         train_path = data / "sft_train.jsonl"
         lines = train_path.read_text(encoding="utf-8").splitlines()

@@ -103,3 +103,22 @@ def test_three_object_tasks_plan_twelve_steps_and_leave_the_other_scenes_as_they
     assert len(others) == 80 - len(moved) and all(same)
     with pytest.raises(DataError, match="--three-objects must be a share between 0 and 1"):
         build_synthetic(2, output_dir=tmp_path, images_dir=tmp_path / "i", progress=False, three_objects=2.0)
+
+
+def test_another_phrasing_draw_says_the_same_tasks_with_other_words(tmp_path):
+    first = build(tmp_path, "first", "varied", n=60, infeasible=0.2)
+    out = tmp_path / "second"
+    build_synthetic(
+        60,
+        5,
+        images_dir=out / "bdv2" / "synthetic",
+        output_dir=out,
+        progress=False,
+        infeasible=0.2,
+        language="varied",
+        phrasing_draw=1,
+    )
+    second = read_records(out / "actions.jsonl")
+    assert [r["scene"] for r in first] == [r["scene"] for r in second]
+    assert [r["plan"] for r in first] == [r["plan"] for r in second]
+    assert sum(a["task"] != b["task"] for a, b in zip(first, second)) >= 50  # a few short tasks may coincide

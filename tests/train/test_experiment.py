@@ -54,6 +54,8 @@ def test_summary_pairs_each_variant_with_its_seed_s_sft():
         ("regimes: [{name: r, three_objects: 1.5}]\n", "regimes[0].three_objects: must be a number in [0, 1]"),
         ("regimes: [{name: r, sft_max_objects: 0}]\n", "regimes[0].sft_max_objects: must be at least 1"),
         ("regimes: [{name: r, sft_held_out_records: 5}]\n", "regimes[0].sft_held_out_records: needs a split"),
+        ("regimes: [{name: r, phrasings: 3}]\n", "regimes[0].phrasings: needs language: varied"),
+        ("regimes: [{name: r, language: varied, phrasings: 0}]\n", "regimes[0].phrasings: must be at least 1"),
         (
             "regimes: [{name: r, sft_max_objects: 2, sft_held_out_records: -1}]\n",
             "regimes[0].sft_held_out_records: must be at least 0",
@@ -139,6 +141,9 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     assert sum(len(json.loads(line)["scene"]["goal"]) > 2 for line in labelled.open()) == 1
     assert any(len(json.loads(line)["scene"]["goal"]) == 3 for line in labelled.with_name("sft_train.jsonl").open())
     assert "by objects moved" in first.stdout
+    train = [json.loads(line) for line in labelled.with_name("sft_train.jsonl").open()]  # phrasings: 2
+    ids = [record["id"] for record in train]
+    assert len(ids) == 2 * len(set(ids)) and len({(r["id"], r["task"]) for r in train}) > 1.5 * len(set(ids))
     again = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert again.returncode == 0 and "SFT done" not in again.stdout  # nothing left to run
     assert (tmp_path / "run" / "summary.png").is_file()
