@@ -678,7 +678,7 @@ def summary_plot(rows: list[dict], variants: list[str], path: Path) -> bool:
             bars = axis.bar(x, means, width, yerr=halves, capsize=3, label=label, hatch=hatch)
             labels = axis.bar_label(bars, fmt="%.2f", fontsize=6, padding=2)  # a zero is a figure too
             for text in labels:  # above its error bar, but in sight when the CI runs past 1
-                text.xy = (text.xy[0], min(text.xy[1], 1.02))  # below the legend
+                text.xy = (text.xy[0], min(text.xy[1], 1.02))  # inside the axis
         middle = (len(series) - 1) * width / 2
         axis.set_xticks([i + middle for i in range(len(models))], models, rotation=30, ha="right")
         axis.set_ylim(0, 1.1)  # room above the bars for their figures

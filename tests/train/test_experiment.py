@@ -135,7 +135,7 @@ def test_smoke_run_trains_sft_and_every_grpo_variant_and_resumes(tmp_path):
     held_out = [json.loads(line) for line in (tmp_path / "run" / "noisy_few" / "eval_held_out.jsonl").open()]
     assert len(held_out) == 6 and all(record["meta"]["language"] == "held_out" for record in held_out)
     sft = read_run_config(tmp_path / "run" / "noisy_few" / "seed1" / "sft" / "final")
-    assert sft["data"]["max_train_records"] == 12  # few labels: SFT on 12 of the 24 training records
+    assert sft["data"]["max_train_records"] == 12  # few labels: SFT on the first 12 training records
     labelled = Path(sft["data"]["train_path"])  # of those moving at most two objects (sft_max_objects)
     assert labelled.name == "sft_train_labelled.jsonl"  # and one that moves three (sft_held_out_records)
     assert sum(len(json.loads(line)["scene"]["goal"]) > 2 for line in labelled.open()) == 1
