@@ -184,6 +184,10 @@ class RewardConfig:
     # The task component without partial credit: 1 when the plan reaches the goal, else -1. With
     # the other weights 0 the reward is the outcome alone (the ablation's outcome-only GRPO).
     binary_task: bool = False
+    # Training only: a plan whose first failure is an invalid action or transition is scored as its valid
+    # prefix stopped there, this taken off its transition component (0 to 2), so a slip after more
+    # progress ranks above stopping earlier (harp.train.grpo_rewards). null: H-PRM's strict order.
+    slip_penalty: float | None = None
 
 
 @dataclass

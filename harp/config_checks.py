@@ -141,6 +141,8 @@ def check_grpo(source: str, t, reward) -> None:
         value = getattr(t, key)
         if value is not None and value <= 0:
             raise ConfigError(f"{source}: training.{key}: must be > 0 (or null), got {value}")
+    if reward.slip_penalty is not None and not 0 <= reward.slip_penalty <= 2:
+        raise ConfigError(f"{source}: reward.slip_penalty: must be in [0, 2] (or null), got {reward.slip_penalty}")
     if t.grammar_leak_weight > 0 and not t.constrained_sampling:
         raise ConfigError(
             f"{source}: training.grammar_leak_weight: only with constrained_sampling: true (it keeps the policy "

@@ -9,7 +9,8 @@ task completion and avg reward for SFT and each variant, and each variant's pair
 
 Variants: `full` (H-PRM + FTCA + negatives), `ftca_off`, `negatives_off`, `both_off` (H-PRM in plain TRL
 GRPO), and outside the default list `outcome` (task completion alone, TRL's GRPO) and `outcome_progress`
-(task completion, plus FTCA's per-step term on H-PRM's progress scores: the drop in cost-to-go).
+(task completion, plus FTCA's per-step term on H-PRM's progress scores: the drop in cost-to-go), and
+`slip_prefix` (`both_off` with a plan that slips scored as its valid prefix: `reward.slip_penalty`).
 Negatives are verified rule-based perturbations of each prompt's plan (GRPO's top-up), so no
 negative-mining stage runs. Everything lands in `workdir/`: each regime's data and models in
 `workdir/<name>/`, and one line per finished (regime, seed, model) in `results.jsonl`.
@@ -83,6 +84,9 @@ VARIANTS = {  # name -> its GRPO switches (None: the config's own value)
         "reward.use_ftca": "true",
         "training.negatives_per_group": "0",
     },
+    # H-PRM in TRL's GRPO with a plan that slips scored as its valid prefix (reward.slip_penalty): a
+    # slip after more progress above stopping earlier (harp.train.grpo_rewards).
+    "slip_prefix": {"reward.slip_penalty": "0.1", "reward.use_ftca": "false", "training.negatives_per_group": "0"},
 }
 DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {
@@ -337,7 +341,7 @@ def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str
 # Stage-config keys added after experiments began recording their settings (stage -> section -> keys):
 # left out of the settings while at their default, so that the rows and models made before a key
 # existed (which ran as its default does) stay valid. A key added to a stage config joins this list.
-LATER_KEYS = {"grpo": {"training": ("first_token_temperature", "refusal_probe")}}
+LATER_KEYS = {"grpo": {"training": ("first_token_temperature", "refusal_probe"), "reward": ("slip_penalty",)}}
 
 
 def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:

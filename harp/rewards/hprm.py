@@ -112,6 +112,10 @@ class RewardBreakdown:
     known_length: int | None = None  # the shortest plan known: the optimum, or past a budget a plan's length
     infeasible: bool = False  # the task cannot be done from the scene (only a refusal completes it)
     refused: bool = False  # the plan is a refusal, `Infeasible(X)`
+    # The progress (as the task level counts it, in [0, 1]) of the valid steps before the first invalid
+    # one; None without an invalid step, or where V there is not exact. Training may rank a plan that
+    # slips by it (`reward.slip_penalty`, harp.train.grpo_rewards).
+    slip_progress: float | None = None
 
     def components(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in COMPONENTS}
@@ -238,6 +242,7 @@ class HPRM:
         first_transition = None
         v_prev, exact_prev = along[0]
         taken = 0
+        slip_progress = None
         for index, result in enumerate(trace.steps):
             step_reasons.append(result.reason)
             if result.valid:
@@ -254,6 +259,8 @@ class HPRM:
                 continue
             # An invalid step changes nothing: progress -1, minus the penalty.
             step_scores.append(-1.0 - INVALID_STEP_PENALTY)
+            if slip_progress is None and exact_prev and v_prev is not None and exact_initial:
+                slip_progress = _share_done(v_initial, v_prev)
             if result.error == "action":
                 action_errors += 1
             else:
@@ -276,9 +283,7 @@ class HPRM:
         elif infeasible:  # every step holds, but no plan reaches this goal: only a refusal is right
             level, partial = 3, -1.0
         elif not trace.completed:
-            v_end = v_prev
-            progress = (v_initial - v_end) / v_initial if v_initial and v_end is not None else 0.0
-            level, partial = 3, 2.0 * min(max(progress, 0.0), 1.0) - 1.0
+            level, partial = 3, 2.0 * _share_done(v_initial, v_prev) - 1.0
         elif known is not None and n > known:  # longer than optimal, or than a plan known to work
             level, partial = 4, 2.0 * known / n - 1.0
         else:
@@ -308,6 +313,7 @@ class HPRM:
             note,
             known,
             infeasible,
+            slip_progress=slip_progress,
         )
 
     def _judging_domain(self, scene, parsed) -> Domain:
@@ -385,6 +391,12 @@ def _note(bound: str | None, known: int | None) -> str:
         f"{bound or 'search budget exceeded'}: the optimum is not certified; efficiency {against}, "
         "no step judged wasted or harmful unless it changes nothing"
     )
+
+
+def _share_done(v_initial: int | None, v: int | None) -> float:
+    """The task level's progress from the start to a state of cost-to-go `v`: (V(s0) - v) / V(s0) in [0, 1]."""
+    progress = (v_initial - v) / v_initial if v_initial and v is not None else 0.0
+    return min(max(progress, 0.0), 1.0)
 
 
 def _progress(v_prev: int | None, v: int | None) -> float:

@@ -169,7 +169,7 @@ def build_trainer(
     args = trl_args(config, t.num_candidates + int(t.refusal_probe) + t.negatives_per_group, bf16=bf16)
     args.disable_tqdm = not progress
     join_deepspeed(args)
-    scorer = HPRMScorer(hprm, binary_task=config.reward.binary_task)
+    scorer = HPRMScorer(hprm, binary_task=config.reward.binary_task, slip_penalty=config.reward.slip_penalty)
     return HarpGRPOTrainer(
         model=model,
         reward_funcs=scorer.functions(),

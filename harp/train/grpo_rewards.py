@@ -9,6 +9,15 @@ them, reuse them instead of scoring again.
 With the weights normalised to sum 1 (`reward_weights`), TRL's weighted sum equals H-PRM's
 `total`, so `train/reward` reads on the same scale as the evaluator's `avg_reward`.
 
+Two training-only readings of the components. `binary_task`: the task level is 1 or -1, no credit for
+progress. `slip_penalty`: a plan whose first failure is an invalid action or transition is served as
+its valid prefix, stopped there (task credit from the prefix's progress, `slip_progress`), with the
+penalty taken off its transition component. H-PRM's strict order ranks any valid plan that stops
+early above one that tries further and slips, so under it GRPO learns to stop (docs/results.md §8,
+§9); with the penalty a slip after more progress ranks above stopping earlier, and a slip where the
+plan could have stopped ranks below stopping there. Refusals and plans for impossible tasks keep
+H-PRM's scores.
+
 Example:
 
     >>> scorer = HPRMScorer(hprm)
@@ -23,6 +32,8 @@ import json
 from collections.abc import Callable
 
 from harp.rewards.vocabulary import COMPONENTS, WEIGHT_KEYS
+
+SLIPS = ("action", "hallucination", "state_transition")  # error types of a plan that slips (not "refusal")
 
 
 def completion_text(completion) -> str:
@@ -45,9 +56,10 @@ def reward_weights(reward_config) -> list[float]:
 class HPRMScorer:
     """Scores a batch once with H-PRM and serves the five components to TRL."""
 
-    def __init__(self, hprm, binary_task: bool = False):
+    def __init__(self, hprm, binary_task: bool = False, slip_penalty: float | None = None):
         self.hprm = hprm
         self.binary_task = binary_task  # `task` is 1 / -1: the goal reached or not (no credit for progress)
+        self.slip_penalty = slip_penalty  # None: H-PRM's order; a number: slipped plans as their prefix
         self._examples: dict[str, dict] = {}  # parsed `example` JSON, by its string
         self._last_key: tuple | None = None
         self.last_breakdowns: list = []  # the last scored batch, one RewardBreakdown per completion
@@ -71,12 +83,29 @@ class HPRMScorer:
         """The five reward functions, named after their component (TRL logs `rewards/<name>/mean`)."""
         return [self._component(name) for name in COMPONENTS]
 
+    def components(self, breakdown) -> dict[str, float]:
+        """The five values training sees for one breakdown (H-PRM's, under the readings above)."""
+        values = breakdown.components()
+        if (
+            self.slip_penalty is not None
+            and breakdown.slip_progress is not None
+            and breakdown.error_type in SLIPS
+            and not breakdown.infeasible
+        ):
+            values = {
+                "format": 1.0,
+                "action": 1.0,
+                "transition": 1.0 - self.slip_penalty,
+                "task": 2.0 * breakdown.slip_progress - 1.0,
+                "efficiency": -1.0,
+            }
+        if self.binary_task:
+            values["task"] = 1.0 if breakdown.completed else -1.0
+        return values
+
     def _component(self, name: str) -> Callable:
         def reward(completions, example, **kwargs) -> list[float]:
-            breakdowns = self.score(completions, example)
-            if name == "task" and self.binary_task:
-                return [1.0 if b.completed else -1.0 for b in breakdowns]
-            return [float(getattr(b, name)) for b in breakdowns]
+            return [float(self.components(b)[name]) for b in self.score(completions, example)]
 
         reward.__name__ = name
         reward.__doc__ = f"H-PRM's `{name}` component of each completion, in [-1, 1]."

@@ -452,7 +452,9 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         device = self.accelerator.device
         weights = self.reward_weights.to(device)
         local = torch.tensor(
-            [[float(getattr(b, name)) for name in COMPONENTS] for b in breakdowns], dtype=torch.float32, device=device
+            [[self.scorer.components(b)[name] for name in COMPONENTS] for b in breakdowns],  # as the reward functions
+            dtype=torch.float32,
+            device=device,
         )
         rewards = self.accelerator.gather((local * weights).sum(dim=1))
         flags = self.accelerator.gather(torch.tensor(is_negative, dtype=torch.bool, device=device))

@@ -162,6 +162,57 @@ def test_a_binary_task_reward_is_the_outcome_alone():
     assert binary[2](completions, example=example) == [1.0, 1.0]  # the other components are H-PRM's
 
 
+def test_a_slip_penalty_ranks_a_slip_after_more_progress_above_stopping_earlier():
+    """reward.slip_penalty: H-PRM ranks a valid plan that stops above one that tries further and slips;
+    served as its valid prefix, the slip after more progress ranks above the stop, the slip where the
+    plan could have stopped below it, and a complete plan above them all."""
+    record = dict(
+        RECORD,
+        scene={
+            "robot": "start",
+            "locations": ["white table", "red table", "bin"],
+            "objects": {"apple": "white table", "banana": "red table"},
+            "goal": {"apple": "bin", "banana": "bin"},
+        },
+        plan=[*RECORD["plan"], "Navigate(Red Table)", "Pick(Banana)", "Navigate(Bin)", "Place(Bin)"],
+    )
+    stop = ", ".join(RECORD["plan"])  # the apple moved, then the plan ends: half the goal
+    plans = {
+        "complete": ", ".join(record["plan"]),
+        "slip_late": stop + ", Navigate(Red Table), Pick(Apple)",  # one step further, then an invalid pick
+        "stop": stop,
+        "slip_at_stop": stop + ", Place(Bin)",  # nothing held: it slips where it could have stopped
+        "slip_early": "Navigate(Bin), Pick(Apple)",  # no progress before the slip
+    }
+    weights = reward_weights(GRPOConfig().reward)
+
+    def totals(scorer):
+        breakdowns = [scorer.hprm.score(text, record) for text in plans.values()]
+        return {
+            name: sum(w * scorer.components(b)[c] for w, c in zip(weights, COMPONENTS))
+            for name, b in zip(plans, breakdowns)
+        }
+
+    strict = totals(HPRMScorer(HPRM(DOMAIN)))
+    assert strict["stop"] > strict["slip_late"]  # H-PRM's order: any valid plan above a slip
+    slipping = totals(HPRMScorer(HPRM(DOMAIN), slip_penalty=0.1))
+    order = ["complete", "slip_late", "stop", "slip_at_stop", "slip_early"]
+    assert sorted(slipping, key=slipping.get, reverse=True) == order
+    assert slipping["stop"] == strict["stop"] and slipping["complete"] == strict["complete"]  # valid plans unchanged
+    refusal = [[{"role": "assistant", "content": "Infeasible(Apple)"}]]  # where the task can be done: H-PRM's
+    functions = HPRMScorer(HPRM(DOMAIN), slip_penalty=0.1).functions()
+    assert [f(refusal, example=[json.dumps(record)])[0] for f in functions] == list(
+        HPRM(DOMAIN).score("Infeasible(Apple)", record).components().values()
+    )
+
+
+def test_slip_penalty_is_checked(tmp_path):
+    path = tmp_path / "grpo.yaml"
+    path.write_text("reward:\n  slip_penalty: 3\n")
+    with pytest.raises(ConfigError, match=r"reward.slip_penalty: must be in \[0, 2\]"):
+        load_grpo_config(str(path)).validate(check_files=False)
+
+
 def test_every_prompt_gets_its_negatives_topped_up_when_missing():
     hprm = HPRM(DOMAIN)
     other = dict(RECORD, id="s2")
