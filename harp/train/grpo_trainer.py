@@ -452,7 +452,8 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         device = self.accelerator.device
         weights = self.reward_weights.to(device)
         local = torch.tensor(
-            [[self.scorer.components(b)[name] for name in COMPONENTS] for b in breakdowns],  # as the reward functions
+            # as the reward functions serve them, one reading per breakdown
+            [[values[name] for name in COMPONENTS] for values in map(self.scorer.components, breakdowns)],
             dtype=torch.float32,
             device=device,
         )
