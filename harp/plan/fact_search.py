@@ -255,18 +255,22 @@ class Relevance:
 
     def _candidates(self, node, var: str, values: list, binding: dict) -> list:
         """The values of an `exists` variable its static conditions allow: `(objecttype ?o eggtype)` in
-        the conjunction under it (or under an `exists` nested in it) leaves the eggs. Only conditions
-        every witness must meet narrow it, so the analysis stays complete; it may then enumerate the
-        witnesses instead of reading the variable as any value (EXISTS_LIMIT)."""
+        the conjunction under it (or under an `exists` nested in it) leaves the eggs. So does a fluent
+        condition that can never hold for a witness (`(in ?m ?f)` with ?m a book: only receptacles
+        hold things): without it, each furniture × item pair of ALFRED's `reach` was walked, and a
+        100-step reference passed RELEVANCE_BUDGET. Only conditions every witness must meet narrow
+        it, so the analysis stays complete; it may then enumerate the witnesses instead of reading the
+        variable as any value (EXISTS_LIMIT)."""
         ground = self.ground
+        statics = ground.scene.statics
         for atom in _necessary_atoms(node.children[0]):
-            if not atom.static or atom.derived or var not in atom.terms:
+            if atom.derived or var not in atom.terms:
                 continue
             terms = [binding.get(t, t) for t in atom.terms]
             if any(t[:1] == "?" and t != var for t in terms):
                 continue
-            statics = ground.scene.statics
-            values = [v for v in values if (atom.pred, *(v if t == var else t for t in terms)) in statics]
+            holds = statics.__contains__ if atom.static else ground.possible
+            values = [v for v in values if holds((atom.pred, *(v if t == var else t for t in terms)))]
         return values
 
     @staticmethod
