@@ -27,7 +27,7 @@ from harp.paths import check_output_dir
 
 WORLDS = ("tabletop", "kitchen")  # `--world`
 WORLD_IMAGE_SIZES = {"tabletop": 224, "kitchen": 448}  # `--image-size` when not given
-TABLETOP_ONLY = ("label_noise", "infeasible", "three_objects")  # flags the kitchen world does not take
+TABLETOP_ONLY = ("label_noise", "infeasible", "three_objects", "phrasings")  # flags the kitchen world does not take
 
 
 def _number(kind, low: float, inclusive: bool = True, what: str = "", high: float | None = None):
@@ -138,6 +138,14 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "composed from many frames, verbs and synonyms), held_out (the same scenes said with frames "
         "varied never uses: a test of phrasing a model was not trained on) (default: %(default)s)",
     )
+    synthetic_flag(
+        "--phrasings",
+        type=_number(int, 1),
+        default=1,
+        metavar="K",
+        help="with --language varied: each scene's task said K ways, a record each with the same image "
+        "and plan (harp data split keeps a scene's records together) (default: %(default)s)",
+    )
     parser.set_defaults(synthetic_defaults={a.dest: (a.option_strings[0], a.default) for a in synthetic_only})
     teacher = parser.add_argument_group("teacher source")
     teacher.add_argument(
@@ -215,9 +223,11 @@ def run_build(args: argparse.Namespace) -> int:
             infeasible=args.infeasible,
             language=args.language,
             three_objects=args.three_objects,
+            phrasings=args.phrasings,
         )
         n = counts["scenes"]
-        print(f"scenes: {n} (images in {counts['images_dir']})")
+        said = f"; {counts['records']} records, up to {args.phrasings} sentences a scene" if args.phrasings > 1 else ""
+        print(f"scenes: {n} (images in {counts['images_dir']}{said})")
         print(
             f"two-object tasks: {counts['two_object']} ({counts['two_object'] / n:.0%}), "
             + (
@@ -260,7 +270,11 @@ def _build_kitchen(args: argparse.Namespace) -> int:
     """`--world kitchen`: the kitchen world's records, planned in the alfred domain (harp.data.kitchen)."""
     from harp.data.kitchen import DOMAIN, build_kitchen  # PIL: deferred so that `harp --help` starts fast
 
-    tabletop = [args.synthetic_defaults[dest][0] for dest in TABLETOP_ONLY if getattr(args, dest)]
+    tabletop = [
+        flag
+        for dest, (flag, default) in args.synthetic_defaults.items()
+        if dest in TABLETOP_ONLY and getattr(args, dest) != default
+    ]
     if tabletop:
         raise HarpError(f"{', '.join(tabletop)}: only with --world tabletop (the kitchen world has no such tasks)")
     if args.domain not in (TeacherOptions().domain, DOMAIN):

@@ -163,6 +163,7 @@ def test_harp_data_build_world_kitchen(tmp_path, capsys, monkeypatch):
     [
         (["--infeasible", "0.2"], "--infeasible: only with --world tabletop"),
         (["--three-objects", "0.5"], "--three-objects: only with --world tabletop"),
+        (["--language", "varied", "--phrasings", "2"], "--phrasings: only with --world tabletop"),
         (["--domain", "drawers"], "--domain drawers: the kitchen world plans in the alfred domain"),
     ],
 )

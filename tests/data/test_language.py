@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from harp.cli import main
 from harp.data import language, world
 from harp.data.records import read_records
 from harp.data.synthetic import build_synthetic
@@ -122,3 +123,56 @@ def test_another_phrasing_draw_says_the_same_tasks_with_other_words(tmp_path):
     assert [r["scene"] for r in first] == [r["scene"] for r in second]
     assert [r["plan"] for r in first] == [r["plan"] for r in second]
     assert sum(a["task"] != b["task"] for a, b in zip(first, second)) >= 50  # a few short tasks may coincide
+
+
+def test_phrasings_say_each_scene_several_ways_with_one_picture_and_plan(tmp_path):
+    out = tmp_path / "three"
+    counts = build_synthetic(
+        30, 5, images_dir=out / "img", output_dir=out, progress=False, infeasible=0.2, language="varied", phrasings=3
+    )
+    records = read_records(out / "actions.jsonl")
+    first = build(tmp_path, "one", "varied", n=30, infeasible=0.2)
+    assert counts["scenes"] == 30 and counts["records"] == len(records) > 80  # a repeated sentence is left out
+    assert len({r["id"] for r in records}) == len(records)
+    by_image: dict = {}
+    for record in records:
+        by_image.setdefault(record["image"], []).append(record)
+    assert len(by_image) == 30 and len(list((out / "img").iterdir())) == 30  # each picture drawn once
+    for base, said in zip(first, by_image.values()):
+        assert said[0]["task"] == base["task"]  # the first sentence is the one-phrasing build's
+        assert len({r["task"] for r in said}) == len(said)
+        assert all(r["plan"] == base["plan"] and r["scene"] == base["scene"] for r in said)
+    assert (out / "processed" / "processed_images.txt").read_text().splitlines() == list(by_image)
+    with pytest.raises(DataError, match="--phrasings: give --language varied too"):
+        build_synthetic(2, output_dir=tmp_path, images_dir=tmp_path / "i", progress=False, phrasings=2)
+    with pytest.raises(DataError, match="--phrasings must be at least 1"):
+        build_synthetic(2, output_dir=tmp_path, images_dir=tmp_path / "i", progress=False, phrasings=0)
+
+
+def test_the_build_command_says_how_many_records_the_phrasings_made(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(
+            [
+                "data",
+                "build",
+                "--source",
+                "synthetic",
+                "--num-scenes",
+                "4",
+                "--language",
+                "varied",
+                "--phrasings",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    records = read_records(tmp_path / "actions.jsonl")
+    assert (
+        f"scenes: 4 (images in bdv2/synthetic; {len(records)} records, up to 2 sentences a scene)"
+        in capsys.readouterr().out
+    )
+    assert main(["data", "build", "--source", "synthetic", "--num-scenes", "4", "--phrasings", "2", "--quiet"]) == 1
+    assert "--phrasings: give --language varied too" in capsys.readouterr().err

@@ -101,3 +101,24 @@ def test_a_cut_line_names_the_column_without_a_dangling_at(tmp_path):
 def test_split_missing_input_is_one_line(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         split_records(tmp_path / "actions.jsonl", tmp_path / "data")
+
+
+def test_a_scenes_records_stay_in_one_split_and_records_without_an_image_are_not_grouped(tmp_path):
+    """A scene said several ways (`harp data build --phrasings`) must not be trained on and tested on."""
+    with (tmp_path / "actions.jsonl").open("w") as handle:
+        for i in range(40):
+            for k in range(1 + i % 3):  # one, two or three sentences a picture
+                handle.write(json.dumps({"image": f"./bdv2/s_{i}_0.png", "task": f"task {i} said way {k}"}) + "\n")
+        for i in range(20):  # imported ALFRED plans have no picture: each is its own group
+            handle.write(json.dumps({"image": "", "task": f"alfred {i}"}) + "\n")
+    counts = split_records(tmp_path / "actions.jsonl", tmp_path / "data")
+    where: dict = {}
+    for name in ("train", "val", "test"):
+        for line in (tmp_path / "data" / f"sft_{name}.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            where.setdefault(record["image"] or record["task"], set()).add(name)
+    assert sum(counts.values()) == sum(1 + i % 3 for i in range(40)) + 20  # nothing lost
+    assert all(len(splits) == 1 for splits in where.values())  # every picture in one split
+    assert len(where) == 60 and {"train", "val", "test"} <= set().union(*where.values())
+    unpictured = [where[f"alfred {i}"] for i in range(20)]
+    assert len(set().union(*unpictured)) > 1  # spread over the splits, not one group
