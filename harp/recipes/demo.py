@@ -9,14 +9,17 @@ the metrics table, task completion by task kind and the report's path.
 
 Each stage runs as a subprocess with its output in `.demo/logs/<stage>.log`; a failure prints the
 log's last lines. A finished stage leaves a stamp in `.demo/stages/` (its command, the sha256 of the
-files outside the work dir it reads, such as the shipped grounded model's weights, and its time).
-Running the demo again skips stamped stages whose command and inputs are unchanged and whose outputs
-still exist; once one stage runs again, every later stage does too (its inputs changed). Stamps know
-commands and inputs, not code: after updating HARP's code, `--force` redoes everything.
+files outside the work dir it reads, such as the shipped grounded model's weights and the stage's
+config file, a fingerprint of HARP's code, and its time). Running the demo again skips stamped stages
+whose command, inputs and code are unchanged and whose outputs still exist; once one stage runs again,
+every later stage does too (its inputs changed). The code fingerprint covers `harp/` and `scripts/`
+whole, so after updating HARP any change reruns the demo from its first stage: a stage's results
+never come from other code. `--force` also deletes the work dir first.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -54,6 +57,17 @@ class Stage:
     outputs: list[str]  # paths (relative to the work dir) that must exist for the stage to count as done
     # files outside the work dir the stage reads: another file there (a newly shipped model) reruns it
     inputs: tuple[Path, ...] = ()
+
+
+def code_fingerprint(folders: tuple[Path, ...] = (ROOT / "harp", ROOT / "scripts")) -> str:
+    """A sha256 over every file of HARP's package and entry scripts (names and bytes; caches left
+    out): a stage stamped under other code is run again. About 7 MB, hashed in milliseconds."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(ROOT)}\0{sha256(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None = None) -> list[Stage]:
@@ -107,6 +121,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None
             "SFT (configs/demo/sft.yaml)",
             python + [str(ROOT / "scripts" / "train_sft.py"), "--config", sft_config],
             ["outputs/sft/final"],
+            (Path(sft_config),),
         ),
         Stage(
             "negatives",
@@ -132,6 +147,7 @@ def stages(num_scenes: int = NUM_SCENES, seed: int = SEED, grounded: Path | None
             "GRPO with H-PRM + FTCA (configs/demo/grpo.yaml)",
             python + [str(ROOT / "scripts" / "train_grpo.py"), "--config", grpo_config],
             ["outputs/grpo/final"],
+            (Path(grpo_config),),
         ),
         Stage(
             "evaluate",
@@ -189,13 +205,14 @@ def run_demo(
     print(f"HARP demo in {workdir} (logs in {workdir / 'logs'}; `harp demo --force` redoes every stage)", flush=True)
     print(f"regime: {REGIME}", flush=True)
     started = time.monotonic()
+    code = code_fingerprint()
     rerun = False
     for index, stage in enumerate(all_stages, start=1):
         prefix = f"[{index}/{len(all_stages)}] {stage.name:<10}"
         stamp = workdir / "stages" / f"{stage.name}.json"
         done = json.loads(stamp.read_text()) if stamp.is_file() else {}
         inputs = {str(path): sha256(path) for path in stage.inputs if path.is_file()}
-        same = done.get("command") == stage.command and done.get("inputs", {}) == inputs
+        same = done.get("command") == stage.command and done.get("inputs", {}) == inputs and done.get("code") == code
         if not rerun and same and all((workdir / p).exists() for p in stage.outputs):
             seconds = done.get("seconds", 0.0)
             print(f"{prefix} skipped (done in {seconds:.0f}s earlier)  {stage.description}", flush=True)
@@ -207,15 +224,17 @@ def run_demo(
         with log.open("w", encoding="utf-8") as handle:
             handle.write("$ " + " ".join(stage.command) + "\n")
             handle.flush()
-            code = subprocess.call(stage.command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT)
+            exit_code = subprocess.call(stage.command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT)
         seconds = time.monotonic() - t0
-        if code != 0 or not all((workdir / p).exists() for p in stage.outputs):
-            print(f"{prefix} FAILED after {seconds:.0f}s (exit {code})  {stage.description}", flush=True)
+        if exit_code != 0 or not all((workdir / p).exists() for p in stage.outputs):
+            print(f"{prefix} FAILED after {seconds:.0f}s (exit {exit_code})  {stage.description}", flush=True)
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
             print("\n".join("    " + line for line in tail), file=sys.stderr)
             print(f"full log: {log}", file=sys.stderr)
             return 1
-        stamp.write_text(json.dumps({"seconds": round(seconds, 1), "command": stage.command, "inputs": inputs}) + "\n")
+        stamp.write_text(
+            json.dumps({"seconds": round(seconds, 1), "command": stage.command, "inputs": inputs, "code": code}) + "\n"
+        )
         print(f"{prefix} {seconds:6.1f}s  {stage.description}", flush=True)
     print(f"total {time.monotonic() - started:.0f}s", flush=True)
     side_by_side = workdir / "results" / "evaluation_side_by_side.json"

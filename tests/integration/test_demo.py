@@ -74,6 +74,37 @@ def test_another_input_file_reruns_its_stage_and_every_later_one(tmp_path, capsy
     assert ["skipped" in line for line in stage_lines(lines)] == [True, False, False]
 
 
+def test_other_code_reruns_every_stage(tmp_path, capsys, monkeypatch):
+    """A stamp made by other HARP code is not reused: results would come from code no longer there."""
+    run(tmp_path, capsys, monkeypatch)
+    monkeypatch.setattr(demo, "code_fingerprint", lambda: "other code")
+    _, lines, _ = run(tmp_path, capsys, monkeypatch)
+    assert not any("skipped" in line for line in stage_lines(lines))
+    _, lines, _ = run(tmp_path, capsys, monkeypatch)
+    assert all("skipped" in line for line in stage_lines(lines))
+
+
+def test_the_code_fingerprint_reads_every_file_of_the_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "ROOT", tmp_path)
+    package = tmp_path / "harp"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "a.py").write_text("x = 1\n")
+    first = demo.code_fingerprint((package,))
+    (package / "__pycache__" / "a.cpython-312.pyc").write_bytes(b"cache")
+    assert demo.code_fingerprint((package,)) == first  # caches are not code
+    (package / "domain.pddl").write_text("(define)")
+    second = demo.code_fingerprint((package,))
+    (package / "a.py").write_text("x = 2\n")
+    assert len({first, second, demo.code_fingerprint((package,))}) == 3
+
+
+def test_the_training_stages_read_their_config_files():
+    """An edited configs/demo/sft.yaml or grpo.yaml reruns its stage (the command names only the path)."""
+    by_name = {stage.name: stage for stage in demo.stages()}
+    assert by_name["sft"].inputs == (demo.ROOT / "configs" / "demo" / "sft.yaml",)
+    assert by_name["grpo"].inputs == (demo.ROOT / "configs" / "demo" / "grpo.yaml",)
+
+
 def test_the_model_stage_reads_the_shipped_weights_or_the_rebuilt_ones(tmp_path):
     from harp.models.grounded import GROUNDED_DIR
 
