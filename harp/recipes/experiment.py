@@ -20,7 +20,8 @@ regime's current settings, i.e. the hash (`settings` in each row, `<name>/settin
 everything its results depend on besides the seed and the variant: the data (scenes, data seed,
 label noise), `sft_records`, the base model and the resolved SFT and GRPO configs with their
 overrides. After an edit, earlier rows stay in `results.jsonl` but count for nothing, and the
-regime's old folder is moved to `workdir/_old/`, not deleted. A torn last line (a kill mid-write) is
+regime's old folder is moved to `workdir/_old/`, not deleted. A stage-config key added to HARP since
+a folder was made is not an edit while it holds its default (`regime_key`). A torn last line (a kill mid-write) is
 dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
@@ -338,25 +339,16 @@ def variant_overrides(config: ExperimentConfig, variant: str | None) -> list[str
     return [*world_overrides(config), *config.grpo_overrides, *switches]
 
 
-# Stage-config keys added after experiments began recording their settings (stage -> section -> keys):
-# left out of the settings while at their default, so that the rows and models made before a key
-# existed (which ran as its default does) stay valid. A key added to a stage config joins this list.
-LATER_KEYS = {"grpo": {"training": ("first_token_temperature", "refusal_probe"), "reward": ("slip_penalty",)}}
+def _stage_dicts(sft, grpo) -> dict:
+    return {
+        name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
+        for name, stage in (("sft", sft), ("grpo", grpo))
+    }
 
 
 def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
     """What a regime's results depend on besides the seed and the variant (each row says those)."""
-    sft, grpo = stage_configs(config)
-    resolved = {
-        name: {key: value for key, value in dataclasses.asdict(stage).items() if key != "source"}
-        for name, stage in (("sft", sft), ("grpo", grpo))
-    }
-    for name, stage in (("sft", sft), ("grpo", grpo)):
-        for section, keys in LATER_KEYS.get(name, {}).items():
-            defaults = getattr(type(stage)(), section)
-            for key in keys:
-                if resolved[name][section][key] == getattr(defaults, key):
-                    del resolved[name][section][key]
+    resolved = _stage_dicts(*stage_configs(config))
     return {
         **({"world": config.world} if config.world != "tabletop" else {}),
         "num_scenes": config.num_scenes,
@@ -383,6 +375,42 @@ def regime_settings(config: ExperimentConfig, regime: Regime) -> dict:
 
 def settings_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def regime_key(config: ExperimentConfig, regime: Regime, settings: dict | None = None) -> str:
+    """The key the regime's rows and folder go under: its settings' hash, or the hash its folder was
+    recorded under (`<name>/settings.json`) where the recorded settings lack only stage-config keys
+    added to HARP since, each at its default now. Those runs ran as the default does, so a new key
+    leaves earlier rows and models valid until it is set."""
+    settings = regime_settings(config, regime) if settings is None else settings
+    key = settings_key(settings)
+    try:
+        recorded = json.loads((Path(config.workdir) / regime.name / SETTINGS).read_text(encoding="utf-8"))
+        old_key, old_settings = recorded["key"], recorded["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return key
+    if old_key == key or not isinstance(old_key, str):
+        return key
+    defaults = _stage_dicts(*(type(stage)() for stage in stage_configs(config)))
+    as_json = json.loads(json.dumps({"settings": settings, "defaults": defaults}))  # tuples read as lists
+    return old_key if _same_but_later_defaults(old_settings, as_json["settings"], as_json["defaults"]) else key
+
+
+def _same_but_later_defaults(recorded, current, defaults) -> bool:
+    """Equal, where a key only `current` has counts as equal if it holds its value in `defaults` (the
+    stage configs' defaults, nested as the settings are); a key only `recorded` has never does."""
+    if not (isinstance(recorded, dict) and isinstance(current, dict)):
+        return recorded == current
+    if recorded.keys() - current.keys():
+        return False
+    defaults = defaults if isinstance(defaults, dict) else {}
+    for key, value in current.items():
+        if key not in recorded:
+            if key not in defaults or value != defaults[key]:
+                return False
+        elif not _same_but_later_defaults(recorded[key], value, defaults.get(key)):
+            return False
+    return True
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -751,7 +779,7 @@ def read_results(path: Path, repair: bool = False) -> list[dict]:
 
 def current_rows(config: ExperimentConfig, rows: list[dict]) -> list[dict]:
     """The rows of the config's regimes made under their current settings; of repeats, the last."""
-    keys = {regime.name: settings_key(regime_settings(config, regime)) for regime in config.regimes}
+    keys = {regime.name: regime_key(config, regime) for regime in config.regimes}
     latest = {}
     for row in rows:
         if row["regime"] in keys and row.get("settings") == keys[row["regime"]]:
@@ -759,10 +787,11 @@ def current_rows(config: ExperimentConfig, rows: list[dict]) -> list[dict]:
     return list(latest.values())
 
 
-def regime_folder(workdir: Path, regime: Regime, settings: dict, log=print) -> Path:
-    """`workdir/<name>`, holding the runs of the regime's current settings (its settings.json says which).
-    A folder from other settings, or from before they were recorded, is moved to `workdir/_old/`."""
-    root, key = workdir / regime.name, settings_key(settings)
+def regime_folder(workdir: Path, regime: Regime, settings: dict, key: str, log=print) -> Path:
+    """`workdir/<name>`, holding the runs of the regime's current settings under `key` (`regime_key`;
+    its settings.json says which). A folder from other settings, or from before they were recorded,
+    is moved to `workdir/_old/`."""
+    root = workdir / regime.name
     try:
         recorded = json.loads((root / SETTINGS).read_text(encoding="utf-8"))["key"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -1006,7 +1035,7 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
     results_path = workdir / RESULTS
     rows = read_results(results_path, repair=True)
     settings = {regime.name: regime_settings(config, regime) for regime in config.regimes}
-    keys = {name: settings_key(value) for name, value in settings.items()}
+    keys = {regime.name: regime_key(config, regime, settings[regime.name]) for regime in config.regimes}
     extras = [key for _, _, _, key, switch in EVALUATIONS if switch and getattr(config, switch)]
     done = {(r["regime"], r["seed"], r["model"]) for r in current_rows(config, rows) if all(k in r for k in extras)}
     stale = Counter(r["regime"] for r in rows if r["regime"] in keys and r.get("settings") != keys[r["regime"]])
@@ -1023,7 +1052,8 @@ def run_experiment(config: ExperimentConfig, log=print) -> list[dict]:
                 f"[{regime.name}] {stale[regime.name]} rows of {results_path} were made under other settings: "
                 f"kept there, not reused"
             )
-        roots[regime.name] = prepare_data(config, regime, regime_folder(workdir, regime, settings[regime.name], log))
+        folder = regime_folder(workdir, regime, settings[regime.name], keys[regime.name], log)
+        roots[regime.name] = prepare_data(config, regime, folder)
     for regime in config.regimes:
         root = roots[regime.name]
         for seed in config.seeds:

@@ -11,7 +11,6 @@ import pytest
 from harp.config import read_run_config
 from harp.errors import ConfigError
 from harp.recipes.experiment import (
-    LATER_KEYS,
     load_experiment,
     mean_ci,
     plot_series,
@@ -91,19 +90,13 @@ def test_regimes_picks_regimes_by_name_and_names_a_missing_one(tmp_path):
     assert load_experiment(path).regimes[0].label_noise_kinds == ["wrong_table"]  # one name is a list of one
 
 
-def test_a_key_added_to_a_stage_config_leaves_earlier_settings_as_they_were_while_at_its_default(tmp_path):
-    """Rows made before `refusal_probe` existed ran without one: at its default the key is not in the
-    settings (their key, and so the rows and models, stay valid); set, it is."""
-    path = tmp_path / "experiment.yaml"
-    path.write_text("workdir: run\nregimes: [{name: clean}]\n")
-    plain = load_experiment(path)
+def test_the_settings_hold_every_stage_key_at_whatever_value():
+    """Every resolved key is in the settings, at its default too (a new key's older rows are matched by
+    `regime_key`, tests/train/test_experiment_hardening.py), and a set one with its value."""
+    plain = load_experiment(ROOT / "configs" / "experiments" / "smoke.yaml")
     training = regime_settings(plain, plain.regimes[0])["grpo"]["training"]
-    assert "refusal_probe" not in training and "first_token_temperature" not in training
-    assert "grammar_leak_weight" in training  # a key older than the list stays in, whatever its value
-    path.write_text("workdir: run\nregimes: [{name: clean}]\ngrpo_overrides: ['training.refusal_probe=true']\n")
-    probed = load_experiment(path)
-    assert regime_settings(probed, probed.regimes[0])["grpo"]["training"]["refusal_probe"] is True
-    assert set(LATER_KEYS) <= {"sft", "grpo"}
+    assert training["refusal_probe"] is False and training["grammar_leak_weight"] == 0.0
+    assert regime_settings(plain, plain.regimes[0])["grpo"]["reward"]["slip_penalty"] is None  # off
 
 
 @pytest.mark.slow

@@ -82,6 +82,48 @@ def test_an_edited_regime_is_run_again_and_its_old_results_kept_aside(tmp_path, 
     assert len(old) == len(edited) and all((folder / "eval.jsonl").is_file() for folder in old)  # moved, not deleted
 
 
+def as_if_recorded_without(run, name, keys, row_count):
+    """Rewrite a regime's settings.json and rows as an older HARP would have made them: without the
+    stage-config keys `keys` ((stage, section, key) triples), under the key of those settings."""
+    recorded = json.loads((run / name / "settings.json").read_text())
+    for stage, section, key in keys:
+        del recorded["settings"][stage][section][key]
+    old_key = experiment.settings_key(recorded["settings"])
+    (run / name / "settings.json").write_text(json.dumps({"key": old_key, "settings": recorded["settings"]}))
+    rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == row_count
+    (run / "results.jsonl").write_text("".join(json.dumps({**row, "settings": old_key}) + "\n" for row in rows))
+    return old_key
+
+
+def test_a_stage_key_added_since_leaves_earlier_runs_valid_while_at_its_default(tmp_path, stages, capsys):
+    """Runs made before `grammar_leak_weight` and `slip_penalty` existed ran as their defaults do: they
+    are reused, not redone, until one is set; a recorded key that is gone now never matches."""
+    path = write(tmp_path, "regimes: [{name: clean}]\n")
+    run_experiment(load_experiment(path))
+    stages.clear()
+    run = tmp_path / "run"
+    later = [("grpo", "training", "grammar_leak_weight"), ("grpo", "reward", "slip_penalty")]
+    old_key = as_if_recorded_without(run, "clean", later, 2)
+    rows = run_experiment(load_experiment(path))
+    assert stages == [] and len(rows) == 2 and {row["settings"] for row in rows} == {old_key}
+    assert "other settings" not in capsys.readouterr().out
+
+    path.write_text(path.read_text() + "grpo_overrides: [reward.slip_penalty=0.1]\n")  # set: not the old runs
+    rows = run_experiment(load_experiment(path))
+    assert ("sft", "clean", 1) in stages and len(rows) == 2 and old_key not in {row["settings"] for row in rows}
+    assert (run / "_old" / f"clean-{old_key}").is_dir()
+
+    config = load_experiment(path)
+    assert experiment.regime_key(config, config.regimes[0]) == experiment.settings_key(
+        experiment.regime_settings(config, config.regimes[0])
+    )
+    recorded = json.loads((run / "clean" / "settings.json").read_text())
+    recorded["settings"]["grpo"]["training"]["a_key_gone_since"] = 1  # made by a HARP with a key this one lacks
+    (run / "clean" / "settings.json").write_text(json.dumps({"key": "0123456789ab", "settings": recorded["settings"]}))
+    assert experiment.regime_key(config, config.regimes[0]) == recorded["key"]  # not the gone key's folder
+
+
 def test_a_folder_from_before_settings_were_recorded_is_not_reused(tmp_path, stages):
     path = write(tmp_path, "regimes: [{name: clean}]\n")
     legacy = tmp_path / "run" / "clean" / "seed1" / "sft" / "final"
