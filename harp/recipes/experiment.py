@@ -21,8 +21,8 @@ everything its results depend on besides the seed and the variant: the data (sce
 label noise), `sft_records`, the base model and the resolved SFT and GRPO configs with their
 overrides. After an edit, earlier rows stay in `results.jsonl` but count for nothing, and the
 regime's old folder is moved to `workdir/_old/`, not deleted. A stage-config key added to HARP since
-a folder was made is not an edit while it holds its default (`regime_key`). A torn last line (a kill mid-write) is
-dropped with a warning and its run redone.
+a folder was made is not an edit while it holds its default (`regime_key`). A torn last line (a kill
+mid-write) is dropped with a warning and its run redone.
 
 The experiment file (YAML) has the keys of `ExperimentConfig`; `regimes` is a list of
 `{name, label_noise, label_noise_kinds, sft_records, infeasible, train_infeasible, language, three_objects,
