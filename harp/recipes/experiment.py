@@ -61,6 +61,7 @@ from harp.eval.metrics import LONG_PLAN, PLAN_LENGTHS, REFUSAL_KEYS, SHORTCUT_WR
 from harp.models.grounded import GROUNDED_DIR, KITCHEN_DIR, copy_grounded
 from harp.models.tiny import build_tiny_model
 from harp.paths import check_output_dir
+from harp.rewards.hprm import RewardWeights
 from harp.train.grpo import train_grpo
 from harp.train.grpo_eval import HISTORY_FILE
 from harp.train.sft import train_sft
@@ -944,8 +945,12 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
     kinds, and with `blank_images` the same again with every image uniform (`blank` in each row),
     with `held_out_phrasing` on test+val said with held-out frames (`held_out`), with `held_out_words` on
     test+val whose never-drawn things are words training never saw (`held_out_words`), with `constrained_eval`
-    decoded through the plan grammar (`constrained`)."""
+    decoded through the plan grammar (`constrained`). Every model's avg reward is H-PRM's with the
+    experiment's own GRPO weights (grpo_config with grpo_overrides, no variant's switches): left to
+    `harp evaluate`, the weights would be the last model's, so an arm such as `outcome` listed last
+    would change every model's reward, and rows of one seed made in two runs would disagree."""
     results = {name: {} for name in models}
+    weights = RewardWeights.from_config(stage_configs(config)[1].reward)
     for folder, test, blank, key, switch in EVALUATIONS:
         if switch and not getattr(config, switch):
             continue
@@ -960,6 +965,7 @@ def evaluate_models(config: ExperimentConfig, root: Path, seed: int, models: dic
             quiet=True,
             blank_images=blank,
             constrained=key == "constrained",
+            weights=weights,
         )
         details = json.loads((out.parent / "evaluation_details.json").read_text(encoding="utf-8"))
         # a constrained evaluation runs each model free and then through the grammar: keep the latter

@@ -16,6 +16,7 @@ import pytest
 from harp.errors import ConfigError, DataError
 from harp.recipes import experiment
 from harp.recipes.experiment import load_experiment, read_results, run_experiment
+from harp.rewards.hprm import RewardWeights
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -276,3 +277,26 @@ def test_one_variant_given_as_a_string_is_a_list_of_one(tmp_path):
     path = tmp_path / "experiment.yaml"
     path.write_text(f"workdir: {tmp_path / 'run'}\nvariants: full\n")
     assert load_experiment(path).variants == ["full"]
+
+
+def test_every_model_is_scored_with_the_experiments_own_weights_whatever_arm_comes_last(tmp_path, monkeypatch):
+    """`harp evaluate` scores with the last model's training weights; the benchmark passes its own, so an
+    `outcome` arm listed last does not change the other models' avg reward (it once did: SFT 0.495 -> 0.177)."""
+    path = tmp_path / "experiment.yaml"
+    path.write_text(f"workdir: {tmp_path / 'run'}\nregimes: [{{name: clean}}]\nvariants: [full, outcome]\n")
+    config = load_experiment(path)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_evaluate(*args, weights=None, **kwargs):
+        seen.append(weights)
+        raise Stop
+
+    monkeypatch.setattr(experiment, "evaluate", fake_evaluate)
+    with pytest.raises(Stop):
+        experiment.evaluate_models(config, tmp_path, 1, {"sft": tmp_path / "a", "outcome": tmp_path / "b"})
+    own = RewardWeights.from_config(experiment.stage_configs(config)[1].reward)
+    outcome = RewardWeights.from_config(experiment.stage_configs(config, "outcome")[1].reward)
+    assert seen == [own] and own != outcome
