@@ -151,28 +151,10 @@ def test_phrasings_say_each_scene_several_ways_with_one_picture_and_plan(tmp_pat
 
 def test_the_build_command_says_how_many_records_the_phrasings_made(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert (
-        main(
-            [
-                "data",
-                "build",
-                "--source",
-                "synthetic",
-                "--num-scenes",
-                "4",
-                "--language",
-                "varied",
-                "--phrasings",
-                "2",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    command = ["data", "build", "--source", "synthetic", "--num-scenes", "4", "--quiet"]
+    assert main([*command, "--language", "varied", "--phrasings", "2"]) == 0
     records = read_records(tmp_path / "actions.jsonl")
-    assert (
-        f"scenes: 4 (images in bdv2/synthetic; {len(records)} records, up to 2 sentences a scene)"
-        in capsys.readouterr().out
-    )
-    assert main(["data", "build", "--source", "synthetic", "--num-scenes", "4", "--phrasings", "2", "--quiet"]) == 1
+    said = f"scenes: 4 (images in bdv2/synthetic; {len(records)} records, up to 2 sentences a scene)"
+    assert said in capsys.readouterr().out
+    assert main([*command, "--phrasings", "2"]) == 1
     assert "--phrasings: give --language varied too" in capsys.readouterr().err
