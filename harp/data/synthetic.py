@@ -307,14 +307,15 @@ def build_synthetic(
             )
             if record["task"] in said:
                 continue
-            if not said:
+            first = not said
+            if first:
                 path.write_bytes(world.png_bytes(world.render(sample, image_size)))
             else:
                 record["id"] += f"_p{draw}"
             said.add(record["task"])
             noise = random.Random(f"{seed}:{index}:noise")  # the same mistake in every sentence of a scene
             records.append(add_label_noise(record, label_noise, noise, domain_spec, label_noise_kinds))
-            if len(said) == 1:
+            if first:
                 scenes.append(records[-1])
 
     write_outputs(records, output_dir)

@@ -46,7 +46,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harp.config import load_config_file, load_grpo_config, load_sft_config
+from harp.config import GRPOConfig, SFTConfig, load_config_file, load_grpo_config, load_sft_config
 from harp.data.kitchen import COMPOSITIONS, build_kitchen
 from harp.data.kitchen import DOMAIN as KITCHEN_DOMAIN
 from harp.data.label_noise import KINDS as NOISE_KINDS
@@ -392,7 +392,7 @@ def regime_key(config: ExperimentConfig, regime: Regime, settings: dict | None =
         return key
     if old_key == key or not isinstance(old_key, str):
         return key
-    defaults = _stage_dicts(*(type(stage)() for stage in stage_configs(config)))
+    defaults = _stage_dicts(SFTConfig(), GRPOConfig())
     as_json = json.loads(json.dumps({"settings": settings, "defaults": defaults}))  # tuples read as lists
     return old_key if _same_but_later_defaults(old_settings, as_json["settings"], as_json["defaults"]) else key
 
