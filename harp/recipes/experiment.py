@@ -10,7 +10,8 @@ task completion and avg reward for SFT and each variant, and each variant's pair
 Variants: `full` (H-PRM + FTCA + negatives), `ftca_off`, `negatives_off`, `both_off` (H-PRM in plain TRL
 GRPO), and outside the default list `outcome` (task completion alone, TRL's GRPO) and `outcome_progress`
 (task completion, plus FTCA's per-step term on H-PRM's progress scores: the drop in cost-to-go), and
-`slip_prefix` (`both_off` with a plan that slips scored as its valid prefix: `reward.slip_penalty`).
+`slip_prefix` (`both_off` with a plan that slips scored as its valid prefix: `reward.slip_penalty`) and
+`full_slip` (`full` with that reading).
 Negatives are verified rule-based perturbations of each prompt's plan (GRPO's top-up), so no
 negative-mining stage runs. Everything lands in `workdir/`: each regime's data and models in
 `workdir/<name>/`, and one line per finished (regime, seed, model) in `results.jsonl`.
@@ -89,6 +90,7 @@ VARIANTS = {  # name -> its GRPO switches (None: the config's own value)
     # H-PRM in TRL's GRPO with a plan that slips scored as its valid prefix (reward.slip_penalty): a
     # slip after more progress above stopping earlier (harp.train.grpo_rewards).
     "slip_prefix": {"reward.slip_penalty": "0.1", "reward.use_ftca": "false", "training.negatives_per_group": "0"},
+    "full_slip": {"reward.slip_penalty": "0.1", "reward.use_ftca": "true", "training.negatives_per_group": None},
 }
 DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {
