@@ -40,6 +40,7 @@ def test_guide_grpo_config_loads_key_for_key():
     ]
     assert sum(weights) == pytest.approx(1.0)
     assert config.reward.use_ftca is True
+    assert config.reward.slip_penalty == pytest.approx(0.1)  # beyond the guide: the measured default (results §9)
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: str(p.relative_to(CONFIGS)))

@@ -74,23 +74,22 @@ OUTCOME_ONLY = {
     **{f"reward.{key}": "0" for key in ("w_format", "w_action", "w_transition", "w_efficiency")},
     "reward.binary_task": "true",
 }
+# How a slipped plan is scored in training (reward.slip_penalty): H-PRM's strict order, or the plan's valid
+# prefix. Every variant sets it, so a variant means the same whatever the stage config defaults to.
+STRICT, SLIP = {"reward.slip_penalty": "null"}, {"reward.slip_penalty": "0.1"}
 VARIANTS = {  # name -> its GRPO switches (None: the config's own value)
-    "full": {"reward.use_ftca": "true", "training.negatives_per_group": None},  # H-PRM + FTCA + negatives
-    "ftca_off": {"reward.use_ftca": "false", "training.negatives_per_group": None},
-    "negatives_off": {"reward.use_ftca": "true", "training.negatives_per_group": "0"},  # H-PRM + FTCA
-    "both_off": {"reward.use_ftca": "false", "training.negatives_per_group": "0"},  # H-PRM in TRL's GRPO
+    "full": {**STRICT, "reward.use_ftca": "true", "training.negatives_per_group": None},  # H-PRM + FTCA + negatives
+    "ftca_off": {**STRICT, "reward.use_ftca": "false", "training.negatives_per_group": None},
+    "negatives_off": {**STRICT, "reward.use_ftca": "true", "training.negatives_per_group": "0"},  # H-PRM + FTCA
+    "both_off": {**STRICT, "reward.use_ftca": "false", "training.negatives_per_group": "0"},  # H-PRM in TRL's GRPO
     # The task's outcome alone; then with FTCA's step term, whose step scores are H-PRM's progress
     # (the drop in optimal cost-to-go, harp.rewards.hprm): outcome + a per-step progress advantage.
-    "outcome": {**OUTCOME_ONLY, "reward.use_ftca": "false", "training.negatives_per_group": "0"},
-    "outcome_progress": {
-        **OUTCOME_ONLY,
-        "reward.use_ftca": "true",
-        "training.negatives_per_group": "0",
-    },
-    # H-PRM in TRL's GRPO with a plan that slips scored as its valid prefix (reward.slip_penalty): a
-    # slip after more progress above stopping earlier (harp.train.grpo_rewards).
-    "slip_prefix": {"reward.slip_penalty": "0.1", "reward.use_ftca": "false", "training.negatives_per_group": "0"},
-    "full_slip": {"reward.slip_penalty": "0.1", "reward.use_ftca": "true", "training.negatives_per_group": None},
+    "outcome": {**OUTCOME_ONLY, **STRICT, "reward.use_ftca": "false", "training.negatives_per_group": "0"},
+    "outcome_progress": {**OUTCOME_ONLY, **STRICT, "reward.use_ftca": "true", "training.negatives_per_group": "0"},
+    # H-PRM with a plan that slips scored as its valid prefix: a slip after more progress ranks above
+    # stopping earlier (harp.train.grpo_rewards); in TRL's GRPO, then with FTCA and negatives.
+    "slip_prefix": {**SLIP, "reward.use_ftca": "false", "training.negatives_per_group": "0"},
+    "full_slip": {**SLIP, "reward.use_ftca": "true", "training.negatives_per_group": None},
 }
 DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {

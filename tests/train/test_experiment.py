@@ -11,10 +11,12 @@ import pytest
 from harp.config import read_run_config
 from harp.errors import ConfigError
 from harp.recipes.experiment import (
+    VARIANTS,
     load_experiment,
     mean_ci,
     plot_series,
     regime_settings,
+    stage_configs,
     steps_to_gain,
     summary_plot,
     summary_table,
@@ -96,7 +98,16 @@ def test_the_settings_hold_every_stage_key_at_whatever_value():
     plain = load_experiment(ROOT / "configs" / "experiments" / "smoke.yaml")
     training = regime_settings(plain, plain.regimes[0])["grpo"]["training"]
     assert training["refusal_probe"] is False and training["grammar_leak_weight"] == 0.0
-    assert regime_settings(plain, plain.regimes[0])["grpo"]["reward"]["slip_penalty"] is None  # off
+    assert regime_settings(plain, plain.regimes[0])["grpo"]["reward"]["slip_penalty"] == 0.1  # the demo's config
+
+
+def test_every_variant_names_its_slip_reading_whatever_the_config_defaults_to():
+    """The shipped GRPO configs score a slipped plan by its prefix; the ablation's arms keep H-PRM's strict
+    order unless the variant says otherwise, so their figures reproduce under that default."""
+    config = load_experiment(ROOT / "configs" / "experiments" / "smoke.yaml")
+    slip = {variant: stage_configs(config, variant)[1].reward.slip_penalty for variant in VARIANTS}
+    assert {variant for variant, value in slip.items() if value is not None} == {"slip_prefix", "full_slip"}
+    assert slip["slip_prefix"] == slip["full_slip"] == stage_configs(config)[1].reward.slip_penalty == 0.1
 
 
 @pytest.mark.slow

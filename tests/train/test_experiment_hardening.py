@@ -100,7 +100,8 @@ def as_if_recorded_without(run, name, keys, row_count):
 def test_a_stage_key_added_since_leaves_earlier_runs_valid_while_at_its_default(tmp_path, stages, capsys):
     """Runs made before `grammar_leak_weight` and `slip_penalty` existed ran as their defaults do: they
     are reused, not redone, until one is set; a recorded key that is gone now never matches."""
-    path = write(tmp_path, "regimes: [{name: clean}]\n")
+    # slip_penalty at its default (the demo's config sets it)
+    path = write(tmp_path, "regimes: [{name: clean}]\ngrpo_overrides: [reward.slip_penalty=null]\n")
     run_experiment(load_experiment(path))
     stages.clear()
     run = tmp_path / "run"
@@ -110,7 +111,7 @@ def test_a_stage_key_added_since_leaves_earlier_runs_valid_while_at_its_default(
     assert stages == [] and len(rows) == 2 and {row["settings"] for row in rows} == {old_key}
     assert "other settings" not in capsys.readouterr().out
 
-    path.write_text(path.read_text() + "grpo_overrides: [reward.slip_penalty=0.1]\n")  # set: not the old runs
+    path.write_text(path.read_text().replace("slip_penalty=null", "slip_penalty=0.1"))  # set: not the old runs
     rows = run_experiment(load_experiment(path))
     assert ("sft", "clean", 1) in stages and len(rows) == 2 and old_key not in {row["settings"] for row in rows}
     assert (run / "_old" / f"clean-{old_key}").is_dir()
