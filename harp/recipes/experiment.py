@@ -534,12 +534,18 @@ def grammar_table(rows: list[dict], seeds: list[int], models: list[str]) -> list
     return lines + [""]
 
 
+def tests_refusals(row: dict) -> bool:
+    """Whether a row's test had tasks that cannot be done (rows from before `infeasible_tasks` was
+    recorded had, where they carry a refusal F1): elsewhere its refusal figures are all 0 by definition."""
+    return row.get("refusal_f1") is not None and row.get("infeasible_tasks", 1) > 0
+
+
 def refusal_table(rows: list[dict], seeds: list[int], models: list[str]) -> list[str]:
     """Refusal F1, precision and recall, and completion of the tasks that can be done (mean ± 95% CI),
     with each GRPO variant's paired gain in F1 over SFT, and with `held_out_words` each model again on
     the test whose never-drawn things are words training never saw; [] where no task was infeasible."""
     by = {(row["model"], row["seed"]): row for row in rows}
-    if not any("refusal_f1" in row for row in rows):
+    if not any(tests_refusals(row) for row in rows):
         return []
     columns = ("refusal_f1", "refusal_precision", "refusal_recall", "feasible_task_completion")
     lines = [f"  refusals ({rows[0]['infeasible_tasks']} tasks cannot be done)"]
@@ -677,7 +683,7 @@ def plot_series(rows: list[dict]) -> list[tuple]:
         series.append(("compositions", lambda row: row["compositions"], "xx"))
     if all(long_plans(row) is not None for row in rows):  # where a process reward should matter
         series.append((LONG, long_plans, "\\\\"))
-    if all(row.get("refusal_f1") is not None for row in rows):  # every model evaluated on them
+    if all(tests_refusals(row) for row in rows):  # every model evaluated on them
         series.append(("refusal F1", lambda row: row["refusal_f1"], ".."))
         if all(row.get("constrained", {}).get("refusal_f1") is not None for row in rows):  # constrained_eval
             series.append(("refusal F1, grammar", lambda row: row["constrained"]["refusal_f1"], "oo"))

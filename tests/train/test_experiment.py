@@ -197,13 +197,18 @@ def test_summary_sets_held_out_phrasing_beside_the_training_data_s(tmp_path):
 
 def test_the_plot_shows_refusal_f1_where_tasks_cannot_be_done(tmp_path):
     rows = [
-        {"regime": "r", "seed": seed, "model": model, "task_completion": 0.8, "refusal_f1": f1}
+        {"regime": "r", "seed": seed, "model": model, "task_completion": 0.8, "avg_reward": 0.5, "num_samples": 10}
+        | {"refusal_f1": f1, "refusal_precision": f1, "refusal_recall": f1, "feasible_task_completion": 0.8}
         for seed, model, f1 in ((1, "sft", 0.0), (2, "sft", 0.2), (1, "full", 0.6), (2, "full", 0.8))
     ]
     series = plot_series(rows)
     assert [label for label, _, _ in series] == ["task completion", "refusal F1"]
     assert [series[1][1](row) for row in rows] == [0.0, 0.2, 0.6, 0.8]
     assert [label for label, _, _ in plot_series([dict(rows[0], refusal_f1=None)])] == ["task completion"]
+    none_impossible = [dict(row, refusal_f1=0.0, infeasible_tasks=0) for row in rows]  # F1 0 by definition
+    assert [label for label, _, _ in plot_series(none_impossible)] == ["task completion"]
+    assert "refusals" not in summary_table(none_impossible, ["full"])
+    assert "refusals (3 tasks" in summary_table([dict(row, infeasible_tasks=3) for row in rows], ["full"])
     three = [dict(row, three_objects=0.1, refusal_f1=None) for row in rows]
     assert [label for label, _, _ in plot_series(three)] == ["task completion", "3 objects"]
     assert summary_plot(rows, ["full"], tmp_path / "summary.png")
