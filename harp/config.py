@@ -224,6 +224,9 @@ class GRPOTrainingConfig(TrainingBase):
     # one written refusal in every prompt's group, whatever its task (harp.train.grpo_trainer, "Refusal
     # probes"): the group always compares refusing with its plans, and the first token learns which wins
     refusal_probe: bool = False
+    # with refusal_probe: the probe names, in turn, each thing the prompt's labelled plan names (a teacher
+    # that never refuses names what it invents), and a name H-PRM finds right is pushed up on its own tokens
+    refusal_probe_names: bool = False
     use_vllm: bool = False  # generate with vLLM (GPU, when installed)
     # TRL's GRPO options, passed through as TRL names them; the defaults are TRL 1.16's.
     loss_type: str = "dapo"  # grpo, dr_grpo, dapo, bnpo, cispo, sapo, luspo or vespo (how token losses are aggregated)

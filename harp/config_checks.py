@@ -148,6 +148,8 @@ def check_grpo(source: str, t, reward) -> None:
             f"{source}: training.grammar_leak_weight: only with constrained_sampling: true (it keeps the policy "
             "inside the grammar that sampling uses)"
         )
+    if t.refusal_probe_names and not t.refusal_probe:
+        raise ConfigError(f"{source}: training.refusal_probe_names: only with refusal_probe: true (it names the probe)")
     if t.first_token_temperature is not None:
         if t.first_token_temperature <= 0:
             raise ConfigError(

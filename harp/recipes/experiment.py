@@ -11,7 +11,8 @@ Variants: `full` (H-PRM + FTCA + negatives), `ftca_off`, `negatives_off`, `both_
 GRPO), and outside the default list `outcome` (task completion alone, TRL's GRPO) and `outcome_progress`
 (task completion, plus FTCA's per-step term on H-PRM's progress scores: the drop in cost-to-go), and
 `slip_prefix` (`both_off` with a plan that slips scored as its valid prefix: `reward.slip_penalty`) and
-`full_slip` (`full` with that reading).
+`full_slip` (`full` with that reading); with a refusal probe, `full_named_probe` (its probe named from the
+labelled plan: `training.refusal_probe_names`).
 Negatives are verified rule-based perturbations of each prompt's plan (GRPO's top-up), so no
 negative-mining stage runs. Everything lands in `workdir/`: each regime's data and models in
 `workdir/<name>/`, and one line per finished (regime, seed, model) in `results.jsonl`.
@@ -90,6 +91,14 @@ VARIANTS = {  # name -> its GRPO switches (None: the config's own value)
     # stopping earlier (harp.train.grpo_rewards); in TRL's GRPO, then with FTCA and negatives.
     "slip_prefix": {**SLIP, "reward.use_ftca": "false", "training.negatives_per_group": "0"},
     "full_slip": {**SLIP, "reward.use_ftca": "true", "training.negatives_per_group": None},
+    # `full` with a refusal probe named from the labelled plan (training.refusal_probe_names)
+    "full_named_probe": {
+        **STRICT,
+        "reward.use_ftca": "true",
+        "training.negatives_per_group": None,
+        "training.refusal_probe": "true",
+        "training.refusal_probe_names": "true",
+    },
 }
 DEFAULT_VARIANTS = ("full", "ftca_off", "negatives_off", "both_off")
 MODEL_DIRS = {

@@ -28,6 +28,14 @@ import torch
 EPSILON = 1e-4  # TRL's: advantages / (std + 1e-4)
 
 
+def advantage_bound(sampled: torch.Tensor, scale_rewards: str) -> torch.Tensor:
+    """The largest advantage a written row may take in a group of `sampled` sampled rows (see above)."""
+    if scale_rewards == "none":
+        return torch.full_like(sampled, 2.0, dtype=torch.float32)
+    n = sampled.to(torch.float32)
+    return torch.clamp((n - 1) / torch.sqrt(n), min=1.0)  # a lone sampled row still lets a negative count
+
+
 def sampled_baseline_advantages(
     rewards: torch.Tensor,
     is_negative: torch.Tensor,
@@ -62,16 +70,13 @@ def sampled_baseline_advantages(
     std = torch.sqrt((centred**2).sum(dim=1) / (counts - 1).clamp(min=1))
     tie = (centred.abs() <= 1e-6).all(dim=1)
     advantages = grouped - mean[:, None]
-    if scale_rewards == "none":
-        bound = torch.full_like(mean, 2.0)
-    else:
+    if scale_rewards != "none":
         if scale_rewards == "batch":
             pool = grouped[sampled]
             batch_std = pool.std() if pool.numel() > 1 else torch.tensor(0.0)
             std = batch_std.expand_as(std)
         advantages = advantages / (std[:, None] + EPSILON)
-        n = counts.to(torch.float32)
-        bound = torch.clamp((n - 1) / torch.sqrt(n), min=1.0)  # a lone sampled row still lets a negative count
+    bound = advantage_bound(counts, scale_rewards)
     advantages = torch.where(sampled & tie[:, None], torch.zeros_like(advantages), advantages)
     probe = negative & (False if is_probe is None else is_probe.to(torch.bool).view(-1, group_size))
     ceiling = torch.where(probe, bound[:, None], torch.zeros_like(advantages))

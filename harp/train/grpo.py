@@ -186,6 +186,7 @@ def build_trainer(
         num_candidates=t.num_candidates,
         negatives_per_group=t.negatives_per_group,
         refusal_probe=t.refusal_probe,
+        refusal_probe_names=t.refusal_probe_names,
         plan_grammar=plan_grammar(processor, hprm.domain, t.max_new_tokens) if t.constrained_sampling else None,
         grammar_leak_weight=t.grammar_leak_weight,
         first_token_temperature=t.first_token_temperature,

@@ -104,21 +104,28 @@ the probe's first token only (`_probes_on_their_decision`): the choice between r
 planning, not the placeholder it names, which the sampled refusals learn. Its push up does not fade:
 that is the refusal a never-refusing policy rarely samples. Like a negative, the probe is off-policy
 with its ratio fixed at 1 (the importance weight of a forced token would be its probability, and
-would take the signal away again).
+would take the signal away again). With `training.refusal_probe_names` the probe names one of the
+things the prompt's labelled plan names, in turn (`_probe_text`): its first token still takes the
+placeholder's advantage, and its name's tokens take the largest a written row may (`advantage_bound`)
+where H-PRM scores the name above the placeholder, i.e. where it is the thing the scene lacks. A wrong
+name scores as the placeholder does and its tokens get nothing.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from contextlib import contextmanager
 
 import torch
 from trl import GRPOTrainer
 
+from harp.plan.names import normalize_entity
+from harp.plan.parser import parse_plan
 from harp.plan.refusal import refusal_text
 from harp.rewards.ftca import group_mean_step_score, on_mistake, token_advantages
 from harp.rewards.vocabulary import COMPONENTS
-from harp.train.advantages import sampled_baseline_advantages
+from harp.train.advantages import advantage_bound, sampled_baseline_advantages
 from harp.train.checkpoint import ResumableMixin
 
 # The TRL release these overrides were written against; tests/train/test_trl_contract.py fails on another,
@@ -262,6 +269,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         num_candidates: int,
         negatives_per_group: int = 0,
         refusal_probe: bool = False,
+        refusal_probe_names: bool = False,
         plan_grammar=None,
         grammar_leak_weight: float = 0.0,
         first_token_temperature: float | None = None,
@@ -289,6 +297,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         self.num_candidates = num_candidates
         self.negatives_per_group = negatives_per_group
         self.refusal_probe = refusal_probe
+        self.refusal_probe_names = refusal_probe_names  # name the probe from the labelled plan (_probe_text)
         self.use_ftca = use_ftca
         self.ftca_alpha = ftca_alpha
         # sampling through the plan grammar (training.constrained_sampling): a PlanLogitsProcessor or None
@@ -320,7 +329,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             if inputs[i - j]["key"] != row["key"]:  # RepeatSampler keeps a group's rows together
                 raise RuntimeError(f"GRPO group {i // group} mixes prompts; cannot place negatives")
             if is_probe[i]:
-                slots.append(REFUSAL_PROBE)
+                slots.append(self._probe_text(row))
                 continue
             negatives = row["negatives"]
             # Each prompt is generated once per epoch: its k slots take negatives epoch*k ... epoch*k + k - 1
@@ -328,6 +337,18 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
             cursor = self._epoch() * self.negatives_per_group + (j - first_negative)
             slots.append(negatives[cursor % len(negatives)])
         return slots
+
+    def _probe_text(self, row: dict) -> str:
+        """The probe of a prompt: `Infeasible(It)`, or with `refusal_probe_names` a refusal naming one of the
+        things its labelled plan names, each in turn over the epochs (a function of the resumable epoch
+        and the prompt, like the negatives' cursor)."""
+        if not self.refusal_probe_names:
+            return REFUSAL_PROBE
+        steps = parse_plan(self.scorer.example(row["example"]).get("plan") or []).steps
+        names = list(dict.fromkeys(normalize_entity(step.argument) for step in steps if step.argument))
+        if not names:
+            return REFUSAL_PROBE
+        return refusal_text(names[(self._epoch() + zlib.crc32(str(row["key"]).encode())) % len(names)])
 
     def _is_probe(self, count: int) -> list[bool]:
         """Which of `count` rows (whole groups) are refusal probes."""
@@ -424,8 +445,16 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
         is_negative = [slot is not None for slot in slots] if slots else [False] * len(inputs)
         is_probe = self._is_probe(len(inputs)) if negatives_on else [False] * len(inputs)
         self._log_policy_rewards(mode, breakdowns, is_negative, is_probe)
+        named = self.refusal_probe_names and any(is_probe)
+        if named:  # the decision is scored as the placeholder's, whatever the probe names (_probes_on_their_decision)
+            placeholders = [
+                self.scorer.hprm.score(REFUSAL_PROBE, self.scorer.example(row["example"])) if probe else None
+                for row, probe in zip(inputs, is_probe)
+            ]
+            right_names = [p is not None and b.total > p.total + 1e-9 for b, p in zip(breakdowns, placeholders)]
         if negatives_on:
-            sequence = self._sampled_baseline_advantages(breakdowns, is_negative, is_probe, output, mode)
+            decision = [b if p is None else p for b, p in zip(breakdowns, placeholders)] if named else breakdowns
+            sequence = self._sampled_baseline_advantages(decision, is_negative, is_probe, output, mode)
             output["advantages"] = sequence
             # travels with the batch through TRL's shuffle and split into the loss (_compute_loss)
             output["negative_rows"] = torch.tensor(is_negative, dtype=torch.bool, device=output["advantages"].device)
@@ -437,11 +466,16 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 else None
                 for i in range(len(ids))
             ]
+        if named:
+            names = self._right_name_tokens(output, right_names, offsets)
         if self.use_ftca:
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
             output["advantages"] = self._negatives_on_their_mistake(output, breakdowns, is_negative, offsets)
             output["advantages"] = self._probes_on_their_decision(output, sequence, is_probe)
+            if named:
+                bound = advantage_bound(torch.tensor(self.num_candidates), self.scale_rewards).item()
+                output["advantages"][names] = bound  # a right name, pushed up as hard as a written row may be
         return output
 
     def _sampled_baseline_advantages(self, breakdowns, is_negative, is_probe, output, mode) -> torch.Tensor:
@@ -524,6 +558,20 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 advantages[i] = 0.0
                 advantages[i, 0] = sequence[i]
         return advantages
+
+    def _right_name_tokens(self, output, right_names: list[bool], offsets) -> torch.Tensor:
+        """(B, T) True on the argument's tokens of each probe whose name H-PRM scores above the placeholder's:
+        the thing the scene lacks, where the task cannot be done. A wrong name scores as the placeholder
+        does and gets nothing, so a probe's name is only ever pushed up where it is right."""
+        flags = torch.zeros(output["completion_ids"].shape, dtype=torch.bool)
+        for i, right in enumerate(right_names):
+            if right:  # offsets are spans of the decoded text (token_offsets)
+                ids = output["completion_ids"][i][output["completion_mask"][i].bool()].tolist()
+                text = self._tokenizer.decode(ids, skip_special_tokens=True)
+                start, end = text.index("(") + 1, text.rindex(")")
+                for j, (first, last) in enumerate(offsets[i]):
+                    flags[i, j] = first < end and last > start
+        return flags.to(output["advantages"].device)
 
     def _log_policy_rewards(self, mode: str, breakdowns, is_negative: list[bool], is_probe: list[bool]) -> None:
         """Reward metrics over the sampled completions only; negatives' and probes' mean reward apart. Where

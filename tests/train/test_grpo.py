@@ -211,6 +211,9 @@ def test_slip_penalty_is_checked(tmp_path):
     path.write_text("reward:\n  slip_penalty: 3\n")
     with pytest.raises(ConfigError, match=r"reward.slip_penalty: must be in \[0, 2\]"):
         load_grpo_config(str(path)).validate(check_files=False)
+    path.write_text("training:\n  refusal_probe_names: true\n")
+    with pytest.raises(ConfigError, match=r"training.refusal_probe_names: only with refusal_probe: true"):
+        load_grpo_config(str(path)).validate(check_files=False)
 
 
 def test_every_prompt_gets_its_negatives_topped_up_when_missing():

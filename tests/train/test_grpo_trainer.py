@@ -218,6 +218,39 @@ def test_a_refusal_probe_joins_every_group_and_is_trained_on_its_first_token_onl
     assert trainer._metrics["train"]["refusals"][-1] == 0.0
 
 
+def test_a_named_probe_pushes_up_only_the_right_name_on_its_own_tokens(tiny, workdir):
+    """`refusal_probe_names`: the probe names, in turn, what the labelled plan names (a never-refusing
+    teacher's plan names the banana it invents). The decision, its first token, is scored as the
+    placeholder's whatever the name; the argument's tokens are pushed up only where H-PRM finds the
+    name right (the thing the scene lacks), never where it is wrong or the task can be done."""
+    trainer, _, _ = make_trainer(
+        tiny, use_ftca=False, negatives_per_group=0, num_candidates=3, refusal_probe=True, refusal_probe_names=True
+    )
+    invented = ["Navigate(White Table)", "Pick(Banana)", "Navigate(Bin)", "Place(Bin)"]
+    impossible = dict(RECORD, task="Put the banana into the bin", plan=invented)
+    impossible["scene"] = dict(SCENE, goal={}, missing=["banana"])
+    rows = build_dataset([impossible, dict(RECORD)], trainer.scorer.hprm.domain)
+    tokenizer, group = trainer.processing_class.tokenizer, trainer.num_generations
+    bound = (3 - 1) / 3**0.5
+    seen, decisions = {}, set()
+    for epoch in range(3):  # each of the plan's three names in turn
+        trainer._epoch = lambda epoch=epoch: epoch
+        torch.manual_seed(0)
+        output = trainer._generate_and_score_completions([rows[0]] * group + [rows[1]] * group)
+        ids, mask, advantages = output["completion_ids"], output["completion_mask"].bool(), output["advantages"]
+        for start in (0, group):
+            probe = start + 3
+            text = tokenizer.decode(ids[probe][mask[probe]], skip_special_tokens=True)
+            pushed = advantages[probe, 1:][mask[probe, 1:]]
+            right = start == 0 and text == "Infeasible(Banana)"
+            assert (pushed == bound).any() == right and not (pushed[(pushed != bound)]).any()
+            if start == 0:
+                seen[text] = right
+                decisions.add(round(advantages[probe, 0].item(), 6))
+    assert set(seen) == {"Infeasible(White Table)", "Infeasible(Banana)", "Infeasible(Bin)"}
+    assert len(decisions) == 1  # the same decision advantage whatever the name
+
+
 def test_a_refusal_probe_needs_no_negatives_beside_it(tiny, workdir):
     trainer, dataset, _ = make_trainer(
         tiny, use_ftca=False, negatives_per_group=0, num_candidates=3, refusal_probe=True
