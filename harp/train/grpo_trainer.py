@@ -467,7 +467,7 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 for i in range(len(ids))
             ]
         if named:
-            names = self._right_name_tokens(output, right_names, offsets)
+            names = self._right_name_tokens(output, slots, right_names, offsets)
         if self.use_ftca:
             output["advantages"] = self._token_advantages(output, breakdowns, mode, is_negative, offsets)
         if negatives_on:
@@ -559,16 +559,14 @@ class HarpGRPOTrainer(ResumableMixin, GRPOTrainer):
                 advantages[i, 0] = sequence[i]
         return advantages
 
-    def _right_name_tokens(self, output, right_names: list[bool], offsets) -> torch.Tensor:
+    def _right_name_tokens(self, output, slots, right_names: list[bool], offsets) -> torch.Tensor:
         """(B, T) True on the argument's tokens of each probe whose name H-PRM scores above the placeholder's:
         the thing the scene lacks, where the task cannot be done. A wrong name scores as the placeholder
         does and gets nothing, so a probe's name is only ever pushed up where it is right."""
         flags = torch.zeros(output["completion_ids"].shape, dtype=torch.bool)
         for i, right in enumerate(right_names):
-            if right:  # offsets are spans of the decoded text (token_offsets)
-                ids = output["completion_ids"][i][output["completion_mask"][i].bool()].tolist()
-                text = self._tokenizer.decode(ids, skip_special_tokens=True)
-                start, end = text.index("(") + 1, text.rindex(")")
+            if right:  # the probe's written text, whose decoded tokens `offsets` spans
+                start, end = slots[i].index("(") + 1, slots[i].rindex(")")
                 for j, (first, last) in enumerate(offsets[i]):
                     flags[i, j] = first < end and last > start
         return flags.to(output["advantages"].device)
